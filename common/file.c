@@ -1,0 +1,116 @@
+#define _GNU_SOURCE
+#include "file.h"
+
+#include "cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return crisp_error_errno(err, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return crisp_error_errno(err, "stat %s", path);
+    if (!S_ISREG(st.st_mode))
+        return crisp_error_make(err, EINVAL, "%s is not a regular file", path);
+    if ((size_t)st.st_size > max)
+        return crisp_error_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
+    _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
+    size_t len = 0;
+    for (;;) {
+        if (len > (size_t)st.st_size)
+            return crisp_error_make(err, EFBIG, "%s grew while being read", path);
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return crisp_error_errno(err, "read %s", path);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    *ret_data = TAKE_PTR(buf);
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return dfd < 0 ? -1 : fsync(dfd);
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err)
+{
+    _cleanup_free_ char *tmp = NULL;
+    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
+        return crisp_error_make(err, ENOMEM, "write %s: out of memory", path);
+    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return crisp_error_errno(err, "create temp file for %s", path);
+    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        crisp_error_errno(err, "write %s", tmp);
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) < 0) {
+        crisp_error_errno(err, "rename %s to %s", tmp, path);
+        unlink(tmp);
+        return -1;
+    }
+    if (fsync_parent(path) < 0)
+        return crisp_error_errno(err, "fsync directory of %s", path);
+    return 0;
+}
+
+int dir_create_all(const char *path, mode_t mode, crisp_error_t **err)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return crisp_error_make(err, ENOMEM, "mkdir %s: out of memory", path);
+    for (char *p = copy + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+            return crisp_error_errno(err, "mkdir %s", copy);
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return crisp_error_errno(err, "stat %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return crisp_error_make(err, ENOTDIR, "%s exists and is not a directory", path);
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* File helpers shared by every part of crisp. */
+#ifndef CRISP_FILE_H
+#define CRISP_FILE_H
+
+#include "error.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
+int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err);
+
+/* Replaces path with data atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err);
+
+/* mkdir -p with mode for each created component. */
+int dir_create_all(const char *path, mode_t mode, crisp_error_t **err);
+
+#endif

@@ -1,0 +1,96 @@
+#define _GNU_SOURCE
+#include "runtime/cni_config.h"
+
+#include "common/cleanup.h"
+#include "common/file.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int is_cni_file(const struct dirent *d)
+{
+    return d->d_name[0] != '.' &&
+           (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") || has_suffix(d->d_name, ".json"));
+}
+
+static int lexical_order(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static const char *string_member(yajl_val obj, const char *name)
+{
+    const char *path[] = {name, NULL};
+    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
+    return v ? v->u.string : NULL;
+}
+
+/* A network list needs a name and at least one plugin with a type; a single network needs a type. */
+static int check_network(const char *path, yajl_val root, crisp_error_t **err)
+{
+    if (!YAJL_IS_OBJECT(root))
+        return crisp_error_make(err, EINVAL, "%s: expected a JSON object", path);
+    if (!string_member(root, "cniVersion"))
+        return crisp_error_make(err, EINVAL, "%s: no \"cniVersion\"", path);
+    const char *plugins_path[] = {"plugins", NULL};
+    yajl_val plugins = yajl_tree_get(root, plugins_path, yajl_t_any);
+    if (!plugins)
+        return string_member(root, "type") ? 0 : crisp_error_make(err, EINVAL, "%s: no \"type\"", path);
+    if (!YAJL_IS_ARRAY(plugins) || plugins->u.array.len == 0)
+        return crisp_error_make(err, EINVAL, "%s: \"plugins\" must be a non-empty list", path);
+    for (size_t i = 0; i < plugins->u.array.len; i++)
+        if (!string_member(plugins->u.array.values[i], "type"))
+            return crisp_error_make(err, EINVAL, "%s: plugin %zu has no \"type\"", path, i);
+    return 0;
+}
+
+static int check_file(const char *path, crisp_error_t **err)
+{
+    _cleanup_free_ char *text = NULL;
+    if (file_read_bounded(path, RT_CNI_CONFIG_MAX_SIZE, &text, NULL, err) < 0)
+        return -1;
+    char errbuf[256] = "";
+    yajl_val root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
+    if (!root) {
+        errbuf[strcspn(errbuf, "\n")] = '\0';
+        return crisp_error_make(err, EINVAL, "%s: invalid JSON: %s", path, errbuf);
+    }
+    int r = check_network(path, root, err);
+    yajl_tree_free(root);
+    return r;
+}
+
+int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err)
+{
+    struct dirent **entries = NULL;
+    int n = scandir(conf_dir, &entries, is_cni_file, lexical_order);
+    if (n < 0 && errno != ENOENT)
+        return crisp_error_errno(err, "read CNI config directory %s", conf_dir);
+    if (n <= 0) {
+        free(entries);
+        return crisp_error_make(err, ENOENT, "no network config found in %s", conf_dir);
+    }
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/%s", conf_dir, entries[0]->d_name) < 0)
+        path = NULL;
+    for (int i = 0; i < n; i++)
+        free(entries[i]);
+    free(entries);
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (check_file(path, err) < 0)
+        return -1;
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}

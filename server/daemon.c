@@ -1,0 +1,105 @@
+#define _GNU_SOURCE
+#include "server/daemon.h"
+
+#include "common/cleanup.h"
+#include "common/file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#define RUNTIME_CONFIG_FILE "runtime-config.json"
+#define RUNTIME_CONFIG_MAX 4096
+
+static char *runtime_config_path(const struct srv_daemon *d)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", d->cfg->state, RUNTIME_CONFIG_FILE) < 0)
+        return NULL;
+    return path;
+}
+
+/* The pod CIDR kubelet gave an earlier crispd of this boot; a damaged record is ignored. */
+static char *load_pod_cidr(const struct srv_daemon *d)
+{
+    _cleanup_free_ char *path = runtime_config_path(d);
+    _cleanup_free_ char *text = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    if (!path || file_read_bounded(path, RUNTIME_CONFIG_MAX, &text, NULL, &err) < 0)
+        return strdup("");
+    yajl_val root = yajl_tree_parse(text, NULL, 0);
+    const char *key[] = {"pod_cidr", NULL};
+    yajl_val v = root ? yajl_tree_get(root, key, yajl_t_string) : NULL;
+    char *cidr = strdup(v ? v->u.string : "");
+    yajl_tree_free(root);
+    return cidr;
+}
+
+int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_error_t **err)
+{
+    memset(d, 0, sizeof(*d));
+    d->cfg = cfg;
+    pthread_mutex_init(&d->lock, NULL);
+    const char *hooks = getenv("CRISP_TEST_HOOKS");
+    d->test_hooks = hooks && strcmp(hooks, "1") == 0;
+    d->events = srv_event_bus_new();
+    d->pod_cidr = load_pod_cidr(d);
+    if (!d->events || !d->pod_cidr)
+        return crisp_error_make(err, ENOMEM, "daemon state: out of memory");
+    return 0;
+}
+
+void srv_daemon_fini(struct srv_daemon *d)
+{
+    srv_event_bus_free(d->events);
+    free(d->pod_cidr);
+    pthread_mutex_destroy(&d->lock);
+}
+
+static int persist_pod_cidr(const struct srv_daemon *d, const char *cidr, crisp_error_t **err)
+{
+    _cleanup_free_ char *path = runtime_config_path(d);
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *)"pod_cidr", 8);
+    yajl_gen_string(g, (const unsigned char *)cidr, strlen(cidr));
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    int r = file_write_atomic(path, buf, len, 0600, err);
+    yajl_gen_free(g);
+    return r;
+}
+
+int srv_daemon_set_pod_cidr(struct srv_daemon *d, const char *cidr, crisp_error_t **err)
+{
+    char *copy = strdup(cidr);
+    if (!copy)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    pthread_mutex_lock(&d->lock);
+    int r = persist_pod_cidr(d, cidr, err);
+    if (r == 0) {
+        free(d->pod_cidr);
+        d->pod_cidr = copy;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(copy);
+    return r;
+}
+
+char *srv_daemon_pod_cidr(struct srv_daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    char *copy = strdup(d->pod_cidr);
+    pthread_mutex_unlock(&d->lock);
+    return copy;
+}

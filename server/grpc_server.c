@@ -1,0 +1,476 @@
+#define _GNU_SOURCE
+#include "server/grpc_server.h"
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "server/dispatch.h"
+#include "server/status.h"
+#include "server/test_hooks.h"
+
+#include <errno.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SRV_MIN_WORKERS 4
+#define SRV_MAX_WORKERS 512
+#define SRV_IDLE_EXIT_SECONDS 30
+/* Requests kept posted to the server at all times: how many calls can be accepted at once. */
+#define SRV_POSTED_REQUESTS 8
+
+struct srv_grpc {
+    struct srv_daemon *daemon;
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int threads, idle;
+    bool stopping, shutdown_notified;
+    char shutdown_tag;
+    _Atomic uint64_t next_id;
+};
+
+struct srv_call {
+    struct srv_grpc *srv;
+    grpc_call *call;
+    grpc_call_details details;
+    grpc_metadata_array metadata;
+    grpc_completion_queue *cq; /* bound to this call alone: its batches are plucked synchronously */
+    struct arena arena;
+    bool initial_metadata_sent;
+    bool close_pending, closed;
+    int cancelled;
+    char close_tag, batch_tag;
+};
+
+/* Workers are detached and the last one may still be unlocking when stop returns; the pool state
+ * therefore lives for the whole process. */
+static struct srv_grpc the_server;
+
+static void *arena_pb_alloc(void *data, size_t size)
+{
+    return arena_alloc(data, size);
+}
+
+static void arena_pb_free(void *data, void *ptr)
+{
+    (void)data;
+    (void)ptr;
+}
+
+static void call_free(struct srv_call *c)
+{
+    if (!c)
+        return;
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_call_details_destroy(&c->details);
+    grpc_metadata_array_destroy(&c->metadata);
+    if (c->cq) {
+        grpc_completion_queue_shutdown(c->cq);
+        grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_completion_queue_destroy(c->cq);
+    }
+    arena_release(&c->arena);
+    free(c);
+}
+
+static void post_request(struct srv_grpc *s)
+{
+    struct srv_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->srv = s;
+    grpc_call_details_init(&c->details);
+    grpc_metadata_array_init(&c->metadata);
+    c->cq = grpc_completion_queue_create_for_pluck(NULL);
+    if (!c->cq || grpc_server_request_call(s->server, &c->call, &c->details, &c->metadata, c->cq, s->cq, c) !=
+                      GRPC_CALL_OK)
+        call_free(c);
+}
+
+/* Runs a batch on the call and waits for it; returns false when the batch did not succeed. */
+static bool run_batch(struct srv_call *c, const grpc_op *ops, size_t n)
+{
+    if (grpc_call_start_batch(c->call, ops, n, &c->batch_tag, NULL) != GRPC_CALL_OK)
+        return false;
+    grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->batch_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg, crisp_error_t **err)
+{
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    if (size > SRV_MAX_MESSAGE_SIZE) {
+        crisp_error_make(err, EMSGSIZE, "response of %zu bytes exceeds the %d byte limit", size,
+                         SRV_MAX_MESSAGE_SIZE);
+        return NULL;
+    }
+    grpc_slice slice = grpc_slice_malloc(size);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return bb;
+}
+
+/* Sends the final status, with the response message when there is one, and waits for the close. */
+static void finish_call(struct srv_call *c, grpc_byte_buffer *bb, grpc_status_code code, const char *msg)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!c->initial_metadata_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (bb) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = bb;
+    }
+    grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n++].data.send_status_from_server.status_details = &details;
+    if (!c->close_pending) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    }
+    run_batch(c, ops, n);
+    if (c->close_pending && !c->closed)
+        grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_slice_unref(details);
+}
+
+static int receive_request(struct srv_call *c, const struct srv_method *m, ProtobufCMessage **ret_req,
+                           crisp_error_t **err)
+{
+    grpc_byte_buffer *payload = NULL;
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &payload;
+    if (!run_batch(c, &op, 1))
+        return crisp_error_make(err, ECANCELED, "call ended before its request arrived");
+    if (!payload)
+        return crisp_error_make(err, EINVAL, "no %s request message was sent", m->input->name);
+    grpc_byte_buffer_reader reader;
+    grpc_slice slice = grpc_empty_slice();
+    if (grpc_byte_buffer_reader_init(&reader, payload)) {
+        slice = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+    }
+    grpc_byte_buffer_destroy(payload);
+    ProtobufCAllocator allocator = {arena_pb_alloc, arena_pb_free, &c->arena};
+    *ret_req = protobuf_c_message_unpack(m->input, &allocator, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
+    grpc_slice_unref(slice);
+    if (!*ret_req)
+        return crisp_error_make(err, EINVAL, "malformed %s message", m->input->name);
+    return 0;
+}
+
+static int invoke(struct srv_call *c, struct srv_ctx *ctx, const struct srv_method *m,
+                  ProtobufCMessage **ret_resp, crisp_error_t **err)
+{
+    if (!m)
+        return crisp_error_make(err, ENOSYS, "unknown method %s", ctx->method);
+    if (!m->unary && !m->stream)
+        return crisp_error_make(err, ENOSYS, "%s is not implemented by crisp yet", ctx->method);
+    ProtobufCMessage *req = NULL;
+    if (receive_request(c, m, &req, err) < 0)
+        return -1;
+    if (c->srv->daemon->test_hooks)
+        srv_test_hooks_apply(ctx);
+    if (m->unary) {
+        if (m->unary(ctx, req, ret_resp, err) < 0)
+            return -1;
+        if (!*ret_resp)
+            return crisp_error_make(err, EIO, "%s produced no response", ctx->method);
+        return 0;
+    }
+    return m->stream(ctx, req, err);
+}
+
+static void log_failure(const struct srv_ctx *ctx, grpc_status_code code, const char *msg)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRIu64, ctx->id);
+    const char *kv[] = {"id", id, "method", ctx->method, "code", srv_status_name(code), "error", msg, NULL};
+    log_write(LOG_LEVEL_ERROR, "RPC failed", kv);
+}
+
+static void handle_call(struct srv_call *c)
+{
+    const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+    size_t path_len = GRPC_SLICE_LENGTH(c->details.method);
+    struct srv_ctx ctx = {
+        .daemon = c->srv->daemon,
+        .call = c,
+        .arena = &c->arena,
+        .method = arena_strndup(&c->arena, path, path_len),
+        .id = atomic_fetch_add(&c->srv->next_id, 1) + 1,
+    };
+    if (!ctx.method)
+        ctx.method = "?";
+    const struct srv_method *m = srv_dispatch_find(path, path_len);
+    ProtobufCMessage *resp = NULL;
+    grpc_byte_buffer *bb = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    if (invoke(c, &ctx, m, &resp, &err) < 0 || (resp && !(bb = pack_message(resp, &err)))) {
+        const char *msg = err ? err->msg : "out of memory";
+        grpc_status_code code = err ? srv_status_from_errno(err->status) : GRPC_STATUS_RESOURCE_EXHAUSTED;
+        log_failure(&ctx, code, msg);
+        finish_call(c, NULL, code, msg);
+        return;
+    }
+    finish_call(c, bb, GRPC_STATUS_OK, NULL);
+    if (bb)
+        grpc_byte_buffer_destroy(bb);
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        log_debug("RPC done id=%" PRIu64 " method=%s", ctx.id, ctx.method);
+}
+
+const char *srv_call_metadata(struct srv_ctx *ctx, const char *key)
+{
+    const grpc_metadata_array *md = &ctx->call->metadata;
+    size_t key_len = strlen(key);
+    for (size_t i = 0; i < md->count; i++) {
+        const grpc_slice *k = &md->metadata[i].key;
+        if (GRPC_SLICE_LENGTH(*k) == key_len && memcmp(GRPC_SLICE_START_PTR(*k), key, key_len) == 0)
+            return arena_strndup(ctx->arena, (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value),
+                                 GRPC_SLICE_LENGTH(md->metadata[i].value));
+    }
+    return NULL;
+}
+
+/* Streaming calls watch for the client leaving with a close op started up front. */
+static void stream_watch_close(struct srv_call *c)
+{
+    if (c->close_pending)
+        return;
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->cancelled;
+    if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK)
+        c->close_pending = true;
+}
+
+bool srv_stream_closed(struct srv_ctx *ctx)
+{
+    struct srv_call *c = ctx->call;
+    stream_watch_close(c);
+    if (!c->closed && c->close_pending) {
+        grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
+        c->closed = ev.type == GRPC_OP_COMPLETE;
+    }
+    return c->closed;
+}
+
+int srv_stream_send(struct srv_ctx *ctx, const ProtobufCMessage *msg, crisp_error_t **err)
+{
+    struct srv_call *c = ctx->call;
+    stream_watch_close(c);
+    grpc_byte_buffer *bb = pack_message(msg, err);
+    if (!bb)
+        return -1;
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!c->initial_metadata_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = bb;
+    bool ok = run_batch(c, ops, n);
+    grpc_byte_buffer_destroy(bb);
+    c->initial_metadata_sent = true;
+    if (!ok)
+        return crisp_error_make(err, ECANCELED, "client went away");
+    return 0;
+}
+
+static int spawn_worker(struct srv_grpc *s);
+
+/* Marks this worker busy; starts another when none would be left waiting for calls. */
+static void worker_take_call(struct srv_grpc *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->idle--;
+    bool stopping = s->stopping;
+    bool spawn = s->idle == 0 && s->threads < SRV_MAX_WORKERS && !stopping;
+    pthread_mutex_unlock(&s->lock);
+    if (!stopping)
+        post_request(s);
+    if (spawn)
+        spawn_worker(s);
+}
+
+static bool worker_should_exit_idle(struct srv_grpc *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool exit_now = s->threads > SRV_MIN_WORKERS && s->idle > 1;
+    if (exit_now) {
+        s->threads--;
+        s->idle--;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return exit_now;
+}
+
+static void *worker_main(void *arg)
+{
+    struct srv_grpc *s = arg;
+    for (;;) {
+        gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_seconds(SRV_IDLE_EXIT_SECONDS, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_next(s->cq, deadline, NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            if (worker_should_exit_idle(s))
+                return NULL;
+            continue;
+        }
+        if (ev.tag == &s->shutdown_tag) {
+            pthread_mutex_lock(&s->lock);
+            s->shutdown_notified = true;
+            pthread_cond_broadcast(&s->cond);
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        struct srv_call *c = ev.tag;
+        if (!ev.success) { /* the server is shutting down: this posted request will never be a call */
+            call_free(c);
+            continue;
+        }
+        worker_take_call(s);
+        handle_call(c);
+        call_free(c);
+        pthread_mutex_lock(&s->lock);
+        s->idle++;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->threads--;
+    s->idle--;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static int spawn_worker(struct srv_grpc *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->threads++;
+    s->idle++;
+    pthread_mutex_unlock(&s->lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int r = pthread_create(&t, &attr, worker_main, s);
+    pthread_attr_destroy(&attr);
+    if (r == 0)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    s->threads--;
+    s->idle--;
+    pthread_mutex_unlock(&s->lock);
+    errno = r;
+    return -1;
+}
+
+static grpc_server *server_create(void)
+{
+    grpc_arg args[2];
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = SRV_MAX_MESSAGE_SIZE;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = SRV_MAX_MESSAGE_SIZE;
+    grpc_channel_args channel_args = {.num_args = 2, .args = args};
+    return grpc_server_create(&channel_args, NULL);
+}
+
+static int server_bind(grpc_server *server, const char *path, crisp_error_t **err)
+{
+    _cleanup_free_ char *addr = NULL;
+    if (asprintf(&addr, "unix:%s", path) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    int port = grpc_server_add_http2_port(server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (port == 0)
+        return crisp_error_make(err, EADDRINUSE, "cannot listen on %s", path);
+    return 0;
+}
+
+int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret, crisp_error_t **err)
+{
+    struct srv_grpc *s = &the_server;
+    memset(s, 0, sizeof(*s));
+    s->daemon = d;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->server = server_create();
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    if (!s->server || !s->cq)
+        return crisp_error_make(err, ENOMEM, "cannot create the gRPC server");
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    if (server_bind(s->server, path, err) < 0) {
+        grpc_server_destroy(s->server);
+        grpc_completion_queue_shutdown(s->cq);
+        grpc_completion_queue_destroy(s->cq);
+        return -1;
+    }
+    grpc_server_start(s->server);
+    for (int i = 0; i < SRV_POSTED_REQUESTS; i++)
+        post_request(s);
+    for (int i = 0; i < SRV_MIN_WORKERS; i++)
+        if (spawn_worker(s) < 0)
+            return crisp_error_errno(err, "start worker thread");
+    *ret = s;
+    return 0;
+}
+
+static bool wait_shutdown_notified(struct srv_grpc *s, int timeout_s)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_s;
+    pthread_mutex_lock(&s->lock);
+    while (!s->shutdown_notified)
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
+            break;
+    bool done = s->shutdown_notified;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+void srv_grpc_stop(struct srv_grpc *s, int timeout_s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->lock);
+    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+    if (!wait_shutdown_notified(s, timeout_s)) {
+        log_warn("in-flight calls did not finish within %d s; cancelling them", timeout_s);
+        grpc_server_cancel_all_calls(s->server);
+        wait_shutdown_notified(s, 3600);
+    }
+    grpc_server_destroy(s->server);
+    grpc_completion_queue_shutdown(s->cq);
+    pthread_mutex_lock(&s->lock);
+    while (s->threads > 0)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    grpc_completion_queue_destroy(s->cq);
+}

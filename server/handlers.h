@@ -1,0 +1,20 @@
+/* Every RPC handler crisp implements, and the table that names them. */
+#ifndef CRISP_SERVER_HANDLERS_H
+#define CRISP_SERVER_HANDLERS_H
+
+#include "server/dispatch.h"
+
+extern const struct srv_handler srv_handlers[];
+extern const size_t srv_n_handlers;
+
+int srv_runtime_version(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                        crisp_error_t **err);
+int srv_runtime_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                       crisp_error_t **err);
+int srv_runtime_config(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                       crisp_error_t **err);
+int srv_runtime_update_config(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                              crisp_error_t **err);
+int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+
+#endif

@@ -1,0 +1,13 @@
+/* Test-only behaviour, honoured only when crispd runs with CRISP_TEST_HOOKS=1 in its environment:
+ *   crisp-test-sleep-ms: N   the call sleeps N ms (at most 60000) before its handler runs
+ *   crisp-test-event: ID     a CONTAINER_CREATED event for container ID is published
+ * The e2e suite uses them to prove that a blocked call delays no other, and that event streams
+ * deliver. */
+#ifndef CRISP_SERVER_TEST_HOOKS_H
+#define CRISP_SERVER_TEST_HOOKS_H
+
+#include "server/call.h"
+
+void srv_test_hooks_apply(struct srv_ctx *ctx);
+
+#endif
