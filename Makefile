@@ -92,7 +92,7 @@ FUZZ_SECONDS ?= 300
 fuzz: $(GEN)
 	@mkdir -p build-fuzz fuzz-corpus
 	clang -std=gnu11 -Ulinux -g -O1 -fsanitize=fuzzer,address,undefined -I. -Ibuild/gen \
-	    -o build-fuzz/fuzz_decode test/fuzz/fuzz_decode.c server/dispatch.c common/error.c \
+	    -o build-fuzz/fuzz_decode test/fuzz/fuzz_decode.c server/decode.c server/dispatch.c common/error.c \
 	    common/arena.c build/gen/api.pb-c.c -lprotobuf-c
 	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus
 

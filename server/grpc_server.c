@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "server/decode.h"
 #include "server/dispatch.h"
 #include "server/status.h"
 #include "server/test_hooks.h"
@@ -54,17 +55,6 @@ struct srv_call {
 /* Workers are detached and the last one may still be unlocking when stop returns; the pool state
  * therefore lives for the whole process. */
 static struct srv_grpc the_server;
-
-static void *arena_pb_alloc(void *data, size_t size)
-{
-    return arena_alloc(data, size);
-}
-
-static void arena_pb_free(void *data, void *ptr)
-{
-    (void)data;
-    (void)ptr;
-}
 
 static void call_free(struct srv_call *c)
 {
@@ -166,12 +156,10 @@ static int receive_request(struct srv_call *c, const struct srv_method *m, Proto
         grpc_byte_buffer_reader_destroy(&reader);
     }
     grpc_byte_buffer_destroy(payload);
-    ProtobufCAllocator allocator = {arena_pb_alloc, arena_pb_free, &c->arena};
-    *ret_req = protobuf_c_message_unpack(m->input, &allocator, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
+    int r = srv_decode_request(m->input, &c->arena, GRPC_SLICE_START_PTR(slice), GRPC_SLICE_LENGTH(slice),
+                               ret_req, err);
     grpc_slice_unref(slice);
-    if (!*ret_req)
-        return crisp_error_make(err, EINVAL, "malformed %s message", m->input->name);
-    return 0;
+    return r;
 }
 
 static int invoke(struct srv_call *c, struct srv_ctx *ctx, const struct srv_method *m,

@@ -1,0 +1,34 @@
+"""Runs last: nothing a test started or made may be left on the machine."""
+import glob
+import os
+import tempfile
+
+from conftest import STARTED_PIDS, TMP_PREFIX
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_no_crispd_process_left():
+    assert STARTED_PIDS, "the suite started no crispd"
+    assert [p for p in STARTED_PIDS if alive(p)] == []
+
+
+def test_no_mount_left():
+    with open("/proc/self/mounts") as f:
+        mounts = [l.split()[1] for l in f]
+    assert [m for m in mounts if TMP_PREFIX in m] == []
+
+
+def test_no_temp_dir_left():
+    assert glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")) == []
+
+
+def test_no_network_namespace_left():
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    assert [n for n in names if "crisp" in n] == []
