@@ -42,7 +42,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h: proto/api.proto
+$(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h &: proto/api.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c -Iproto --c_out=$(BUILD)/gen proto/api.proto
 

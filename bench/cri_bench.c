@@ -5,6 +5,7 @@
 #include "api.pb-c.h"
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "server/status.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -267,26 +268,13 @@ static int bench_rpc_wait(struct bench_conn *conn, struct bench_rpc *rpc, crisp_
     return 0;
 }
 
-static const char *status_name(grpc_status_code code)
-{
-    static const char *const names[] = {
-        "OK",      "CANCELLED",         "UNKNOWN",       "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-        "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-        "ABORTED", "OUT_OF_RANGE",      "UNIMPLEMENTED", "INTERNAL",           "UNAVAILABLE",
-        "DATA_LOSS", "UNAUTHENTICATED",
-    };
-    if ((unsigned)code < ARRAY_SIZE(names))
-        return names[code];
-    return "status out of range";
-}
-
 static int bench_rpc_check_status(const struct bench_rpc *rpc, crisp_error_t **err)
 {
     if (rpc->status == GRPC_STATUS_OK)
         return 0;
     int len = (int)GRPC_SLICE_LENGTH(rpc->details);
     int status = rpc->status == GRPC_STATUS_DEADLINE_EXCEEDED ? ETIMEDOUT : EIO;
-    return crisp_error_make(err, status, "%s: %.*s", status_name(rpc->status), len,
+    return crisp_error_make(err, status, "%s: %.*s", srv_status_name(rpc->status), len,
                             (const char *)GRPC_SLICE_START_PTR(rpc->details));
 }
 

@@ -130,6 +130,8 @@ class Crispd:
         return stub(request, timeout=timeout, metadata=metadata)
 
     def log(self):
+        if getattr(self, "final_log", None) is not None:
+            return self.final_log
         try:
             with open(self.log_path, "r", errors="replace") as f:
                 return f.read()
@@ -161,9 +163,11 @@ class Crispd:
         finally:
             if getattr(self, "log_file", None):
                 self.log_file.close()
+            self.final_log = self.log()
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+SANITIZER_REPORT = "ERROR: AddressSanitizer"
 IMAGE_METHODS = {"ListImages", "StreamImages", "ImageStatus", "PullImage", "RemoveImage", "ImageFsInfo"}
 
 
@@ -182,8 +186,11 @@ def crispd_factory():
         return d
 
     yield make
+    reports = []
     for d in made:
         d.cleanup()
+        reports += [l for l in d.log().splitlines() if SANITIZER_REPORT in l or "runtime error:" in l]
+    assert reports == [], "sanitizer reports from crispd:\n" + "\n".join(reports)
 
 
 @pytest.fixture
