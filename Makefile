@@ -11,8 +11,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 
 # -Ulinux: gnu11 predefines `linux`, which CRI uses as a field name.
-CFLAGS_BASE := -std=gnu11 -Ulinux -g -Wall -Wextra -Werror -pthread -I. -I$(BUILD)/gen \
-               -DCRISP_VERSION='"$(CRISP_VERSION)"'
+CFLAGS_BASE := -std=gnu11 -Ulinux -g -Wall -Wextra -Werror -pthread -I. -I$(BUILD)/gen
 OPTFLAGS    ?= -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SANFLAGS    ?=
 CFLAGS      := $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
@@ -23,13 +22,13 @@ LDFLAGS     += $(SANFLAGS)
 DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyajl-dev \
                 protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang
 
-GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h
+GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
 LIB_SRC  := $(wildcard common/*.c runtime/*.c images/*.c) $(filter-out server/main.c,$(wildcard server/*.c))
 LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e asan asan-test fuzz bench install clean
+.PHONY: all deps run test unit e2e asan asan-test fuzz bench install clean FORCE
 .SECONDARY:
 
 all: $(BUILD)/crispd $(BUILD)/crisp-bench
@@ -45,6 +44,12 @@ deps:
 $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h &: proto/api.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c -Iproto --c_out=$(BUILD)/gen proto/api.proto
+
+# Rewritten only when the version changes, so a new commit rebuilds just what reports it.
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define CRISP_VERSION "$(CRISP_VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/gen/api.pb-c.o: $(BUILD)/gen/api.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "server/daemon.h"
+#include "version.h"
 #include "server/dispatch.h"
 #include "server/grpc_server.h"
 #include "server/handlers.h"
@@ -19,9 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#ifndef CRISP_VERSION
-#define CRISP_VERSION "0.0.0-unknown"
-#endif
 
 #define MAX_OVERRIDES 8
 

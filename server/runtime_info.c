@@ -7,13 +7,11 @@
 #include "common/netaddr.h"
 #include "runtime/cni_config.h"
 #include "server/daemon.h"
+#include "version.h"
 
 #include <errno.h>
 #include <string.h>
 
-#ifndef CRISP_VERSION
-#define CRISP_VERSION "0.0.0-unknown"
-#endif
 
 /* The CRI's own version string for VersionResponse.version (kubelet's runtime API). */
 #define CRI_KUBELET_API_VERSION "0.1.0"
