@@ -15,12 +15,14 @@ CFLAGS_BASE := -std=gnu11 -Ulinux -g -Wall -Wextra -Werror -pthread -I. -I$(BUIL
 OPTFLAGS    ?= -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SANFLAGS    ?=
 CFLAGS      := $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS      := -lgrpc -lgpr -lprotobuf-c -lyajl -pthread
+LDLIBS      := -lgrpc -lgpr -lprotobuf-c -lyajl -lcurl -larchive -lzstd -lz -lcrypto -pthread
 LDFLAGS     += $(SANFLAGS)
 
 # Debian packages for building and testing; `make deps` installs the missing ones.
 DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyajl-dev \
-                protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang
+                protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang \
+                libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev \
+                docker-registry umoci skopeo busybox-static apache2-utils
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
 LIB_SRC  := $(wildcard common/*.c runtime/*.c images/*.c) $(filter-out server/main.c,$(wildcard server/*.c))
@@ -106,7 +108,7 @@ fuzz: $(GEN)
 	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus
 
 bench: deps all
-	$(BUILD)/crisp-bench $(BENCH_ARGS)
+	bench/run.sh $(BUILD)
 
 install: all
 	install -D -m 0755 $(BUILD)/crispd $(DESTDIR)$(PREFIX)/bin/crispd

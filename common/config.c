@@ -15,7 +15,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_PATH_LIST, KEY_ENUM, KEY_INT, KEY_LISTEN, KEY_IP };
+enum key_type { KEY_STRING, KEY_PATH, KEY_OPT_PATH, KEY_PATH_LIST, KEY_ENUM, KEY_INT, KEY_LISTEN, KEY_IP };
 
 struct key_spec {
     const char *name;
@@ -44,6 +44,9 @@ static const struct key_spec keys[] = {
     {"cni.bin_dirs", KEY_PATH_LIST, F(cni_bin_dirs), NULL, 0, 0},
     {"streaming.address", KEY_IP, F(streaming_address), NULL, 0, 0},
     {"streaming.port", KEY_INT, F(streaming_port), NULL, 0, 65535},
+    {"image.pull_progress_timeout", KEY_INT, F(image_pull_progress_timeout), NULL, 1, 3600},
+    {"image.max_concurrent_downloads", KEY_INT, F(image_max_concurrent_downloads), NULL, 1, 16},
+    {"image.auth_file", KEY_OPT_PATH, F(image_auth_file), NULL, 0, 0},
 };
 
 #define MEMBER(cfg, spec, type) ((type *)((char *)(cfg) + (spec)->offset))
@@ -95,7 +98,10 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->cni_bin_dirs = strv_new(bin_dirs);
     cfg->streaming_address = strdup("127.0.0.1");
     cfg->streaming_port = 0;
-    if (!cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
+    cfg->image_pull_progress_timeout = 60;
+    cfg->image_max_concurrent_downloads = 3;
+    cfg->image_auth_file = strdup("");
+    if (!cfg->image_auth_file || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
         !cfg->cni_bin_dirs || !cfg->streaming_address)
         return -1;
     return 0;
@@ -192,6 +198,10 @@ static int apply_text(struct crisp_config *cfg, const struct key_spec *spec, con
     case KEY_PATH:
         if (!is_absolute_clean_path(value))
             return bad_value(origin, spec->name, "an absolute path without \"..\"", value, err);
+        return replace_string(MEMBER(cfg, spec, char *), value, err);
+    case KEY_OPT_PATH:
+        if (*value && !is_absolute_clean_path(value))
+            return bad_value(origin, spec->name, "an absolute path without \"..\", or \"\"", value, err);
         return replace_string(MEMBER(cfg, spec, char *), value, err);
     case KEY_ENUM:
         return apply_enum(cfg, spec, value, origin, err);
@@ -427,31 +437,22 @@ static int is_json_dropin(const struct dirent *d)
     return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-static int lexical_order(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 static int apply_dropins(struct crisp_config *cfg, const char *main_path, crisp_error_t **err)
 {
     _cleanup_free_ char *dir = NULL;
     if (asprintf(&dir, "%s.d", main_path) < 0)
         return crisp_error_make(err, ENOMEM, "out of memory");
-    struct dirent **entries = NULL;
-    int n = scandir(dir, &entries, is_json_dropin, lexical_order);
-    if (n < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : crisp_error_errno(err, "config: read %s", dir);
-    int r = 0;
-    for (int i = 0; i < n; i++) {
+    _cleanup_strv_ char **names = NULL;
+    if (dir_list_sorted(dir, is_json_dropin, &names, err) < 0)
+        return crisp_error_wrap(err, "config");
+    for (char **name = names; *name; name++) {
         _cleanup_free_ char *path = NULL;
-        if (r == 0 && asprintf(&path, "%s/%s", dir, entries[i]->d_name) < 0)
-            r = crisp_error_make(err, ENOMEM, "out of memory");
-        if (r == 0)
-            r = apply_file(cfg, path, true, err);
-        free(entries[i]);
+        if (asprintf(&path, "%s/%s", dir, *name) < 0)
+            return crisp_error_make(err, ENOMEM, "out of memory");
+        if (apply_file(cfg, path, true, err) < 0)
+            return -1;
     }
-    free(entries);
-    return r;
+    return 0;
 }
 
 static int apply_overrides(struct crisp_config *cfg, const struct config_sources *src, crisp_error_t **err)

@@ -35,6 +35,9 @@ struct crisp_config {
     size_t n_registries;
     char *streaming_address;
     int streaming_port;
+    int image_pull_progress_timeout; /* seconds without progress before a pull fails */
+    int image_max_concurrent_downloads;
+    char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */
 };
 
 /* A command-line setting: key as in the file, its value as text, and the flag it came from. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,5 +113,49 @@ int dir_create_all(const char *path, mode_t mode, crisp_error_t **err)
         return crisp_error_errno(err, "stat %s", path);
     if (!S_ISDIR(st.st_mode))
         return crisp_error_make(err, ENOTDIR, "%s exists and is not a directory", path);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int r = type == FTW_DP ? rmdir(path) : unlink(path);
+    return r < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int dir_remove_all(const char *path, crisp_error_t **err)
+{
+    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return crisp_error_errno(err, "remove %s", path);
+    return 0;
+}
+
+static int lexical_order(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int dir_list_sorted(const char *dir, int (*filter)(const struct dirent *), char ***ret_names,
+                    crisp_error_t **err)
+{
+    struct dirent **entries = NULL;
+    int n = scandir(dir, &entries, filter, lexical_order);
+    if (n < 0 && errno != ENOENT && errno != ENOTDIR)
+        return crisp_error_errno(err, "read directory %s", dir);
+    n = n < 0 ? 0 : n;
+    char **names = calloc((size_t)n + 1, sizeof(char *));
+    int r = names ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        if (r == 0 && !(names[i] = strdup(entries[i]->d_name)))
+            r = crisp_error_make(err, ENOMEM, "out of memory");
+        free(entries[i]);
+    }
+    free(entries);
+    if (r < 0) {
+        strv_free(names);
+        return r;
+    }
+    *ret_names = names;
     return 0;
 }

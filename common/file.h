@@ -4,6 +4,7 @@
 
 #include "error.h"
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,5 +16,13 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 /* mkdir -p with mode for each created component. */
 int dir_create_all(const char *path, mode_t mode, crisp_error_t **err);
+
+/* rm -rf without following symlinks; a missing path is success. */
+int dir_remove_all(const char *path, crisp_error_t **err);
+
+/* Entries of dir accepted by filter, in strcmp order; *ret_names is NULL-terminated. A missing
+ * directory gives an empty list. */
+int dir_list_sorted(const char *dir, int (*filter)(const struct dirent *), char ***ret_names,
+                    crisp_error_t **err);
 
 #endif

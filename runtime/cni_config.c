@@ -24,11 +24,6 @@ static int is_cni_file(const struct dirent *d)
            (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") || has_suffix(d->d_name, ".json"));
 }
 
-static int lexical_order(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 static const char *string_member(yajl_val obj, const char *name)
 {
     const char *path[] = {name, NULL};
@@ -73,21 +68,13 @@ static int check_file(const char *path, crisp_error_t **err)
 
 int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err)
 {
-    struct dirent **entries = NULL;
-    int n = scandir(conf_dir, &entries, is_cni_file, lexical_order);
-    if (n < 0 && errno != ENOENT)
-        return crisp_error_errno(err, "read CNI config directory %s", conf_dir);
-    if (n <= 0) {
-        free(entries);
+    _cleanup_strv_ char **names = NULL;
+    if (dir_list_sorted(conf_dir, is_cni_file, &names, err) < 0)
+        return crisp_error_wrap(err, "CNI config");
+    if (!names[0])
         return crisp_error_make(err, ENOENT, "no network config found in %s", conf_dir);
-    }
     _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/%s", conf_dir, entries[0]->d_name) < 0)
-        path = NULL;
-    for (int i = 0; i < n; i++)
-        free(entries[i]);
-    free(entries);
-    if (!path)
+    if (asprintf(&path, "%s/%s", conf_dir, names[0]) < 0)
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (check_file(path, err) < 0)
         return -1;

@@ -38,6 +38,20 @@ static char *load_pod_cidr(const struct srv_daemon *d)
     return cidr;
 }
 
+static int images_init(struct srv_daemon *d, crisp_error_t **err)
+{
+    const struct crisp_config *cfg = d->cfg;
+    struct img_registry_options opts = {
+        .cfg = cfg,
+        .auth_file = cfg->image_auth_file[0] ? cfg->image_auth_file : NULL,
+        .stall_timeout_s = cfg->image_pull_progress_timeout,
+    };
+    if (img_store_open(cfg->root, &d->images, err) < 0 || img_registry_new(&opts, &d->registry, err) < 0 ||
+        img_puller_new(d->images, d->registry, cfg->image_max_concurrent_downloads, &d->puller, err) < 0)
+        return -1;
+    return 0;
+}
+
 int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_error_t **err)
 {
     memset(d, 0, sizeof(*d));
@@ -49,11 +63,14 @@ int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_
     d->pod_cidr = load_pod_cidr(d);
     if (!d->events || !d->pod_cidr)
         return crisp_error_make(err, ENOMEM, "daemon state: out of memory");
-    return 0;
+    return images_init(d, err);
 }
 
 void srv_daemon_fini(struct srv_daemon *d)
 {
+    img_puller_free(d->puller);
+    img_registry_free(d->registry);
+    img_store_free(d->images);
     srv_event_bus_free(d->events);
     free(d->pod_cidr);
     pthread_mutex_destroy(&d->lock);

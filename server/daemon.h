@@ -3,6 +3,9 @@
 #define CRISP_SERVER_DAEMON_H
 
 #include "common/config.h"
+#include "images/pull.h"
+#include "images/registry.h"
+#include "images/store.h"
 #include "server/events.h"
 
 #include <pthread.h>
@@ -12,6 +15,9 @@ struct srv_daemon {
     const struct crisp_config *cfg; /* immutable after start (SIGHUP only changes the log level) */
     struct srv_event_bus *events;
     bool test_hooks; /* CRISP_TEST_HOOKS=1: honour the test-only metadata in test_hooks.c */
+    struct img_store *images;
+    struct img_registry *registry;
+    struct img_puller *puller;
 
     pthread_mutex_t lock; /* guards what follows */
     char *pod_cidr;       /* from UpdateRuntimeConfig, persisted in the state dir */

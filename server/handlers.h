@@ -15,6 +15,16 @@ int srv_runtime_config(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
                        crisp_error_t **err);
 int srv_runtime_update_config(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                               crisp_error_t **err);
+int srv_image_pull(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                   crisp_error_t **err);
+int srv_image_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                     crisp_error_t **err);
+int srv_image_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                   crisp_error_t **err);
+int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                     crisp_error_t **err);
+int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                      crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 
 #endif

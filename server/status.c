@@ -34,6 +34,7 @@ grpc_status_code srv_status_from_errno(int status)
     case EMFILE:
     case ENFILE:
     case EDQUOT:
+    case EFBIG:
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case EBUSY:
     case CRISP_E_FAILED_PRECONDITION:

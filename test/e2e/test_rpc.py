@@ -98,7 +98,8 @@ def test_update_runtime_config_rejects_bad_cidr(crispd, cidr):
     assert pod_cidr(crispd) == ""
 
 
-IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents"}
+IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents",
+               "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
 def all_methods():

@@ -3,6 +3,7 @@ import glob
 import os
 import tempfile
 
+import imagelib
 from conftest import STARTED_PIDS, TMP_PREFIX
 
 
@@ -17,6 +18,10 @@ def alive(pid):
 def test_no_crispd_process_left():
     assert STARTED_PIDS, "the suite started no crispd"
     assert [p for p in STARTED_PIDS if alive(p)] == []
+
+
+def test_no_registry_process_left():
+    assert [p for p in imagelib.STARTED_PIDS if alive(p)] == []
 
 
 def test_no_mount_left():

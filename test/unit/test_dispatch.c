@@ -24,6 +24,9 @@ static void test_every_method_known(void)
     CHECK(m && m->stream && !m->unary);
     const char *pull = "/runtime.v1.ImageService/PullImage";
     m = srv_dispatch_find(pull, strlen(pull));
+    CHECK(m && m->unary == srv_image_pull);
+    const char *run = "/runtime.v1.RuntimeService/RunPodSandbox";
+    m = srv_dispatch_find(run, strlen(run));
     CHECK(m && !m->unary && !m->stream);
     CHECK(srv_dispatch_find("/runtime.v1.RuntimeService/Nope", 30) == NULL);
     /* A length bounds the lookup: a prefix of a real path is not that path. */
