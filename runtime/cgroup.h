@@ -1,0 +1,70 @@
+/* Pod and container cgroups on cgroup v1 (one directory per controller) and v2 (one unified tree).
+ * Paths are cgroup-relative ("/kubepods/burstable/pod<uid>"); systemd-driver slice names
+ * ("kubepods-burstable-pod<uid>.slice") are mapped to their paths even where systemd doesn't run.
+ * crisp only creates, writes and removes directories below the paths it is given. */
+#ifndef CRISP_RUNTIME_CGROUP_H
+#define CRISP_RUNTIME_CGROUP_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum rt_cgroup_mode { RT_CGROUP_V1, RT_CGROUP_V2 };
+
+/* Where the hierarchies are mounted; tests point this at a fake tree. */
+struct rt_cgroup_root {
+    char *mount;             /* "/sys/fs/cgroup" */
+    enum rt_cgroup_mode mode; /* V2 when <mount>/cgroup.controllers exists */
+};
+
+int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_error_t **err);
+void rt_cgroup_root_fini(struct rt_cgroup_root *root);
+
+/* A cgroup_parent as kubelet sends it, for the given driver ("cgroupfs" | "systemd"), as a clean
+ * cgroup-relative path. Systemd: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; a name with a
+ * "/" in it is taken as a path. Rejects "..", empty components, and other bad names (EINVAL). */
+int rt_cgroup_parent_path(const char *cgroup_parent, bool systemd, char **ret_path, crisp_error_t **err);
+
+/* Resources a pod or container cgroup gets (0 or -1 where noted: leave as is). */
+struct rt_cgroup_resources {
+    int64_t cpu_period;       /* us, 0: unset */
+    int64_t cpu_quota;        /* us, 0: unset, -1: unlimited */
+    int64_t cpu_shares;       /* 0: unset; mapped to cpu.weight on v2 */
+    int64_t memory_limit;     /* bytes, 0: unset */
+    int64_t memory_swap_limit;/* bytes incl. memory on v1, 0: unset, -1: unlimited */
+    int64_t pids_limit;       /* 0: unset, -1: max */
+    const char *cpuset_cpus;  /* NULL or "" : unset */
+    const char *cpuset_mems;
+    struct { const char *page_size; uint64_t limit; } *hugepages; /* "2MB", "1GB" */
+    size_t n_hugepages;
+    struct { const char *key; const char *value; } *unified; /* v2 only: file -> value */
+    size_t n_unified;
+};
+
+/* Creates path (and any missing ancestors) in every hierarchy in use; on v1 the cpuset of each new
+ * directory is copied from its parent so tasks can join. *ret_created_depth tells how many trailing
+ * components were created, so removal takes away only what crisp made. */
+int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+                     crisp_error_t **err);
+
+/* Writes resources (all or nothing: on a failure already written values are restored). */
+int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                    crisp_error_t **err);
+
+/* Moves pid into path in every hierarchy. */
+int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
+
+/* Kills every process in path (and below) with SIGKILL, waits up to timeout_ms for them to go. */
+int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
+
+/* Removes path's directory (children first) and then up to created_depth - 1 of its ancestors when
+ * empty. A missing directory is success; a busy one is EBUSY. */
+int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err);
+
+/* Pids in path (this level only); caller frees *ret_pids. */
+int rt_cgroup_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
+                   crisp_error_t **err);
+
+#endif
