@@ -25,7 +25,10 @@ DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-com
                 docker-registry umoci skopeo busybox-static apache2-utils
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
-LIB_SRC  := $(wildcard common/*.c runtime/*.c images/*.c) $(filter-out server/main.c,$(wildcard server/*.c))
+# runtime/<name>_main.c are the helper binaries' entry points: each becomes build/crisp-<name>.
+HELPERS  := $(patsubst runtime/%_main.c,$(BUILD)/crisp-%,$(wildcard runtime/*_main.c))
+LIB_SRC  := $(wildcard common/*.c images/*.c) $(filter-out %_main.c,$(wildcard runtime/*.c)) \
+            $(filter-out server/main.c,$(wildcard server/*.c))
 LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
@@ -33,7 +36,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 .PHONY: all deps run test unit e2e asan asan-test fuzz bench install clean FORCE
 .SECONDARY:
 
-all: $(BUILD)/crispd $(BUILD)/crisp-bench
+all: $(BUILD)/crispd $(BUILD)/crisp-bench $(HELPERS)
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -65,6 +68,10 @@ $(BUILD)/libcrisp.a: $(LIB_OBJ)
 
 $(BUILD)/crispd: $(BUILD)/server/main.o $(BUILD)/libcrisp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Helpers run once per pod or container: they link only libc, to stay small.
+$(BUILD)/crisp-%: $(BUILD)/runtime/%_main.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/crisp-bench: $(BUILD)/bench/cri_bench.o $(BUILD)/libcrisp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -112,6 +119,7 @@ bench: deps all
 
 install: all
 	install -D -m 0755 $(BUILD)/crispd $(DESTDIR)$(PREFIX)/bin/crispd
+	for h in $(HELPERS); do install -D -m 0755 $$h $(DESTDIR)$(PREFIX)/bin/$$(basename $$h); done
 	install -D -m 0644 deploy/crisp.json $(DESTDIR)/etc/crisp/crisp.json
 	install -D -m 0644 deploy/crisp.service $(DESTDIR)/etc/systemd/system/crisp.service
 	install -D -m 0644 deploy/crictl.yaml $(DESTDIR)/etc/crictl.yaml

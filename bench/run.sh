@@ -17,3 +17,4 @@ else
     "$build/crisp-bench" --endpoint "unix://$dir/crisp.sock"
 fi
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pull_bench.py"
+CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pod_bench.py"

@@ -39,6 +39,7 @@ static const struct key_spec keys[] = {
     {"log_level", KEY_ENUM, F(log_level), log_levels, 0, 0},
     {"log_format", KEY_ENUM, F(log_format), log_formats, 0, 0},
     {"cgroup_driver", KEY_ENUM, F(cgroup_driver), cgroup_drivers, 0, 0},
+    {"default_cgroup_parent", KEY_PATH, F(default_cgroup_parent), NULL, 0, 0},
     {"shutdown_timeout", KEY_INT, F(shutdown_timeout), NULL, 0, 3600},
     {"cni.conf_dir", KEY_PATH, F(cni_conf_dir), NULL, 0, 0},
     {"cni.bin_dirs", KEY_PATH_LIST, F(cni_bin_dirs), NULL, 0, 0},
@@ -101,7 +102,8 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->image_pull_progress_timeout = 60;
     cfg->image_max_concurrent_downloads = 3;
     cfg->image_auth_file = strdup("");
-    if (!cfg->image_auth_file || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
+    cfg->default_cgroup_parent = strdup("/crisp");
+    if (!cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
         !cfg->cni_bin_dirs || !cfg->streaming_address)
         return -1;
     return 0;

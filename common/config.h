@@ -28,6 +28,7 @@ struct crisp_config {
     int log_level;  /* enum log_level */
     int log_format; /* enum log_format */
     int cgroup_driver;
+    char *default_cgroup_parent; /* for pods that name no cgroup_parent */
     int shutdown_timeout; /* seconds in-flight calls get at SIGTERM */
     char *cni_conf_dir;
     char **cni_bin_dirs;

@@ -43,6 +43,8 @@ struct rt_cni;
  * looked up in bin_dirs (NULL-terminated). Re-read when the directory changes (cheap stat check). */
 int rt_cni_new(const char *conf_dir, char *const *bin_dirs, struct rt_cni **ret, crisp_error_t **err);
 void rt_cni_free(struct rt_cni *cni);
+/* Per-plugin timeout (default RT_CNI_PLUGIN_TIMEOUT_MS); for tests. */
+void rt_cni_set_timeout(struct rt_cni *cni, int timeout_ms);
 
 /* Whether a valid network config is loaded (re-checking the directory); message says why not. */
 int rt_cni_ready(struct rt_cni *cni, crisp_error_t **err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yajl/yajl_tree.h>
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -50,23 +51,55 @@ static int check_network(const char *path, yajl_val root, crisp_error_t **err)
     return 0;
 }
 
-static int check_file(const char *path, crisp_error_t **err)
+/* Nesting is bounded before parsing: yajl's tree code recurses once per level. */
+bool rt_cni_json_nesting_ok(const char *text, size_t max_depth)
 {
+    size_t depth = 0;
+    bool in_string = false;
+    for (const char *p = text; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = false;
+        } else if (*p == '"') {
+            in_string = true;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > max_depth)
+                return false;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
+/* The file is stat()ed before it is read, so a change racing the read shows up as a newer stamp. */
+static int load_file(const char *path, yajl_val *ret_root, struct stat *ret_st, crisp_error_t **err)
+{
+    if (ret_st && stat(path, ret_st) < 0)
+        return crisp_error_errno(err, "stat %s", path);
     _cleanup_free_ char *text = NULL;
     if (file_read_bounded(path, RT_CNI_CONFIG_MAX_SIZE, &text, NULL, err) < 0)
         return -1;
+    if (!rt_cni_json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
+        return crisp_error_make(err, EINVAL, "%s: JSON nested too deeply", path);
     char errbuf[256] = "";
     yajl_val root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!root) {
         errbuf[strcspn(errbuf, "\n")] = '\0';
         return crisp_error_make(err, EINVAL, "%s: invalid JSON: %s", path, errbuf);
     }
-    int r = check_network(path, root, err);
-    yajl_tree_free(root);
-    return r;
+    if (check_network(path, root, err) < 0) {
+        yajl_tree_free(root);
+        return -1;
+    }
+    *ret_root = root;
+    return 0;
 }
 
-int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err)
+int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root, struct stat *ret_st,
+                       crisp_error_t **err)
 {
     _cleanup_strv_ char **names = NULL;
     if (dir_list_sorted(conf_dir, is_cni_file, &names, err) < 0)
@@ -76,8 +109,17 @@ int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **er
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", conf_dir, names[0]) < 0)
         return crisp_error_make(err, ENOMEM, "out of memory");
-    if (check_file(path, err) < 0)
+    if (load_file(path, ret_root, ret_st, err) < 0)
         return -1;
     *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
+int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err)
+{
+    yajl_val root = NULL;
+    if (rt_cni_config_load(conf_dir, ret_path, &root, NULL, err) < 0)
+        return -1;
+    yajl_tree_free(root);
     return 0;
 }

@@ -5,10 +5,24 @@
 
 #include "common/error.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <yajl/yajl_tree.h>
+
 #define RT_CNI_CONFIG_MAX_SIZE (1024 * 1024)
+#define RT_CNI_JSON_MAX_DEPTH 64
 
 /* Finds and checks the network config; on success *ret_path names the chosen file (caller frees). A
  * missing or invalid config is an error whose message says why (shown as NetworkReady's message). */
 int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err);
+
+/* Like rt_cni_config_find, and also hands out the parsed file (free with yajl_tree_free) and, if
+ * ret_st is not NULL, the file's stat taken before it was read. */
+int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root, struct stat *ret_st,
+                       crisp_error_t **err);
+
+/* False when text nests arrays/objects deeper than max_depth (checked before handing it to yajl). */
+bool rt_cni_json_nesting_ok(const char *text, size_t max_depth);
 
 #endif

@@ -5,6 +5,7 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,40 @@ static int images_init(struct srv_daemon *d, crisp_error_t **err)
     return 0;
 }
 
+/* Helper binaries (crisp-pinns, crisp-monitor) are installed beside crispd. */
+static char *helper_path(const char *name)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    char *path = NULL;
+    if (!slash || asprintf(&path, "%.*s/%s", (int)(slash - exe), exe, name) < 0)
+        return NULL;
+    return path;
+}
+
+static int runtime_init(struct srv_daemon *d, crisp_error_t **err)
+{
+    const struct crisp_config *cfg = d->cfg;
+    _cleanup_free_ char *pinns = helper_path("crisp-pinns");
+    if (!pinns)
+        return crisp_error_errno(err, "find crispd's own directory");
+    struct rt_runtime_options o = {
+        .state_dir = cfg->state,
+        .pinns_path = pinns,
+        .cgroup_mount = "/sys/fs/cgroup",
+        .default_cgroup_parent = cfg->default_cgroup_parent,
+        .systemd_cgroup = cfg->cgroup_driver == CGROUP_DRIVER_SYSTEMD,
+        .cni_conf_dir = cfg->cni_conf_dir,
+        .cni_bin_dirs = cfg->cni_bin_dirs,
+        .host_resolv_conf = "/etc/resolv.conf",
+    };
+    return rt_runtime_open(&o, &d->runtime, err);
+}
+
 int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_error_t **err)
 {
     memset(d, 0, sizeof(*d));
@@ -63,11 +98,12 @@ int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_
     d->pod_cidr = load_pod_cidr(d);
     if (!d->events || !d->pod_cidr)
         return crisp_error_make(err, ENOMEM, "daemon state: out of memory");
-    return images_init(d, err);
+    return images_init(d, err) < 0 ? -1 : runtime_init(d, err);
 }
 
 void srv_daemon_fini(struct srv_daemon *d)
 {
+    rt_runtime_free(d->runtime);
     img_puller_free(d->puller);
     img_registry_free(d->registry);
     img_store_free(d->images);

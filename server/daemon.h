@@ -6,6 +6,7 @@
 #include "images/pull.h"
 #include "images/registry.h"
 #include "images/store.h"
+#include "runtime/sandbox.h"
 #include "server/events.h"
 
 #include <pthread.h>
@@ -18,6 +19,7 @@ struct srv_daemon {
     struct img_store *images;
     struct img_registry *registry;
     struct img_puller *puller;
+    struct rt_runtime *runtime;
 
     pthread_mutex_t lock; /* guards what follows */
     char *pod_cidr;       /* from UpdateRuntimeConfig, persisted in the state dir */

@@ -25,6 +25,16 @@ int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
                      crisp_error_t **err);
 int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                       crisp_error_t **err);
+int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 
 #endif

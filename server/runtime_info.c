@@ -5,7 +5,8 @@
 #include "api.pb-c.h"
 #include "common/cleanup.h"
 #include "common/netaddr.h"
-#include "runtime/cni_config.h"
+#include "runtime/cni.h"
+#include "runtime/sandbox.h"
 #include "server/daemon.h"
 #include "version.h"
 
@@ -48,9 +49,8 @@ static Runtime__V1__RuntimeCondition *condition_new(struct arena *a, const char 
 
 static Runtime__V1__RuntimeCondition *network_condition(struct srv_ctx *ctx)
 {
-    _cleanup_free_ char *path = NULL;
     _cleanup_error_ crisp_error_t *cni_err = NULL;
-    if (rt_cni_config_find(ctx->daemon->cfg->cni_conf_dir, &path, &cni_err) == 0)
+    if (rt_cni_ready(rt_runtime_cni(ctx->daemon->runtime), &cni_err) == 0)
         return condition_new(ctx->arena, "NetworkReady", true, NULL, NULL);
     return condition_new(ctx->arena, "NetworkReady", false, "NetworkPluginNotReady", cni_err->msg);
 }

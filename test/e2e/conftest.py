@@ -1,5 +1,6 @@
 """e2e harness: a real crispd on temporary roots and socket, spoken to over gRPC with messages
 generated from proto/api.proto by protoc at test time."""
+import glob
 import json
 import os
 import shutil
@@ -54,7 +55,9 @@ class Crispd:
         self.cni_dir = os.path.join(self.dir, "cni")
         os.mkdir(self.cni_dir)
         self.config_path = os.path.join(self.dir, "crisp.json")
-        cfg = {"cni": {"conf_dir": self.cni_dir}}
+        # Pods that name no cgroup parent go below a parent of this test's own.
+        self.cgroup_parent = "/" + os.path.basename(self.dir)
+        cfg = {"cni": {"conf_dir": self.cni_dir}, "default_cgroup_parent": self.cgroup_parent}
         cfg.update(config or {})
         self.write_config(cfg)
         self.args = list(args)
@@ -165,6 +168,16 @@ class Crispd:
                 self.log_file.close()
             self.final_log = self.log()
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.remove_cgroup_parent()
+
+    def remove_cgroup_parent(self):
+        """The default cgroup parent is the harness's, like kubelet's /kubepods: crispd leaves it. Only an
+        empty one goes (rmdir); pod cgroups left inside keep it, for the leak check to find."""
+        for ctrl in glob.glob("/sys/fs/cgroup/*"):
+            try:
+                os.rmdir(ctrl + self.cgroup_parent)
+            except OSError:
+                pass
 
 
 SANITIZER_REPORT = "ERROR: AddressSanitizer"

@@ -99,7 +99,8 @@ def test_update_runtime_config_rejects_bad_cidr(crispd, cidr):
 
 
 IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents",
-               "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
+               "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo",
+               "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox"}
 
 
 def all_methods():

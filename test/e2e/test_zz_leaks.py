@@ -37,3 +37,20 @@ def test_no_temp_dir_left():
 def test_no_network_namespace_left():
     names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
     assert [n for n in names if "crisp" in n] == []
+
+
+def test_no_cgroup_left():
+    left = glob.glob("/sys/fs/cgroup/*/" + TMP_PREFIX + "*") + glob.glob("/sys/fs/cgroup/unified/" + TMP_PREFIX + "*")
+    assert left == []
+
+
+def test_no_pod_init_left():
+    inits = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                if f.read().strip() == "crisp-pod-init":
+                    inits.append(pid)
+        except OSError:
+            pass
+    assert inits == []

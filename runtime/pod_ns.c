@@ -1,0 +1,345 @@
+#define _GNU_SOURCE
+#include "runtime/pod_ns.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static const char *const pin_names[] = {"net", "ipc", "uts", "pid"};
+
+/* One of the helper's output pipes, kept up to RT_POD_NS_HELPER_OUTPUT_MAX bytes. */
+struct helper_stream {
+    int fd;
+    char *data;
+    size_t len;
+};
+
+static size_t strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+static const char **helper_argv(const struct rt_pod_ns_options *o)
+{
+    size_t max = 10 + 2 * strv_len(o->sysctls) + 2 * strv_len(o->cgroup_procs);
+    const char **argv = calloc(max, sizeof(char *));
+    if (!argv)
+        return NULL;
+    size_t n = 0;
+    argv[n++] = o->helper;
+    argv[n++] = "--dir";
+    argv[n++] = o->dir;
+    const bool on[] = {o->net, o->ipc, o->uts, o->pid};
+    static const char *const flags[] = {"--net", "--ipc", "--uts", "--pid"};
+    for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+        if (on[i])
+            argv[n++] = flags[i];
+    if (o->hostname) {
+        argv[n++] = "--hostname";
+        argv[n++] = o->hostname;
+    }
+    for (size_t i = 0; i < strv_len(o->sysctls); i++) {
+        argv[n++] = "--sysctl";
+        argv[n++] = o->sysctls[i];
+    }
+    for (size_t i = 0; i < strv_len(o->cgroup_procs); i++) {
+        argv[n++] = "--cgroup-procs";
+        argv[n++] = o->cgroup_procs[i];
+    }
+    return argv;
+}
+
+/* posix_spawn, not fork: a vfork-style child of a multi-threaded process can safely do no more than
+ * exec. Signal dispositions and mask are reset since crispd's (SIGPIPE ignored, say) would carry over. */
+static int helper_spawn(const char **argv, int out_fd, int err_fd, pid_t *ret_pid, crisp_error_t **err)
+{
+    static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int r = posix_spawn(ret_pid, argv[0], &actions, &attr, (char *const *)argv, envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    if (r != 0) {
+        errno = r;
+        return crisp_error_errno(err, "spawn %s", argv[0]);
+    }
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one chunk; past the bound the rest is drained and dropped so the helper never blocks. */
+static void stream_read(struct helper_stream *s)
+{
+    char scratch[4096];
+    bool room = s->len < RT_POD_NS_HELPER_OUTPUT_MAX;
+    char *dst = room ? s->data + s->len : scratch;
+    size_t size = room ? RT_POD_NS_HELPER_OUTPUT_MAX - s->len : sizeof(scratch);
+    ssize_t n = read(s->fd, dst, size);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        close(s->fd);
+        s->fd = -1;
+        return;
+    }
+    if (room)
+        s->len += (size_t)n;
+    s->data[s->len] = '\0';
+}
+
+static int streams_read(struct helper_stream s[2], crisp_error_t **err)
+{
+    int64_t deadline = now_ms() + RT_POD_NS_HELPER_TIMEOUT_MS;
+    while (s[0].fd >= 0 || s[1].fd >= 0) {
+        struct pollfd fds[2] = {{.fd = s[0].fd, .events = POLLIN}, {.fd = s[1].fd, .events = POLLIN}};
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return crisp_error_make(err, ETIMEDOUT, "crisp-pinns did not finish in %d s",
+                                    RT_POD_NS_HELPER_TIMEOUT_MS / 1000);
+        int r = poll(fds, 2, (int)left);
+        if (r < 0 && errno != EINTR)
+            return crisp_error_errno(err, "poll crisp-pinns output");
+        for (int i = 0; r > 0 && i < 2; i++)
+            if (fds[i].revents)
+                stream_read(&s[i]);
+    }
+    return 0;
+}
+
+static int child_wait(pid_t pid, int *ret_status, crisp_error_t **err)
+{
+    while (waitpid(pid, ret_status, 0) < 0)
+        if (errno != EINTR)
+            return crisp_error_errno(err, "wait for crisp-pinns");
+    return 0;
+}
+
+/* Runs the helper to completion; *ret_status is its wait status. Killed and reaped on timeout. */
+static int helper_run(const char **argv, int *ret_status, struct helper_stream s[2], crisp_error_t **err)
+{
+    int out[2], errp[2];
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return crisp_error_errno(err, "pipe");
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        crisp_error_errno(err, "pipe");
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+    s[0].fd = out[0];
+    s[1].fd = errp[0];
+    pid_t pid;
+    int r = helper_spawn(argv, out[1], errp[1], &pid, err);
+    close(out[1]);
+    close(errp[1]);
+    if (r < 0)
+        return -1;
+    if (streams_read(s, err) < 0) {
+        kill(pid, SIGKILL);
+        child_wait(pid, ret_status, NULL);
+        return -1;
+    }
+    return child_wait(pid, ret_status, err);
+}
+
+static int parse_init_pid(const char *out, pid_t *ret, crisp_error_t **err)
+{
+    int pid = -1, end = -1;
+    if (sscanf(out, " { \"init_pid\" : %d } %n", &pid, &end) != 1 || end < 0 || out[end] != '\0' || pid < 0)
+        return crisp_error_make(err, EIO, "crisp-pinns printed an unexpected result: %.200s", out);
+    *ret = pid;
+    return 0;
+}
+
+/* The helper's stderr is one line saying what failed and why; that line is the error. */
+static int helper_failure(int status, char *errs, crisp_error_t **err)
+{
+    errs[strcspn(errs, "\n")] = '\0';
+    if (errs[0])
+        return crisp_error_make(err, EIO, "%s", errs);
+    if (WIFSIGNALED(status))
+        return crisp_error_make(err, EIO, "crisp-pinns killed by signal %d", WTERMSIG(status));
+    return crisp_error_make(err, EIO, "crisp-pinns exited with status %d", WEXITSTATUS(status));
+}
+
+/* *ret_undone tells whether a failed helper cleaned up after itself: it does when it reports the
+ * failure, not when it was killed or never ran to the end. */
+static int helper_create(const struct rt_pod_ns_options *o, pid_t *ret_init_pid, bool *ret_undone,
+                         crisp_error_t **err)
+{
+    _cleanup_free_ const char **argv = helper_argv(o);
+    _cleanup_free_ char *out = calloc(1, RT_POD_NS_HELPER_OUTPUT_MAX + 1);
+    _cleanup_free_ char *errs = calloc(1, RT_POD_NS_HELPER_OUTPUT_MAX + 1);
+    *ret_undone = false;
+    if (!argv || !out || !errs)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    struct helper_stream s[2] = {{-1, out, 0}, {-1, errs, 0}};
+    int status = 0;
+    int r = helper_run(argv, &status, s, err);
+    for (int i = 0; i < 2; i++)
+        if (s[i].fd >= 0)
+            close(s[i].fd);
+    if (r < 0)
+        return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        *ret_undone = true;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return helper_failure(status, errs, err);
+    return parse_init_pid(out, ret_init_pid, err);
+}
+
+static int pin_remove(const char *dir, const char *name, crisp_error_t **err)
+{
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    /* Unmount until nothing is mounted there: a pin may have been mounted twice. */
+    while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+        ;
+    if (errno != EINVAL && errno != ENOENT)
+        return crisp_error_errno(err, "unmount %s", path);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return crisp_error_errno(err, "remove %s", path);
+    return 0;
+}
+
+static int pins_remove(const char *dir, crisp_error_t **err)
+{
+    int r = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(pin_names); i++)
+        if (pin_remove(dir, pin_names[i], err) < 0)
+            r = -1;
+    return r;
+}
+
+int rt_pod_ns_create(const struct rt_pod_ns_options *o, pid_t *ret_init_pid, crisp_error_t **err)
+{
+    bool created = mkdir(o->dir, 0700) == 0;
+    if (!created && errno != EEXIST)
+        return crisp_error_errno(err, "mkdir %s", o->dir);
+    pid_t init_pid = 0;
+    bool undone = false;
+    if (helper_create(o, &init_pid, &undone, err) < 0) {
+        if (!undone)
+            pins_remove(o->dir, NULL);
+        if (created)
+            rmdir(o->dir);
+        return -1;
+    }
+    *ret_init_pid = init_pid;
+    return 0;
+}
+
+/* Parses state (field 3) and start time (field 22) of /proc/pid/stat; -errno on failure. The command
+ * name in field 2 may hold spaces and ')', so fields are counted from its last ')'. */
+static int proc_stat_read(pid_t pid, char *ret_state, uint64_t *ret_start)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n < 0)
+        return errno == ESRCH ? -ENOENT : -errno;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -EINVAL;
+    p++;
+    for (int field = 3; field < 22; field++) {
+        p += strspn(p, " ");
+        if (field == 3)
+            *ret_state = *p;
+        p += strcspn(p, " ");
+    }
+    char *end;
+    errno = 0;
+    *ret_start = strtoull(p, &end, 10);
+    return errno || end == p ? -EINVAL : 0;
+}
+
+int rt_proc_start_time(pid_t pid, uint64_t *ret, crisp_error_t **err)
+{
+    char state;
+    int r = proc_stat_read(pid, &state, ret);
+    if (r == -ENOENT)
+        return crisp_error_make(err, ENOENT, "no process %d", (int)pid);
+    if (r < 0) {
+        errno = -r;
+        return crisp_error_errno(err, "read /proc/%d/stat", (int)pid);
+    }
+    return 0;
+}
+
+/* The init is not our child, so it is watched through a pidfd, which also makes sure the signal
+ * reaches the process whose start time was checked, not a later one with its pid. A zombie counts as
+ * gone: its namespaces are released, and reaping it is its parent's business. */
+static int init_kill(pid_t pid, uint64_t start_time, crisp_error_t **err)
+{
+    _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0 && errno == ESRCH)
+        return 0;
+    if (pidfd < 0)
+        return crisp_error_errno(err, "pidfd_open %d", (int)pid);
+    char state;
+    uint64_t start;
+    if (proc_stat_read(pid, &state, &start) < 0 || start != start_time || state == 'Z' || state == 'X')
+        return 0;
+    if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        return crisp_error_errno(err, "kill pod init %d", (int)pid);
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, 1000)) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return crisp_error_errno(err, "wait for pod init %d", (int)pid);
+    if (r == 0)
+        return crisp_error_make(err, ETIMEDOUT, "pod init %d did not exit within 1 s of SIGKILL", (int)pid);
+    return 0;
+}
+
+int rt_pod_ns_destroy(const char *dir, pid_t init_pid, uint64_t init_start_time, crisp_error_t **err)
+{
+    int r = 0;
+    if (init_pid > 0 && init_kill(init_pid, init_start_time, err) < 0)
+        r = -1;
+    if (pins_remove(dir, err) < 0)
+        r = -1;
+    if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+        r = crisp_error_errno(err, "remove %s", dir);
+    return r;
+}

@@ -1,0 +1,265 @@
+#define _GNU_SOURCE
+#include "runtime/sandbox_internal.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+static void gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *)(s ? s : ""), s ? strlen(s) : 0);
+}
+
+static void gen_kv_str(yajl_gen g, const char *k, const char *v)
+{
+    gen_str(g, k);
+    gen_str(g, v);
+}
+
+static void gen_kv_int(yajl_gen g, const char *k, long long v)
+{
+    gen_str(g, k);
+    yajl_gen_integer(g, v);
+}
+
+static void gen_map(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
+{
+    gen_str(g, k);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < n; i++)
+        gen_kv_str(g, kv[i].key, kv[i].value);
+    yajl_gen_map_close(g);
+}
+
+static void gen_ports(yajl_gen g, const struct rt_sandbox *sb)
+{
+    gen_str(g, "ports");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < sb->n_ports; i++) {
+        yajl_gen_map_open(g);
+        gen_kv_int(g, "host_port", sb->ports[i].host_port);
+        gen_kv_int(g, "container_port", sb->ports[i].container_port);
+        gen_kv_str(g, "protocol", sb->ports[i].protocol);
+        gen_kv_str(g, "host_ip", sb->ports[i].host_ip);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
+{
+    gen_kv_str(g, "id", i->id);
+    gen_kv_str(g, "name", i->name);
+    gen_kv_str(g, "uid", i->uid);
+    gen_kv_str(g, "namespace", i->namespace_);
+    gen_kv_int(g, "attempt", i->attempt);
+    gen_kv_int(g, "state", i->state);
+    gen_kv_int(g, "created_at", i->created_at);
+    gen_map(g, "labels", i->labels, i->n_labels);
+    gen_map(g, "annotations", i->annotations, i->n_annotations);
+    gen_kv_str(g, "runtime_handler", i->runtime_handler);
+    gen_kv_int(g, "net_mode", i->net_mode);
+    gen_kv_int(g, "pid_mode", i->pid_mode);
+    gen_kv_int(g, "ipc_mode", i->ipc_mode);
+    gen_str(g, "ips");
+    yajl_gen_array_open(g);
+    for (char **ip = i->ips; ip && *ip; ip++)
+        gen_str(g, *ip);
+    yajl_gen_array_close(g);
+    gen_kv_int(g, "init_pid", i->init_pid);
+    gen_kv_str(g, "netns_path", i->netns_path);
+    gen_kv_str(g, "cgroup_path", i->cgroup_path);
+    gen_kv_str(g, "cni_result", i->cni_result);
+}
+
+char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return NULL;
+    yajl_gen_map_open(g);
+    gen_info(g, &sb->info);
+    gen_kv_int(g, "init_start", (long long)sb->init_start);
+    gen_kv_int(g, "cgroup_depth", sb->cgroup_depth);
+    gen_str(g, "shm_mounted");
+    yajl_gen_bool(g, sb->shm_mounted);
+    gen_str(g, "network_up");
+    yajl_gen_bool(g, sb->network_up);
+    gen_ports(g, sb);
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    char *out = strndup((const char *)buf, len);
+    yajl_gen_free(g);
+    return out;
+}
+
+static yajl_val get(yajl_val root, const char *key, yajl_type t)
+{
+    const char *path[] = {key, NULL};
+    return yajl_tree_get(root, path, t);
+}
+
+static char *get_str(yajl_val root, const char *key)
+{
+    yajl_val v = get(root, key, yajl_t_string);
+    return strdup(v ? v->u.string : "");
+}
+
+static long long get_int(yajl_val root, const char *key)
+{
+    yajl_val v = get(root, key, yajl_t_number);
+    return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+}
+
+static int get_map(yajl_val root, const char *key, struct rt_kv **ret, size_t *ret_n)
+{
+    yajl_val v = get(root, key, yajl_t_object);
+    size_t n = v ? v->u.object.len : 0;
+    struct rt_kv *kv = calloc(n + 1, sizeof(*kv));
+    if (!kv)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val val = v->u.object.values[i];
+        kv[i].key = strdup(v->u.object.keys[i]);
+        kv[i].value = strdup(YAJL_IS_STRING(val) ? val->u.string : "");
+        if (!kv[i].key || !kv[i].value) {
+            rt_kv_free(kv, i + 1);
+            return -1;
+        }
+    }
+    *ret = kv;
+    *ret_n = n;
+    return 0;
+}
+
+static char **get_strv(yajl_val root, const char *key)
+{
+    yajl_val v = get(root, key, yajl_t_array);
+    size_t n = v ? v->u.array.len : 0;
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0, j = 0; out && i < n; i++)
+        if (YAJL_IS_STRING(v->u.array.values[i]) && !(out[j++] = strdup(v->u.array.values[i]->u.string))) {
+            strv_free(out);
+            return NULL;
+        }
+    return out;
+}
+
+static int get_ports(yajl_val root, struct rt_sandbox *sb)
+{
+    yajl_val v = get(root, "ports", yajl_t_array);
+    size_t n = v ? v->u.array.len : 0;
+    sb->ports = calloc(n + 1, sizeof(*sb->ports));
+    if (!sb->ports)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val p = v->u.array.values[i];
+        struct rt_port *port = &sb->ports[sb->n_ports++];
+        port->host_port = (int)get_int(p, "host_port");
+        port->container_port = (int)get_int(p, "container_port");
+        port->protocol = get_str(p, "protocol");
+        port->host_ip = get_str(p, "host_ip");
+        if (!port->protocol || !port->host_ip)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_info(yajl_val root, struct rt_sandbox_info *i)
+{
+    yajl_val id = get(root, "id", yajl_t_string);
+    if (!id || strlen(id->u.string) != RT_ID_LEN)
+        return -1;
+    memcpy(i->id, id->u.string, RT_ID_LEN + 1);
+    i->name = get_str(root, "name");
+    i->uid = get_str(root, "uid");
+    i->namespace_ = get_str(root, "namespace");
+    i->attempt = (uint32_t)get_int(root, "attempt");
+    i->state = get_int(root, "state") == RT_SANDBOX_READY ? RT_SANDBOX_READY : RT_SANDBOX_NOTREADY;
+    i->created_at = get_int(root, "created_at");
+    i->runtime_handler = get_str(root, "runtime_handler");
+    i->net_mode = (enum rt_ns_mode)get_int(root, "net_mode");
+    i->pid_mode = (enum rt_ns_mode)get_int(root, "pid_mode");
+    i->ipc_mode = (enum rt_ns_mode)get_int(root, "ipc_mode");
+    i->ips = get_strv(root, "ips");
+    i->init_pid = (pid_t)get_int(root, "init_pid");
+    i->netns_path = get_str(root, "netns_path");
+    i->cgroup_path = get_str(root, "cgroup_path");
+    i->cni_result = get_str(root, "cni_result");
+    if (!i->name || !i->uid || !i->namespace_ || !i->runtime_handler || !i->ips || !i->netns_path ||
+        !i->cgroup_path || !i->cni_result)
+        return -1;
+    return get_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
+                   get_map(root, "annotations", &i->annotations, &i->n_annotations) < 0
+               ? -1
+               : 0;
+}
+
+int rt_sandbox_record_from_json(const char *text, struct rt_sandbox *sb, crisp_error_t **err)
+{
+    yajl_val root = yajl_tree_parse(text, NULL, 0);
+    int r = root && YAJL_IS_OBJECT(root) ? load_info(root, &sb->info) : -1;
+    if (r == 0) {
+        sb->init_start = (uint64_t)get_int(root, "init_start");
+        sb->cgroup_depth = (int)get_int(root, "cgroup_depth");
+        sb->shm_mounted = YAJL_IS_TRUE(get(root, "shm_mounted", yajl_t_any));
+        sb->network_up = YAJL_IS_TRUE(get(root, "network_up", yajl_t_any));
+        r = get_ports(root, sb);
+    }
+    yajl_tree_free(root);
+    return r < 0 ? crisp_error_make(err, EINVAL, "pod record is damaged") : 0;
+}
+
+void rt_kv_free(struct rt_kv *kv, size_t n)
+{
+    for (size_t i = 0; kv && i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+int rt_kv_copy(const struct rt_kv *src, size_t n, struct rt_kv **ret)
+{
+    struct rt_kv *kv = calloc(n + 1, sizeof(*kv));
+    if (!kv)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        kv[i].key = strdup(src[i].key);
+        kv[i].value = strdup(src[i].value);
+        if (!kv[i].key || !kv[i].value) {
+            rt_kv_free(kv, n);
+            return -1;
+        }
+    }
+    *ret = kv;
+    return 0;
+}
+
+void rt_sandbox_fields_free(struct rt_sandbox *sb)
+{
+    struct rt_sandbox_info *i = &sb->info;
+    free(i->name);
+    free(i->uid);
+    free(i->namespace_);
+    free(i->runtime_handler);
+    rt_kv_free(i->labels, i->n_labels);
+    rt_kv_free(i->annotations, i->n_annotations);
+    strv_free(i->ips);
+    free(i->netns_path);
+    free(i->cgroup_path);
+    free(i->cni_result);
+    free(i->dir);
+    for (size_t p = 0; p < sb->n_ports; p++) {
+        free(sb->ports[p].protocol);
+        free(sb->ports[p].host_ip);
+    }
+    free(sb->ports);
+}

@@ -1,0 +1,406 @@
+/* RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox. */
+#define _GNU_SOURCE
+#include "server/handlers.h"
+
+#include "api.pb-c.h"
+#include "common/cleanup.h"
+#include "server/daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PORT_MAPPINGS 256
+#define MAX_KV 1024
+
+static const char *protocol_name(Runtime__V1__Protocol p)
+{
+    return p == RUNTIME__V1__PROTOCOL__UDP ? "udp" : p == RUNTIME__V1__PROTOCOL__SCTP ? "sctp" : "tcp";
+}
+
+static int ports_from(struct arena *a, const Runtime__V1__PodSandboxConfig *c, struct rt_sandbox_spec *s,
+                      crisp_error_t **err)
+{
+    if (c->n_port_mappings > MAX_PORT_MAPPINGS)
+        return crisp_error_make(err, EINVAL, "%zu port mappings: at most %d", c->n_port_mappings, MAX_PORT_MAPPINGS);
+    struct rt_cni_port_mapping *m = arena_alloc(a, (c->n_port_mappings + 1) * sizeof(*m));
+    if (!m)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_port_mappings; i++) {
+        const Runtime__V1__PortMapping *p = c->port_mappings[i];
+        if (p->container_port <= 0 || p->container_port > 65535 || p->host_port < 0 || p->host_port > 65535)
+            return crisp_error_make(err, EINVAL, "port mapping %d->%d: ports must be 1-65535 (host 0: none)",
+                                    p->host_port, p->container_port);
+        m[i] = (struct rt_cni_port_mapping){p->host_port, p->container_port, protocol_name(p->protocol),
+                                            p->host_ip ? p->host_ip : ""};
+    }
+    s->port_mappings = m;
+    s->n_port_mappings = c->n_port_mappings;
+    return 0;
+}
+
+/* protobuf-c map entries all share the key/value layout after the message base. */
+struct pb_entry {
+    ProtobufCMessage base;
+    char *key, *value;
+};
+
+static int kv_from(struct arena *a, void *const *entries, size_t n, const struct rt_kv **ret, size_t *ret_n,
+                   crisp_error_t **err)
+{
+    if (n > MAX_KV)
+        return crisp_error_make(err, EINVAL, "%zu labels, annotations or sysctls: at most %d", n, MAX_KV);
+    struct rt_kv *kv = arena_alloc(a, (n + 1) * sizeof(*kv));
+    if (!kv)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const struct pb_entry *e = entries[i];
+        kv[i] = (struct rt_kv){e->key, e->value};
+    }
+    *ret = kv;
+    *ret_n = n;
+    return 0;
+}
+
+static char **strv_from(struct arena *a, char **items, size_t n)
+{
+    char **v = arena_alloc(a, (n + 1) * sizeof(char *));
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = items[i];
+    return v;
+}
+
+static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
+                          const Runtime__V1__LinuxContainerResources *overhead, struct rt_sandbox_spec *s)
+{
+    if (!r && !overhead)
+        return 0;
+    struct rt_cgroup_resources *res = arena_alloc(a, sizeof(*res));
+    if (!res)
+        return -1;
+    if (r) {
+        res->cpu_period = r->cpu_period;
+        res->cpu_quota = r->cpu_quota;
+        res->cpu_shares = r->cpu_shares;
+        res->memory_limit = r->memory_limit_in_bytes;
+        res->memory_swap_limit = r->memory_swap_limit_in_bytes;
+        res->cpuset_cpus = r->cpuset_cpus;
+        res->cpuset_mems = r->cpuset_mems;
+    }
+    /* Overhead adds to what the pod's containers get; with no pod limit there is nothing to add to. */
+    if (overhead && res->memory_limit > 0)
+        res->memory_limit += overhead->memory_limit_in_bytes;
+    if (overhead && res->cpu_quota > 0)
+        res->cpu_quota += overhead->cpu_quota;
+    if (overhead && res->cpu_shares > 0)
+        res->cpu_shares += overhead->cpu_shares;
+    s->resources = res;
+    return 0;
+}
+
+static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct rt_sandbox_spec *s)
+{
+    const Runtime__V1__NamespaceOption *ns =
+        l && l->security_context ? l->security_context->namespace_options : NULL;
+    s->net_mode = ns ? (enum rt_ns_mode)ns->network : RT_NS_POD;
+    s->pid_mode = ns ? (enum rt_ns_mode)ns->pid : RT_NS_POD;
+    s->ipc_mode = ns ? (enum rt_ns_mode)ns->ipc : RT_NS_POD;
+    return 0;
+}
+
+static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxRequest *r, struct rt_sandbox_spec *s,
+                     crisp_error_t **err)
+{
+    const Runtime__V1__PodSandboxConfig *c = r->config;
+    struct arena *a = ctx->arena;
+    if (!c || !c->metadata)
+        return crisp_error_make(err, EINVAL, "RunPodSandbox needs a config with metadata");
+    const Runtime__V1__LinuxPodSandboxConfig *l = c->linux;
+    *s = (struct rt_sandbox_spec){
+        .name = c->metadata->name, .uid = c->metadata->uid, .namespace_ = c->metadata->namespace_,
+        .attempt = c->metadata->attempt, .hostname = c->hostname, .log_directory = c->log_directory,
+        .runtime_handler = r->runtime_handler, .cgroup_parent = l ? l->cgroup_parent : NULL,
+    };
+    if (c->dns_config) {
+        s->dns_servers = strv_from(a, c->dns_config->servers, c->dns_config->n_servers);
+        s->dns_searches = strv_from(a, c->dns_config->searches, c->dns_config->n_searches);
+        s->dns_options = strv_from(a, c->dns_config->options, c->dns_config->n_options);
+    }
+    namespaces_from(l, s);
+    if (ports_from(a, c, s, err) < 0 ||
+        kv_from(a, (void *const *)c->labels, c->n_labels, &s->labels, &s->n_labels, err) < 0 ||
+        kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
+        (l && kv_from(a, (void *const *)l->sysctls, l->n_sysctls, &s->sysctls, &s->n_sysctls, err) < 0))
+        return -1;
+    if (resources_from(a, l ? l->resources : NULL, l ? l->overhead : NULL, s) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    size_t len = protobuf_c_message_get_packed_size(&c->base);
+    uint8_t *packed = arena_alloc(a, len + 1);
+    if (!packed)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    protobuf_c_message_pack(&c->base, packed);
+    s->config = packed;
+    s->config_len = len;
+    return 0;
+}
+
+int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+{
+    struct rt_sandbox_spec spec;
+    if (spec_from(ctx, (const Runtime__V1__RunPodSandboxRequest *)req, &spec, err) < 0)
+        return -1;
+    Runtime__V1__RunPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    char *id = arena_alloc(ctx->arena, RT_ID_LEN + 1);
+    if (!resp || !id)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (rt_sandbox_run(ctx->daemon->runtime, &spec, id, err) < 0)
+        return crisp_error_wrap(err, "run pod sandbox %s/%s", spec.namespace_, spec.name);
+    runtime__v1__run_pod_sandbox_response__init(resp);
+    resp->pod_sandbox_id = id;
+    *ret_resp = &resp->base;
+    return 0;
+}
+
+static int need_id(const char *id, crisp_error_t **err)
+{
+    if (!id || !*id)
+        return crisp_error_make(err, EINVAL, "no pod sandbox id given");
+    return 0;
+}
+
+int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+{
+    const Runtime__V1__StopPodSandboxRequest *r = (const Runtime__V1__StopPodSandboxRequest *)req;
+    if (need_id(r->pod_sandbox_id, err) < 0)
+        return -1;
+    _cleanup_error_ crisp_error_t *stop_err = NULL;
+    if (rt_sandbox_stop(ctx->daemon->runtime, r->pod_sandbox_id, &stop_err) < 0 && stop_err->status != ENOENT) {
+        *err = TAKE_PTR(stop_err);
+        return -1;
+    }
+    Runtime__V1__StopPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    if (!resp)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    runtime__v1__stop_pod_sandbox_response__init(resp);
+    *ret_resp = &resp->base;
+    return 0;
+}
+
+int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                   crisp_error_t **err)
+{
+    const Runtime__V1__RemovePodSandboxRequest *r = (const Runtime__V1__RemovePodSandboxRequest *)req;
+    if (need_id(r->pod_sandbox_id, err) < 0 || rt_sandbox_remove(ctx->daemon->runtime, r->pod_sandbox_id, err) < 0)
+        return -1;
+    Runtime__V1__RemovePodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    if (!resp)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    runtime__v1__remove_pod_sandbox_response__init(resp);
+    *ret_resp = &resp->base;
+    return 0;
+}
+
+static Runtime__V1__PodSandboxMetadata *metadata_of(struct arena *a, const struct rt_sandbox_info *i)
+{
+    Runtime__V1__PodSandboxMetadata *m = arena_alloc(a, sizeof(*m));
+    if (!m)
+        return NULL;
+    runtime__v1__pod_sandbox_metadata__init(m);
+    m->name = arena_strdup(a, i->name);
+    m->uid = arena_strdup(a, i->uid);
+    m->namespace_ = arena_strdup(a, i->namespace_);
+    m->attempt = i->attempt;
+    return m->name && m->uid && m->namespace_ ? m : NULL;
+}
+
+/* Labels and annotations as protobuf-c map entries (every map entry type has this layout). */
+static void **entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv, size_t n)
+{
+    void **list = arena_alloc(a, (n + 1) * sizeof(void *));
+    for (size_t i = 0; list && i < n; i++) {
+        struct pb_entry *e = arena_alloc(a, sizeof(*e));
+        if (!e)
+            return NULL;
+        protobuf_c_message_init(desc, e);
+        e->key = arena_strdup(a, kv[i].key);
+        e->value = arena_strdup(a, kv[i].value);
+        if (!e->key || !e->value)
+            return NULL;
+        list[i] = e;
+    }
+    return list;
+}
+
+static Runtime__V1__PodSandboxNetworkStatus *network_of(struct arena *a, const struct rt_sandbox_info *i)
+{
+    Runtime__V1__PodSandboxNetworkStatus *n = arena_alloc(a, sizeof(*n));
+    if (!n)
+        return NULL;
+    runtime__v1__pod_sandbox_network_status__init(n);
+    if (!i->ips || !i->ips[0])
+        return n;
+    n->ip = arena_strdup(a, i->ips[0]);
+    size_t extra = 0;
+    while (i->ips[1 + extra])
+        extra++;
+    n->additional_ips = arena_alloc(a, (extra + 1) * sizeof(*n->additional_ips));
+    for (size_t k = 0; n->additional_ips && k < extra; k++) {
+        Runtime__V1__PodIP *ip = arena_alloc(a, sizeof(*ip));
+        if (!ip)
+            return NULL;
+        runtime__v1__pod_ip__init(ip);
+        ip->ip = arena_strdup(a, i->ips[1 + k]);
+        n->additional_ips[k] = ip;
+    }
+    n->n_additional_ips = extra;
+    return n->ip && n->additional_ips ? n : NULL;
+}
+
+static Runtime__V1__LinuxPodSandboxStatus *linux_of(struct arena *a, const struct rt_sandbox_info *i)
+{
+    Runtime__V1__LinuxPodSandboxStatus *l = arena_alloc(a, sizeof(*l));
+    Runtime__V1__Namespace *ns = arena_alloc(a, sizeof(*ns));
+    Runtime__V1__NamespaceOption *o = arena_alloc(a, sizeof(*o));
+    if (!l || !ns || !o)
+        return NULL;
+    runtime__v1__linux_pod_sandbox_status__init(l);
+    runtime__v1__namespace__init(ns);
+    runtime__v1__namespace_option__init(o);
+    o->network = (Runtime__V1__NamespaceMode)i->net_mode;
+    o->pid = (Runtime__V1__NamespaceMode)i->pid_mode;
+    o->ipc = (Runtime__V1__NamespaceMode)i->ipc_mode;
+    ns->options = o;
+    l->namespaces = ns;
+    return l;
+}
+
+static Runtime__V1__PodSandboxStatus *status_of(struct arena *a, const struct rt_sandbox_info *i)
+{
+    Runtime__V1__PodSandboxStatus *s = arena_alloc(a, sizeof(*s));
+    if (!s)
+        return NULL;
+    runtime__v1__pod_sandbox_status__init(s);
+    s->id = arena_strdup(a, i->id);
+    s->metadata = metadata_of(a, i);
+    s->state = (Runtime__V1__PodSandboxState)i->state;
+    s->created_at = i->created_at;
+    s->network = network_of(a, i);
+    s->linux = linux_of(a, i);
+    s->labels = (Runtime__V1__PodSandboxStatus__LabelsEntry **)entries_of(
+        a, &runtime__v1__pod_sandbox_status__labels_entry__descriptor, i->labels, i->n_labels);
+    s->n_labels = i->n_labels;
+    s->annotations = (Runtime__V1__PodSandboxStatus__AnnotationsEntry **)entries_of(
+        a, &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, i->annotations, i->n_annotations);
+    s->n_annotations = i->n_annotations;
+    s->runtime_handler = arena_strdup(a, i->runtime_handler);
+    if (!s->id || !s->metadata || !s->network || !s->linux || !s->labels || !s->annotations || !s->runtime_handler)
+        return NULL;
+    return s;
+}
+
+static int status_info(struct arena *a, const struct rt_sandbox_info *i, Runtime__V1__PodSandboxStatusResponse *resp)
+{
+    Runtime__V1__PodSandboxStatusResponse__InfoEntry *e = arena_alloc(a, sizeof(*e));
+    resp->info = arena_alloc(a, sizeof(*resp->info));
+    if (!e || !resp->info)
+        return -1;
+    runtime__v1__pod_sandbox_status_response__info_entry__init(e);
+    e->key = "info";
+    /* Paths and ids are crisp's own; the CNI result is JSON that a plugin produced and ADD parsed. */
+    e->value = arena_printf(a, "{\"pid\":%d,\"netnsPath\":\"%s\",\"cgroupPath\":\"%s\",\"stateDir\":\"%s\","
+                               "\"cniResult\":%s}",
+                            (int)i->init_pid, i->netns_path, i->cgroup_path, i->dir,
+                            i->cni_result[0] ? i->cni_result : "null");
+    resp->info[0] = e;
+    resp->n_info = 1;
+    return e->value ? 0 : -1;
+}
+
+int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                   crisp_error_t **err)
+{
+    const Runtime__V1__PodSandboxStatusRequest *r = (const Runtime__V1__PodSandboxStatusRequest *)req;
+    _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *info = NULL;
+    if (need_id(r->pod_sandbox_id, err) < 0 || rt_sandbox_info_get(ctx->daemon->runtime, r->pod_sandbox_id, &info, err) < 0)
+        return -1;
+    Runtime__V1__PodSandboxStatusResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    if (!resp)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    runtime__v1__pod_sandbox_status_response__init(resp);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    resp->timestamp = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    if (!(resp->status = status_of(ctx->arena, info)) || (r->verbose && status_info(ctx->arena, info, resp) < 0))
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    *ret_resp = &resp->base;
+    return 0;
+}
+
+static bool labels_match(const struct rt_sandbox_info *i, const Runtime__V1__PodSandboxFilter *f)
+{
+    for (size_t k = 0; k < f->n_label_selector; k++) {
+        bool found = false;
+        for (size_t l = 0; l < i->n_labels && !found; l++)
+            found = strcmp(i->labels[l].key, f->label_selector[k]->key) == 0 &&
+                    strcmp(i->labels[l].value, f->label_selector[k]->value) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static bool filter_match(const struct rt_sandbox_info *i, const Runtime__V1__PodSandboxFilter *f)
+{
+    if (!f)
+        return true;
+    if (f->id && *f->id && strncmp(i->id, f->id, strlen(f->id)) != 0)
+        return false;
+    if (f->state && (int)f->state->state != (int)i->state)
+        return false;
+    return labels_match(i, f);
+}
+
+static Runtime__V1__PodSandbox *summary_of(struct arena *a, const struct rt_sandbox_info *i)
+{
+    Runtime__V1__PodSandbox *p = arena_alloc(a, sizeof(*p));
+    if (!p)
+        return NULL;
+    runtime__v1__pod_sandbox__init(p);
+    p->id = arena_strdup(a, i->id);
+    p->metadata = metadata_of(a, i);
+    p->state = (Runtime__V1__PodSandboxState)i->state;
+    p->created_at = i->created_at;
+    p->labels = (Runtime__V1__PodSandbox__LabelsEntry **)entries_of(
+        a, &runtime__v1__pod_sandbox__labels_entry__descriptor, i->labels, i->n_labels);
+    p->n_labels = i->n_labels;
+    p->annotations = (Runtime__V1__PodSandbox__AnnotationsEntry **)entries_of(
+        a, &runtime__v1__pod_sandbox__annotations_entry__descriptor, i->annotations, i->n_annotations);
+    p->n_annotations = i->n_annotations;
+    p->runtime_handler = arena_strdup(a, i->runtime_handler);
+    return p->id && p->metadata && p->labels && p->annotations && p->runtime_handler ? p : NULL;
+}
+
+int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+{
+    const Runtime__V1__ListPodSandboxRequest *r = (const Runtime__V1__ListPodSandboxRequest *)req;
+    struct rt_sandbox_info **list = NULL;
+    size_t n = 0;
+    if (rt_sandbox_info_list(ctx->daemon->runtime, &list, &n, err) < 0)
+        return -1;
+    Runtime__V1__ListPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    Runtime__V1__PodSandbox **items = arena_alloc(ctx->arena, (n + 1) * sizeof(*items));
+    int rc = resp && items ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (filter_match(list[i], r->filter) && !(items[k++] = summary_of(ctx->arena, list[i])))
+            rc = crisp_error_make(err, ENOMEM, "out of memory");
+    rt_sandbox_info_list_free(list, n);
+    if (rc < 0)
+        return -1;
+    runtime__v1__list_pod_sandbox_response__init(resp);
+    resp->items = items;
+    resp->n_items = k;
+    *ret_resp = &resp->base;
+    return 0;
+}

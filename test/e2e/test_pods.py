@@ -1,0 +1,279 @@
+"""Pod sandboxes through the real socket: pinned namespaces with no pause image, Debian's CNI plugins,
+DNS and hostname files, sysctls, cgroups, and undo on every failure."""
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from conftest import pb
+from podlib import (BridgeNetwork, in_pod, mounts_under, pod_config, pod_dir, pod_status, remove_pod, run_pod,
+                    stop_pod, veths)
+
+
+@pytest.fixture
+def net_crispd(crispd):
+    net = BridgeNetwork(crispd.cni_dir)
+    before = veths()
+    yield crispd, net
+    for p in list_pods(crispd):
+        remove_pod(crispd, p.id)
+    assert net.leases() == []
+    assert veths() == before
+    assert mounts_under(crispd.state) == []
+    net.cleanup()
+
+
+def list_pods(d, **filter_kw):
+    f = pb().PodSandboxFilter(**filter_kw) if filter_kw else None
+    return list(d.call("ListPodSandbox", pb().ListPodSandboxRequest(filter=f)).items)
+
+
+def cgroup_dirs(path):
+    return [c for c in ("cpu", "memory", "pids") if os.path.isdir("/sys/fs/cgroup/%s%s" % (c, path))]
+
+
+def test_host_network_pod_lifecycle(crispd):
+    pod = run_pod(crispd, pod_config("hostnet", host_network=True, labels={"app": "x"}))
+    st = pod_status(crispd, pod).status
+    assert st.state == pb().SANDBOX_READY
+    assert st.metadata.name == "hostnet" and st.labels["app"] == "x"
+    assert st.network.ip == ""
+    assert st.linux.namespaces.options.network == pb().NamespaceMode.Value("NODE")
+    d = pod_dir(crispd, pod)
+    assert not os.path.exists(os.path.join(d, "ns", "net"))
+    assert os.path.exists(os.path.join(d, "ns", "ipc"))
+    assert cgroup_dirs("%s/pod-%s" % (crispd.cgroup_parent, pod[:12])) == ["cpu", "memory", "pids"]
+    stop_pod(crispd, pod)
+    assert pod_status(crispd, pod).status.state == pb().SANDBOX_NOTREADY
+    stop_pod(crispd, pod)  # idempotent
+    remove_pod(crispd, pod)
+    remove_pod(crispd, pod)  # idempotent
+    assert not os.path.exists(d)
+    assert cgroup_dirs(crispd.cgroup_parent) == []
+    with pytest.raises(grpc.RpcError) as e:
+        pod_status(crispd, pod)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_pods_reach_each_other_and_dns_and_hostname(net_crispd):
+    d, net = net_crispd
+    dns = pb().DNSConfig(servers=["10.96.0.10", "fd00::10"], searches=["default.svc.cluster.local", "svc.cluster.local"],
+                         options=["ndots:5"])
+    a = run_pod(d, pod_config("a", hostname="pod-a", dns=dns))
+    b = run_pod(d, pod_config("b", hostname="pod-b"))
+    ip_a = pod_status(d, a).status.network.ip
+    ip_b = pod_status(d, b).status.network.ip
+    assert ip_a.startswith(net.subnet.rsplit(".", 2)[0]) and ip_b and ip_a != ip_b
+    assert in_pod(d, a, "hostname").stdout.strip() == "pod-a"
+    with open(os.path.join(pod_dir(d, a), "resolv.conf")) as f:
+        resolv = f.read()
+    assert "nameserver 10.96.0.10" in resolv and "nameserver fd00::10" in resolv
+    assert "search default.svc.cluster.local svc.cluster.local" in resolv and "options ndots:5" in resolv
+    with open(os.path.join(pod_dir(d, a), "hosts")) as f:
+        assert "%s\tpod-a" % ip_a in f.read()
+    server = subprocess.Popen(["nsenter", "--net=" + os.path.join(pod_dir(d, a), "ns", "net"), sys.executable, "-c",
+                               "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+                               "s.bind(('0.0.0.0', 7070)); s.listen(); c,_=s.accept(); c.sendall(b'hello from a'); c.close()"])
+    try:
+        got = None
+        for _ in range(50):
+            r = in_pod(d, b, sys.executable, "-c",
+                       "import socket; s=socket.create_connection(('%s', 7070), 2); print(s.recv(100).decode())" % ip_a,
+                       check=False)
+            if r.returncode == 0:
+                got = r.stdout.strip()
+                break
+            time.sleep(0.1)
+        assert got == "hello from a"
+    finally:
+        server.kill()
+        server.wait()
+    v = pod_status(d, a, verbose=True)
+    import json
+    info = json.loads(v.info["info"])
+    assert info["netnsPath"].endswith("/ns/net") and info["cniResult"]["ips"]
+
+
+def test_host_port_answers_on_localhost(net_crispd):
+    d, net = net_crispd
+    pod = run_pod(d, pod_config("web", ports=[(8080, 18080 + os.getpid() % 1000, "")]))
+    host_port = 18080 + os.getpid() % 1000
+    server = subprocess.Popen(["nsenter", "--net=" + os.path.join(pod_dir(d, pod), "ns", "net"), sys.executable,
+                               "-m", "http.server", "8080", "--bind", "0.0.0.0", "--directory", pod_dir(d, pod)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/hostname" % host_port, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None and body.strip() != b""
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_sysctls_take_effect(net_crispd):
+    d, _ = net_crispd
+    pod = run_pod(d, pod_config("sys", sysctls={"net.ipv4.ip_unprivileged_port_start": "123",
+                                                "kernel.shmmax": "7777777"}))
+    assert in_pod(d, pod, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip() == "123"
+    assert in_pod(d, pod, "cat", "/proc/sys/kernel/shmmax", net=False, uts=False, ipc=True).stdout.strip() == "7777777"
+    with open("/proc/sys/kernel/shmmax") as f:
+        assert f.read().strip() != "7777777"
+
+
+@pytest.mark.parametrize("sysctls,host_network,message", [
+    ({"kernel.panic": "1"}, False, "not namespaced"),
+    ({"net.ipv4.ip_forward": "1"}, True, "host network"),
+])
+def test_bad_sysctls_are_invalid_argument(crispd, sysctls, host_network, message):
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, pod_config("bad", sysctls=sysctls, host_network=host_network))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in e.value.details()
+    assert list_pods(crispd) == []
+    assert os.listdir(os.path.join(crispd.state, "pods")) == []
+
+
+def test_host_ipc_pod_has_no_own_ipc_or_shm(crispd):
+    pod = run_pod(crispd, pod_config("hostipc", host_network=True, host_ipc=True))
+    d = pod_dir(crispd, pod)
+    assert not os.path.exists(os.path.join(d, "ns", "ipc"))
+    assert mounts_under(d) == []
+    remove_pod(crispd, pod)
+
+
+def test_shared_pid_namespace_gets_crisp_init(crispd):
+    pod = run_pod(crispd, pod_config("pidns", host_network=True, shared_pid=True))
+    info = __import__("json").loads(pod_status(crispd, pod, verbose=True).info["info"])
+    pid = info["pid"]
+    assert pid > 0
+    with open("/proc/%d/comm" % pid) as f:
+        assert f.read().strip() == "crisp-pod-init"
+    with open("/proc/%d/status" % pid) as f:
+        nspid = [l for l in f if l.startswith("NSpid:")][0].split()
+    assert nspid[-1] == "1"
+    remove_pod(crispd, pod)
+    assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+
+
+def test_duplicate_key_is_refused_and_makes_nothing(crispd):
+    cfg = pod_config("dup", host_network=True)
+    pod = run_pod(crispd, cfg)
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, cfg)
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS and pod in e.value.details()
+    assert [p.id for p in list_pods(crispd)] == [pod]
+    assert os.listdir(os.path.join(crispd.state, "pods")) == [pod]
+    remove_pod(crispd, pod)
+    # Once removed the key is free again.
+    remove_pod(crispd, run_pod(crispd, cfg))
+
+
+def test_failing_cni_plugin_leaves_nothing(crispd):
+    bin_dir = os.path.join(crispd.dir, "bin")
+    os.mkdir(bin_dir)
+    for name in ("loopback", "bridge", "host-local", "portmap"):
+        os.symlink("/usr/lib/cni/" + name, os.path.join(bin_dir, name))
+    failing = os.path.join(bin_dir, "failing")
+    with open(failing, "w") as f:
+        f.write('#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = DEL ] && exit 0\n'
+                'echo \'{"cniVersion":"1.0.0","code":11,"msg":"no more addresses","details":"pool exhausted"}\'\n'
+                'exit 1\n')
+    os.chmod(failing, 0o755)
+    with open(os.path.join(crispd.cni_dir, "10-fail.conflist"), "w") as f:
+        f.write('{"cniVersion": "1.0.0", "name": "fail", "plugins": [{"type": "failing"}]}')
+    assert crispd.stop() == 0
+    crispd.write_config({"cni": {"conf_dir": crispd.cni_dir, "bin_dirs": [bin_dir]},
+                         "default_cgroup_parent": crispd.cgroup_parent})
+    crispd.start()
+    before = veths()
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, pod_config("failing"))
+    assert "no more addresses" in e.value.details() and "pool exhausted" in e.value.details()
+    assert list_pods(crispd) == []
+    assert os.listdir(os.path.join(crispd.state, "pods")) == []
+    assert mounts_under(crispd.state) == []
+    assert veths() == before
+    assert cgroup_dirs(crispd.cgroup_parent) == []
+
+
+def test_network_ready_follows_config(crispd):
+    def ready():
+        conds = {c.type: c for c in crispd.call("Status", pb().StatusRequest()).status.conditions}
+        return conds["NetworkReady"].status
+    assert ready() is False
+    net = BridgeNetwork(crispd.cni_dir)
+    try:
+        assert ready() is True
+    finally:
+        net.cleanup()
+
+
+def test_stop_and_remove_twice_and_concurrently(net_crispd):
+    d, _ = net_crispd
+    pods = [run_pod(d, pod_config("c%d" % i)) for i in range(3)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda p: stop_pod(d, p), pods * 3))
+        assert all(pod_status(d, p).status.state == pb().SANDBOX_NOTREADY for p in pods)
+        list(pool.map(lambda p: remove_pod(d, p), pods * 3))
+    assert list_pods(d) == []
+
+
+def test_list_filters(crispd):
+    a = run_pod(crispd, pod_config("la", host_network=True, labels={"tier": "web", "env": "prod"}))
+    b = run_pod(crispd, pod_config("lb", host_network=True, labels={"tier": "db"}))
+    stop_pod(crispd, b)
+    assert {p.id for p in list_pods(crispd)} == {a, b}
+    assert [p.id for p in list_pods(crispd, id=a[:10])] == [a]
+    ready = pb().PodSandboxStateValue(state=pb().SANDBOX_READY)
+    assert [p.id for p in list_pods(crispd, state=ready)] == [a]
+    assert [p.id for p in list_pods(crispd, label_selector={"tier": "db"})] == [b]
+    assert list_pods(crispd, label_selector={"tier": "web", "env": "dev"}) == []
+    remove_pod(crispd, a)
+    remove_pod(crispd, b)
+
+
+def test_pods_survive_crispd_restart(crispd):
+    pod = run_pod(crispd, pod_config("survivor", host_network=True))
+    assert crispd.stop() == 0
+    crispd.start()
+    st = pod_status(crispd, pod).status
+    assert st.state == pb().SANDBOX_READY and st.metadata.name == "survivor"
+    remove_pod(crispd, pod)
+    assert os.listdir(os.path.join(crispd.state, "pods")) == []
+
+
+def test_cgroup_parent_and_resources(crispd):
+    parent = crispd.cgroup_parent + "/burstable/podabc"
+    cfg = pod_config("res", host_network=True, cgroup_parent=parent)
+    cfg.linux.resources.CopyFrom(pb().LinuxContainerResources(cpu_period=100000, cpu_quota=50000,
+                                                               memory_limit_in_bytes=256 << 20))
+    cfg.linux.overhead.CopyFrom(pb().LinuxContainerResources(memory_limit_in_bytes=16 << 20))
+    pod = run_pod(crispd, cfg)
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % parent) as f:
+        assert int(f.read()) == (256 + 16) << 20
+    with open("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % parent) as f:
+        assert int(f.read()) == 50000
+    remove_pod(crispd, pod)
+    assert cgroup_dirs(crispd.cgroup_parent) == []
+
+
+def test_systemd_slice_parent_is_mapped(crispd_factory):
+    d = crispd_factory(config={"cgroup_driver": "systemd"})
+    slice_name = os.path.basename(d.dir).replace("-", "_") + "-burstable-podx.slice"
+    top = "/" + slice_name.split("-")[0] + ".slice"
+    pod = run_pod(d, pod_config("sd", host_network=True, cgroup_parent=slice_name))
+    assert os.path.isdir("/sys/fs/cgroup/memory%s" % top)
+    remove_pod(d, pod)
+    assert not os.path.exists("/sys/fs/cgroup/memory%s" % top)
+    assert d.stop() == 0

@@ -1,0 +1,703 @@
+/* Cgroup tests in three parts: pure path and conversion checks; v2 logic against a fake tree in /tmp
+ * (plain files stand in for interface files, so the test creates the ones each step reads; code
+ * under test never creates files); and real cgroup v1 below a unique parent, skipped where
+ * /sys/fs/cgroup is not a writable v1 hierarchy. */
+#define _GNU_SOURCE
+#include "common/cleanup.h"
+#include "common/file.h"
+#include "runtime/cgroup.h"
+#include "runtime/cgroup_internal.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Status of the error, which is freed; 0 on success. */
+static int status(int r, crisp_error_t **err)
+{
+    int s = r < 0 ? (*err ? (*err)->status : -1) : 0;
+    crisp_error_freep(err);
+    return s;
+}
+
+static char *parent(const char *in, bool systemd, int *ret_status)
+{
+    char *path = NULL;
+    crisp_error_t *err = NULL;
+    *ret_status = status(rt_cgroup_parent_path(in, systemd, &path, &err), &err);
+    return path;
+}
+
+static void check_parent(const char *in, bool systemd, const char *want)
+{
+    int s;
+    _cleanup_free_ char *got = parent(in, systemd, &s);
+    if (want) {
+        CHECK_STR(got, want);
+    } else {
+        if (s != EINVAL)
+            fprintf(stderr, "parent path \"%.60s\" (%s) gave %s\n", in, systemd ? "systemd" : "cgroupfs", got);
+        CHECK(s == EINVAL);
+    }
+}
+
+static void test_parent_path(void)
+{
+    check_parent("/kubepods/burstable/pod1", false, "/kubepods/burstable/pod1");
+    check_parent("/kubepods/", false, "/kubepods");
+    check_parent("/", false, "/");
+    check_parent("/a.slice", false, "/a.slice");
+    check_parent("/pod:x_y-z.1", false, "/pod:x_y-z.1");
+    const char *bad_cgroupfs[] = {"", "kubepods", "/a/../b", "/..", "/a/..", "/a/./b", "/.", "/a//b",
+                                  "//", "/a//", "/a\nb", "/a\tb", "kubepods.slice"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_cgroupfs); i++)
+        check_parent(bad_cgroupfs[i], false, NULL);
+    check_parent(NULL, false, NULL);
+
+    check_parent("kubepods-burstable-pod123.slice", true,
+                 "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod123.slice");
+    check_parent("kubepods.slice", true, "/kubepods.slice");
+    check_parent("-.slice", true, "/");
+    check_parent("kube_pods:x.y-z.slice", true, "/kube_pods:x.y.slice/kube_pods:x.y-z.slice");
+    check_parent("/kubepods/pod1", true, "/kubepods/pod1");
+    check_parent("/kubepods.slice/kubepods-pod1.slice/", true, "/kubepods.slice/kubepods-pod1.slice");
+    const char *bad_systemd[] = {"", "a--b.slice", "-a.slice", "a-.slice", ".slice", "a.scope", "a b.slice",
+                                 "a\\x2d.slice", "a/b", "kubepods", "-", "--.slice", "a.slice/../b"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_systemd); i++)
+        check_parent(bad_systemd[i], true, NULL);
+}
+
+static void test_parent_path_limits(void)
+{
+    char long_path[RT_CGROUP_PATH_MAX + 2];
+    long_path[0] = '/';
+    memset(long_path + 1, 'a', RT_CGROUP_PATH_MAX);
+    long_path[RT_CGROUP_PATH_MAX + 1] = '\0';
+    check_parent(long_path, false, NULL);
+    long_path[RT_CGROUP_PATH_MAX] = '\0';
+    int s;
+    _cleanup_free_ char *ok = parent(long_path, false, &s);
+    CHECK(ok && strlen(ok) == RT_CGROUP_PATH_MAX);
+
+    char slice[300] = "";
+    for (int i = 0; i < 41; i++)
+        strcat(slice, "abcde-");
+    strcat(slice, "x.slice");
+    check_parent(slice, true, NULL); /* 253 bytes, but expands past 4096 */
+    memset(slice, 'a', 250);
+    strcpy(slice + 250, ".slice");
+    check_parent(slice, true, NULL); /* 256 bytes: longer than a unit name may be */
+    slice[249] = '\0';
+    strcat(slice, ".slice");
+    _cleanup_free_ char *longest = parent(slice, true, &s);
+    CHECK(longest && strlen(longest) == 256);
+}
+
+static void test_weight(void)
+{
+    CHECK(rt_cgroup_shares_to_weight(2) == 1);
+    CHECK(rt_cgroup_shares_to_weight(0) == 1);
+    CHECK(rt_cgroup_shares_to_weight(100) == 4);
+    CHECK(rt_cgroup_shares_to_weight(512) == 20);
+    CHECK(rt_cgroup_shares_to_weight(1024) == 39);
+    CHECK(rt_cgroup_shares_to_weight(262144) == 10000);
+    CHECK(rt_cgroup_shares_to_weight(UINT64_MAX) == 10000);
+}
+
+static char fake[] = "/tmp/crisp-unit-cgroup-XXXXXX";
+
+static char *fake_path(const char *rel)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", fake, rel) < 0)
+        abort();
+    return p;
+}
+
+static void put(const char *rel, const char *text)
+{
+    _cleanup_free_ char *p = fake_path(rel);
+    FILE *f = fopen(p, "w");
+    if (!f)
+        abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+static void fake_mkdir(const char *rel)
+{
+    _cleanup_free_ char *p = fake_path(rel);
+    mkdir(p, 0755);
+}
+
+/* Whole content of a fake file, or "(missing)". */
+static char *get(const char *rel)
+{
+    _cleanup_free_ char *p = fake_path(rel);
+    char *text = NULL;
+    if (rt_cgroup_read_file(p, &text, NULL) < 0)
+        return strdup("(missing)");
+    return text;
+}
+
+static bool fake_exists(const char *rel)
+{
+    _cleanup_free_ char *p = fake_path(rel);
+    return access(p, F_OK) == 0;
+}
+
+#define CHECK_FILE(rel, want)                                                                      \
+    do {                                                                                           \
+        _cleanup_free_ char *_got = get(rel);                                                      \
+        CHECK_STR(_got, want);                                                                     \
+    } while (0)
+
+static void fake_setup(void)
+{
+    put("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma\n");
+    put("cgroup.subtree_control", "");
+    fake_mkdir("kubepods");
+    put("kubepods/cgroup.controllers", "cpu memory pids\n");
+    put("kubepods/cgroup.subtree_control", "memory\n");
+}
+
+static void test_fake_detect(struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_root v1 = {0};
+    CHECK(status(rt_cgroup_root_detect(fake, root, &err), &err) == 0);
+    CHECK(root->mode == RT_CGROUP_V2);
+    CHECK_STR(root->mount, fake);
+    fake_mkdir("v1");
+    _cleanup_free_ char *v1_mount = fake_path("v1");
+    CHECK(status(rt_cgroup_root_detect(v1_mount, &v1, &err), &err) == 0);
+    CHECK(v1.mode == RT_CGROUP_V1);
+    rt_cgroup_root_fini(&v1);
+    rt_cgroup_root_fini(&v1);
+    _cleanup_free_ char *missing = fake_path("none");
+    CHECK(status(rt_cgroup_root_detect(missing, &v1, &err), &err) == ENOENT);
+}
+
+static void test_fake_create(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &depth, &err), &err) == 0);
+    CHECK(depth == 2);
+    CHECK_FILE("kubepods/cgroup.subtree_control", "+cpu +pids");
+    CHECK_FILE("cgroup.subtree_control", ""); /* above the given path: never written */
+    CHECK(fake_exists("kubepods/pod1/ctr"));
+    CHECK(!fake_exists("kubepods/pod1/cgroup.subtree_control"));
+
+    /* Already enabled (as the kernel lists them, without '+'): nothing is written. */
+    put("kubepods/cgroup.subtree_control", "cpu memory pids\n");
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &depth, &err), &err) == 0);
+    CHECK(depth == 0);
+    CHECK_FILE("kubepods/cgroup.subtree_control", "cpu memory pids\n");
+
+    /* A created directory inside the path gets what its parent offers. */
+    put("kubepods/pod1/cgroup.controllers", "cpu memory pids\n");
+    put("kubepods/pod1/cgroup.subtree_control", "");
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr2/sub", &depth, &err), &err) == 0);
+    CHECK(depth == 2);
+    CHECK_FILE("kubepods/pod1/cgroup.subtree_control", "+cpu +memory +pids");
+
+    CHECK(status(rt_cgroup_create(root, "/", &depth, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "/a/../b", &depth, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "kubepods", &depth, &err), &err) == EINVAL);
+}
+
+/* A failure half way leaves nothing behind that crisp made. */
+static void test_fake_create_undo(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    fake_mkdir("qos");
+    put("qos/cgroup.controllers", "cpu\n");
+    fake_mkdir("qos/cgroup.subtree_control"); /* unreadable as a file */
+    CHECK(rt_cgroup_create(root, "/qos/podx/ctr", &depth, &err) < 0);
+    CHECK(err && err->status == EISDIR);
+    CHECK_CONTAINS(err ? err->msg : NULL, "create cgroup /qos/podx/ctr: read");
+    crisp_error_freep(&err);
+    CHECK(!fake_exists("qos/podx"));
+    CHECK(fake_exists("qos"));
+}
+
+static void fake_interface_files(void)
+{
+    put("kubepods/pod1/ctr/cpu.max", "max 100000\n");
+    put("kubepods/pod1/ctr/cpu.weight", "100\n");
+    put("kubepods/pod1/ctr/memory.max", "max\n");
+    put("kubepods/pod1/ctr/memory.swap.max", "max\n");
+    put("kubepods/pod1/ctr/memory.high", "max\n");
+    put("kubepods/pod1/ctr/pids.max", "max\n");
+    put("kubepods/pod1/ctr/cpuset.cpus", "\n");
+    put("kubepods/pod1/ctr/cpuset.mems", "\n");
+    put("kubepods/pod1/ctr/hugetlb.2MB.max", "max\n");
+    put("kubepods/pod1/ctr/cgroup.procs", "");
+}
+
+static void test_fake_apply(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    fake_interface_files();
+    struct { const char *page_size; uint64_t limit; } huge[] = {{"2MB", 4194304}, {"1GB", 0}};
+    struct { const char *key; const char *value; } unified[] = {{"memory.high", "50000000"}};
+    struct rt_cgroup_resources res = {
+        .cpu_period = 100000, .cpu_quota = 50000, .cpu_shares = 1024, .memory_limit = 64 << 20,
+        .memory_swap_limit = 96 << 20, .pids_limit = 50, .cpuset_cpus = "0-1", .cpuset_mems = "0",
+        .hugepages = (void *)huge, .n_hugepages = 2, .unified = (void *)unified, .n_unified = 1,
+    };
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/cpu.max", "50000 100000");
+    CHECK_FILE("kubepods/pod1/ctr/cpu.weight", "39");
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "67108864");
+    CHECK_FILE("kubepods/pod1/ctr/memory.swap.max", "33554432"); /* swap alone on v2 */
+    CHECK_FILE("kubepods/pod1/ctr/pids.max", "50");
+    CHECK_FILE("kubepods/pod1/ctr/cpuset.cpus", "0-1");
+    CHECK_FILE("kubepods/pod1/ctr/cpuset.mems", "0");
+    CHECK_FILE("kubepods/pod1/ctr/hugetlb.2MB.max", "4194304");
+    CHECK(!fake_exists("kubepods/pod1/ctr/hugetlb.1GB.max")); /* unsupported size: skipped, not created */
+    CHECK_FILE("kubepods/pod1/ctr/memory.high", "50000000");
+
+    struct rt_cgroup_resources unlimited = {.cpu_quota = -1, .memory_limit = 1 << 30, .memory_swap_limit = -1,
+                                            .pids_limit = -1};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &unlimited, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max");
+    CHECK_FILE("kubepods/pod1/ctr/memory.swap.max", "max");
+    CHECK_FILE("kubepods/pod1/ctr/pids.max", "max");
+    CHECK_FILE("kubepods/pod1/ctr/cpu.weight", "39"); /* unset: left alone */
+
+    struct rt_cgroup_resources period_only = {.cpu_period = 50000};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &period_only, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max 50000");
+}
+
+static void test_fake_rollback(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    put("kubepods/pod1/ctr/cpu.max", "20000 100000\n");
+    _cleanup_free_ char *pids_max = fake_path("kubepods/pod1/ctr/pids.max");
+    unlink(pids_max);
+    struct rt_cgroup_resources res = {.cpu_quota = 30000, .cpu_shares = 2, .memory_limit = 32 << 20, .pids_limit = 10};
+    CHECK(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err) < 0);
+    CHECK(err && err->status == ENOENT);
+    CHECK_CONTAINS(err ? err->msg : NULL, "write \"10\" to ");
+    CHECK_CONTAINS(err ? err->msg : NULL, "/kubepods/pod1/ctr/pids.max");
+    CHECK_CONTAINS(err ? err->msg : NULL, "set resources of cgroup /kubepods/pod1/ctr: ");
+    crisp_error_freep(&err);
+    CHECK_FILE("kubepods/pod1/ctr/cpu.max", "20000 100000");
+    CHECK_FILE("kubepods/pod1/ctr/cpu.weight", "39");
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "1073741824");
+    put("kubepods/pod1/ctr/pids.max", "max\n");
+}
+
+static void check_invalid(const struct rt_cgroup_root *root, struct rt_cgroup_resources res, const char *what)
+{
+    crisp_error_t *err = NULL;
+    int s = status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err), &err);
+    if (s != EINVAL)
+        fprintf(stderr, "invalid resources (%s) gave status %d\n", what, s);
+    CHECK(s == EINVAL);
+}
+
+static void test_fake_invalid(const struct rt_cgroup_root *root)
+{
+    put("kubepods/pod1/ctr/cpu.max", "max 100000\n");
+    check_invalid(root, (struct rt_cgroup_resources){.cpu_quota = -2}, "quota -2");
+    check_invalid(root, (struct rt_cgroup_resources){.cpu_period = -1}, "period -1");
+    check_invalid(root, (struct rt_cgroup_resources){.cpu_shares = -1}, "shares -1");
+    check_invalid(root, (struct rt_cgroup_resources){.memory_limit = -1}, "memory -1");
+    check_invalid(root, (struct rt_cgroup_resources){.memory_swap_limit = -2}, "swap -2");
+    check_invalid(root, (struct rt_cgroup_resources){.pids_limit = -2}, "pids -2");
+    check_invalid(root, (struct rt_cgroup_resources){.memory_limit = 100, .memory_swap_limit = 50}, "swap < mem");
+    check_invalid(root, (struct rt_cgroup_resources){.cpu_quota = 1000, .memory_swap_limit = 50}, "swap alone");
+    check_invalid(root, (struct rt_cgroup_resources){.cpuset_cpus = "0-1; rm"}, "cpus");
+    check_invalid(root, (struct rt_cgroup_resources){.cpuset_mems = "a"}, "mems");
+    const char *sizes[] = {"../x", "2XB", "MB", "2M", "2MBB", ""};
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        struct { const char *page_size; uint64_t limit; } huge[] = {{sizes[i], 1}};
+        check_invalid(root, (struct rt_cgroup_resources){.hugepages = (void *)huge, .n_hugepages = 1}, sizes[i]);
+    }
+    const char *keys[] = {"../cpu.max", "nodot", ".hidden", "a/b.c", ""};
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        struct { const char *key; const char *value; } unified[] = {{keys[i], "1"}};
+        check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1}, keys[i]);
+    }
+    struct { const char *key; const char *value; } no_value[] = {{"memory.high", NULL}};
+    check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)no_value, .n_unified = 1}, "no value");
+    CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max 100000"); /* "swap alone" rolled back its cpu.max */
+}
+
+static void test_fake_pids(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK(status(rt_cgroup_enter(root, "/kubepods/pod1/ctr", 4242, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/cgroup.procs", "4242");
+    CHECK(status(rt_cgroup_enter(root, "/kubepods/pod1/ctr", 0, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_enter(root, "/kubepods/pod1/none", 1, &err), &err) == ENOENT);
+    put("kubepods/pod1/ctr/cgroup.procs", "12\n34\n");
+    CHECK(status(rt_cgroup_pids(root, "/kubepods/pod1/ctr", &pids, &n, &err), &err) == 0);
+    CHECK(n == 2 && pids && pids[0] == 12 && pids[1] == 34);
+    free(TAKE_PTR(pids));
+    put("kubepods/pod1/ctr/cgroup.procs", "");
+    CHECK(status(rt_cgroup_pids(root, "/kubepods/pod1/ctr", &pids, &n, &err), &err) == 0);
+    CHECK(n == 0);
+    free(TAKE_PTR(pids));
+    put("kubepods/pod1/ctr/cgroup.procs", "12\nx\n");
+    CHECK(status(rt_cgroup_pids(root, "/kubepods/pod1/ctr", &pids, &n, &err), &err) == EINVAL);
+    put("cgroup.procs", "1\n");
+    CHECK(status(rt_cgroup_pids(root, "/", &pids, &n, &err), &err) == 0);
+    CHECK(n == 1 && pids && pids[0] == 1);
+    /* No kill on the fake tree beyond these: its pids are made up and may be real processes. */
+    CHECK(status(rt_cgroup_kill_all(root, "/", 100, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_kill_all(root, "/kubepods/gone", 100, &err), &err) == 0);
+}
+
+static int unlink_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_F)
+        unlink(path);
+    return 0;
+}
+
+static void test_fake_remove(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    /* Plain files make the fake directory non-empty, as a real one with tasks is busy. */
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1/ctr", 2, &err), &err) == ENOTEMPTY);
+    CHECK(fake_exists("kubepods/pod1/ctr"));
+    _cleanup_free_ char *pod1 = fake_path("kubepods/pod1");
+    nftw(pod1, unlink_file, 16, FTW_PHYS);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+    CHECK(!fake_exists("kubepods/pod1"));
+    CHECK(fake_exists("kubepods")); /* not empty: stays */
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+
+    CHECK(status(rt_cgroup_create(root, "/e1/e2", &depth, &err), &err) == 0);
+    CHECK(depth == 2);
+    CHECK(status(rt_cgroup_remove(root, "/e1/e2", 100, &err), &err) == 0);
+    CHECK(!fake_exists("e1"));
+    CHECK(fake_exists("cgroup.controllers"));
+    CHECK(status(rt_cgroup_remove(root, "/", 1, &err), &err) == EINVAL);
+}
+
+static void test_fake_v2(void)
+{
+    if (!mkdtemp(fake)) {
+        unit_failed++;
+        return;
+    }
+    struct rt_cgroup_root root = {0};
+    fake_setup();
+    test_fake_detect(&root);
+    test_fake_create(&root);
+    test_fake_create_undo(&root);
+    test_fake_apply(&root);
+    test_fake_rollback(&root);
+    test_fake_invalid(&root);
+    test_fake_pids(&root);
+    test_fake_remove(&root);
+    rt_cgroup_root_fini(&root);
+    _cleanup_error_ crisp_error_t *err = NULL;
+    dir_remove_all(fake, &err);
+}
+
+/* Real cgroup v1. */
+
+#define V1_MOUNT "/sys/fs/cgroup"
+
+static const char *const v1_ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids",
+                                       "hugetlb", "blkio", "devices", "freezer"};
+static char v1_parent[64];
+static pid_t v1_child = -1;
+
+static char *v1_file(const char *ctrl, const char *rel, const char *file)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s%s%s%s%s", V1_MOUNT, ctrl, v1_parent, rel, file ? "/" : "", file ? file : "") < 0)
+        abort();
+    return p;
+}
+
+static bool v1_mounted(const char *ctrl)
+{
+    _cleanup_free_ char *p = NULL;
+    struct stat st;
+    if (asprintf(&p, "%s/%s", V1_MOUNT, ctrl) < 0)
+        abort();
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* First line of a real interface file, or "(missing)". */
+static char *v1_get(const char *ctrl, const char *rel, const char *file)
+{
+    _cleanup_free_ char *p = v1_file(ctrl, rel, file);
+    char *text = NULL;
+    if (rt_cgroup_read_file(p, &text, NULL) < 0)
+        return strdup("(missing)");
+    text[strcspn(text, "\n")] = '\0';
+    return text;
+}
+
+#define CHECK_V1(ctrl, rel, file, want)                                                            \
+    do {                                                                                           \
+        _cleanup_free_ char *_got = v1_get(ctrl, rel, file);                                       \
+        CHECK_STR(_got, want);                                                                     \
+    } while (0)
+
+static bool v1_exists(const char *ctrl, const char *rel)
+{
+    _cleanup_free_ char *p = v1_file(ctrl, rel, NULL);
+    return access(p, F_OK) == 0;
+}
+
+static int cleanup_kill(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    if (type != FTW_F || strcmp(path + ftw->base, "cgroup.procs") != 0)
+        return 0;
+    _cleanup_free_ char *text = NULL;
+    if (rt_cgroup_read_file(path, &text, NULL) == 0)
+        for (char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != '\0'))
+            if (atoi(p) > 1 && atoi(p) != getpid())
+                kill(atoi(p), SIGKILL);
+    return 0;
+}
+
+static int cleanup_rmdir(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    for (int i = 0; type == FTW_DP && i < 100 && rmdir(path) < 0 && errno == EBUSY; i++)
+        usleep(10000);
+    return 0;
+}
+
+/* Independent of the code under test, so that its bugs can't leave cgroups or processes behind. */
+static void v1_cleanup(void)
+{
+    if (v1_child > 0) {
+        kill(v1_child, SIGKILL);
+        waitpid(v1_child, NULL, 0);
+        v1_child = -1;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
+        _cleanup_free_ char *dir = v1_file(v1_ctrls[i], "", NULL);
+        _cleanup_free_ char *state = v1_file(v1_ctrls[i], "", "freezer.state");
+        int fd = open(state, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)!write(fd, "THAWED", 6);
+            close(fd);
+        }
+        nftw(dir, cleanup_kill, 16, FTW_PHYS);
+        nftw(dir, cleanup_rmdir, 16, FTW_PHYS | FTW_DEPTH);
+        if (access(dir, F_OK) == 0)
+            fprintf(stderr, "test_cgroup: could not remove %s\n", dir);
+    }
+    /* Orphaned grandchildren came to us (subreaper); everything has been killed by now. */
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+}
+
+static void test_v1_create_apply(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++)
+        if (v1_mounted(v1_ctrls[i]))
+            CHECK(v1_exists(v1_ctrls[i], "/pod1"));
+    if (v1_mounted("cpuset")) {
+        _cleanup_free_ char *top = NULL;
+        CHECK(rt_cgroup_read_file(V1_MOUNT "/cpuset/cpuset.cpus", &top, NULL) == 0);
+        if (top)
+            top[strcspn(top, "\n")] = '\0';
+        CHECK_V1("cpuset", "/pod1", "cpuset.cpus", top);
+    }
+    struct rt_cgroup_resources res = {.cpu_period = 100000, .cpu_quota = 50000, .cpu_shares = 512,
+                                      .memory_limit = 64 << 20, .memory_swap_limit = 128 << 20,
+                                      .pids_limit = 32, .cpuset_cpus = "0", .cpuset_mems = "0"};
+    CHECK(status(rt_cgroup_apply(root, pod, &res, &err), &err) == 0);
+    CHECK_V1("cpu", "/pod1", "cpu.cfs_period_us", "100000");
+    CHECK_V1("cpu", "/pod1", "cpu.cfs_quota_us", "50000");
+    CHECK_V1("cpu", "/pod1", "cpu.shares", "512");
+    CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "67108864");
+    CHECK_V1("pids", "/pod1", "pids.max", "32");
+    CHECK_V1("cpuset", "/pod1", "cpuset.cpus", "0");
+    CHECK_V1("cpuset", "/pod1", "cpuset.mems", "0");
+    _cleanup_free_ char *memsw = v1_file("memory", "/pod1", "memory.memsw.limit_in_bytes");
+    bool has_swap = access(memsw, F_OK) == 0;
+    if (has_swap)
+        CHECK_V1("memory", "/pod1", "memory.memsw.limit_in_bytes", "134217728");
+
+    /* Both directions need a different write order to keep memory <= memory+swap. */
+    struct rt_cgroup_resources lower = {.memory_limit = 32 << 20, .memory_swap_limit = 48 << 20, .cpu_quota = -1};
+    CHECK(status(rt_cgroup_apply(root, pod, &lower, &err), &err) == 0);
+    CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "33554432");
+    if (has_swap)
+        CHECK_V1("memory", "/pod1", "memory.memsw.limit_in_bytes", "50331648");
+    CHECK_V1("cpu", "/pod1", "cpu.cfs_quota_us", "-1");
+    struct rt_cgroup_resources raise = {.memory_limit = 256 << 20, .memory_swap_limit = 512 << 20, .pids_limit = -1};
+    CHECK(status(rt_cgroup_apply(root, pod, &raise, &err), &err) == 0);
+    CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "268435456");
+    if (has_swap)
+        CHECK_V1("memory", "/pod1", "memory.memsw.limit_in_bytes", "536870912");
+    CHECK_V1("pids", "/pod1", "pids.max", "max");
+}
+
+static void test_v1_rollback(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_resources bad = {.cpu_shares = 1024, .memory_limit = 16 << 20, .pids_limit = 8,
+                                      .cpuset_cpus = "4095"};
+    CHECK(rt_cgroup_apply(root, pod, &bad, &err) < 0);
+    CHECK_CONTAINS(err ? err->msg : NULL, "write \"4095\" to ");
+    CHECK_CONTAINS(err ? err->msg : NULL, "/pod1/cpuset.cpus");
+    crisp_error_freep(&err);
+    CHECK_V1("cpu", "/pod1", "cpu.shares", "512");
+    CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "268435456");
+    CHECK_V1("pids", "/pod1", "pids.max", "max");
+    CHECK_V1("cpuset", "/pod1", "cpuset.cpus", "0");
+    struct { const char *key; const char *value; } unified[] = {{"memory.high", "1"}};
+    CHECK(status(rt_cgroup_apply(root, pod, &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1},
+                                 &err), &err) == EINVAL);
+}
+
+/* A child that, once moved, forks a grandchild into the same cgroups and reports both are there. */
+static pid_t v1_spawn(const struct rt_cgroup_root *root, const char *pod)
+{
+    int go[2], ready[2];
+    char c = 0;
+    if (pipe(go) < 0 || pipe(ready) < 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        if (fork() == 0)
+            for (;;)
+                pause();
+        (void)!write(ready[1], "r", 1);
+        for (;;)
+            pause();
+    }
+    close(go[0]);
+    close(ready[1]);
+    crisp_error_t *err = NULL;
+    v1_child = pid;
+    CHECK(status(rt_cgroup_enter(root, pod, pid, &err), &err) == 0);
+    CHECK(write(go[1], "g", 1) == 1);
+    CHECK(read(ready[0], &c, 1) == 1);
+    close(go[1]);
+    close(ready[0]);
+    return pid;
+}
+
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return true;
+    return false;
+}
+
+static void test_v1_processes(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    pid_t child = v1_spawn(root, pod);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
+    CHECK(n == 2 && has_pid(pids, n, child));
+    for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
+        _cleanup_free_ char *procs = v1_file(v1_ctrls[i], "/pod1", "cgroup.procs");
+        _cleanup_free_ char *text = NULL;
+        char want[16];
+        snprintf(want, sizeof(want), "%d\n", (int)child);
+        if (v1_mounted(v1_ctrls[i]) && rt_cgroup_read_file(procs, &text, NULL) == 0)
+            CHECK_CONTAINS(text, want);
+    }
+    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == EBUSY);
+    CHECK(v1_exists("cpu", "/pod1"));
+
+    CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
+    int ws = 0;
+    CHECK(waitpid(child, &ws, 0) == child && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    v1_child = -1;
+    free(TAKE_PTR(pids));
+    CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
+    CHECK(n == 0);
+    if (v1_mounted("freezer"))
+        CHECK_V1("freezer", "/pod1", "freezer.state", "THAWED");
+}
+
+static void test_v1_remove(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    _cleanup_free_ char *ctr = NULL;
+    if (asprintf(&ctr, "%s/ctr1", pod) < 0)
+        abort();
+    CHECK(status(rt_cgroup_create(root, ctr, &depth, &err), &err) == 0);
+    CHECK(depth == 1);
+    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++)
+        if (v1_mounted(v1_ctrls[i]))
+            CHECK(!v1_exists(v1_ctrls[i], ""));
+    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_kill_all(root, pod, 100, &err), &err) == 0);
+}
+
+static void test_real_v1(void)
+{
+    struct rt_cgroup_root root = {0};
+    crisp_error_t *err = NULL;
+    if (status(rt_cgroup_root_detect(NULL, &root, &err), &err) != 0 || root.mode != RT_CGROUP_V1) {
+        printf("test_cgroup: skipping real cgroup tests: %s is not cgroup v1\n", V1_MOUNT);
+        rt_cgroup_root_fini(&root);
+        return;
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    snprintf(v1_parent, sizeof(v1_parent), "/crisp-unit-%d-%08x", (int)getpid(), (unsigned)rand());
+    _cleanup_free_ char *pod = NULL;
+    if (asprintf(&pod, "%s/pod1", v1_parent) < 0)
+        abort();
+    int depth = -1;
+    int s = status(rt_cgroup_create(&root, pod, &depth, &err), &err);
+    if (s == EACCES || s == EPERM || s == EROFS) {
+        printf("test_cgroup: skipping real cgroup tests: %s is not writable\n", V1_MOUNT);
+    } else {
+        CHECK(s == 0 && depth == 2);
+        if (s == 0) {
+            test_v1_create_apply(&root, pod);
+            test_v1_rollback(&root, pod);
+            test_v1_processes(&root, pod);
+            test_v1_remove(&root, pod);
+        }
+    }
+    v1_cleanup();
+    rt_cgroup_root_fini(&root);
+}
+
+int main(void)
+{
+    test_parent_path();
+    test_parent_path_limits();
+    test_weight();
+    test_fake_v2();
+    test_real_v1();
+    return unit_report("test_cgroup");
+}
