@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,7 +70,8 @@ static int fsync_parent(const char *path)
     return dfd < 0 ? -1 : fsync(dfd);
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+                         crisp_error_t **err)
 {
     _cleanup_free_ char *tmp = NULL;
     if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
@@ -77,7 +79,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
     _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return crisp_error_errno(err, "create temp file for %s", path);
-    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
         crisp_error_errno(err, "write %s", tmp);
         unlink(tmp);
         return -1;
@@ -87,9 +89,19 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
         unlink(tmp);
         return -1;
     }
-    if (fsync_parent(path) < 0)
+    if (durable && fsync_parent(path) < 0)
         return crisp_error_errno(err, "fsync directory of %s", path);
     return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err)
+{
+    return write_replace(path, data, len, mode, true, err);
+}
+
+int file_write_replace(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err)
+{
+    return write_replace(path, data, len, mode, false, err);
 }
 
 int dir_create_all(const char *path, mode_t mode, crisp_error_t **err)

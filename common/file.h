@@ -11,8 +11,13 @@
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err);
 
-/* Replaces path with data atomically: temp file in the same directory, fsync, rename, fsync dir. */
+/* Replaces path with data atomically and durably: temp file in the same directory, fsync, rename,
+ * fsync dir. For records that must survive a crash of the machine. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err);
+
+/* Replaces path atomically (readers see the old or the new file, never a part) without waiting for
+ * the disk: for files derived from a durable record, which a lost write can't make inconsistent. */
+int file_write_replace(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err);
 
 /* mkdir -p with mode for each created component. */
 int dir_create_all(const char *path, mode_t mode, crisp_error_t **err);

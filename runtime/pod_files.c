@@ -91,7 +91,8 @@ static int write_file(const char *dir, const char *name, const char *text, size_
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         return crisp_error_make(err, ENOMEM, "write %s/%s: out of memory", dir, name);
-    return file_write_atomic(path, text, len, 0644, err);
+    /* Derived from the pod record and rewritten by every run: no need to wait for the disk. */
+    return file_write_replace(path, text, len, 0644, err);
 }
 
 /* Closes a stream from open_memstream(buf, ...) and hands out its text, NULL if any write failed.

@@ -73,12 +73,16 @@ static void sandbox_unref(struct rt_sandbox *sb)
         sandbox_free(sb);
 }
 
+/* The record lives in the volatile state dir: replaced atomically, so a crash of crispd never leaves a
+ * torn record, but not fsynced. A crash of the machine ends every pod it describes (their namespaces
+ * and processes go with it, and /run is normally tmpfs), so waiting for the disk would buy nothing and
+ * cost most of a host-network RunPodSandbox. */
 static int persist(const struct rt_sandbox *sb, crisp_error_t **err)
 {
     _cleanup_free_ char *json = rt_sandbox_record_to_json(sb), *path = path_join(sb->info.dir, "pod.json");
     if (!json || !path)
         return crisp_error_make(err, ENOMEM, "out of memory");
-    return file_write_atomic(path, json, strlen(json), 0600, err);
+    return file_write_replace(path, json, strlen(json), 0600, err);
 }
 
 /* ---- index ---- */
@@ -315,7 +319,8 @@ static int write_files(struct rt_runtime *rt, struct rt_sandbox *sb, const struc
         return -1;
     if (s->config && s->config_len) {
         _cleanup_free_ char *path = path_join(sb->info.dir, "config.pb");
-        if (!path || file_write_atomic(path, s->config, s->config_len, 0600, err) < 0)
+        /* Made before the durable pod record, which is what makes the pod exist. */
+        if (!path || file_write_replace(path, s->config, s->config_len, 0600, err) < 0)
             return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
     }
     return 0;
