@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "config.h"
+#include "common/strv.h"
 
 #include "cleanup.h"
+#include "json.h"
 #include "file.h"
 
 #include <arpa/inet.h>
@@ -70,20 +72,6 @@ static bool is_section(const char *section)
     return false;
 }
 
-static char **strv_new(const char *const *items)
-{
-    size_t n = 0;
-    while (items[n])
-        n++;
-    char **v = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; v && i < n; i++)
-        if (!(v[i] = strdup(items[i]))) {
-            strv_free(v);
-            return NULL;
-        }
-    return v;
-}
-
 static int config_set_defaults(struct crisp_config *cfg)
 {
     static const char *const bin_dirs[] = {"/opt/cni/bin", "/usr/lib/cni", NULL};
@@ -96,7 +84,7 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->cgroup_driver = CGROUP_DRIVER_CGROUPFS;
     cfg->shutdown_timeout = 10;
     cfg->cni_conf_dir = strdup("/etc/cni/net.d");
-    cfg->cni_bin_dirs = strv_new(bin_dirs);
+    cfg->cni_bin_dirs = strv_copy((char *const *)bin_dirs);
     cfg->streaming_address = strdup("127.0.0.1");
     cfg->streaming_port = 0;
     cfg->image_pull_progress_timeout = 60;
@@ -519,26 +507,21 @@ const char *cgroup_driver_name(enum cgroup_driver d)
     return cgroup_drivers[d];
 }
 
-static void gen_str(yajl_gen g, const char *s)
-{
-    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static void gen_strv(yajl_gen g, char *const *v)
 {
     yajl_gen_array_open(g);
     for (; v && *v; v++)
-        gen_str(g, *v);
+        json_gen_str(g, *v);
     yajl_gen_array_close(g);
 }
 
 static void gen_key_value(yajl_gen g, const struct crisp_config *cfg, const struct key_spec *spec,
                           const char *leaf)
 {
-    gen_str(g, leaf);
+    json_gen_str(g, leaf);
     switch (spec->type) {
     case KEY_ENUM:
-        gen_str(g, spec->choices[*MEMBER(cfg, spec, int)]);
+        json_gen_str(g, spec->choices[*MEMBER(cfg, spec, int)]);
         break;
     case KEY_INT:
         yajl_gen_integer(g, *MEMBER(cfg, spec, int));
@@ -547,20 +530,20 @@ static void gen_key_value(yajl_gen g, const struct crisp_config *cfg, const stru
         gen_strv(g, *MEMBER(cfg, spec, char **));
         break;
     default:
-        gen_str(g, *MEMBER(cfg, spec, char *));
+        json_gen_str(g, *MEMBER(cfg, spec, char *));
     }
 }
 
 static void gen_registries(yajl_gen g, const struct crisp_config *cfg)
 {
-    gen_str(g, "registries");
+    json_gen_str(g, "registries");
     yajl_gen_map_open(g);
     for (size_t i = 0; i < cfg->n_registries; i++) {
-        gen_str(g, cfg->registries[i].host);
+        json_gen_str(g, cfg->registries[i].host);
         yajl_gen_map_open(g);
-        gen_str(g, "mirrors");
+        json_gen_str(g, "mirrors");
         gen_strv(g, cfg->registries[i].mirrors);
-        gen_str(g, "insecure");
+        json_gen_str(g, "insecure");
         yajl_gen_bool(g, cfg->registries[i].insecure);
         yajl_gen_map_close(g);
     }
@@ -602,10 +585,5 @@ char *config_to_json(const struct crisp_config *cfg, bool pretty)
     gen_keys(g, cfg);
     gen_registries(g, cfg);
     yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *out = strndup((const char *)buf, len);
-    yajl_gen_free(g);
-    return out;
+    return json_gen_take(g);
 }

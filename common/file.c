@@ -47,8 +47,9 @@ int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int file_write_all(int fd, const void *buf, size_t len)
 {
+    const char *data = buf;
     while (len > 0) {
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR)
@@ -79,7 +80,7 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
     _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return crisp_error_errno(err, "create temp file for %s", path);
-    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+    if (fchmod(fd, mode) < 0 || file_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
         crisp_error_errno(err, "write %s", tmp);
         unlink(tmp);
         return -1;

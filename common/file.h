@@ -11,6 +11,9 @@
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err);
 
+/* write(2) until all of data is written, retrying on EINTR; -1 with errno set on failure. */
+int file_write_all(int fd, const void *data, size_t len);
+
 /* Replaces path with data atomically and durably: temp file in the same directory, fsync, rename,
  * fsync dir. For records that must survive a crash of the machine. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, crisp_error_t **err);

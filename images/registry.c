@@ -2,6 +2,7 @@
 #include "images/registry.h"
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "images/manifest.h"
 #include "images/registry_auth.h"
 
@@ -250,20 +251,6 @@ static int sink_reset(struct sink *s, crisp_error_t **err)
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int buf_append(char **buf, size_t *cap, size_t used, const char *data, size_t len)
 {
     if (used + len + 1 > *cap) {
@@ -287,7 +274,7 @@ static int sink_write(struct sink *s, const char *data, size_t len, crisp_error_
         return crisp_error_make(err, s->overflow_status, "%s is larger than %lld bytes", s->what,
                                 (long long)s->limit);
     if (s->fd >= 0) {
-        if (write_all(s->fd, data, len) < 0) {
+        if (file_write_all(s->fd, data, len) < 0) {
             s->local_failure = true;
             return crisp_error_errno(err, "write %s", s->what);
         }

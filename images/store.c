@@ -2,6 +2,7 @@
 #include "images/store.h"
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/file.h"
 #include "images/reference.h"
 #include "images/store_record.h"
@@ -246,14 +247,6 @@ void img_store_free(struct img_store *s)
     free(s);
 }
 
-static bool strv_contains(char *const *v, const char *s)
-{
-    for (; v && *v; v++)
-        if (strcmp(*v, s) == 0)
-            return true;
-    return false;
-}
-
 static bool is_hex(const char *s, size_t min)
 {
     size_t n = strspn(s, "0123456789abcdef");
@@ -424,36 +417,6 @@ int img_store_blob_read(struct img_store *s, const char *digest, size_t max, cha
     if (!path)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return file_read_bounded(path, max, ret_data, ret_len, err);
-}
-
-static void strv_remove(char **v, const char *s)
-{
-    size_t j = 0;
-    for (size_t i = 0; v && v[i]; i++) {
-        if (strcmp(v[i], s) == 0)
-            free(v[i]);
-        else
-            v[j++] = v[i];
-    }
-    if (v)
-        v[j] = NULL;
-}
-
-static int strv_add(char ***v, const char *s)
-{
-    if (strv_contains(*v, s))
-        return 0;
-    size_t n = 0;
-    while (*v && (*v)[n])
-        n++;
-    char **grown = realloc(*v, (n + 2) * sizeof(char *));
-    if (!grown)
-        return -1;
-    *v = grown;
-    if (!(grown[n] = strdup(s)))
-        return -1;
-    grown[n + 1] = NULL;
-    return 0;
 }
 
 static int persist_image(struct img_store *s, const struct img_record *r, crisp_error_t **err)

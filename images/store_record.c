@@ -2,6 +2,8 @@
 #include "images/store_record.h"
 
 #include "common/cleanup.h"
+#include "common/json.h"
+#include "common/strv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,87 +12,26 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-static void gen_str(yajl_gen g, const char *s)
-{
-    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void gen_kv(yajl_gen g, const char *k, const char *v)
-{
-    gen_str(g, k);
-    gen_str(g, v ? v : "");
-}
-
-static void gen_strv(yajl_gen g, const char *k, char *const *v)
-{
-    gen_str(g, k);
-    yajl_gen_array_open(g);
-    for (; v && *v; v++)
-        gen_str(g, *v);
-    yajl_gen_array_close(g);
-}
-
-static char *gen_finish(yajl_gen g)
-{
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *out = strndup((const char *)buf, len);
-    yajl_gen_free(g);
-    return out;
-}
-
 char *img_record_to_json(const struct img_record *r)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g)
         return NULL;
     yajl_gen_map_open(g);
-    gen_kv(g, "id", r->id);
-    gen_strv(g, "repo_tags", r->repo_tags);
-    gen_strv(g, "repo_digests", r->repo_digests);
-    gen_strv(g, "layers", r->chain_ids);
-    gen_kv(g, "manifest", r->manifest_digest);
-    gen_kv(g, "user", r->user);
-    gen_str(g, "size");
+    json_gen_kv_str(g, "id", r->id);
+    json_gen_kv_strv(g, "repo_tags", r->repo_tags);
+    json_gen_kv_strv(g, "repo_digests", r->repo_digests);
+    json_gen_kv_strv(g, "layers", r->chain_ids);
+    json_gen_kv_str(g, "manifest", r->manifest_digest);
+    json_gen_kv_str(g, "user", r->user);
+    json_gen_str(g, "size");
     yajl_gen_integer(g, (long long)r->size);
-    gen_str(g, "created_at");
+    json_gen_str(g, "created_at");
     yajl_gen_integer(g, r->created_at);
-    gen_str(g, "pinned");
+    json_gen_str(g, "pinned");
     yajl_gen_bool(g, r->pinned);
     yajl_gen_map_close(g);
-    return gen_finish(g);
-}
-
-static const char *get_string(yajl_val root, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-    return v ? v->u.string : NULL;
-}
-
-static long long get_integer(yajl_val root, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_number);
-    return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
-}
-
-static char **get_strv(yajl_val root, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_array);
-    size_t n = v ? v->u.array.len : 0;
-    char **list = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0, j = 0; list && i < n; i++) {
-        if (!YAJL_IS_STRING(v->u.array.values[i]))
-            continue;
-        if (!(list[j++] = strdup(v->u.array.values[i]->u.string))) {
-            strv_free(list);
-            return NULL;
-        }
-    }
-    return list;
+    return json_gen_take(g);
 }
 
 static bool copy_digest(char dst[IMG_DIGEST_MAX], const char *src)
@@ -111,16 +52,16 @@ int img_record_from_json(const char *text, struct img_record **ret, crisp_error_
     int status = 0;
     if (!r)
         status = ENOMEM;
-    else if (!copy_digest(r->id, get_string(root, "id")) ||
-             !copy_digest(r->manifest_digest, get_string(root, "manifest")))
+    else if (!copy_digest(r->id, json_get_str(root, "id")) ||
+             !copy_digest(r->manifest_digest, json_get_str(root, "manifest")))
         status = EINVAL;
     if (status == 0) {
-        r->repo_tags = get_strv(root, "repo_tags");
-        r->repo_digests = get_strv(root, "repo_digests");
-        r->chain_ids = get_strv(root, "layers");
-        r->user = strdup(get_string(root, "user") ? get_string(root, "user") : "");
-        r->size = (uint64_t)get_integer(root, "size");
-        r->created_at = get_integer(root, "created_at");
+        r->repo_tags = json_get_strv(root, "repo_tags");
+        r->repo_digests = json_get_strv(root, "repo_digests");
+        r->chain_ids = json_get_strv(root, "layers");
+        r->user = strdup(json_get_str(root, "user") ? json_get_str(root, "user") : "");
+        r->size = (uint64_t)json_get_int(root, "size");
+        r->created_at = json_get_int(root, "created_at");
         const char *pinned[] = {"pinned", NULL};
         r->pinned = YAJL_IS_TRUE(yajl_tree_get(root, pinned, yajl_t_any));
         if (!r->repo_tags || !r->repo_digests || !r->chain_ids || !r->user)
@@ -133,29 +74,15 @@ int img_record_from_json(const char *text, struct img_record **ret, crisp_error_
     return 0;
 }
 
-static char **strv_dup(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **d = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; d && i < n; i++)
-        if (!(d[i] = strdup(v[i]))) {
-            strv_free(d);
-            return NULL;
-        }
-    return d;
-}
-
 struct img_record *img_record_dup(const struct img_record *r)
 {
     struct img_record *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     *d = *r;
-    d->repo_tags = strv_dup(r->repo_tags);
-    d->repo_digests = strv_dup(r->repo_digests);
-    d->chain_ids = strv_dup(r->chain_ids);
+    d->repo_tags = strv_copy(r->repo_tags);
+    d->repo_digests = strv_copy(r->repo_digests);
+    d->chain_ids = strv_copy(r->chain_ids);
     d->user = strdup(r->user ? r->user : "");
     if (!d->repo_tags || !d->repo_digests || !d->chain_ids || !d->user) {
         img_record_free(d);
@@ -193,24 +120,24 @@ char *img_layer_info_to_json(const struct img_layer_info *l)
     if (!g)
         return NULL;
     yajl_gen_map_open(g);
-    gen_kv(g, "chain_id", l->chain_id);
-    gen_kv(g, "diff_id", l->diff_id);
-    gen_str(g, "size");
+    json_gen_kv_str(g, "chain_id", l->chain_id);
+    json_gen_kv_str(g, "diff_id", l->diff_id);
+    json_gen_str(g, "size");
     yajl_gen_integer(g, (long long)l->size);
-    gen_str(g, "inodes");
+    json_gen_str(g, "inodes");
     yajl_gen_integer(g, (long long)l->inodes);
     yajl_gen_map_close(g);
-    return gen_finish(g);
+    return json_gen_take(g);
 }
 
 int img_layer_info_from_json(const char *text, struct img_layer_info *ret, crisp_error_t **err)
 {
     yajl_val root = yajl_tree_parse(text, NULL, 0);
-    bool ok = root && copy_digest(ret->chain_id, get_string(root, "chain_id")) &&
-              copy_digest(ret->diff_id, get_string(root, "diff_id"));
+    bool ok = root && copy_digest(ret->chain_id, json_get_str(root, "chain_id")) &&
+              copy_digest(ret->diff_id, json_get_str(root, "diff_id"));
     if (ok) {
-        ret->size = (uint64_t)get_integer(root, "size");
-        ret->inodes = (uint64_t)get_integer(root, "inodes");
+        ret->size = (uint64_t)json_get_int(root, "size");
+        ret->inodes = (uint64_t)json_get_int(root, "inodes");
     }
     yajl_tree_free(root);
     return ok ? 0 : crisp_error_make(err, EINVAL, "layer record is incomplete or damaged");

@@ -2,6 +2,7 @@
 #include "runtime/cni.h"
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "runtime/cni_config.h"
 
 #include <arpa/inet.h>
@@ -1151,20 +1152,6 @@ static char *strv_join(char *const *v, const char *sep)
         strcat(s, *p);
     }
     return s;
-}
-
-static char **strv_copy(char *const *v)
-{
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **c = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; c && i < n; i++)
-        if (!(c[i] = strdup(v[i]))) {
-            strv_free(c);
-            return NULL;
-        }
-    return c;
 }
 
 int rt_cni_new(const char *conf_dir, char *const *bin_dirs, struct rt_cni **ret, crisp_error_t **err)

@@ -2,6 +2,7 @@
 #include "runtime/sandbox.h"
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/file.h"
 #include "runtime/pod_files.h"
 #include "runtime/pod_ns.h"
@@ -503,20 +504,6 @@ int rt_sandbox_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err
 }
 
 /* ---- snapshots ---- */
-
-static char **strv_copy(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **d = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; d && i < n; i++)
-        if (!(d[i] = strdup(v[i]))) {
-            strv_free(d);
-            return NULL;
-        }
-    return d;
-}
 
 static struct rt_sandbox_info *info_copy(const struct rt_sandbox_info *i)
 {

@@ -2,6 +2,7 @@
 #include "runtime/sandbox_internal.h"
 
 #include "common/cleanup.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,42 +11,25 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-static void gen_str(yajl_gen g, const char *s)
-{
-    yajl_gen_string(g, (const unsigned char *)(s ? s : ""), s ? strlen(s) : 0);
-}
-
-static void gen_kv_str(yajl_gen g, const char *k, const char *v)
-{
-    gen_str(g, k);
-    gen_str(g, v);
-}
-
-static void gen_kv_int(yajl_gen g, const char *k, long long v)
-{
-    gen_str(g, k);
-    yajl_gen_integer(g, v);
-}
-
 static void gen_map(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
 {
-    gen_str(g, k);
+    json_gen_str(g, k);
     yajl_gen_map_open(g);
     for (size_t i = 0; i < n; i++)
-        gen_kv_str(g, kv[i].key, kv[i].value);
+        json_gen_kv_str(g, kv[i].key, kv[i].value);
     yajl_gen_map_close(g);
 }
 
 static void gen_ports(yajl_gen g, const struct rt_sandbox *sb)
 {
-    gen_str(g, "ports");
+    json_gen_str(g, "ports");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < sb->n_ports; i++) {
         yajl_gen_map_open(g);
-        gen_kv_int(g, "host_port", sb->ports[i].host_port);
-        gen_kv_int(g, "container_port", sb->ports[i].container_port);
-        gen_kv_str(g, "protocol", sb->ports[i].protocol);
-        gen_kv_str(g, "host_ip", sb->ports[i].host_ip);
+        json_gen_kv_int(g, "host_port", sb->ports[i].host_port);
+        json_gen_kv_int(g, "container_port", sb->ports[i].container_port);
+        json_gen_kv_str(g, "protocol", sb->ports[i].protocol);
+        json_gen_kv_str(g, "host_ip", sb->ports[i].host_ip);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -53,28 +37,28 @@ static void gen_ports(yajl_gen g, const struct rt_sandbox *sb)
 
 static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
 {
-    gen_kv_str(g, "id", i->id);
-    gen_kv_str(g, "name", i->name);
-    gen_kv_str(g, "uid", i->uid);
-    gen_kv_str(g, "namespace", i->namespace_);
-    gen_kv_int(g, "attempt", i->attempt);
-    gen_kv_int(g, "state", i->state);
-    gen_kv_int(g, "created_at", i->created_at);
+    json_gen_kv_str(g, "id", i->id);
+    json_gen_kv_str(g, "name", i->name);
+    json_gen_kv_str(g, "uid", i->uid);
+    json_gen_kv_str(g, "namespace", i->namespace_);
+    json_gen_kv_int(g, "attempt", i->attempt);
+    json_gen_kv_int(g, "state", i->state);
+    json_gen_kv_int(g, "created_at", i->created_at);
     gen_map(g, "labels", i->labels, i->n_labels);
     gen_map(g, "annotations", i->annotations, i->n_annotations);
-    gen_kv_str(g, "runtime_handler", i->runtime_handler);
-    gen_kv_int(g, "net_mode", i->net_mode);
-    gen_kv_int(g, "pid_mode", i->pid_mode);
-    gen_kv_int(g, "ipc_mode", i->ipc_mode);
-    gen_str(g, "ips");
+    json_gen_kv_str(g, "runtime_handler", i->runtime_handler);
+    json_gen_kv_int(g, "net_mode", i->net_mode);
+    json_gen_kv_int(g, "pid_mode", i->pid_mode);
+    json_gen_kv_int(g, "ipc_mode", i->ipc_mode);
+    json_gen_str(g, "ips");
     yajl_gen_array_open(g);
     for (char **ip = i->ips; ip && *ip; ip++)
-        gen_str(g, *ip);
+        json_gen_str(g, *ip);
     yajl_gen_array_close(g);
-    gen_kv_int(g, "init_pid", i->init_pid);
-    gen_kv_str(g, "netns_path", i->netns_path);
-    gen_kv_str(g, "cgroup_path", i->cgroup_path);
-    gen_kv_str(g, "cni_result", i->cni_result);
+    json_gen_kv_int(g, "init_pid", i->init_pid);
+    json_gen_kv_str(g, "netns_path", i->netns_path);
+    json_gen_kv_str(g, "cgroup_path", i->cgroup_path);
+    json_gen_kv_str(g, "cni_result", i->cni_result);
 }
 
 char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
@@ -84,20 +68,15 @@ char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
         return NULL;
     yajl_gen_map_open(g);
     gen_info(g, &sb->info);
-    gen_kv_int(g, "init_start", (long long)sb->init_start);
-    gen_kv_int(g, "cgroup_depth", sb->cgroup_depth);
-    gen_str(g, "shm_mounted");
+    json_gen_kv_int(g, "init_start", (long long)sb->init_start);
+    json_gen_kv_int(g, "cgroup_depth", sb->cgroup_depth);
+    json_gen_str(g, "shm_mounted");
     yajl_gen_bool(g, sb->shm_mounted);
-    gen_str(g, "network_up");
+    json_gen_str(g, "network_up");
     yajl_gen_bool(g, sb->network_up);
     gen_ports(g, sb);
     yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *out = strndup((const char *)buf, len);
-    yajl_gen_free(g);
-    return out;
+    return json_gen_take(g);
 }
 
 static yajl_val get(yajl_val root, const char *key, yajl_type t)
@@ -108,14 +87,8 @@ static yajl_val get(yajl_val root, const char *key, yajl_type t)
 
 static char *get_str(yajl_val root, const char *key)
 {
-    yajl_val v = get(root, key, yajl_t_string);
-    return strdup(v ? v->u.string : "");
-}
-
-static long long get_int(yajl_val root, const char *key)
-{
-    yajl_val v = get(root, key, yajl_t_number);
-    return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+    const char *v = json_get_str(root, key);
+    return strdup(v ? v : "");
 }
 
 static int get_map(yajl_val root, const char *key, struct rt_kv **ret, size_t *ret_n)
@@ -139,19 +112,6 @@ static int get_map(yajl_val root, const char *key, struct rt_kv **ret, size_t *r
     return 0;
 }
 
-static char **get_strv(yajl_val root, const char *key)
-{
-    yajl_val v = get(root, key, yajl_t_array);
-    size_t n = v ? v->u.array.len : 0;
-    char **out = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0, j = 0; out && i < n; i++)
-        if (YAJL_IS_STRING(v->u.array.values[i]) && !(out[j++] = strdup(v->u.array.values[i]->u.string))) {
-            strv_free(out);
-            return NULL;
-        }
-    return out;
-}
-
 static int get_ports(yajl_val root, struct rt_sandbox *sb)
 {
     yajl_val v = get(root, "ports", yajl_t_array);
@@ -162,8 +122,8 @@ static int get_ports(yajl_val root, struct rt_sandbox *sb)
     for (size_t i = 0; i < n; i++) {
         yajl_val p = v->u.array.values[i];
         struct rt_port *port = &sb->ports[sb->n_ports++];
-        port->host_port = (int)get_int(p, "host_port");
-        port->container_port = (int)get_int(p, "container_port");
+        port->host_port = (int)json_get_int(p, "host_port");
+        port->container_port = (int)json_get_int(p, "container_port");
         port->protocol = get_str(p, "protocol");
         port->host_ip = get_str(p, "host_ip");
         if (!port->protocol || !port->host_ip)
@@ -181,15 +141,15 @@ static int load_info(yajl_val root, struct rt_sandbox_info *i)
     i->name = get_str(root, "name");
     i->uid = get_str(root, "uid");
     i->namespace_ = get_str(root, "namespace");
-    i->attempt = (uint32_t)get_int(root, "attempt");
-    i->state = get_int(root, "state") == RT_SANDBOX_READY ? RT_SANDBOX_READY : RT_SANDBOX_NOTREADY;
-    i->created_at = get_int(root, "created_at");
+    i->attempt = (uint32_t)json_get_int(root, "attempt");
+    i->state = json_get_int(root, "state") == RT_SANDBOX_READY ? RT_SANDBOX_READY : RT_SANDBOX_NOTREADY;
+    i->created_at = json_get_int(root, "created_at");
     i->runtime_handler = get_str(root, "runtime_handler");
-    i->net_mode = (enum rt_ns_mode)get_int(root, "net_mode");
-    i->pid_mode = (enum rt_ns_mode)get_int(root, "pid_mode");
-    i->ipc_mode = (enum rt_ns_mode)get_int(root, "ipc_mode");
-    i->ips = get_strv(root, "ips");
-    i->init_pid = (pid_t)get_int(root, "init_pid");
+    i->net_mode = (enum rt_ns_mode)json_get_int(root, "net_mode");
+    i->pid_mode = (enum rt_ns_mode)json_get_int(root, "pid_mode");
+    i->ipc_mode = (enum rt_ns_mode)json_get_int(root, "ipc_mode");
+    i->ips = json_get_strv(root, "ips");
+    i->init_pid = (pid_t)json_get_int(root, "init_pid");
     i->netns_path = get_str(root, "netns_path");
     i->cgroup_path = get_str(root, "cgroup_path");
     i->cni_result = get_str(root, "cni_result");
@@ -207,8 +167,8 @@ int rt_sandbox_record_from_json(const char *text, struct rt_sandbox *sb, crisp_e
     yajl_val root = yajl_tree_parse(text, NULL, 0);
     int r = root && YAJL_IS_OBJECT(root) ? load_info(root, &sb->info) : -1;
     if (r == 0) {
-        sb->init_start = (uint64_t)get_int(root, "init_start");
-        sb->cgroup_depth = (int)get_int(root, "cgroup_depth");
+        sb->init_start = (uint64_t)json_get_int(root, "init_start");
+        sb->cgroup_depth = (int)json_get_int(root, "cgroup_depth");
         sb->shm_mounted = YAJL_IS_TRUE(get(root, "shm_mounted", yajl_t_any));
         sb->network_up = YAJL_IS_TRUE(get(root, "network_up", yajl_t_any));
         r = get_ports(root, sb);
