@@ -12,6 +12,43 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Reads to EOF whatever st_size says: procfs and cgroupfs files report a size of 0. */
+static int read_to_end(int fd, const char *path, size_t max, size_t hint, char **ret_data, size_t *ret_len,
+                       crisp_error_t **err)
+{
+    size_t len = 0, cap = hint < max ? hint + 1 : max + 1;
+    _cleanup_free_ char *buf = malloc(cap + 1);
+    if (!buf)
+        return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
+    for (;;) {
+        if (len == cap) {
+            if (cap > max)
+                return crisp_error_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
+            size_t grown_cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *grown = realloc(buf, grown_cap + 1);
+            if (!grown)
+                return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
+            buf = grown;
+            cap = grown_cap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return crisp_error_errno(err, "read %s", path);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > max)
+        return crisp_error_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
+    buf[len] = '\0';
+    *ret_data = TAKE_PTR(buf);
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}
+
 int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -24,27 +61,7 @@ int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret
         return crisp_error_make(err, EINVAL, "%s is not a regular file", path);
     if ((size_t)st.st_size > max)
         return crisp_error_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
-    _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
-    size_t len = 0;
-    for (;;) {
-        if (len > (size_t)st.st_size)
-            return crisp_error_make(err, EFBIG, "%s grew while being read", path);
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return crisp_error_errno(err, "read %s", path);
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    *ret_data = TAKE_PTR(buf);
-    if (ret_len)
-        *ret_len = len;
-    return 0;
+    return read_to_end(fd, path, max, st.st_size > 0 ? (size_t)st.st_size : 4096, ret_data, ret_len, err);
 }
 
 int file_write_all(int fd, const void *buf, size_t len)

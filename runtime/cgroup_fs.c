@@ -30,40 +30,9 @@ char *rt_cgroup_dir(const char *base, const char *path)
     return asprintf(&s, "%s%s", base, path) < 0 ? NULL : s;
 }
 
-static int read_fd(int fd, const char *path, char **ret_text, crisp_error_t **err)
-{
-    size_t len = 0, cap = 0;
-    _cleanup_free_ char *buf = NULL;
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap >= READ_MAX)
-                return crisp_error_make(err, EFBIG, "%s is larger than %u bytes", path, READ_MAX);
-            cap = cap ? cap * 2 : 4096;
-            char *grown = realloc(buf, cap);
-            if (!grown)
-                return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
-            buf = grown;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return crisp_error_errno(err, "read %s", path);
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    *ret_text = TAKE_PTR(buf);
-    return 0;
-}
-
 int rt_cgroup_read_file(const char *path, char **ret_text, crisp_error_t **err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return crisp_error_errno(err, "open %s", path);
-    return read_fd(fd, path, ret_text, err);
+    return file_read_bounded(path, READ_MAX, ret_text, NULL, err);
 }
 
 /* One write(2) per value: interface files parse each write on its own. No O_CREAT: a missing file

@@ -224,8 +224,9 @@ static void test_fake_create_undo(const struct rt_cgroup_root *root)
     put("qos/cgroup.controllers", "cpu\n");
     fake_mkdir("qos/cgroup.subtree_control"); /* unreadable as a file */
     CHECK(rt_cgroup_create(root, "/qos/podx/ctr", &depth, &err) < 0);
-    CHECK(err && err->status == EISDIR);
-    CHECK_CONTAINS(err ? err->msg : NULL, "create cgroup /qos/podx/ctr: read");
+    CHECK(err && err->status == EINVAL);
+    CHECK_CONTAINS(err ? err->msg : NULL, "create cgroup /qos/podx/ctr");
+    CHECK_CONTAINS(err ? err->msg : NULL, "cgroup.subtree_control is not a regular file");
     crisp_error_freep(&err);
     CHECK(!fake_exists("qos/podx"));
     CHECK(fake_exists("qos"));
