@@ -52,6 +52,14 @@ def debug_lines(d):
     return [l for l in d.log().splitlines() if " debug " in l and "RPC done" in l]
 
 
+def wait_debug_lines(d, n, timeout=10):
+    """crispd logs "RPC done" after the answer is sent, so the client may read the log first."""
+    deadline = time.monotonic() + timeout
+    while len(debug_lines(d)) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return len(debug_lines(d))
+
+
 def test_sighup_rereads_log_level(crispd):
     crispd.call("Version", pb().VersionRequest())
     assert debug_lines(crispd) == []
@@ -61,7 +69,7 @@ def test_sighup_rereads_log_level(crispd):
     while "log level is now debug" not in crispd.log() and time.monotonic() < deadline:
         time.sleep(0.05)
     crispd.call("Version", pb().VersionRequest())
-    assert len(debug_lines(crispd)) == 1
+    assert wait_debug_lines(crispd, 1) == 1
     # A broken file on SIGHUP keeps the running level and says why.
     crispd.write_config("{broken")
     crispd.send_signal(signal.SIGHUP)
@@ -69,4 +77,4 @@ def test_sighup_rereads_log_level(crispd):
         time.sleep(0.05)
     assert "invalid JSON" in crispd.log()
     crispd.call("Version", pb().VersionRequest())
-    assert len(debug_lines(crispd)) == 2
+    assert wait_debug_lines(crispd, 2) == 2
