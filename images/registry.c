@@ -551,7 +551,9 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     if (rc == CURLE_WRITE_ERROR && resp->error_truncated)
         return 0;
     if (rc != CURLE_OK) {
-        resp->retryable = curl_retryable(rc);
+        /* A stall is the one timeout not tried again: image.pull_progress_timeout bounds the whole pull's
+         * time without progress, not each attempt's. */
+        resp->retryable = curl_retryable(rc) && !(rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"));
         return transport_error(r, req, rc, errbuf, err);
     }
     return 0;

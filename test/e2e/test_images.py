@@ -4,6 +4,7 @@ leave nothing behind, concurrency, removal with garbage collection, and restarts
 import concurrent.futures
 import json
 import os
+import signal
 import stat
 import threading
 import time
@@ -243,6 +244,44 @@ def test_registry_killed_mid_pull(crispd_factory):
         assert os.listdir(tmp) == [] and os.listdir(os.path.join(d.root, "images")) == []
         reg.start()
         assert pull(d, ref) == big.config_digest
+        assert d.stop() == 0
+
+
+def test_pull_without_progress_fails(crispd_factory):
+    with il.Registry() as reg:
+        il.build_large_image(reg, "test/stall", "v1", total_mb=60, layers=1)
+        d = crispd_factory(config={"image": {"pull_progress_timeout": 2}})
+        ref = "%s/test/stall:v1" % reg.host
+        future = d.call_future("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=ref)), timeout=120)
+        tmp = os.path.join(d.root, "tmp")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                n.startswith("blob-") and os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)):
+            time.sleep(0.005)
+        os.kill(reg.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(grpc.RpcError) as e:
+                future.result()
+        finally:
+            os.kill(reg.pid, signal.SIGCONT)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "no progress for 2 s" in e.value.details()
+        assert list_images(d) == [] and os.listdir(tmp) == []
+        assert d.stop() == 0
+
+
+def test_credentials_from_the_auth_file(crispd_factory):
+    import base64
+    with il.Registry(htpasswd=("carol", "pw9")) as reg:
+        img = il.build_image_from_layers(reg, "private/file", "v1", [[il.file("f", b"f")]])
+        d = crispd_factory(start=False)
+        auth_file = os.path.join(d.dir, "auth.json")
+        with open(auth_file, "w") as f:
+            json.dump({"auths": {reg.host: {"auth": base64.b64encode(b"carol:pw9").decode()}}}, f)
+        d.write_config({"cni": {"conf_dir": d.cni_dir}, "default_cgroup_parent": d.cgroup_parent,
+                        "image": {"auth_file": auth_file}})
+        d.start()
+        assert pull(d, "%s/private/file:v1" % reg.host) == img.config_digest
         assert d.stop() == 0
 
 
