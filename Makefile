@@ -27,7 +27,8 @@ DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-com
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
 # runtime/<name>_main.c are the helper binaries' entry points: each becomes build/crisp-<name>.
-HELPERS  := $(patsubst runtime/%_main.c,$(BUILD)/crisp-%,$(wildcard runtime/*_main.c))
+HELPERS  := $(patsubst runtime/%_main.c,$(BUILD)/crisp-%,$(wildcard runtime/*_main.c)) \
+            $(if $(wildcard runtime/monitor/*.c),$(BUILD)/crisp-monitor)
 LIB_SRC  := $(wildcard common/*.c images/*.c) $(filter-out %_main.c,$(wildcard runtime/*.c)) \
             $(filter-out server/main.c,$(wildcard server/*.c))
 LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
@@ -79,6 +80,15 @@ $(BUILD)/runtime/%_main.o: runtime/%_main.c $(GEN)
 	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/crisp-%: $(BUILD)/runtime/%_main.o
+	$(CC) -o $@ $^
+
+# crisp-monitor is several files of its own (runtime/monitor/), also libc only and unsanitized.
+MONITOR_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard runtime/monitor/*.c))
+$(BUILD)/runtime/monitor/%.o: runtime/monitor/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/crisp-monitor: $(MONITOR_OBJ)
 	$(CC) -o $@ $^
 
 $(BUILD)/crisp-bench: $(BUILD)/bench/cri_bench.o $(BUILD)/libcrisp.a

@@ -18,3 +18,4 @@ else
 fi
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pull_bench.py"
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pod_bench.py"
+CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/container_bench.py"

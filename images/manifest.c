@@ -525,6 +525,43 @@ static int config_rootfs_parse(yajl_val root, struct img_config *c, crisp_error_
     return config_diff_ids_parse(rootfs, c, err);
 }
 
+/* config.<key>: a list of strings, or absent/null (empty list). */
+static int config_strv_parse(yajl_val config, const char *key, char ***ret, crisp_error_t **err)
+{
+    yajl_val v = config ? json_member(config, key) : NULL;
+    size_t n = v && YAJL_IS_ARRAY(v) ? v->u.array.len : 0;
+    if (v && !YAJL_IS_ARRAY(v))
+        return crisp_error_make(err, EINVAL, "image config: config.%s must be a list of strings", key);
+    if (n > 4096)
+        return crisp_error_make(err, EINVAL, "image config: config.%s has more than 4096 entries", key);
+    _cleanup_strv_ char **list = calloc(n + 1, sizeof(char *));
+    if (!list)
+        return crisp_error_make(err, ENOMEM, "image config: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!YAJL_IS_STRING(v->u.array.values[i]))
+            return crisp_error_make(err, EINVAL, "image config: config.%s must be a list of strings", key);
+        if (!(list[i] = strdup(v->u.array.values[i]->u.string)))
+            return crisp_error_make(err, ENOMEM, "image config: out of memory");
+    }
+    *ret = TAKE_PTR(list);
+    return 0;
+}
+
+static int config_process_parse(yajl_val root, struct img_config *c, crisp_error_t **err)
+{
+    yajl_val config = json_member(root, "config");
+    const char *wd = NULL, *sig = NULL;
+    if (config_strv_parse(config, "Entrypoint", &c->entrypoint, err) < 0 ||
+        config_strv_parse(config, "Cmd", &c->cmd, err) < 0 || config_strv_parse(config, "Env", &c->env, err) < 0)
+        return -1;
+    if (config && (json_string(config, "WorkingDir", "image config: config", &wd, err) < 0 ||
+                   json_string(config, "StopSignal", "image config: config", &sig, err) < 0))
+        return -1;
+    c->working_dir = strdup(wd ? wd : "");
+    c->stop_signal = strdup(sig ? sig : "");
+    return c->working_dir && c->stop_signal ? 0 : crisp_error_make(err, ENOMEM, "image config: out of memory");
+}
+
 static int config_strings_parse(yajl_val root, struct img_config *c, crisp_error_t **err)
 {
     const char *os = NULL, *architecture = NULL, *user = NULL;
@@ -646,7 +683,8 @@ int img_config_parse(const char *body, size_t len, struct img_config **ret, cris
     _cleanup_(config_freep) struct img_config *c = calloc(1, sizeof(*c));
     if (!c)
         return crisp_error_make(err, ENOMEM, "image config: out of memory");
-    if (config_rootfs_parse(root, c, err) < 0 || config_strings_parse(root, c, err) < 0)
+    if (config_rootfs_parse(root, c, err) < 0 || config_strings_parse(root, c, err) < 0 ||
+        config_process_parse(root, c, err) < 0)
         return -1;
     /* A bad timestamp only loses the CreatedAt the CRI reports; it is no reason to refuse the image. */
     yajl_val created = json_member(root, "created");
@@ -663,5 +701,10 @@ void img_config_free(struct img_config *c)
     free(c->user);
     free(c->os);
     free(c->architecture);
+    strv_free(c->entrypoint);
+    strv_free(c->cmd);
+    strv_free(c->env);
+    free(c->working_dir);
+    free(c->stop_signal);
     free(c);
 }

@@ -64,6 +64,10 @@ struct img_config {
     size_t n_diff_ids;
     char *user;        /* config.User, "" when unset */
     char *os, *architecture;
+    /* What a container of the image runs, merged with the request's command, args and env. */
+    char **entrypoint, **cmd, **env; /* NULL-terminated (empty when unset) */
+    char *working_dir;               /* "" when unset */
+    char *stop_signal;               /* "" when unset, e.g. "SIGQUIT" or "3" */
     int64_t created; /* ns since the epoch, 0 when absent */
 };
 

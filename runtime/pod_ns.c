@@ -2,13 +2,14 @@
 #include "runtime/pod_ns.h"
 
 #include "common/cleanup.h"
+#include "common/strv.h"
+#include "runtime/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +17,12 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 
 static const char *const pin_names[] = {"net", "ipc", "uts", "pid"};
 
-/* One of the helper's output pipes, kept up to RT_POD_NS_HELPER_OUTPUT_MAX bytes. */
-struct helper_stream {
-    int fd;
-    char *data;
-    size_t len;
-};
-
-static size_t strv_len(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
 static const char **helper_argv(const struct rt_pod_ns_options *o)
 {
-    size_t max = 10 + 2 * strv_len(o->sysctls) + 2 * strv_len(o->cgroup_procs);
+    size_t max = 10 + 2 * strv_length(o->sysctls) + 2 * strv_length(o->cgroup_procs);
     const char **argv = calloc(max, sizeof(char *));
     if (!argv)
         return NULL;
@@ -54,125 +39,15 @@ static const char **helper_argv(const struct rt_pod_ns_options *o)
         argv[n++] = "--hostname";
         argv[n++] = o->hostname;
     }
-    for (size_t i = 0; i < strv_len(o->sysctls); i++) {
+    for (size_t i = 0; i < strv_length(o->sysctls); i++) {
         argv[n++] = "--sysctl";
         argv[n++] = o->sysctls[i];
     }
-    for (size_t i = 0; i < strv_len(o->cgroup_procs); i++) {
+    for (size_t i = 0; i < strv_length(o->cgroup_procs); i++) {
         argv[n++] = "--cgroup-procs";
         argv[n++] = o->cgroup_procs[i];
     }
     return argv;
-}
-
-/* posix_spawn, not fork: a vfork-style child of a multi-threaded process can safely do no more than
- * exec. Signal dispositions and mask are reset since crispd's (SIGPIPE ignored, say) would carry over. */
-static int helper_spawn(const char **argv, int out_fd, int err_fd, pid_t *ret_pid, crisp_error_t **err)
-{
-    static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawn(ret_pid, argv[0], &actions, &attr, (char *const *)argv, envp);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    if (r != 0) {
-        errno = r;
-        return crisp_error_errno(err, "spawn %s", argv[0]);
-    }
-    return 0;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads one chunk; past the bound the rest is drained and dropped so the helper never blocks. */
-static void stream_read(struct helper_stream *s)
-{
-    char scratch[4096];
-    bool room = s->len < RT_POD_NS_HELPER_OUTPUT_MAX;
-    char *dst = room ? s->data + s->len : scratch;
-    size_t size = room ? RT_POD_NS_HELPER_OUTPUT_MAX - s->len : sizeof(scratch);
-    ssize_t n = read(s->fd, dst, size);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        close(s->fd);
-        s->fd = -1;
-        return;
-    }
-    if (room)
-        s->len += (size_t)n;
-    s->data[s->len] = '\0';
-}
-
-static int streams_read(struct helper_stream s[2], crisp_error_t **err)
-{
-    int64_t deadline = now_ms() + RT_POD_NS_HELPER_TIMEOUT_MS;
-    while (s[0].fd >= 0 || s[1].fd >= 0) {
-        struct pollfd fds[2] = {{.fd = s[0].fd, .events = POLLIN}, {.fd = s[1].fd, .events = POLLIN}};
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return crisp_error_make(err, ETIMEDOUT, "crisp-pinns did not finish in %d s",
-                                    RT_POD_NS_HELPER_TIMEOUT_MS / 1000);
-        int r = poll(fds, 2, (int)left);
-        if (r < 0 && errno != EINTR)
-            return crisp_error_errno(err, "poll crisp-pinns output");
-        for (int i = 0; r > 0 && i < 2; i++)
-            if (fds[i].revents)
-                stream_read(&s[i]);
-    }
-    return 0;
-}
-
-static int child_wait(pid_t pid, int *ret_status, crisp_error_t **err)
-{
-    while (waitpid(pid, ret_status, 0) < 0)
-        if (errno != EINTR)
-            return crisp_error_errno(err, "wait for crisp-pinns");
-    return 0;
-}
-
-/* Runs the helper to completion; *ret_status is its wait status. Killed and reaped on timeout. */
-static int helper_run(const char **argv, int *ret_status, struct helper_stream s[2], crisp_error_t **err)
-{
-    int out[2], errp[2];
-    if (pipe2(out, O_CLOEXEC) < 0)
-        return crisp_error_errno(err, "pipe");
-    if (pipe2(errp, O_CLOEXEC) < 0) {
-        crisp_error_errno(err, "pipe");
-        close(out[0]);
-        close(out[1]);
-        return -1;
-    }
-    s[0].fd = out[0];
-    s[1].fd = errp[0];
-    pid_t pid;
-    int r = helper_spawn(argv, out[1], errp[1], &pid, err);
-    close(out[1]);
-    close(errp[1]);
-    if (r < 0)
-        return -1;
-    if (streams_read(s, err) < 0) {
-        kill(pid, SIGKILL);
-        child_wait(pid, ret_status, NULL);
-        return -1;
-    }
-    return child_wait(pid, ret_status, err);
 }
 
 static int parse_init_pid(const char *out, pid_t *ret, crisp_error_t **err)
@@ -201,24 +76,24 @@ static int helper_create(const struct rt_pod_ns_options *o, pid_t *ret_init_pid,
                          crisp_error_t **err)
 {
     _cleanup_free_ const char **argv = helper_argv(o);
-    _cleanup_free_ char *out = calloc(1, RT_POD_NS_HELPER_OUTPUT_MAX + 1);
-    _cleanup_free_ char *errs = calloc(1, RT_POD_NS_HELPER_OUTPUT_MAX + 1);
     *ret_undone = false;
-    if (!argv || !out || !errs)
+    if (!argv)
         return crisp_error_make(err, ENOMEM, "out of memory");
-    struct helper_stream s[2] = {{-1, out, 0}, {-1, errs, 0}};
-    int status = 0;
-    int r = helper_run(argv, &status, s, err);
-    for (int i = 0; i < 2; i++)
-        if (s[i].fd >= 0)
-            close(s[i].fd);
-    if (r < 0)
+    const struct rt_spawn_options so = {.argv = (char *const *)argv,
+                                        .timeout_ms = RT_POD_NS_HELPER_TIMEOUT_MS,
+                                        .max_output = RT_POD_NS_HELPER_OUTPUT_MAX};
+    _cleanup_(rt_spawn_result_fini) struct rt_spawn_result res = {0};
+    if (rt_spawn_run(&so, &res, err) < 0)
         return -1;
+    if (res.timed_out)
+        return crisp_error_make(err, ETIMEDOUT, "crisp-pinns did not finish in %d s",
+                                RT_POD_NS_HELPER_TIMEOUT_MS / 1000);
+    int status = res.wait_status;
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         *ret_undone = true;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return helper_failure(status, errs, err);
-    return parse_init_pid(out, ret_init_pid, err);
+        return helper_failure(status, res.err_out.data, err);
+    return parse_init_pid(res.out.data, ret_init_pid, err);
 }
 
 static int pin_remove(const char *dir, const char *name, crisp_error_t **err)

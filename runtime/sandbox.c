@@ -6,6 +6,7 @@
 #include "common/file.h"
 #include "runtime/pod_files.h"
 #include "runtime/pod_ns.h"
+#include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
 #include "runtime/sysctl.h"
 
@@ -24,16 +25,6 @@
 #define POD_SHM_SIZE "size=65536k"
 #define CNI_DEL_ATTEMPTS 3
 #define STOP_KILL_TIMEOUT_MS 5000
-
-struct rt_runtime {
-    char *pods_dir, *pinns, *default_cgroup_parent, *host_resolv_conf;
-    bool systemd_cgroup;
-    struct rt_cgroup_root cgroups;
-    struct rt_cni *cni;
-    pthread_rwlock_t lock; /* guards pods[] */
-    struct rt_sandbox **pods;
-    size_t n_pods;
-};
 
 static int64_t now_ns(void)
 {
@@ -485,8 +476,23 @@ int rt_sandbox_stop(struct rt_runtime *rt, const char *id, crisp_error_t **err)
     return r < 0 ? crisp_error_wrap(err, "stop pod sandbox %.12s", id) : 0;
 }
 
+static int remove_containers(struct rt_runtime *rt, const char *pod_id, crisp_error_t **err)
+{
+    _cleanup_strv_ char **ids = rt_containers_of_pod(rt, pod_id);
+    if (!ids)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    for (char **id = ids; *id; id++)
+        if (rt_container_remove(rt, *id, err) < 0)
+            return -1;
+    return 0;
+}
+
 int rt_sandbox_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err)
 {
+    _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *info = NULL;
+    _cleanup_error_ crisp_error_t *lookup_err = NULL;
+    if (rt_sandbox_info_get(rt, id, &info, &lookup_err) == 0 && remove_containers(rt, info->id, err) < 0)
+        return crisp_error_wrap(err, "remove pod sandbox %.12s", id);
     struct rt_sandbox *sb = lookup_locked(rt, id);
     if (!sb)
         return 0; /* absent: already removed */
@@ -680,11 +686,16 @@ int rt_runtime_open(const struct rt_runtime_options *o, struct rt_runtime **ret,
         return crisp_error_make(err, ENOMEM, "out of memory");
     pthread_rwlock_init(&rt->lock, NULL);
     rt->pods_dir = path_join(o->state_dir, "pods");
+    rt->containers_dir = path_join(o->state_dir, "containers");
+    rt->layers_dir = path_join(o->root_dir, "containers");
     rt->pinns = strdup(o->pinns_path);
+    rt->monitor = strdup(o->monitor_path);
+    rt->exec_helper = strdup(o->exec_path);
     rt->default_cgroup_parent = strdup(o->default_cgroup_parent);
     rt->host_resolv_conf = strdup(o->host_resolv_conf);
     rt->systemd_cgroup = o->systemd_cgroup;
-    int r = rt->pods_dir && rt->pinns && rt->default_cgroup_parent && rt->host_resolv_conf
+    int r = rt->pods_dir && rt->containers_dir && rt->layers_dir && rt->pinns && rt->monitor && rt->exec_helper &&
+                    rt->default_cgroup_parent && rt->host_resolv_conf
                 ? 0
                 : crisp_error_make(err, ENOMEM, "out of memory");
     if (r == 0)
@@ -695,6 +706,8 @@ int rt_runtime_open(const struct rt_runtime_options *o, struct rt_runtime **ret,
         r = rt_cni_new(o->cni_conf_dir, o->cni_bin_dirs, &rt->cni, err);
     if (r == 0)
         r = load_pods(rt, err);
+    if (r == 0)
+        r = rt_containers_load(rt, err);
     if (r < 0) {
         rt_runtime_free(rt);
         return crisp_error_wrap(err, "runtime state");
@@ -707,13 +720,18 @@ void rt_runtime_free(struct rt_runtime *rt)
 {
     if (!rt)
         return;
+    rt_containers_free(rt);
     for (size_t i = 0; i < rt->n_pods; i++)
         sandbox_unref(rt->pods[i]);
     free(rt->pods);
     rt_cni_free(rt->cni);
     rt_cgroup_root_fini(&rt->cgroups);
     free(rt->pods_dir);
+    free(rt->containers_dir);
+    free(rt->layers_dir);
     free(rt->pinns);
+    free(rt->monitor);
+    free(rt->exec_helper);
     free(rt->default_cgroup_parent);
     free(rt->host_resolv_conf);
     pthread_rwlock_destroy(&rt->lock);

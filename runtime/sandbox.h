@@ -61,8 +61,11 @@ struct rt_sandbox_info {
 };
 
 struct rt_runtime_options {
-    const char *state_dir;       /* the pods live in <state_dir>/pods */
+    const char *state_dir;       /* pods in <state_dir>/pods, containers in <state_dir>/containers */
+    const char *root_dir;        /* containers' writable layers in <root_dir>/containers */
     const char *pinns_path;      /* crisp-pinns */
+    const char *monitor_path;    /* crisp-monitor */
+    const char *exec_path;       /* crisp-exec */
     const char *cgroup_mount;    /* "/sys/fs/cgroup" */
     const char *default_cgroup_parent;
     bool systemd_cgroup;

@@ -15,6 +15,12 @@ static int send_event(struct srv_ctx *ctx, const struct srv_event *ev, crisp_err
     resp.container_id = (char *)ev->container_id;
     resp.container_event_type = (Runtime__V1__ContainerEventType)ev->type;
     resp.created_at = ev->created_at;
+    /* The pod is named by id; kubelet asks for full statuses when it needs them. */
+    Runtime__V1__PodSandboxStatus pod = RUNTIME__V1__POD_SANDBOX_STATUS__INIT;
+    if (ev->sandbox_id[0]) {
+        pod.id = (char *)ev->sandbox_id;
+        resp.pod_sandbox_status = &pod;
+    }
     return srv_stream_send(ctx, &resp.base, err);
 }
 

@@ -5,6 +5,7 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +69,32 @@ static char *helper_path(const char *name)
     return path;
 }
 
+/* Container lifecycle changes go out to GetContainerEvents streams. */
+static void publish_container_event(void *data, int type, const char *container_id, const char *sandbox_id)
+{
+    struct srv_daemon *d = data;
+    struct srv_event ev = {.type = (enum srv_event_type)type};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ev.created_at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    snprintf(ev.container_id, sizeof(ev.container_id), "%s", container_id);
+    snprintf(ev.sandbox_id, sizeof(ev.sandbox_id), "%s", sandbox_id);
+    srv_event_publish(d->events, &ev);
+}
+
 static int runtime_init(struct srv_daemon *d, crisp_error_t **err)
 {
     const struct crisp_config *cfg = d->cfg;
-    _cleanup_free_ char *pinns = helper_path("crisp-pinns");
-    if (!pinns)
+    _cleanup_free_ char *pinns = helper_path("crisp-pinns"), *monitor = helper_path("crisp-monitor");
+    _cleanup_free_ char *exec = helper_path("crisp-exec");
+    if (!pinns || !monitor || !exec)
         return crisp_error_errno(err, "find crispd's own directory");
     struct rt_runtime_options o = {
         .state_dir = cfg->state,
+        .root_dir = cfg->root,
         .pinns_path = pinns,
+        .monitor_path = monitor,
+        .exec_path = exec,
         .cgroup_mount = "/sys/fs/cgroup",
         .default_cgroup_parent = cfg->default_cgroup_parent,
         .systemd_cgroup = cfg->cgroup_driver == CGROUP_DRIVER_SYSTEMD,
@@ -84,7 +102,10 @@ static int runtime_init(struct srv_daemon *d, crisp_error_t **err)
         .cni_bin_dirs = cfg->cni_bin_dirs,
         .host_resolv_conf = "/etc/resolv.conf",
     };
-    return rt_runtime_open(&o, &d->runtime, err);
+    if (rt_runtime_open(&o, &d->runtime, err) < 0)
+        return -1;
+    rt_runtime_set_event_hook(d->runtime, publish_container_event, d);
+    return 0;
 }
 
 int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_error_t **err)

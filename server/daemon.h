@@ -6,6 +6,7 @@
 #include "images/pull.h"
 #include "images/registry.h"
 #include "images/store.h"
+#include "runtime/container.h"
 #include "runtime/sandbox.h"
 #include "server/events.h"
 

@@ -35,6 +35,24 @@ int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
     crisp_error_t **err);
 int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
     crisp_error_t **err);
+int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_start(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_exec_sync(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_update(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_reopen_log(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 
 #endif

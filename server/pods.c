@@ -5,6 +5,8 @@
 #include "api.pb-c.h"
 #include "common/cleanup.h"
 #include "server/daemon.h"
+#include "server/kv.h"
+#include "server/resources.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +14,6 @@
 #include <time.h>
 
 #define MAX_PORT_MAPPINGS 256
-#define MAX_KV 1024
 
 static const char *protocol_name(Runtime__V1__Protocol p)
 {
@@ -40,29 +41,6 @@ static int ports_from(struct arena *a, const Runtime__V1__PodSandboxConfig *c, s
     return 0;
 }
 
-/* protobuf-c map entries all share the key/value layout after the message base. */
-struct pb_entry {
-    ProtobufCMessage base;
-    char *key, *value;
-};
-
-static int kv_from(struct arena *a, void *const *entries, size_t n, const struct rt_kv **ret, size_t *ret_n,
-                   crisp_error_t **err)
-{
-    if (n > MAX_KV)
-        return crisp_error_make(err, EINVAL, "%zu labels, annotations or sysctls: at most %d", n, MAX_KV);
-    struct rt_kv *kv = arena_alloc(a, (n + 1) * sizeof(*kv));
-    if (!kv)
-        return crisp_error_make(err, ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const struct pb_entry *e = entries[i];
-        kv[i] = (struct rt_kv){e->key, e->value};
-    }
-    *ret = kv;
-    *ret_n = n;
-    return 0;
-}
-
 static char **strv_from(struct arena *a, char **items, size_t n)
 {
     char **v = arena_alloc(a, (n + 1) * sizeof(char *));
@@ -71,30 +49,22 @@ static char **strv_from(struct arena *a, char **items, size_t n)
     return v;
 }
 
+/* Pod resources, with the overhead added where the pod has a limit (with none there is nothing to add to). */
 static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
-                          const Runtime__V1__LinuxContainerResources *overhead, struct rt_sandbox_spec *s)
+                          const Runtime__V1__LinuxContainerResources *overhead, struct rt_sandbox_spec *s,
+                          crisp_error_t **err)
 {
-    if (!r && !overhead)
-        return 0;
-    struct rt_cgroup_resources *res = arena_alloc(a, sizeof(*res));
-    if (!res)
+    struct rt_cgroup_resources *res = NULL;
+    if (srv_resources_from(a, r, &res, err) < 0)
         return -1;
-    if (r) {
-        res->cpu_period = r->cpu_period;
-        res->cpu_quota = r->cpu_quota;
-        res->cpu_shares = r->cpu_shares;
-        res->memory_limit = r->memory_limit_in_bytes;
-        res->memory_swap_limit = r->memory_swap_limit_in_bytes;
-        res->cpuset_cpus = r->cpuset_cpus;
-        res->cpuset_mems = r->cpuset_mems;
+    if (res && overhead) {
+        if (res->memory_limit > 0)
+            res->memory_limit += overhead->memory_limit_in_bytes;
+        if (res->cpu_quota > 0)
+            res->cpu_quota += overhead->cpu_quota;
+        if (res->cpu_shares > 0)
+            res->cpu_shares += overhead->cpu_shares;
     }
-    /* Overhead adds to what the pod's containers get; with no pod limit there is nothing to add to. */
-    if (overhead && res->memory_limit > 0)
-        res->memory_limit += overhead->memory_limit_in_bytes;
-    if (overhead && res->cpu_quota > 0)
-        res->cpu_quota += overhead->cpu_quota;
-    if (overhead && res->cpu_shares > 0)
-        res->cpu_shares += overhead->cpu_shares;
     s->resources = res;
     return 0;
 }
@@ -129,12 +99,12 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
     }
     namespaces_from(l, s);
     if (ports_from(a, c, s, err) < 0 ||
-        kv_from(a, (void *const *)c->labels, c->n_labels, &s->labels, &s->n_labels, err) < 0 ||
-        kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
-        (l && kv_from(a, (void *const *)l->sysctls, l->n_sysctls, &s->sysctls, &s->n_sysctls, err) < 0))
+        srv_kv_from(a, (void *const *)c->labels, c->n_labels, &s->labels, &s->n_labels, err) < 0 ||
+        srv_kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
+        (l && srv_kv_from(a, (void *const *)l->sysctls, l->n_sysctls, &s->sysctls, &s->n_sysctls, err) < 0))
         return -1;
-    if (resources_from(a, l ? l->resources : NULL, l ? l->overhead : NULL, s) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (resources_from(a, l ? l->resources : NULL, l ? l->overhead : NULL, s, err) < 0)
+        return -1;
     size_t len = protobuf_c_message_get_packed_size(&c->base);
     uint8_t *packed = arena_alloc(a, len + 1);
     if (!packed)
@@ -214,24 +184,6 @@ static Runtime__V1__PodSandboxMetadata *metadata_of(struct arena *a, const struc
     return m->name && m->uid && m->namespace_ ? m : NULL;
 }
 
-/* Labels and annotations as protobuf-c map entries (every map entry type has this layout). */
-static void **entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv, size_t n)
-{
-    void **list = arena_alloc(a, (n + 1) * sizeof(void *));
-    for (size_t i = 0; list && i < n; i++) {
-        struct pb_entry *e = arena_alloc(a, sizeof(*e));
-        if (!e)
-            return NULL;
-        protobuf_c_message_init(desc, e);
-        e->key = arena_strdup(a, kv[i].key);
-        e->value = arena_strdup(a, kv[i].value);
-        if (!e->key || !e->value)
-            return NULL;
-        list[i] = e;
-    }
-    return list;
-}
-
 static Runtime__V1__PodSandboxNetworkStatus *network_of(struct arena *a, const struct rt_sandbox_info *i)
 {
     Runtime__V1__PodSandboxNetworkStatus *n = arena_alloc(a, sizeof(*n));
@@ -287,10 +239,10 @@ static Runtime__V1__PodSandboxStatus *status_of(struct arena *a, const struct rt
     s->created_at = i->created_at;
     s->network = network_of(a, i);
     s->linux = linux_of(a, i);
-    s->labels = (Runtime__V1__PodSandboxStatus__LabelsEntry **)entries_of(
+    s->labels = (Runtime__V1__PodSandboxStatus__LabelsEntry **)srv_entries_of(
         a, &runtime__v1__pod_sandbox_status__labels_entry__descriptor, i->labels, i->n_labels);
     s->n_labels = i->n_labels;
-    s->annotations = (Runtime__V1__PodSandboxStatus__AnnotationsEntry **)entries_of(
+    s->annotations = (Runtime__V1__PodSandboxStatus__AnnotationsEntry **)srv_entries_of(
         a, &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, i->annotations, i->n_annotations);
     s->n_annotations = i->n_annotations;
     s->runtime_handler = arena_strdup(a, i->runtime_handler);
@@ -371,10 +323,10 @@ static Runtime__V1__PodSandbox *summary_of(struct arena *a, const struct rt_sand
     p->metadata = metadata_of(a, i);
     p->state = (Runtime__V1__PodSandboxState)i->state;
     p->created_at = i->created_at;
-    p->labels = (Runtime__V1__PodSandbox__LabelsEntry **)entries_of(
+    p->labels = (Runtime__V1__PodSandbox__LabelsEntry **)srv_entries_of(
         a, &runtime__v1__pod_sandbox__labels_entry__descriptor, i->labels, i->n_labels);
     p->n_labels = i->n_labels;
-    p->annotations = (Runtime__V1__PodSandbox__AnnotationsEntry **)entries_of(
+    p->annotations = (Runtime__V1__PodSandbox__AnnotationsEntry **)srv_entries_of(
         a, &runtime__v1__pod_sandbox__annotations_entry__descriptor, i->annotations, i->n_annotations);
     p->n_annotations = i->n_annotations;
     p->runtime_handler = arena_strdup(a, i->runtime_handler);

@@ -9,14 +9,14 @@ from conftest import pb
 
 def test_failed_rpc_logged_once_in_text(crispd):
     with pytest.raises(grpc.RpcError):
-        crispd.call("ListContainers", pb().ListContainersRequest())
+        crispd.call("CheckpointContainer", pb().CheckpointContainerRequest())
     crispd.call("Version", pb().VersionRequest())
     lines = [l for l in crispd.log().splitlines() if "RPC failed" in l]
     assert len(lines) == 1
     assert " error " in lines[0]
-    assert "method=/runtime.v1.RuntimeService/ListContainers" in lines[0]
+    assert "method=/runtime.v1.RuntimeService/CheckpointContainer" in lines[0]
     assert "code=UNIMPLEMENTED" in lines[0]
-    assert 'error="/runtime.v1.RuntimeService/ListContainers is not implemented by crisp yet"' in lines[0]
+    assert 'error="/runtime.v1.RuntimeService/CheckpointContainer is not implemented by crisp yet"' in lines[0]
 
 
 def test_json_log_lines(crispd_factory):

@@ -100,7 +100,9 @@ def test_update_runtime_config_rejects_bad_cidr(crispd, cidr):
 
 IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo",
-               "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox"}
+               "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
+               "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
+               "ListContainers", "ExecSync", "UpdateContainerResources", "ReopenContainerLog"}
 
 
 def all_methods():

@@ -44,6 +44,18 @@ def test_no_cgroup_left():
     assert left == []
 
 
+def test_no_monitor_left():
+    monitors = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                if f.read().strip() == "crisp-monitor":
+                    monitors.append(pid)
+        except OSError:
+            pass
+    assert monitors == []
+
+
 def test_no_pod_init_left():
     inits = []
     for pid in os.listdir("/proc"):

@@ -1,0 +1,860 @@
+#define _GNU_SOURCE
+#include "runtime/container.h"
+
+#include "common/cleanup.h"
+#include "common/file.h"
+#include "common/strv.h"
+#include "runtime/container_internal.h"
+#include "runtime/container_spec.h"
+#include "runtime/exec.h"
+#include "runtime/pod_ns.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/sandbox_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 60000
+#define SYNC_LINE_MAX 8192
+#define EXIT_FILE_MAX 65536
+#define EXEC_MAX_OUTPUT (16 * 1024 * 1024)
+
+extern char **environ;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static char *join(const char *a, const char *b)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
+}
+
+static void container_free(struct rt_container *c)
+{
+    if (!c)
+        return;
+    rt_container_fields_free(c);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static void container_unref(struct rt_container *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        container_free(c);
+}
+
+static void emit(struct rt_runtime *rt, int type, const struct rt_container *c)
+{
+    if (rt->event_fn)
+        rt->event_fn(rt->event_data, type, c->info.id, c->info.sandbox_id);
+}
+
+void rt_runtime_set_event_hook(struct rt_runtime *rt, rt_container_event_fn fn, void *data)
+{
+    rt->event_fn = fn;
+    rt->event_data = data;
+}
+
+/* Durable: the container's writable layer in root outlives this record only if the record says so. */
+static int persist(const struct rt_container *c, crisp_error_t **err)
+{
+    _cleanup_free_ char *json = rt_container_record_to_json(c), *path = join(c->dir, "container.json");
+    if (!json || !path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return file_write_replace(path, json, strlen(json), 0600, err);
+}
+
+/* ---- index ---- */
+
+static struct rt_container *find_locked(struct rt_runtime *rt, const char *id)
+{
+    size_t len = strlen(id);
+    struct rt_container *found = NULL;
+    for (size_t i = 0; len > 0 && i < rt->n_containers; i++) {
+        struct rt_container *c = rt->containers[i];
+        if (c->removed || strncmp(c->info.id, id, len) != 0)
+            continue;
+        if (len == RT_ID_LEN)
+            return c;
+        if (found)
+            return NULL;
+        found = c;
+    }
+    return found;
+}
+
+static int index_add(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+{
+    pthread_rwlock_wrlock(&rt->lock);
+    for (size_t i = 0; i < rt->n_containers; i++) {
+        const struct rt_container_info *o = &rt->containers[i]->info;
+        if (!rt->containers[i]->removed && strcmp(o->sandbox_id, c->info.sandbox_id) == 0 &&
+            strcmp(o->name, c->info.name) == 0 && o->attempt == c->info.attempt) {
+            pthread_rwlock_unlock(&rt->lock);
+            return crisp_error_make(err, EEXIST, "container %s (attempt %u) already exists in pod %.12s as %s",
+                                    c->info.name, c->info.attempt, c->info.sandbox_id, o->id);
+        }
+    }
+    struct rt_container **grown = realloc(rt->containers, (rt->n_containers + 1) * sizeof(*grown));
+    if (grown) {
+        rt->containers = grown;
+        grown[rt->n_containers++] = c;
+    }
+    pthread_rwlock_unlock(&rt->lock);
+    return grown ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+}
+
+static void index_remove(struct rt_runtime *rt, struct rt_container *c)
+{
+    bool found = false;
+    pthread_rwlock_wrlock(&rt->lock);
+    for (size_t i = 0; i < rt->n_containers && !found; i++)
+        if (rt->containers[i] == c) {
+            rt->containers[i] = rt->containers[--rt->n_containers];
+            found = true;
+        }
+    pthread_rwlock_unlock(&rt->lock);
+    if (found)
+        container_unref(c);
+}
+
+static struct rt_container *lookup_locked(struct rt_runtime *rt, const char *id)
+{
+    pthread_rwlock_rdlock(&rt->lock);
+    struct rt_container *c = find_locked(rt, id);
+    if (c)
+        atomic_fetch_add(&c->refs, 1);
+    pthread_rwlock_unlock(&rt->lock);
+    if (c)
+        pthread_mutex_lock(&c->lock);
+    return c;
+}
+
+static void unlock_unref(struct rt_container *c)
+{
+    pthread_mutex_unlock(&c->lock);
+    container_unref(c);
+}
+
+/* ---- exits, as crisp-monitor records them ---- */
+
+static char *exit_file(const struct rt_container *c)
+{
+    return join(c->dir, "exit");
+}
+
+static char *unescape_value(const char *v)
+{
+    char *out = malloc(strlen(v) + 1), *o = out;
+    for (const char *p = v; out && *p; p++) {
+        if (*p == '\\' && p[1] == 'n') {
+            *o++ = '\n';
+            p++;
+        } else if (*p == '\\' && p[1] == '\\') {
+            *o++ = '\\';
+            p++;
+        } else {
+            *o++ = *p;
+        }
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+static void apply_exit_field(struct rt_container_info *i, const char *key, const char *value)
+{
+    if (strcmp(key, "exit_code") == 0)
+        i->exit_code = atoi(value);
+    else if (strcmp(key, "finished_at") == 0)
+        i->finished_at = strtoll(value, NULL, 10);
+    else if (strcmp(key, "reason") == 0 || strcmp(key, "message") == 0) {
+        char *v = unescape_value(value);
+        if (!v)
+            return;
+        char **slot = key[0] == 'r' ? &i->reason : &i->message;
+        free(*slot);
+        *slot = v;
+    }
+}
+
+/* Reads the exit record if the monitor wrote one; true when the container has exited. */
+static bool read_exit(struct rt_container *c)
+{
+    _cleanup_free_ char *path = exit_file(c), *text = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    if (!path || file_read_bounded(path, EXIT_FILE_MAX, &text, NULL, &err) < 0)
+        return false;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(line, ' ');
+        if (!sp)
+            continue;
+        *sp = '\0';
+        apply_exit_field(&c->info, line, sp + 1);
+    }
+    c->info.state = RT_CONTAINER_EXITED;
+    c->info.pid = 0;
+    return true;
+}
+
+/* A running container whose monitor recorded an exit becomes EXITED (and kubelet hears of it). */
+static void refresh(struct rt_runtime *rt, struct rt_container *c)
+{
+    if (c->info.state != RT_CONTAINER_RUNNING || !read_exit(c))
+        return;
+    persist(c, NULL);
+    emit(rt, 2 /* CONTAINER_STOPPED_EVENT */, c);
+}
+
+/* ---- create ---- */
+
+static char **cgroup_procs(struct rt_runtime *rt, const char *path)
+{
+    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio",
+                                     "devices", "freezer", NULL};
+    char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
+    size_t n = 0;
+    bool v2 = rt->cgroups.mode == RT_CGROUP_V2;
+    for (size_t i = 0; files && (v2 ? i < 1 : v1[i] != NULL); i++) {
+        char *f = NULL;
+        int r = v2 ? asprintf(&f, "%s%s/cgroup.procs", rt->cgroups.mount, path)
+                   : asprintf(&f, "%s/%s%s/cgroup.procs", rt->cgroups.mount, v1[i], path);
+        if (r < 0) {
+            strv_free(files);
+            return NULL;
+        }
+        if (access(f, W_OK) == 0)
+            files[n++] = f;
+        else
+            free(f);
+    }
+    return files;
+}
+
+static char *oom_file(struct rt_runtime *rt, const char *path, bool v2)
+{
+    char *f = NULL;
+    if (v2 != (rt->cgroups.mode == RT_CGROUP_V2))
+        return strdup("");
+    int r = v2 ? asprintf(&f, "%s%s/memory.events", rt->cgroups.mount, path)
+               : asprintf(&f, "%s/memory%s/memory.oom_control", rt->cgroups.mount, path);
+    return r < 0 ? NULL : f;
+}
+
+static int random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
+{
+    unsigned char raw[RT_ID_LEN / 2];
+    _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
+        return crisp_error_errno(err, "read /dev/urandom");
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                     crisp_error_t **err)
+{
+    struct rt_container_info *i = &c->info;
+    memcpy(i->sandbox_id, pod->id, RT_ID_LEN + 1);
+    i->name = strdup(s->name);
+    i->attempt = s->attempt;
+    i->state = RT_CONTAINER_CREATED;
+    i->created_at = now_ns();
+    i->reason = strdup("");
+    i->message = strdup("");
+    i->image = strdup(s->image);
+    i->image_id = strdup(s->image_id);
+    i->log_path = strdup(s->log_path ? s->log_path : "");
+    i->uid = s->uid;
+    i->gid = s->gid;
+    c->stop_signal = s->stop_signal > 0 ? s->stop_signal : SIGTERM;
+    c->tty = s->tty;
+    c->env = strv_copy(s->env);
+    c->cwd = strdup(s->cwd);
+    i->mounts = calloc(s->n_mounts + 1, sizeof(*i->mounts));
+    if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !c->env || !c->cwd ||
+        !i->mounts || rt_kv_copy(s->labels, s->n_labels, &i->labels) < 0 ||
+        rt_kv_copy(s->annotations, s->n_annotations, &i->annotations) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    i->n_labels = s->n_labels;
+    i->n_annotations = s->n_annotations;
+    for (size_t m = 0; m < s->n_mounts; m++) {
+        i->mounts[m] = s->mounts[m];
+        i->mounts[m].container_path = strdup(s->mounts[m].container_path);
+        i->mounts[m].host_path = strdup(s->mounts[m].host_path);
+        i->n_mounts++;
+        if (!i->mounts[m].container_path || !i->mounts[m].host_path)
+            return crisp_error_make(err, ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int validate(const struct rt_container_spec *s, crisp_error_t **err)
+{
+    if (!s->name || !*s->name || strlen(s->name) > 253)
+        return crisp_error_make(err, EINVAL, "container metadata needs a name of at most 253 bytes");
+    if (!s->argv || !s->argv[0])
+        return crisp_error_make(err, EINVAL, "container %s has no command: the image sets none and neither does the request",
+                                s->name);
+    if (!s->cwd || s->cwd[0] != '/')
+        return crisp_error_make(err, EINVAL, "working directory \"%s\" is not absolute", s->cwd ? s->cwd : "");
+    for (size_t m = 0; m < s->n_mounts; m++) {
+        const struct rt_mount *mt = &s->mounts[m];
+        if (mt->container_path[0] != '/' || strstr(mt->container_path, "/../"))
+            return crisp_error_make(err, EINVAL, "mount destination \"%s\" must be an absolute path without \"..\"",
+                                    mt->container_path);
+        struct stat st;
+        if (stat(mt->host_path, &st) < 0)
+            return crisp_error_errno(err, "mount source %s", mt->host_path);
+    }
+    return 0;
+}
+
+static const char *pid_ns_of(const struct rt_sandbox_info *pod, char *buf, size_t size)
+{
+    if (pod->pid_mode == RT_NS_NODE)
+        return "host";
+    if (pod->pid_mode == RT_NS_POD && pod->init_pid > 0) {
+        snprintf(buf, size, "%s/ns/pid", pod->dir);
+        return buf;
+    }
+    return "new";
+}
+
+static int make_layout(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
+                       const struct rt_sandbox_info *pod, crisp_error_t **err)
+{
+    _cleanup_free_ char *upper = join(c->rw_dir, "upper"), *work = join(c->rw_dir, "work");
+    _cleanup_free_ char *rootfs = join(c->dir, "rootfs"), *spec = join(c->dir, "spec"), *exitf = exit_file(c);
+    _cleanup_free_ char *oom1 = NULL, *oom2 = NULL;
+    if (!upper || !work || !rootfs || !spec || !exitf)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (mkdir(c->dir, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+        return crisp_error_errno(err, "make %s", c->dir);
+    if (dir_create_all(upper, 0755, err) < 0 || dir_create_all(work, 0700, err) < 0)
+        return -1;
+    if (asprintf(&c->info.cgroup_path, "%s/ctr-%.12s", pod->cgroup_path, c->info.id) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    int depth = 0;
+    if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
+        (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
+        return -1;
+    _cleanup_strv_ char **procs = cgroup_procs(rt, c->info.cgroup_path);
+    oom1 = oom_file(rt, c->info.cgroup_path, false);
+    oom2 = oom_file(rt, c->info.cgroup_path, true);
+    char pidns[4096];
+    struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, procs, oom1, oom2,
+                                  pid_ns_of(pod, pidns, sizeof(pidns))};
+    if (!procs || !oom1 || !oom2)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return rt_spec_write(spec, &ctx, err);
+}
+
+static void undo_create(struct rt_runtime *rt, struct rt_container *c)
+{
+    if (c->info.cgroup_path)
+        rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, 1, NULL);
+    dir_remove_all(c->dir, NULL);
+    dir_remove_all(c->rw_dir, NULL);
+}
+
+int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s, char ret_id[RT_ID_LEN + 1],
+                        crisp_error_t **err)
+{
+    if (validate(s, err) < 0)
+        return -1;
+    _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *pod = NULL;
+    if (rt_sandbox_info_get(rt, s->sandbox_id, &pod, err) < 0)
+        return -1;
+    if (pod->state != RT_SANDBOX_READY)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "pod sandbox %.12s is not ready", pod->id);
+    struct rt_container *c = calloc(1, sizeof(*c));
+    if (!c)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    c->refs = 1;
+    if (random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
+        !(c->dir = join(rt->containers_dir, c->info.id)) || !(c->rw_dir = join(rt->layers_dir, c->info.id))) {
+        container_free(c);
+        return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
+    }
+    if (index_add(rt, c, err) < 0) {
+        container_free(c);
+        return -1;
+    }
+    int r = make_layout(rt, c, s, pod, err);
+    if (r == 0)
+        r = persist(c, err);
+    if (r < 0) {
+        undo_create(rt, c);
+        index_remove(rt, c);
+        return crisp_error_wrap(err, "create container %s", s->name);
+    }
+    memcpy(ret_id, c->info.id, RT_ID_LEN + 1);
+    emit(rt, 0 /* CONTAINER_CREATED_EVENT */, c);
+    return 0;
+}
+
+/* ---- start ---- */
+
+/* crisp-monitor detaches (its first process exits at once) and reports on the sync pipe. */
+static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret_sync_fd, crisp_error_t **err)
+{
+    _cleanup_free_ char *spec = join(c->dir, "spec");
+    int pipefd[2];
+    if (!spec)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return crisp_error_errno(err, "pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
+    char *argv[] = {rt->monitor, "--spec", spec, "--sync-fd", "3", NULL};
+    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, rt->monitor, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    if (r != 0) {
+        close(pipefd[0]);
+        errno = r;
+        return crisp_error_errno(err, "spawn %s", rt->monitor);
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *ret_sync_fd = pipefd[0];
+    return 0;
+}
+
+static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
+{
+    size_t len = 0;
+    int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
+    while (len + 1 < size) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int left = (int)((deadline - now_ns()) / 1000000);
+        if (left <= 0 || poll(&p, 1, left) == 0)
+            return crisp_error_make(err, ETIMEDOUT, "crisp-monitor did not report within %d s", START_TIMEOUT_MS / 1000);
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return len ? 0 : crisp_error_make(err, EIO, "crisp-monitor exited without reporting");
+}
+
+static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+{
+    if (c->info.state != RT_CONTAINER_CREATED)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED", c->info.id);
+    _cleanup_close_ int fd = -1;
+    char line[SYNC_LINE_MAX];
+    if (spawn_monitor(rt, c, &fd, err) < 0 || read_sync_line(fd, line, sizeof(line), err) < 0)
+        return -1;
+    int pid = 0, monitor = 0, code = 0, consumed = 0;
+    if (sscanf(line, "ok %d %d", &pid, &monitor) == 2 && pid > 0) {
+        c->info.pid = pid;
+        c->monitor_pid = monitor;
+        c->info.started_at = now_ns();
+        c->info.state = RT_CONTAINER_RUNNING;
+        rt_proc_start_time(pid, &c->pid_start, NULL);
+        return persist(c, err);
+    }
+    if (sscanf(line, "error %d %n", &code, &consumed) >= 1 && consumed > 0) {
+        read_exit(c);
+        c->info.state = RT_CONTAINER_EXITED;
+        c->info.exit_code = code;
+        persist(c, NULL);
+        return crisp_error_make(err, EIO, "%s", line + consumed);
+    }
+    return crisp_error_make(err, EIO, "crisp-monitor said \"%.200s\"", line);
+}
+
+int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    int r = start_locked(rt, c, err);
+    if (r == 0)
+        emit(rt, 1 /* CONTAINER_STARTED_EVENT */, c);
+    else if (c->info.state == RT_CONTAINER_EXITED)
+        emit(rt, 2, c);
+    unlock_unref(c);
+    return r < 0 ? crisp_error_wrap(err, "start container %.12s", id) : 0;
+}
+
+/* ---- stop, remove ---- */
+
+static bool pid_is_ours(const struct rt_container *c)
+{
+    uint64_t start = 0;
+    return c->info.pid > 0 && rt_proc_start_time(c->info.pid, &start, NULL) == 0 && start == c->pid_start;
+}
+
+/* Waits for the monitor's exit record up to timeout_ms; true once the container has exited. */
+static bool wait_exit(struct rt_container *c, int64_t timeout_ms)
+{
+    int64_t deadline = now_ns() + timeout_ms * 1000000;
+    for (;;) {
+        if (read_exit(c))
+            return true;
+        if (now_ns() >= deadline)
+            return false;
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The monitor died too (or crispd's host rebooted): no record will come, so make one. */
+static void mark_lost(struct rt_container *c)
+{
+    c->info.state = RT_CONTAINER_EXITED;
+    c->info.finished_at = now_ns();
+    c->info.exit_code = 137;
+    free(c->info.reason);
+    c->info.reason = strdup("Error");
+    c->info.pid = 0;
+}
+
+static int stop_locked(struct rt_runtime *rt, struct rt_container *c, int64_t timeout_s)
+{
+    if (c->info.state != RT_CONTAINER_RUNNING || read_exit(c))
+        return 0;
+    if (timeout_s > 0 && pid_is_ours(c)) {
+        kill(c->info.pid, c->stop_signal);
+        if (wait_exit(c, timeout_s * 1000))
+            return 0;
+    }
+    rt_cgroup_kill_all(&rt->cgroups, c->info.cgroup_path, 10000, NULL);
+    if (!wait_exit(c, 10000))
+        mark_lost(c);
+    return 0;
+}
+
+int rt_container_stop(struct rt_runtime *rt, const char *id, int64_t timeout_s, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    bool was_running = c->info.state == RT_CONTAINER_RUNNING;
+    int r = stop_locked(rt, c, timeout_s);
+    if (was_running && c->info.state == RT_CONTAINER_EXITED) {
+        persist(c, NULL);
+        emit(rt, 2 /* CONTAINER_STOPPED_EVENT */, c);
+    }
+    unlock_unref(c);
+    return r;
+}
+
+static int remove_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+{
+    stop_locked(rt, c, 0);
+    if (rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, 1, err) < 0 || dir_remove_all(c->rw_dir, err) < 0 ||
+        dir_remove_all(c->dir, err) < 0)
+        return -1;
+    c->removed = true;
+    return 0;
+}
+
+int rt_container_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return 0;
+    int r = c->removed ? 0 : remove_locked(rt, c, err);
+    bool removed = c->removed;
+    pthread_mutex_unlock(&c->lock);
+    if (r == 0 && removed) {
+        emit(rt, 3 /* CONTAINER_DELETED_EVENT */, c);
+        index_remove(rt, c);
+    }
+    container_unref(c);
+    return r < 0 ? crisp_error_wrap(err, "remove container %.12s", id) : 0;
+}
+
+char **rt_containers_of_pod(struct rt_runtime *rt, const char *sandbox_id)
+{
+    pthread_rwlock_rdlock(&rt->lock);
+    char **ids = calloc(rt->n_containers + 1, sizeof(char *));
+    for (size_t i = 0, n = 0; ids && i < rt->n_containers; i++)
+        if (strcmp(rt->containers[i]->info.sandbox_id, sandbox_id) == 0 && !rt->containers[i]->removed &&
+            !(ids[n++] = strdup(rt->containers[i]->info.id))) {
+            strv_free(ids);
+            ids = NULL;
+        }
+    pthread_rwlock_unlock(&rt->lock);
+    return ids;
+}
+
+/* ---- update, logs, exec ---- */
+
+int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_cgroup_resources *res,
+                        crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    int r = c->info.state == RT_CONTAINER_EXITED
+                ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s has exited", id)
+                : rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, res, err);
+    unlock_unref(c);
+    return r;
+}
+
+/* kubelet renamed the log; the monitor reopens log_path on SIGUSR1, which creates the new file. */
+int rt_container_reopen_log(struct rt_runtime *rt, const char *id, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, c);
+    int r = 0;
+    if (c->info.state != RT_CONTAINER_RUNNING)
+        r = crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
+    else if (c->info.log_path[0] && kill(c->monitor_pid, SIGUSR1) < 0)
+        r = crisp_error_errno(err, "signal crisp-monitor of %.12s", id);
+    for (int i = 0; r == 0 && c->info.log_path[0] && i < 400 && access(c->info.log_path, F_OK) < 0; i++) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0 && c->info.log_path[0] && access(c->info.log_path, F_OK) < 0)
+        r = crisp_error_make(err, ETIMEDOUT, "log %s was not reopened", c->info.log_path);
+    unlock_unref(c);
+    return r;
+}
+
+void rt_exec_output_fini(struct rt_exec_output *o)
+{
+    free(o->out);
+    free(o->err_out);
+    memset(o, 0, sizeof(*o));
+}
+
+int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
+                           struct rt_exec_output *ret, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, c);
+    bool running = c->info.state == RT_CONTAINER_RUNNING;
+    _cleanup_strv_ char **procs = running ? cgroup_procs(rt, c->info.cgroup_path) : NULL;
+    struct rt_exec_request req = {
+        .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
+        .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,
+        .timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0), .max_output = EXEC_MAX_OUTPUT,
+    };
+    /* The exec runs without the container's lock: a long one must not block status or stop. */
+    pthread_mutex_unlock(&c->lock);
+    struct rt_exec_result res = {0};
+    int r = !running ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id)
+            : !procs ? crisp_error_make(err, ENOMEM, "out of memory")
+                     : rt_exec_sync(&req, &res, err);
+    container_unref(c);
+    if (r == 0 && res.timed_out)
+        r = crisp_error_make(err, ETIMEDOUT, "command timed out after %lld s", (long long)timeout_s);
+    if (r == 0)
+        *ret = (struct rt_exec_output){res.exit_code, res.out, res.err_out, res.out_len, res.err_len};
+    else
+        rt_exec_result_fini(&res);
+    return r;
+}
+
+/* ---- snapshots ---- */
+
+static struct rt_container_info *info_copy(const struct rt_container_info *i)
+{
+    struct rt_container_info *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *i;
+    c->name = strdup(i->name);
+    c->reason = strdup(i->reason);
+    c->message = strdup(i->message);
+    c->image = strdup(i->image);
+    c->image_id = strdup(i->image_id);
+    c->log_path = strdup(i->log_path);
+    c->cgroup_path = strdup(i->cgroup_path ? i->cgroup_path : "");
+    c->labels = c->annotations = NULL;
+    c->mounts = calloc(i->n_mounts + 1, sizeof(*c->mounts));
+    bool ok = c->name && c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
+              c->mounts && rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
+              rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) == 0;
+    for (size_t m = 0; ok && m < i->n_mounts; m++) {
+        c->mounts[m] = i->mounts[m];
+        c->mounts[m].container_path = strdup(i->mounts[m].container_path);
+        c->mounts[m].host_path = strdup(i->mounts[m].host_path);
+        ok = c->mounts[m].container_path && c->mounts[m].host_path;
+    }
+    if (!ok) {
+        rt_container_info_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, c);
+    struct rt_container_info *copy = info_copy(&c->info);
+    unlock_unref(c);
+    if (!copy)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    *ret = copy;
+    return 0;
+}
+
+/* Takes a reference on every live container, so the list can be refreshed without the index lock. */
+static struct rt_container **snapshot(struct rt_runtime *rt, size_t *ret_n)
+{
+    pthread_rwlock_rdlock(&rt->lock);
+    struct rt_container **list = calloc(rt->n_containers + 1, sizeof(*list));
+    size_t n = 0;
+    for (size_t i = 0; list && i < rt->n_containers; i++)
+        if (!rt->containers[i]->removed) {
+            atomic_fetch_add(&rt->containers[i]->refs, 1);
+            list[n++] = rt->containers[i];
+        }
+    pthread_rwlock_unlock(&rt->lock);
+    *ret_n = n;
+    return list;
+}
+
+int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n, crisp_error_t **err)
+{
+    size_t n = 0;
+    struct rt_container **all = snapshot(rt, &n);
+    struct rt_container_info **list = all ? calloc(n + 1, sizeof(*list)) : NULL;
+    bool ok = list != NULL;
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&all[i]->lock);
+        refresh(rt, all[i]);
+        if (ok)
+            ok = (list[i] = info_copy(&all[i]->info)) != NULL;
+        pthread_mutex_unlock(&all[i]->lock);
+        container_unref(all[i]);
+    }
+    free(all);
+    if (!ok) {
+        rt_container_info_list_free(list, n);
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+void rt_container_info_free(struct rt_container_info *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    free(c->reason);
+    free(c->message);
+    free(c->image);
+    free(c->image_id);
+    free(c->log_path);
+    free(c->cgroup_path);
+    rt_kv_free(c->labels, c->n_labels);
+    rt_kv_free(c->annotations, c->n_annotations);
+    for (size_t m = 0; c->mounts && m < c->n_mounts; m++) {
+        free(c->mounts[m].container_path);
+        free(c->mounts[m].host_path);
+    }
+    free(c->mounts);
+    free(c);
+}
+
+void rt_container_info_freep(struct rt_container_info **c)
+{
+    rt_container_info_free(*c);
+}
+
+void rt_container_info_list_free(struct rt_container_info **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        rt_container_info_free(list[i]);
+    free(list);
+}
+
+/* ---- restart ---- */
+
+static int is_container_dir(const struct dirent *d)
+{
+    return strlen(d->d_name) == RT_ID_LEN && strspn(d->d_name, "0123456789abcdef") == RT_ID_LEN;
+}
+
+static void load_one(struct rt_runtime *rt, const char *name)
+{
+    _cleanup_free_ char *dir = join(rt->containers_dir, name), *rec = dir ? join(dir, "container.json") : NULL;
+    _cleanup_free_ char *text = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    struct rt_container *c = calloc(1, sizeof(*c));
+    if (!c || !rec)
+        return free(c);
+    pthread_mutex_init(&c->lock, NULL);
+    c->refs = 1;
+    if (file_read_bounded(rec, 1 << 20, &text, NULL, &err) < 0 || rt_container_record_from_json(text, c, &err) < 0 ||
+        strcmp(c->info.id, name) != 0 || !(c->rw_dir = join(rt->layers_dir, name))) {
+        /* A create that crashed before its record: nothing refers to it. */
+        container_free(c);
+        dir_remove_all(dir, NULL);
+        return;
+    }
+    c->dir = TAKE_PTR(dir);
+    /* Exits that happened while crispd was down were recorded by the monitor; a container whose monitor
+     * and workload are both gone without a record is lost. */
+    if (c->info.state == RT_CONTAINER_RUNNING && !read_exit(c) && !pid_is_ours(c))
+        mark_lost(c);
+    if (index_add(rt, c, &err) < 0)
+        container_free(c);
+}
+
+int rt_containers_load(struct rt_runtime *rt, crisp_error_t **err)
+{
+    _cleanup_strv_ char **names = NULL;
+    if (dir_create_all(rt->containers_dir, 0700, err) < 0 || dir_create_all(rt->layers_dir, 0700, err) < 0 ||
+        dir_list_sorted(rt->containers_dir, is_container_dir, &names, err) < 0)
+        return -1;
+    for (char **n = names; *n; n++)
+        load_one(rt, *n);
+    return 0;
+}
+
+void rt_containers_free(struct rt_runtime *rt)
+{
+    for (size_t i = 0; i < rt->n_containers; i++)
+        container_unref(rt->containers[i]);
+    free(rt->containers);
+}

@@ -1,0 +1,110 @@
+/* Containers of a pod: created as a record, a cgroup, a writable layer and a spec file for
+ * crisp-monitor; started by spawning the monitor, which execs the workload and outlives crispd;
+ * exits are read from the file the monitor writes, also after a crispd restart. */
+#ifndef CRISP_RUNTIME_CONTAINER_H
+#define CRISP_RUNTIME_CONTAINER_H
+
+#include "common/error.h"
+#include "runtime/cgroup.h"
+#include "runtime/sandbox.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Values match runtime.v1.ContainerState. */
+enum rt_container_state { RT_CONTAINER_CREATED = 0, RT_CONTAINER_RUNNING = 1, RT_CONTAINER_EXITED = 2,
+                          RT_CONTAINER_UNKNOWN = 3 };
+/* Values match runtime.v1.MountPropagation. */
+enum rt_propagation { RT_PROPAGATION_PRIVATE = 0, RT_PROPAGATION_HOST_TO_CONTAINER = 1, RT_PROPAGATION_BIDIRECTIONAL = 2 };
+
+struct rt_mount {
+    char *container_path, *host_path;
+    bool readonly, recursive_readonly;
+    enum rt_propagation propagation;
+};
+
+struct rt_device {
+    char *container_path, *host_path, *permissions;
+};
+
+struct rt_container_spec {
+    const char *sandbox_id;
+    const char *name;
+    uint32_t attempt;
+    const char *image;    /* as the request named it */
+    const char *image_id; /* config digest */
+    char *const *lowerdirs; /* the image's layers, top-most first */
+    char *const *argv, *const *env;
+    const char *cwd;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+    bool tty, stdin_open, stdin_once;
+    const struct rt_mount *mounts;
+    size_t n_mounts;
+    const struct rt_device *devices;
+    size_t n_devices;
+    const char *log_path; /* absolute, or "" */
+    const struct rt_kv *labels, *annotations;
+    size_t n_labels, n_annotations;
+    const struct rt_cgroup_resources *resources;
+    bool has_oom_score_adj;
+    int oom_score_adj;
+    int stop_signal;
+};
+
+struct rt_container_info {
+    char id[RT_ID_LEN + 1];
+    char sandbox_id[RT_ID_LEN + 1];
+    char *name;
+    uint32_t attempt;
+    enum rt_container_state state;
+    int64_t created_at, started_at, finished_at;
+    int exit_code;
+    char *reason, *message;
+    char *image, *image_id;
+    struct rt_kv *labels, *annotations;
+    size_t n_labels, n_annotations;
+    char *log_path;
+    struct rt_mount *mounts;
+    size_t n_mounts;
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    char *cgroup_path;
+};
+
+int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *spec, char ret_id[RT_ID_LEN + 1],
+                        crisp_error_t **err);
+int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **err);
+/* Sends the stop signal, then SIGKILL to the whole cgroup after timeout_s (0: at once). Idempotent. */
+int rt_container_stop(struct rt_runtime *rt, const char *id, int64_t timeout_s, crisp_error_t **err);
+/* Stops if needed and removes everything; absent: success. */
+int rt_container_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err);
+int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_cgroup_resources *res,
+                        crisp_error_t **err);
+int rt_container_reopen_log(struct rt_runtime *rt, const char *id, crisp_error_t **err);
+
+struct rt_exec_output {
+    int exit_code;
+    char *out, *err_out;
+    size_t out_len, err_len;
+};
+int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
+                           struct rt_exec_output *ret, crisp_error_t **err);
+void rt_exec_output_fini(struct rt_exec_output *o);
+
+int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret, crisp_error_t **err);
+int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n, crisp_error_t **err);
+void rt_container_info_free(struct rt_container_info *c);
+void rt_container_info_freep(struct rt_container_info **c);
+void rt_container_info_list_free(struct rt_container_info **list, size_t n);
+
+/* Container event hook: called (without locks held) on create, start, exit seen, and remove. */
+typedef void (*rt_container_event_fn)(void *data, int type, const char *container_id, const char *sandbox_id);
+void rt_runtime_set_event_hook(struct rt_runtime *rt, rt_container_event_fn fn, void *data);
+
+#endif

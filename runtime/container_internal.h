@@ -1,0 +1,29 @@
+/* What runtime/container*.c share. */
+#ifndef CRISP_RUNTIME_CONTAINER_INTERNAL_H
+#define CRISP_RUNTIME_CONTAINER_INTERNAL_H
+
+#include "runtime/container.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct rt_container {
+    struct rt_container_info info;
+    pthread_mutex_t lock; /* serialises start, stop, remove, exec bookkeeping of this container */
+    _Atomic int refs;
+    bool removed;
+    char *dir;      /* state dir: spec, record, exit file */
+    char *rw_dir;   /* root/containers/<id>: upper and work */
+    uint64_t pid_start;
+    pid_t monitor_pid;
+    int stop_signal;
+    bool tty;
+    char **env;     /* for exec: the container's environment */
+    char *cwd;
+};
+
+char *rt_container_record_to_json(const struct rt_container *c);
+int rt_container_record_from_json(const char *text, struct rt_container *c, crisp_error_t **err);
+void rt_container_fields_free(struct rt_container *c);
+
+#endif

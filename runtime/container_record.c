@@ -1,0 +1,184 @@
+#define _GNU_SOURCE
+#include "runtime/container_internal.h"
+
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/strv.h"
+#include "runtime/sandbox_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void gen_map(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
+{
+    json_gen_str(g, k);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < n; i++)
+        json_gen_kv_str(g, kv[i].key, kv[i].value);
+    yajl_gen_map_close(g);
+}
+
+static void gen_mounts(yajl_gen g, const struct rt_container_info *i)
+{
+    json_gen_str(g, "mounts");
+    yajl_gen_array_open(g);
+    for (size_t m = 0; m < i->n_mounts; m++) {
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "container_path", i->mounts[m].container_path);
+        json_gen_kv_str(g, "host_path", i->mounts[m].host_path);
+        json_gen_kv_int(g, "readonly", i->mounts[m].readonly);
+        json_gen_kv_int(g, "propagation", i->mounts[m].propagation);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+char *rt_container_record_to_json(const struct rt_container *c)
+{
+    const struct rt_container_info *i = &c->info;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return NULL;
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "id", i->id);
+    json_gen_kv_str(g, "sandbox_id", i->sandbox_id);
+    json_gen_kv_str(g, "name", i->name);
+    json_gen_kv_int(g, "attempt", i->attempt);
+    json_gen_kv_int(g, "state", i->state);
+    json_gen_kv_int(g, "created_at", i->created_at);
+    json_gen_kv_int(g, "started_at", i->started_at);
+    json_gen_kv_int(g, "finished_at", i->finished_at);
+    json_gen_kv_int(g, "exit_code", i->exit_code);
+    json_gen_kv_str(g, "reason", i->reason);
+    json_gen_kv_str(g, "message", i->message);
+    json_gen_kv_str(g, "image", i->image);
+    json_gen_kv_str(g, "image_id", i->image_id);
+    gen_map(g, "labels", i->labels, i->n_labels);
+    gen_map(g, "annotations", i->annotations, i->n_annotations);
+    json_gen_kv_str(g, "log_path", i->log_path);
+    gen_mounts(g, i);
+    json_gen_kv_int(g, "pid", i->pid);
+    json_gen_kv_int(g, "pid_start", (long long)c->pid_start);
+    json_gen_kv_int(g, "monitor_pid", c->monitor_pid);
+    json_gen_kv_int(g, "uid", i->uid);
+    json_gen_kv_int(g, "gid", i->gid);
+    json_gen_kv_str(g, "cgroup_path", i->cgroup_path);
+    json_gen_kv_int(g, "stop_signal", c->stop_signal);
+    json_gen_kv_int(g, "tty", c->tty);
+    json_gen_kv_strv(g, "env", c->env);
+    json_gen_kv_str(g, "cwd", c->cwd);
+    yajl_gen_map_close(g);
+    return json_gen_take(g);
+}
+
+static char *dup_str(yajl_val root, const char *key)
+{
+    const char *v = json_get_str(root, key);
+    return strdup(v ? v : "");
+}
+
+static int load_map(yajl_val root, const char *key, struct rt_kv **ret, size_t *ret_n)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(root, path, yajl_t_object);
+    size_t n = v ? v->u.object.len : 0;
+    struct rt_kv src[n + 1];
+    for (size_t k = 0; k < n; k++) {
+        yajl_val val = v->u.object.values[k];
+        src[k] = (struct rt_kv){(char *)v->u.object.keys[k], YAJL_IS_STRING(val) ? val->u.string : ""};
+    }
+    *ret_n = n;
+    return rt_kv_copy(src, n, ret);
+}
+
+static int load_mounts(yajl_val root, struct rt_container_info *i)
+{
+    const char *path[] = {"mounts", NULL};
+    yajl_val v = yajl_tree_get(root, path, yajl_t_array);
+    size_t n = v ? v->u.array.len : 0;
+    i->mounts = calloc(n + 1, sizeof(*i->mounts));
+    if (!i->mounts)
+        return -1;
+    for (size_t m = 0; m < n; m++) {
+        yajl_val e = v->u.array.values[m];
+        struct rt_mount *mt = &i->mounts[i->n_mounts++];
+        mt->container_path = dup_str(e, "container_path");
+        mt->host_path = dup_str(e, "host_path");
+        mt->readonly = json_get_int(e, "readonly") != 0;
+        mt->propagation = (enum rt_propagation)json_get_int(e, "propagation");
+        if (!mt->container_path || !mt->host_path)
+            return -1;
+    }
+    return 0;
+}
+
+static bool copy_id(char dst[RT_ID_LEN + 1], const char *src)
+{
+    if (!src || strlen(src) != RT_ID_LEN)
+        return false;
+    memcpy(dst, src, RT_ID_LEN + 1);
+    return true;
+}
+
+int rt_container_record_from_json(const char *text, struct rt_container *c, crisp_error_t **err)
+{
+    yajl_val root = yajl_tree_parse(text, NULL, 0);
+    struct rt_container_info *i = &c->info;
+    int r = root && copy_id(i->id, json_get_str(root, "id")) && copy_id(i->sandbox_id, json_get_str(root, "sandbox_id"))
+                ? 0
+                : -1;
+    if (r == 0) {
+        i->name = dup_str(root, "name");
+        i->attempt = (uint32_t)json_get_int(root, "attempt");
+        i->state = (enum rt_container_state)json_get_int(root, "state");
+        i->created_at = json_get_int(root, "created_at");
+        i->started_at = json_get_int(root, "started_at");
+        i->finished_at = json_get_int(root, "finished_at");
+        i->exit_code = (int)json_get_int(root, "exit_code");
+        i->reason = dup_str(root, "reason");
+        i->message = dup_str(root, "message");
+        i->image = dup_str(root, "image");
+        i->image_id = dup_str(root, "image_id");
+        i->log_path = dup_str(root, "log_path");
+        i->pid = (pid_t)json_get_int(root, "pid");
+        i->uid = (uid_t)json_get_int(root, "uid");
+        i->gid = (gid_t)json_get_int(root, "gid");
+        i->cgroup_path = dup_str(root, "cgroup_path");
+        c->pid_start = (uint64_t)json_get_int(root, "pid_start");
+        c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
+        c->stop_signal = (int)json_get_int(root, "stop_signal");
+        c->tty = json_get_int(root, "tty") != 0;
+        c->env = json_get_strv(root, "env");
+        c->cwd = dup_str(root, "cwd");
+        if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !i->cgroup_path ||
+            !c->env || !c->cwd || load_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
+            load_map(root, "annotations", &i->annotations, &i->n_annotations) < 0 || load_mounts(root, i) < 0)
+            r = -1;
+    }
+    yajl_tree_free(root);
+    return r < 0 ? crisp_error_make(err, EINVAL, "container record is damaged") : 0;
+}
+
+void rt_container_fields_free(struct rt_container *c)
+{
+    struct rt_container_info *i = &c->info;
+    free(i->name);
+    free(i->reason);
+    free(i->message);
+    free(i->image);
+    free(i->image_id);
+    rt_kv_free(i->labels, i->n_labels);
+    rt_kv_free(i->annotations, i->n_annotations);
+    free(i->log_path);
+    for (size_t m = 0; m < i->n_mounts; m++) {
+        free(i->mounts[m].container_path);
+        free(i->mounts[m].host_path);
+    }
+    free(i->mounts);
+    free(i->cgroup_path);
+    free(c->dir);
+    free(c->rw_dir);
+    strv_free(c->env);
+    free(c->cwd);
+}

@@ -1,0 +1,193 @@
+#define _GNU_SOURCE
+#include "runtime/container_spec.h"
+
+#include "common/cleanup.h"
+#include "common/file.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+void rt_spec_put(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, "%s ", key);
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (*p == '\\')
+            fputs("\\\\", f);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\n', f);
+}
+
+void rt_spec_putf(FILE *f, const char *key, const char *fmt, ...)
+{
+    _cleanup_free_ char *v = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&v, fmt, ap);
+    va_end(ap);
+    if (n >= 0)
+        rt_spec_put(f, key, v);
+}
+
+static void put_mount(FILE *f, const char *dest, const char *source, const char *type, const char *options,
+                      const char *propagation)
+{
+    rt_spec_put(f, "mount.destination", dest);
+    rt_spec_put(f, "mount.source", source);
+    rt_spec_put(f, "mount.type", type);
+    rt_spec_put(f, "mount.options", options);
+    if (propagation)
+        rt_spec_put(f, "mount.propagation", propagation);
+}
+
+static bool requested(const struct rt_container_spec *s, const char *dest)
+{
+    for (size_t i = 0; i < s->n_mounts; i++)
+        if (strcmp(s->mounts[i].container_path, dest) == 0)
+            return true;
+    return false;
+}
+
+/* /proc, /dev and friends, /sys, and the pod's shared files, unless the request mounts its own. */
+static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
+{
+    put_mount(f, "/proc", "proc", "proc", "nosuid,noexec,nodev", NULL);
+    put_mount(f, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k", NULL);
+    put_mount(f, "/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5", NULL);
+    put_mount(f, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev", NULL);
+    put_mount(f, "/sys", "sysfs", "sysfs", "ro,nosuid,noexec,nodev", NULL);
+    _cleanup_free_ char *shm = NULL;
+    if (c->pod->ipc_mode == RT_NS_NODE)
+        put_mount(f, "/dev/shm", "/dev/shm", "bind", "nosuid,nodev,noexec", "private");
+    else if (asprintf(&shm, "%s/shm", c->pod->dir) >= 0)
+        put_mount(f, "/dev/shm", shm, "bind", "nosuid,nodev,noexec", "private");
+    static const char *const files[][2] = {{"/etc/hosts", "hosts"}, {"/etc/resolv.conf", "resolv.conf"},
+                                           {"/etc/hostname", "hostname"}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        _cleanup_free_ char *src = NULL;
+        if (!requested(c->spec, files[i][0]) && asprintf(&src, "%s/%s", c->pod->dir, files[i][1]) >= 0)
+            put_mount(f, files[i][0], src, "bind", "nosuid,nodev,noexec", "private");
+    }
+}
+
+static const char *propagation_name(enum rt_propagation p)
+{
+    return p == RT_PROPAGATION_BIDIRECTIONAL ? "rshared" : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "rslave" : "private";
+}
+
+static void put_request_mounts(FILE *f, const struct rt_container_spec *s)
+{
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const struct rt_mount *m = &s->mounts[i];
+        put_mount(f, m->container_path, m->host_path, "bind", m->readonly ? "ro" : "rw",
+                  propagation_name(m->propagation));
+        if (m->recursive_readonly)
+            rt_spec_put(f, "mount.recursive_ro", "1");
+    }
+}
+
+static void put_device(FILE *f, const char *path, char type, unsigned major, unsigned minor, unsigned mode)
+{
+    rt_spec_put(f, "device.path", path);
+    rt_spec_putf(f, "device.type", "%c", type);
+    rt_spec_putf(f, "device.major", "%u", major);
+    rt_spec_putf(f, "device.minor", "%u", minor);
+    rt_spec_putf(f, "device.mode", "%04o", mode);
+    rt_spec_put(f, "device.uid", "0");
+    rt_spec_put(f, "device.gid", "0");
+}
+
+static int put_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
+{
+    static const struct { const char *path; unsigned major, minor; } std[] = {
+        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    };
+    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
+        put_device(f, std[i].path, 'c', std[i].major, std[i].minor, 0666);
+    for (size_t i = 0; i < s->n_devices; i++) {
+        struct stat st;
+        if (stat(s->devices[i].host_path, &st) < 0)
+            return crisp_error_errno(err, "device %s", s->devices[i].host_path);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+            return crisp_error_make(err, EINVAL, "device %s is not a character or block device",
+                                    s->devices[i].host_path);
+        put_device(f, s->devices[i].container_path, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev),
+                   minor(st.st_rdev), st.st_mode & 07777);
+    }
+    return 0;
+}
+
+static const char *ns_path(const struct rt_sandbox_info *pod, enum rt_ns_mode mode, const char *name, char *buf,
+                           size_t size)
+{
+    if (mode == RT_NS_NODE)
+        return "host";
+    snprintf(buf, size, "%s/ns/%s", pod->dir, name);
+    return buf;
+}
+
+static void put_process(FILE *f, const struct rt_spec_context *c)
+{
+    const struct rt_container_spec *s = c->spec;
+    for (char *const *a = s->argv; *a; a++)
+        rt_spec_put(f, "arg", *a);
+    for (char *const *e = s->env; e && *e; e++)
+        rt_spec_put(f, "env", *e);
+    rt_spec_put(f, "cwd", s->cwd);
+    rt_spec_putf(f, "uid", "%u", (unsigned)s->uid);
+    rt_spec_putf(f, "gid", "%u", (unsigned)s->gid);
+    for (size_t i = 0; i < s->n_groups; i++)
+        rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
+    rt_spec_put(f, "tty", s->tty ? "1" : "0");
+    rt_spec_put(f, "stdin", s->stdin_open ? "1" : "0");
+    rt_spec_put(f, "stdin_once", s->stdin_once ? "1" : "0");
+}
+
+static void put_namespaces(FILE *f, const struct rt_spec_context *c)
+{
+    char buf[3][4096];
+    const struct rt_sandbox_info *pod = c->pod;
+    rt_spec_put(f, "ns.net", ns_path(pod, pod->net_mode, "net", buf[0], sizeof(buf[0])));
+    rt_spec_put(f, "ns.ipc", ns_path(pod, pod->ipc_mode, "ipc", buf[1], sizeof(buf[1])));
+    rt_spec_put(f, "ns.uts", ns_path(pod, pod->net_mode, "uts", buf[2], sizeof(buf[2])));
+    rt_spec_put(f, "ns.pid", c->pid_ns);
+}
+
+int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error_t **err)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    rt_spec_put(f, "id", c->id);
+    for (char *const *l = c->spec->lowerdirs; *l; l++)
+        rt_spec_put(f, "rootfs.lower", *l);
+    rt_spec_put(f, "rootfs.upper", c->upper);
+    rt_spec_put(f, "rootfs.work", c->work);
+    rt_spec_put(f, "rootfs.mountpoint", c->rootfs);
+    put_process(f, c);
+    put_namespaces(f, c);
+    put_standard_mounts(f, c);
+    put_request_mounts(f, c->spec);
+    int r = put_devices(f, c->spec, err);
+    for (char *const *p = c->cgroup_procs; *p; p++)
+        rt_spec_put(f, "cgroup.procs", *p);
+    if (c->spec->has_oom_score_adj)
+        rt_spec_putf(f, "oom_score_adj", "%d", c->spec->oom_score_adj);
+    rt_spec_put(f, "log.path", c->spec->log_path);
+    rt_spec_put(f, "exit_file", c->exit_file);
+    rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
+    rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
+    if (fclose(f) != 0 && r == 0)
+        r = crisp_error_make(err, ENOMEM, "out of memory");
+    return r < 0 ? -1 : file_write_replace(path, text, len, 0600, err);
+}

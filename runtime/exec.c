@@ -1,0 +1,170 @@
+#define _GNU_SOURCE
+#include "runtime/exec.h"
+
+#include "common/cleanup.h"
+#include "common/strv.h"
+#include "runtime/spawn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* crisp-exec's arguments; numbers are formatted into num. */
+struct argv_builder {
+    const char **v;
+    size_t n;
+    char (*num)[24];
+    size_t n_num;
+};
+
+static int strv_check(char *const *v, const char *what, bool need_eq, crisp_error_t **err)
+{
+    size_t n = strv_length(v);
+    if (n > RT_EXEC_MAX_ARGS)
+        return crisp_error_make(err, EINVAL, "%zu %s, at most %d are allowed", n, what, RT_EXEC_MAX_ARGS);
+    for (size_t i = 0; i < n; i++) {
+        if (strnlen(v[i], RT_EXEC_MAX_ARG_LEN + 1) > RT_EXEC_MAX_ARG_LEN)
+            return crisp_error_make(err, EINVAL, "%s %zu is longer than %d bytes", what, i,
+                                    RT_EXEC_MAX_ARG_LEN);
+        if (need_eq && (v[i][0] == '=' || !strchr(v[i], '=')))
+            return crisp_error_make(err, EINVAL, "%s %zu is not KEY=VALUE: %.100s", what, i, v[i]);
+    }
+    return 0;
+}
+
+static int request_check(const struct rt_exec_request *req, crisp_error_t **err)
+{
+    if (!req->argv || !req->argv[0] || !req->argv[0][0])
+        return crisp_error_make(err, EINVAL, "no command to run");
+    if (req->pid <= 0)
+        return crisp_error_make(err, EINVAL, "no container process to run the command in");
+    if (strv_check(req->argv, "arguments", false, err) < 0)
+        return -1;
+    return strv_check(req->env, "environment variables", true, err);
+}
+
+static void arg_add(struct argv_builder *b, const char *flag, const char *value)
+{
+    b->v[b->n++] = flag;
+    if (value)
+        b->v[b->n++] = value;
+}
+
+static void arg_add_num(struct argv_builder *b, const char *flag, unsigned long long value)
+{
+    snprintf(b->num[b->n_num], sizeof(b->num[0]), "%llu", value);
+    arg_add(b, flag, b->num[b->n_num++]);
+}
+
+static void arg_add_list(struct argv_builder *b, const char *flag, char *const *list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        arg_add(b, flag, list[i]);
+}
+
+/* The error pipe is the helper's fd 3 (rt_spawn_run's status pipe). */
+static void helper_args(const struct rt_exec_request *req, struct argv_builder *b)
+{
+    arg_add(b, req->helper, NULL);
+    arg_add_num(b, "--pid", (unsigned long long)req->pid);
+    if (req->start_time)
+        arg_add_num(b, "--start-time", req->start_time);
+    arg_add_list(b, "--cgroup-procs", req->cgroup_procs);
+    arg_add_num(b, "--uid", req->uid);
+    arg_add_num(b, "--gid", req->gid);
+    for (size_t i = 0; i < req->n_groups; i++)
+        arg_add_num(b, "--group", req->groups[i]);
+    if (req->cwd)
+        arg_add(b, "--cwd", req->cwd);
+    arg_add_list(b, "--env", req->env);
+    if (req->no_new_privs)
+        arg_add(b, "--no-new-privs", NULL);
+    arg_add(b, "--error-fd", "3");
+    arg_add(b, "--", NULL);
+    for (size_t i = 0; req->argv[i]; i++)
+        arg_add(b, req->argv[i], NULL);
+}
+
+static void argv_builder_fini(struct argv_builder *b)
+{
+    free(b->v);
+    free(b->num);
+}
+
+static int helper_argv(const struct rt_exec_request *req, struct argv_builder *b, crisp_error_t **err)
+{
+    size_t lists = strv_length(req->cgroup_procs) + strv_length(req->env) + req->n_groups;
+    *b = (struct argv_builder){
+        .v = calloc(20 + 2 * lists + strv_length(req->argv), sizeof(char *)),
+        .num = calloc(4 + req->n_groups, sizeof(b->num[0])),
+    };
+    if (!b->v || !b->num)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    helper_args(req, b);
+    return 0;
+}
+
+/* crisp-exec reports why it could not start the command as "<status> <message>". */
+static int helper_failure(const char *line, crisp_error_t **err)
+{
+    char *end;
+    long status = strtol(line, &end, 10);
+    const char *msg = line;
+    if (end != line && *end == ' ' && status > 0 && status < 4096)
+        msg = end + 1;
+    else
+        status = EIO;
+    return crisp_error_make(err, (int)status, "%.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+/* crisp-exec passes the command's status on as its own exit status (128+N for signal N), so a
+ * signal only ends crisp-exec itself when we sent it on timeout, or when something else killed it. */
+static int result_take(struct rt_spawn_result *sr, struct rt_exec_result *ret, crisp_error_t **err)
+{
+    int status = sr->wait_status;
+    if (WIFSIGNALED(status) && !sr->timed_out)
+        return crisp_error_make(err, EIO, "crisp-exec was killed by signal %d", WTERMSIG(status));
+    ret->timed_out = sr->timed_out;
+    ret->exit_code = sr->timed_out ? -1 : WEXITSTATUS(status);
+    ret->out_len = sr->out.len;
+    ret->out = TAKE_PTR(sr->out.data);
+    ret->out_truncated = sr->out.truncated;
+    ret->err_len = sr->err_out.len;
+    ret->err_out = TAKE_PTR(sr->err_out.data);
+    ret->err_truncated = sr->err_out.truncated;
+    return 0;
+}
+
+int rt_exec_sync(const struct rt_exec_request *req, struct rt_exec_result *ret, crisp_error_t **err)
+{
+    *ret = (struct rt_exec_result){0};
+    if (request_check(req, err) < 0)
+        return -1;
+    _cleanup_(argv_builder_fini) struct argv_builder b = {0};
+    if (helper_argv(req, &b, err) < 0)
+        return -1;
+    const struct rt_spawn_options so = {
+        .argv = (char *const *)b.v,
+        .status_pipe = true,
+        .timeout_ms = req->timeout_ms,
+        .term_grace_ms = RT_EXEC_KILL_GRACE_MS,
+        .max_output = req->max_output,
+    };
+    _cleanup_(rt_spawn_result_fini) struct rt_spawn_result sr = {0};
+    if (rt_spawn_run(&so, &sr, err) < 0)
+        return crisp_error_wrap(err, "exec in container process %d", (int)req->pid);
+    if (sr.status_out.len > 0)
+        return helper_failure(sr.status_out.data, err);
+    return result_take(&sr, ret, err);
+}
+
+void rt_exec_result_fini(struct rt_exec_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err_out);
+    *r = (struct rt_exec_result){0};
+}

@@ -1,0 +1,293 @@
+"""Containers through crisp-monitor: lifecycle, image config merging, mounts, cgroups, OOM, exec-sync,
+CRI logs, and containers outliving a killed crispd. Images come from the harness's local registry."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import grpc
+import pytest
+
+import imagelib as il
+from conftest import pb
+from podlib import pod_config, remove_pod, run_pod
+
+CRI_LOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) (.*)$")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    r = il.Registry()
+    yield r
+    r.cleanup()
+
+
+@pytest.fixture(scope="module")
+def busybox(registry):
+    img = il.build_busybox_image(registry, "library/busybox", "ctr", env=["FROM_IMAGE=1", "OVERRIDE=image"],
+                                 workdir="/srv", entrypoint=None, cmd=("/bin/sh", "-c", "echo image-cmd"))
+    img.ref_str = "%s/library/busybox:ctr" % registry.host
+    return img
+
+
+@pytest.fixture
+def pod(crispd, busybox):
+    crispd.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=busybox.ref_str)), timeout=120)
+    logs = os.path.join(crispd.dir, "logs")
+    os.mkdir(logs)
+    cfg = pod_config("ctr-pod", host_network=True)
+    cfg.log_directory = logs
+    pod_id = run_pod(crispd, cfg)
+    yield crispd, pod_id, cfg, busybox.ref_str
+    remove_pod(crispd, pod_id)
+    assert crispd_monitors_of(crispd) == []
+
+
+def crispd_monitors_of(d):
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")
+            if cmd and cmd[0].endswith(b"crisp-monitor") and any(d.state.encode() in c for c in cmd):
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def create(d, pod_id, cfg, image, name="c", command=None, args=None, env=None, mounts=None, log="c/0.log",
+           resources=None, workdir="", attempt=0):
+    config = pb().ContainerConfig(
+        metadata=pb().ContainerMetadata(name=name, attempt=attempt), image=pb().ImageSpec(image=image),
+        command=command or [], args=args or [], working_dir=workdir,
+        envs=[pb().KeyValue(key=k, value=v) for k, v in (env or {}).items()], mounts=mounts or [], log_path=log,
+        linux=pb().LinuxContainerConfig(resources=resources) if resources else None, labels={"app": name})
+    req = pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config, sandbox_config=cfg)
+    return d.call("CreateContainer", req, timeout=60).container_id
+
+
+def start(d, cid):
+    d.call("StartContainer", pb().StartContainerRequest(container_id=cid), timeout=60)
+
+
+def status(d, cid):
+    return d.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid)).status
+
+
+def wait_exited(d, cid, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = status(d, cid)
+        if st.state == pb().CONTAINER_EXITED:
+            return st
+        time.sleep(0.05)
+    raise AssertionError("container %s did not exit" % cid)
+
+
+def log_lines(d, cfg, rel="c/0.log"):
+    with open(os.path.join(cfg.log_directory, rel)) as f:
+        return [CRI_LOG.match(l.rstrip("\n")) for l in f]
+
+
+def exec_sync(d, cid, cmd, timeout=10):
+    return d.call("ExecSync", pb().ExecSyncRequest(container_id=cid, cmd=cmd, timeout=timeout), timeout=timeout + 30)
+
+
+def test_long_running_lifecycle(pod):
+    d, pod_id, cfg, image = pod
+    # PID 1 of its namespace: SIGTERM reaches it only through a handler.
+    cid = create(d, pod_id, cfg, image, command=["sh", "-c", "trap 'exit 143' TERM; while true; do sleep 0.1; done"])
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_CREATED and st.metadata.name == "c" and st.labels["app"] == "c"
+    assert st.image.image == image and st.image_ref.startswith("sha256:")
+    start(d, cid)
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_RUNNING and st.started_at > 0
+    listed = d.call("ListContainers", pb().ListContainersRequest()).containers
+    assert [c.id for c in listed] == [cid] and listed[0].pod_sandbox_id == pod_id
+    running = pb().ContainerFilter(state=pb().ContainerStateValue(state=pb().CONTAINER_RUNNING))
+    assert len(d.call("ListContainers", pb().ListContainersRequest(filter=running)).containers) == 1
+    d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=20), timeout=60)
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 128 + signal.SIGTERM and st.finished_at > 0
+    d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=5))  # idempotent
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid))
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid))  # idempotent
+    with pytest.raises(grpc.RpcError) as e:
+        status(d, cid)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_stop_timeout_zero_kills_at_once(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=0), timeout=30)
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 128 + signal.SIGKILL
+
+
+def test_exiting_container_logs_and_exit_code(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sh", "-c", "echo hello; echo oops >&2; exit 3"])
+    start(d, cid)
+    st = wait_exited(d, cid)
+    assert st.exit_code == 3 and st.reason == "Error"
+    lines = log_lines(d, cfg)
+    assert all(lines)
+    assert [(m.group(2), m.group(3), m.group(4)) for m in lines] == [("stdout", "F", "hello"), ("stderr", "F", "oops")]
+
+
+def test_completed_reason(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["true"])
+    start(d, cid)
+    st = wait_exited(d, cid)
+    assert st.exit_code == 0 and st.reason == "Completed"
+
+
+def test_missing_command_fails_start(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["/no/such/binary"])
+    with pytest.raises(grpc.RpcError) as e:
+        start(d, cid)
+    assert "/no/such/binary" in e.value.details()
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 127 and st.message
+
+
+def test_image_config_merging(pod):
+    d, pod_id, cfg, image = pod
+    # No command, no args: the image's cmd.
+    a = create(d, pod_id, cfg, image, name="a", log="a.log")
+    start(d, a)
+    wait_exited(d, a)
+    assert [m.group(4) for m in log_lines(d, cfg, "a.log")] == ["image-cmd"]
+    # Args only, env overriding, working dir from the image.
+    b = create(d, pod_id, cfg, image, name="b", log="b.log", command=["sh", "-c"],
+               args=['echo "$FROM_IMAGE $OVERRIDE $MINE"; pwd'], env={"OVERRIDE": "request", "MINE": "x"})
+    start(d, b)
+    wait_exited(d, b)
+    assert [m.group(4) for m in log_lines(d, cfg, "b.log")] == ["1 request x", "/srv"]
+    c = create(d, pod_id, cfg, image, name="c2", log="c2.log", command=["pwd"], workdir="/made/here")
+    start(d, c)
+    wait_exited(d, c)
+    assert [m.group(4) for m in log_lines(d, cfg, "c2.log")] == ["/made/here"]
+
+
+def test_bind_mounts_and_propagation(pod, tmpdir_clean):
+    d, pod_id, cfg, image = pod
+    rw = os.path.join(tmpdir_clean, "rw")
+    ro = os.path.join(tmpdir_clean, "ro")
+    os.mkdir(rw)
+    os.mkdir(ro)
+    subprocess.run(["mount", "--bind", rw, rw], check=True)
+    subprocess.run(["mount", "--make-shared", rw], check=True)
+    try:
+        mounts = [pb().Mount(container_path="/rw", host_path=rw,
+                             propagation=pb().MountPropagation.Value("PROPAGATION_HOST_TO_CONTAINER")),
+                  pb().Mount(container_path="/ro", host_path=ro, readonly=True)]
+        cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], mounts=mounts)
+        start(d, cid)
+        r = exec_sync(d, cid, ["sh", "-c", "echo inside > /rw/file"])
+        assert r.exit_code == 0
+        with open(os.path.join(rw, "file")) as f:
+            assert f.read() == "inside\n"
+        r = exec_sync(d, cid, ["sh", "-c", "echo no > /ro/file"])
+        assert r.exit_code != 0 and b"Read-only" in r.stderr
+        sub = os.path.join(rw, "sub")
+        os.mkdir(sub)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", sub], check=True)
+        with open(os.path.join(sub, "late"), "w") as f:
+            f.write("late")
+        try:
+            assert exec_sync(d, cid, ["cat", "/rw/sub/late"]).stdout == b"late"
+        finally:
+            subprocess.run(["umount", sub], check=True)
+        d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+    finally:
+        subprocess.run(["umount", "-l", rw], check=False)
+
+
+def test_cgroup_limits_and_update(pod):
+    d, pod_id, cfg, image = pod
+    res = pb().LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_period=100000, cpu_quota=20000,
+                                       cpu_shares=256)
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], resources=res)
+    start(d, cid)
+    info = __import__("json").loads(d.call("ContainerStatus", pb().ContainerStatusRequest(
+        container_id=cid, verbose=True)).info["info"])
+    cg = info["cgroupPath"]
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
+        assert int(f.read()) == 64 << 20
+    with open("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % cg) as f:
+        assert int(f.read()) == 20000
+    pid = info["pid"]
+    with open("/proc/%d/cgroup" % pid) as f:
+        assert cg in f.read()
+    d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
+        container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=96 << 20)))
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
+        assert int(f.read()) == 96 << 20
+
+
+def test_memory_hog_is_oom_killed(pod):
+    d, pod_id, cfg, image = pod
+    res = pb().LinuxContainerResources(memory_limit_in_bytes=24 << 20, memory_swap_limit_in_bytes=24 << 20)
+    cid = create(d, pod_id, cfg, image, command=["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"],
+                 resources=res)
+    start(d, cid)
+    st = wait_exited(d, cid, timeout=60)
+    assert st.reason == "OOMKilled"
+
+
+def test_exec_sync_output_exit_code_and_timeout(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    r = exec_sync(d, cid, ["sh", "-c", "echo out; echo err >&2; exit 5"])
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 5)
+    assert exec_sync(d, cid, ["cat", "/etc/hostname"]).exit_code == 0
+    with pytest.raises(grpc.RpcError) as e:
+        exec_sync(d, cid, ["sh", "-c", "sleep 1001 & sleep 1001"], timeout=1)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "timed out" in e.value.details()
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "sleep 1001"], capture_output=True, text=True).stdout.split()
+    assert left == []
+
+
+def test_long_lines_and_reopen(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sh", "-c",
+                 "head -c 40000 /dev/zero | tr '\\0' x; echo; while true; do echo tick; sleep 0.05; done"])
+    start(d, cid)
+    path = os.path.join(cfg.log_directory, "c/0.log")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "tick" not in open(path).read():
+        time.sleep(0.05)
+    lines = [m for m in log_lines(d, cfg)]
+    assert all(lines)
+    assert [m.group(3) for m in lines[:3]] == ["P", "P", "F"]
+    assert sum(len(m.group(4)) for m in lines[:3]) == 40000 and len(lines[0].group(4)) == 16384
+    os.rename(path, path + ".1")
+    d.call("ReopenContainerLog", pb().ReopenContainerLogRequest(container_id=cid))
+    time.sleep(0.3)
+    with open(path) as f:
+        assert "tick" in f.read()
+
+
+def test_containers_outlive_a_killed_crispd(pod):
+    d, pod_id, cfg, image = pod
+    long_ = create(d, pod_id, cfg, image, name="long", log="long.log", command=["sleep", "1000"])
+    short = create(d, pod_id, cfg, image, name="short", log="short.log", command=["sh", "-c", "sleep 1; exit 9"])
+    start(d, long_)
+    start(d, short)
+    d.proc.kill()
+    d.proc.wait()
+    time.sleep(2)
+    d.start()
+    assert status(d, long_).state == pb().CONTAINER_RUNNING
+    st = status(d, short)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 9
