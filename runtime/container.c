@@ -8,6 +8,7 @@
 #include "runtime/container_spec.h"
 #include "runtime/exec.h"
 #include "runtime/pod_ns.h"
+#include "runtime/propagation.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
 
@@ -71,7 +72,7 @@ void rt_runtime_set_event_hook(struct rt_runtime *rt, rt_container_event_fn fn, 
     rt->event_data = data;
 }
 
-/* Durable: the container's writable layer in root outlives this record only if the record says so. */
+/* Replaced atomically but not fsynced, as pod records are (runtime/sandbox.c says why). */
 static int persist(const struct rt_container *c, crisp_error_t **err)
 {
     _cleanup_free_ char *json = rt_container_record_to_json(c), *path = join(c->dir, "container.json");
@@ -328,6 +329,18 @@ static int validate(const struct rt_container_spec *s, crisp_error_t **err)
     return 0;
 }
 
+/* rslave and rshared volumes need the host side to propagate: made so before the container exists. */
+static int prepare_propagation(const struct rt_container_spec *s, crisp_error_t **err)
+{
+    for (size_t m = 0; m < s->n_mounts; m++) {
+        enum rt_propagation p = s->mounts[m].propagation;
+        if (p != RT_PROPAGATION_PRIVATE &&
+            rt_propagation_ensure(s->mounts[m].host_path, p == RT_PROPAGATION_BIDIRECTIONAL, err) < 0)
+            return crisp_error_wrap(err, "mount %s", s->mounts[m].container_path);
+    }
+    return 0;
+}
+
 static const char *pid_ns_of(const struct rt_sandbox_info *pod, char *buf, size_t size)
 {
     if (pod->pid_mode == RT_NS_NODE)
@@ -362,7 +375,7 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     oom2 = oom_file(rt, c->info.cgroup_path, true);
     char pidns[4096];
     struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, procs, oom1, oom2,
-                                  pid_ns_of(pod, pidns, sizeof(pidns))};
+                                  pid_ns_of(pod, pidns, sizeof(pidns)), &rt->cgroups, c->info.cgroup_path};
     if (!procs || !oom1 || !oom2)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return rt_spec_write(spec, &ctx, err);
@@ -379,7 +392,7 @@ static void undo_create(struct rt_runtime *rt, struct rt_container *c)
 int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s, char ret_id[RT_ID_LEN + 1],
                         crisp_error_t **err)
 {
-    if (validate(s, err) < 0)
+    if (validate(s, err) < 0 || prepare_propagation(s, err) < 0)
         return -1;
     _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *pod = NULL;
     if (rt_sandbox_info_get(rt, s->sandbox_id, &pod, err) < 0)

@@ -77,6 +77,28 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
     }
 }
 
+/* The container sees its own cgroup, read-only, where cgroup tools look for it. */
+static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
+{
+    if (c->cgroups->mode == RT_CGROUP_V2) {
+        _cleanup_free_ char *src = NULL;
+        if (asprintf(&src, "%s%s", c->cgroups->mount, c->cgroup_path) >= 0)
+            put_mount(f, "/sys/fs/cgroup", src, "bind", "ro,nosuid,nodev,noexec", "private");
+        return;
+    }
+    static const char *const ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices",
+                                        "freezer", "hugetlb"};
+    put_mount(f, "/sys/fs/cgroup", "tmpfs", "tmpfs", "nosuid,nodev,noexec,mode=755,size=64k", NULL);
+    for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+        _cleanup_free_ char *src = NULL, *dst = NULL;
+        struct stat st;
+        if (asprintf(&src, "%s/%s%s", c->cgroups->mount, ctrls[i], c->cgroup_path) < 0 ||
+            asprintf(&dst, "/sys/fs/cgroup/%s", ctrls[i]) < 0 || stat(src, &st) < 0)
+            continue;
+        put_mount(f, dst, src, "bind", "ro,nosuid,nodev,noexec", "private");
+    }
+}
+
 static const char *propagation_name(enum rt_propagation p)
 {
     return p == RT_PROPAGATION_BIDIRECTIONAL ? "rshared" : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "rslave" : "private";
@@ -177,6 +199,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     put_process(f, c);
     put_namespaces(f, c);
     put_standard_mounts(f, c);
+    put_cgroup_mounts(f, c);
     put_request_mounts(f, c->spec);
     int r = put_devices(f, c->spec, err);
     for (char *const *p = c->cgroup_procs; *p; p++)

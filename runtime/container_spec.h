@@ -18,6 +18,8 @@ struct rt_spec_context {
     char *const *cgroup_procs;
     const char *oom_v1_control, *oom_v2_events;
     const char *pid_ns; /* "new", "host" or a pid namespace path */
+    const struct rt_cgroup_root *cgroups;
+    const char *cgroup_path; /* the container's own cgroup, shown read-only at /sys/fs/cgroup */
 };
 
 /* The whole spec: rootfs, process, namespaces, the standard mounts and devices, the request's mounts

@@ -183,14 +183,16 @@ def test_bind_mounts_and_propagation(pod, tmpdir_clean):
     ro = os.path.join(tmpdir_clean, "ro")
     os.mkdir(rw)
     os.mkdir(ro)
+    # A private mount of the test's own: crisp must make it shared for rslave to see later mounts.
     subprocess.run(["mount", "--bind", rw, rw], check=True)
-    subprocess.run(["mount", "--make-shared", rw], check=True)
+    subprocess.run(["mount", "--make-private", rw], check=True)
     try:
         mounts = [pb().Mount(container_path="/rw", host_path=rw,
                              propagation=pb().MountPropagation.Value("PROPAGATION_HOST_TO_CONTAINER")),
                   pb().Mount(container_path="/ro", host_path=ro, readonly=True)]
         cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], mounts=mounts)
         start(d, cid)
+        assert "shared:" in [l for l in open("/proc/self/mountinfo") if l.split()[4] == rw][0]
         r = exec_sync(d, cid, ["sh", "-c", "echo inside > /rw/file"])
         assert r.exit_code == 0
         with open(os.path.join(rw, "file")) as f:
@@ -209,6 +211,16 @@ def test_bind_mounts_and_propagation(pod, tmpdir_clean):
         d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
     finally:
         subprocess.run(["umount", "-l", rw], check=False)
+
+
+def test_container_sees_its_own_cgroup(pod):
+    d, pod_id, cfg, image = pod
+    res = pb().LinuxContainerResources(memory_limit_in_bytes=48 << 20)
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], resources=res)
+    start(d, cid)
+    r = exec_sync(d, cid, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
+    assert r.stdout.strip() == str(48 << 20).encode()
+    assert exec_sync(d, cid, ["sh", "-c", "echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes"]).exit_code != 0
 
 
 def test_cgroup_limits_and_update(pod):

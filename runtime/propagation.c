@@ -1,0 +1,81 @@
+#define _GNU_SOURCE
+#include "runtime/propagation.h"
+
+#include "common/cleanup.h"
+#include "common/file.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#define MOUNTINFO_MAX (16 * 1024 * 1024)
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+static bool is_under(const char *path, const char *mnt)
+{
+    size_t n = strlen(mnt);
+    if (strcmp(mnt, "/") == 0)
+        return true;
+    return strncmp(path, mnt, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+struct mount_found {
+    char mountpoint[PATH_MAX];
+    bool shared, slave;
+};
+
+/* Field 5 is the mount point, then options, then optional fields up to " - ". */
+static void consider_line(char *line, const char *path, struct mount_found *best)
+{
+    char *save = NULL, *field = strtok_r(line, " ", &save);
+    for (int i = 1; field && i < 5; i++)
+        field = strtok_r(NULL, " ", &save);
+    if (!field)
+        return;
+    unescape(field);
+    if (!is_under(path, field) || strlen(field) < strlen(best->mountpoint))
+        return;
+    snprintf(best->mountpoint, sizeof(best->mountpoint), "%s", field);
+    best->shared = best->slave = false;
+    strtok_r(NULL, " ", &save); /* options */
+    for (char *opt = strtok_r(NULL, " ", &save); opt && strcmp(opt, "-") != 0; opt = strtok_r(NULL, " ", &save)) {
+        best->shared |= strncmp(opt, "shared:", 7) == 0;
+        best->slave |= strncmp(opt, "master:", 7) == 0;
+    }
+}
+
+int rt_propagation_ensure(const char *host_path, bool need_shared, crisp_error_t **err)
+{
+    _cleanup_free_ char *real = realpath(host_path, NULL), *info = NULL;
+    if (!real)
+        return crisp_error_errno(err, "resolve %s", host_path);
+    if (file_read_bounded("/proc/self/mountinfo", MOUNTINFO_MAX, &info, NULL, err) < 0)
+        return -1;
+    struct mount_found best = {"", false, false};
+    char *save = NULL;
+    for (char *line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        consider_line(line, real, &best);
+    if (!best.mountpoint[0])
+        return crisp_error_make(err, ENOENT, "no mount holds %s", real);
+    if (best.shared || (best.slave && !need_shared))
+        return 0;
+    if (mount(NULL, best.mountpoint, NULL, MS_SHARED, NULL) < 0)
+        return crisp_error_errno(err, "make %s (holding %s) shared", best.mountpoint, real);
+    return 0;
+}
