@@ -10,6 +10,7 @@
 #include "runtime/pod_ns.h"
 #include "runtime/propagation.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/util.h"
 #include "runtime/sandbox_internal.h"
 
 #include <errno.h>
@@ -31,13 +32,6 @@
 #define EXEC_MAX_OUTPUT (16 * 1024 * 1024)
 
 extern char **environ;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static char *join(const char *a, const char *b)
 {
@@ -226,29 +220,6 @@ static void refresh(struct rt_runtime *rt, struct rt_container *c)
 
 /* ---- create ---- */
 
-static char **cgroup_procs(struct rt_runtime *rt, const char *path)
-{
-    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio",
-                                     "devices", "freezer", NULL};
-    char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
-    size_t n = 0;
-    bool v2 = rt->cgroups.mode == RT_CGROUP_V2;
-    for (size_t i = 0; files && (v2 ? i < 1 : v1[i] != NULL); i++) {
-        char *f = NULL;
-        int r = v2 ? asprintf(&f, "%s%s/cgroup.procs", rt->cgroups.mount, path)
-                   : asprintf(&f, "%s/%s%s/cgroup.procs", rt->cgroups.mount, v1[i], path);
-        if (r < 0) {
-            strv_free(files);
-            return NULL;
-        }
-        if (access(f, W_OK) == 0)
-            files[n++] = f;
-        else
-            free(f);
-    }
-    return files;
-}
-
 static char *oom_file(struct rt_runtime *rt, const char *path, bool v2)
 {
     char *f = NULL;
@@ -259,17 +230,6 @@ static char *oom_file(struct rt_runtime *rt, const char *path, bool v2)
     return r < 0 ? NULL : f;
 }
 
-static int random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
-{
-    unsigned char raw[RT_ID_LEN / 2];
-    _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
-        return crisp_error_errno(err, "read /dev/urandom");
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
-
 static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
                      crisp_error_t **err)
 {
@@ -278,7 +238,7 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     i->name = strdup(s->name);
     i->attempt = s->attempt;
     i->state = RT_CONTAINER_CREATED;
-    i->created_at = now_ns();
+    i->created_at = rt_now_ns();
     i->reason = strdup("");
     i->message = strdup("");
     i->image = strdup(s->image);
@@ -370,7 +330,7 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
         return -1;
-    _cleanup_strv_ char **procs = cgroup_procs(rt, c->info.cgroup_path);
+    _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path);
     oom1 = oom_file(rt, c->info.cgroup_path, false);
     oom2 = oom_file(rt, c->info.cgroup_path, true);
     char pidns[4096];
@@ -404,7 +364,7 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return crisp_error_make(err, ENOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 1;
-    if (random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
+    if (rt_random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
         !(c->dir = join(rt->containers_dir, c->info.id)) || !(c->rw_dir = join(rt->layers_dir, c->info.id))) {
         container_free(c);
         return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
@@ -463,10 +423,10 @@ static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret
 static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
 {
     size_t len = 0;
-    int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
+    int64_t deadline = rt_now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
     while (len + 1 < size) {
         struct pollfd p = {fd, POLLIN, 0};
-        int left = (int)((deadline - now_ns()) / 1000000);
+        int left = (int)((deadline - rt_now_ns()) / 1000000);
         if (left <= 0 || poll(&p, 1, left) == 0)
             return crisp_error_make(err, ETIMEDOUT, "crisp-monitor did not report within %d s", START_TIMEOUT_MS / 1000);
         ssize_t n = read(fd, buf + len, size - 1 - len);
@@ -495,7 +455,7 @@ static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_err
     if (sscanf(line, "ok %d %d", &pid, &monitor) == 2 && pid > 0) {
         c->info.pid = pid;
         c->monitor_pid = monitor;
-        c->info.started_at = now_ns();
+        c->info.started_at = rt_now_ns();
         c->info.state = RT_CONTAINER_RUNNING;
         rt_proc_start_time(pid, &c->pid_start, NULL);
         return persist(c, err);
@@ -535,11 +495,11 @@ static bool pid_is_ours(const struct rt_container *c)
 /* Waits for the monitor's exit record up to timeout_ms; true once the container has exited. */
 static bool wait_exit(struct rt_container *c, int64_t timeout_ms)
 {
-    int64_t deadline = now_ns() + timeout_ms * 1000000;
+    int64_t deadline = rt_now_ns() + timeout_ms * 1000000;
     for (;;) {
         if (read_exit(c))
             return true;
-        if (now_ns() >= deadline)
+        if (rt_now_ns() >= deadline)
             return false;
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
@@ -550,7 +510,7 @@ static bool wait_exit(struct rt_container *c, int64_t timeout_ms)
 static void mark_lost(struct rt_container *c)
 {
     c->info.state = RT_CONTAINER_EXITED;
-    c->info.finished_at = now_ns();
+    c->info.finished_at = rt_now_ns();
     c->info.exit_code = 137;
     free(c->info.reason);
     c->info.reason = strdup("Error");
@@ -679,7 +639,7 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
         return crisp_error_make(err, ENOENT, "container %s not found", id);
     refresh(rt, c);
     bool running = c->info.state == RT_CONTAINER_RUNNING;
-    _cleanup_strv_ char **procs = running ? cgroup_procs(rt, c->info.cgroup_path) : NULL;
+    _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
     struct rt_exec_request req = {
         .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
         .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,

@@ -10,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void gen_map(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
-{
-    json_gen_str(g, k);
-    yajl_gen_map_open(g);
-    for (size_t i = 0; i < n; i++)
-        json_gen_kv_str(g, kv[i].key, kv[i].value);
-    yajl_gen_map_close(g);
-}
-
 static void gen_mounts(yajl_gen g, const struct rt_container_info *i)
 {
     json_gen_str(g, "mounts");
@@ -54,8 +45,8 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_str(g, "message", i->message);
     json_gen_kv_str(g, "image", i->image);
     json_gen_kv_str(g, "image_id", i->image_id);
-    gen_map(g, "labels", i->labels, i->n_labels);
-    gen_map(g, "annotations", i->annotations, i->n_annotations);
+    rt_kv_gen(g, "labels", i->labels, i->n_labels);
+    rt_kv_gen(g, "annotations", i->annotations, i->n_annotations);
     json_gen_kv_str(g, "log_path", i->log_path);
     gen_mounts(g, i);
     json_gen_kv_int(g, "pid", i->pid);

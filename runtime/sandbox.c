@@ -7,6 +7,7 @@
 #include "runtime/pod_files.h"
 #include "runtime/pod_ns.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/util.h"
 #include "runtime/sandbox_internal.h"
 #include "runtime/sysctl.h"
 
@@ -26,28 +27,10 @@
 #define CNI_DEL_ATTEMPTS 3
 #define STOP_KILL_TIMEOUT_MS 5000
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static char *path_join(const char *a, const char *b)
 {
     char *p = NULL;
     return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
-}
-
-static int random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
-{
-    unsigned char raw[RT_ID_LEN / 2];
-    _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
-        return crisp_error_errno(err, "read /dev/urandom");
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    return 0;
 }
 
 static void sandbox_free(struct rt_sandbox *sb)
@@ -231,8 +214,6 @@ static char **sysctl_strv(const struct rt_sandbox_spec *s)
     return v;
 }
 
-static char **cgroup_procs_files(struct rt_runtime *rt, const char *path);
-
 static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
                             crisp_error_t **err)
 {
@@ -240,7 +221,7 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     bool net = i->net_mode != RT_NS_NODE, ipc = i->ipc_mode != RT_NS_NODE, pid = i->pid_mode == RT_NS_POD;
     _cleanup_free_ char *dir = path_join(i->dir, "ns");
     _cleanup_strv_ char **sysctls = sysctl_strv(s);
-    _cleanup_strv_ char **procs = cgroup_procs_files(rt, i->cgroup_path);
+    _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, i->cgroup_path);
     if (!dir || !sysctls || !procs)
         return crisp_error_make(err, ENOMEM, "out of memory");
     struct rt_pod_ns_options o = {
@@ -399,7 +380,7 @@ static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct 
         setup_network(rt, sb, s, err) < 0 || write_files(rt, sb, s, err) < 0)
         return -1;
     sb->info.state = RT_SANDBOX_READY;
-    sb->info.created_at = now_ns();
+    sb->info.created_at = rt_now_ns();
     return persist(sb, err);
 }
 
@@ -415,7 +396,7 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
     sb->refs = 2; /* the index's and this run's */
     sb->creating = true;
     sb->info.state = RT_SANDBOX_NOTREADY;
-    if (random_id(sb->info.id, err) < 0 || copy_spec(sb, spec, err) < 0 ||
+    if (rt_random_id(sb->info.id, err) < 0 || copy_spec(sb, spec, err) < 0 ||
         !(sb->info.dir = path_join(rt->pods_dir, sb->info.id))) {
         sandbox_free(sb);
         return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
@@ -603,30 +584,6 @@ void rt_sandbox_info_list_free(struct rt_sandbox_info **list, size_t n)
 }
 
 /* ---- open ---- */
-
-static char **cgroup_procs_files(struct rt_runtime *rt, const char *path)
-{
-    /* crisp-pinns puts the pod init into the pod cgroup of every hierarchy before it runs. */
-    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio",
-                                     "devices", "freezer", NULL};
-    char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; files && (rt->cgroups.mode == RT_CGROUP_V2 ? i < 1 : v1[i] != NULL); i++) {
-        char *f = NULL;
-        int r = rt->cgroups.mode == RT_CGROUP_V2
-                    ? asprintf(&f, "%s%s/cgroup.procs", rt->cgroups.mount, path)
-                    : asprintf(&f, "%s/%s%s/cgroup.procs", rt->cgroups.mount, v1[i], path);
-        if (r < 0) {
-            strv_free(files);
-            return NULL;
-        }
-        if (access(f, W_OK) == 0)
-            files[n++] = f;
-        else
-            free(f);
-    }
-    return files;
-}
 
 static int is_pod_dir(const struct dirent *d)
 {

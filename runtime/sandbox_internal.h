@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <yajl/yajl_gen.h>
 
 struct rt_port {
     int host_port, container_port;
@@ -31,5 +32,7 @@ int rt_sandbox_record_from_json(const char *text, struct rt_sandbox *sb, crisp_e
 void rt_sandbox_fields_free(struct rt_sandbox *sb);
 int rt_kv_copy(const struct rt_kv *src, size_t n, struct rt_kv **ret);
 void rt_kv_free(struct rt_kv *kv, size_t n);
+/* Writes kv as a JSON object under key k. */
+void rt_kv_gen(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n);
 
 #endif

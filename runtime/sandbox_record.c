@@ -11,7 +11,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-static void gen_map(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
+void rt_kv_gen(yajl_gen g, const char *k, const struct rt_kv *kv, size_t n)
 {
     json_gen_str(g, k);
     yajl_gen_map_open(g);
@@ -44,8 +44,8 @@ static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
     json_gen_kv_int(g, "attempt", i->attempt);
     json_gen_kv_int(g, "state", i->state);
     json_gen_kv_int(g, "created_at", i->created_at);
-    gen_map(g, "labels", i->labels, i->n_labels);
-    gen_map(g, "annotations", i->annotations, i->n_annotations);
+    rt_kv_gen(g, "labels", i->labels, i->n_labels);
+    rt_kv_gen(g, "annotations", i->annotations, i->n_annotations);
     json_gen_kv_str(g, "runtime_handler", i->runtime_handler);
     json_gen_kv_int(g, "net_mode", i->net_mode);
     json_gen_kv_int(g, "pid_mode", i->pid_mode);

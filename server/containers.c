@@ -233,15 +233,7 @@ static bool matches(const struct rt_container_info *i, const Runtime__V1__Contai
         return false;
     if (f->state && (int)f->state->state != (int)i->state)
         return false;
-    for (size_t k = 0; k < f->n_label_selector; k++) {
-        bool found = false;
-        for (size_t l = 0; l < i->n_labels && !found; l++)
-            found = strcmp(i->labels[l].key, f->label_selector[k]->key) == 0 &&
-                    strcmp(i->labels[l].value, f->label_selector[k]->value) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
+    return srv_labels_match(i->labels, i->n_labels, (void *const *)f->label_selector, f->n_label_selector);
 }
 
 static Runtime__V1__Container *summary_of(struct arena *a, const struct rt_container_info *i)

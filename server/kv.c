@@ -2,6 +2,7 @@
 #include "server/kv.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define MAX_KV 1024
 
@@ -40,3 +41,16 @@ void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, c
     return list;
 }
 
+
+bool srv_labels_match(const struct rt_kv *labels, size_t n, void *const *selector, size_t n_selector)
+{
+    for (size_t k = 0; k < n_selector; k++) {
+        const struct pb_entry *want = selector[k];
+        bool found = false;
+        for (size_t l = 0; l < n && !found; l++)
+            found = strcmp(labels[l].key, want->key) == 0 && strcmp(labels[l].value, want->value) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}

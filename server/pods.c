@@ -289,19 +289,6 @@ int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
     return 0;
 }
 
-static bool labels_match(const struct rt_sandbox_info *i, const Runtime__V1__PodSandboxFilter *f)
-{
-    for (size_t k = 0; k < f->n_label_selector; k++) {
-        bool found = false;
-        for (size_t l = 0; l < i->n_labels && !found; l++)
-            found = strcmp(i->labels[l].key, f->label_selector[k]->key) == 0 &&
-                    strcmp(i->labels[l].value, f->label_selector[k]->value) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
 static bool filter_match(const struct rt_sandbox_info *i, const Runtime__V1__PodSandboxFilter *f)
 {
     if (!f)
@@ -310,7 +297,7 @@ static bool filter_match(const struct rt_sandbox_info *i, const Runtime__V1__Pod
         return false;
     if (f->state && (int)f->state->state != (int)i->state)
         return false;
-    return labels_match(i, f);
+    return srv_labels_match(i->labels, i->n_labels, (void *const *)f->label_selector, f->n_label_selector);
 }
 
 static Runtime__V1__PodSandbox *summary_of(struct arena *a, const struct rt_sandbox_info *i)

@@ -1,0 +1,53 @@
+#define _GNU_SOURCE
+#include "runtime/util.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t rt_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
+{
+    unsigned char raw[RT_ID_LEN / 2];
+    _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
+        return crisp_error_errno(err, "read /dev/urandom");
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path)
+{
+    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio",
+                                     "devices", "freezer", NULL};
+    char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; files && (root->mode == RT_CGROUP_V2 ? i < 1 : v1[i] != NULL); i++) {
+        char *f = NULL;
+        int r = root->mode == RT_CGROUP_V2
+                    ? asprintf(&f, "%s%s/cgroup.procs", root->mount, path)
+                    : asprintf(&f, "%s/%s%s/cgroup.procs", root->mount, v1[i], path);
+        if (r < 0) {
+            strv_free(files);
+            return NULL;
+        }
+        if (access(f, W_OK) == 0)
+            files[n++] = f;
+        else
+            free(f);
+    }
+    return files;
+}
+

@@ -1,0 +1,18 @@
+/* Small things the runtime's pods and containers share. */
+#ifndef CRISP_RUNTIME_UTIL_H
+#define CRISP_RUNTIME_UTIL_H
+
+#include "common/error.h"
+#include "runtime/cgroup.h"
+#include "runtime/sandbox.h"
+
+#include <stdint.h>
+
+int64_t rt_now_ns(void);
+/* A new object id: 64 random hex digits, as kubelet and crictl expect. */
+int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err);
+/* The cgroup.procs files of path in every hierarchy in use that has one (a helper writes pids there so
+ * what it starts is born in the cgroup); NULL when out of memory. */
+char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path);
+
+#endif
