@@ -230,6 +230,34 @@ static char *oom_file(struct rt_runtime *rt, const char *path, bool v2)
     return r < 0 ? NULL : f;
 }
 
+/* Records what was asked: a merge of what the container had and what res sets. */
+static int record_resources(struct rt_container_resources *cr, const struct rt_cgroup_resources *res,
+                            const int *oom_score_adj)
+{
+    if (res) {
+        cr->cpu_period = res->cpu_period ? res->cpu_period : cr->cpu_period;
+        cr->cpu_quota = res->cpu_quota ? res->cpu_quota : cr->cpu_quota;
+        cr->cpu_shares = res->cpu_shares ? res->cpu_shares : cr->cpu_shares;
+        cr->memory_limit = res->memory_limit ? res->memory_limit : cr->memory_limit;
+        cr->memory_swap_limit = res->memory_swap_limit ? res->memory_swap_limit : cr->memory_swap_limit;
+    }
+    if (oom_score_adj)
+        cr->oom_score_adj = *oom_score_adj;
+    const char *cpus = res && res->cpuset_cpus && *res->cpuset_cpus ? res->cpuset_cpus : cr->cpuset_cpus;
+    const char *mems = res && res->cpuset_mems && *res->cpuset_mems ? res->cpuset_mems : cr->cpuset_mems;
+    char *c = strdup(cpus ? cpus : ""), *m = strdup(mems ? mems : "");
+    if (!c || !m) {
+        free(c);
+        free(m);
+        return -1;
+    }
+    free(cr->cpuset_cpus);
+    free(cr->cpuset_mems);
+    cr->cpuset_cpus = c;
+    cr->cpuset_mems = m;
+    return 0;
+}
+
 static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
                      crisp_error_t **err)
 {
@@ -257,6 +285,8 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
         return crisp_error_make(err, ENOMEM, "out of memory");
     i->n_labels = s->n_labels;
     i->n_annotations = s->n_annotations;
+    if (record_resources(&i->resources, s->resources, s->has_oom_score_adj ? &s->oom_score_adj : NULL) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
     for (size_t m = 0; m < s->n_mounts; m++) {
         i->mounts[m] = s->mounts[m];
         i->mounts[m].container_path = strdup(s->mounts[m].container_path);
@@ -598,6 +628,8 @@ int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_c
     int r = c->info.state == RT_CONTAINER_EXITED
                 ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s has exited", id)
                 : rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, res, err);
+    if (r == 0 && record_resources(&c->info.resources, res, NULL) == 0)
+        persist(c, NULL);
     unlock_unref(c);
     return r;
 }
@@ -676,10 +708,12 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     c->image_id = strdup(i->image_id);
     c->log_path = strdup(i->log_path);
     c->cgroup_path = strdup(i->cgroup_path ? i->cgroup_path : "");
+    c->resources.cpuset_cpus = strdup(i->resources.cpuset_cpus ? i->resources.cpuset_cpus : "");
+    c->resources.cpuset_mems = strdup(i->resources.cpuset_mems ? i->resources.cpuset_mems : "");
     c->labels = c->annotations = NULL;
     c->mounts = calloc(i->n_mounts + 1, sizeof(*c->mounts));
     bool ok = c->name && c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
-              c->mounts && rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
+              c->mounts && c->resources.cpuset_cpus && c->resources.cpuset_mems && rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
               rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) == 0;
     for (size_t m = 0; ok && m < i->n_mounts; m++) {
         c->mounts[m] = i->mounts[m];
@@ -759,6 +793,8 @@ void rt_container_info_free(struct rt_container_info *c)
     free(c->image_id);
     free(c->log_path);
     free(c->cgroup_path);
+    free(c->resources.cpuset_cpus);
+    free(c->resources.cpuset_mems);
     rt_kv_free(c->labels, c->n_labels);
     rt_kv_free(c->annotations, c->n_annotations);
     for (size_t m = 0; c->mounts && m < c->n_mounts; m++) {

@@ -56,6 +56,12 @@ struct rt_container_spec {
     int stop_signal;
 };
 
+/* The resources a container was given (for ContainerStatus), kept as requested. */
+struct rt_container_resources {
+    int64_t cpu_period, cpu_quota, cpu_shares, memory_limit, memory_swap_limit, oom_score_adj;
+    char *cpuset_cpus, *cpuset_mems;
+};
+
 struct rt_container_info {
     char id[RT_ID_LEN + 1];
     char sandbox_id[RT_ID_LEN + 1];
@@ -75,6 +81,7 @@ struct rt_container_info {
     uid_t uid;
     gid_t gid;
     char *cgroup_path;
+    struct rt_container_resources resources;
 };
 
 int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *spec, char ret_id[RT_ID_LEN + 1],

@@ -55,6 +55,17 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "uid", i->uid);
     json_gen_kv_int(g, "gid", i->gid);
     json_gen_kv_str(g, "cgroup_path", i->cgroup_path);
+    json_gen_str(g, "resources");
+    yajl_gen_map_open(g);
+    json_gen_kv_int(g, "cpu_period", i->resources.cpu_period);
+    json_gen_kv_int(g, "cpu_quota", i->resources.cpu_quota);
+    json_gen_kv_int(g, "cpu_shares", i->resources.cpu_shares);
+    json_gen_kv_int(g, "memory_limit", i->resources.memory_limit);
+    json_gen_kv_int(g, "memory_swap_limit", i->resources.memory_swap_limit);
+    json_gen_kv_int(g, "oom_score_adj", i->resources.oom_score_adj);
+    json_gen_kv_str(g, "cpuset_cpus", i->resources.cpuset_cpus);
+    json_gen_kv_str(g, "cpuset_mems", i->resources.cpuset_mems);
+    yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
     json_gen_kv_int(g, "tty", c->tty);
     json_gen_kv_strv(g, "env", c->env);
@@ -142,6 +153,19 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->tty = json_get_int(root, "tty") != 0;
         c->env = json_get_strv(root, "env");
         c->cwd = dup_str(root, "cwd");
+        const char *res_path[] = {"resources", NULL};
+        yajl_val res = yajl_tree_get(root, res_path, yajl_t_object);
+        struct rt_container_resources *cr = &i->resources;
+        cr->cpu_period = res ? json_get_int(res, "cpu_period") : 0;
+        cr->cpu_quota = res ? json_get_int(res, "cpu_quota") : 0;
+        cr->cpu_shares = res ? json_get_int(res, "cpu_shares") : 0;
+        cr->memory_limit = res ? json_get_int(res, "memory_limit") : 0;
+        cr->memory_swap_limit = res ? json_get_int(res, "memory_swap_limit") : 0;
+        cr->oom_score_adj = res ? json_get_int(res, "oom_score_adj") : 0;
+        cr->cpuset_cpus = strdup(res && json_get_str(res, "cpuset_cpus") ? json_get_str(res, "cpuset_cpus") : "");
+        cr->cpuset_mems = strdup(res && json_get_str(res, "cpuset_mems") ? json_get_str(res, "cpuset_mems") : "");
+        if (!cr->cpuset_cpus || !cr->cpuset_mems)
+            r = -1;
         if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !i->cgroup_path ||
             !c->env || !c->cwd || load_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
             load_map(root, "annotations", &i->annotations, &i->n_annotations) < 0 || load_mounts(root, i) < 0)
@@ -168,6 +192,8 @@ void rt_container_fields_free(struct rt_container *c)
     }
     free(i->mounts);
     free(i->cgroup_path);
+    free(i->resources.cpuset_cpus);
+    free(i->resources.cpuset_mems);
     free(c->dir);
     free(c->rw_dir);
     strv_free(c->env);

@@ -159,6 +159,27 @@ static Runtime__V1__ContainerUser *user_of(struct arena *a, const struct rt_cont
     return u;
 }
 
+static Runtime__V1__ContainerResources *resources_of(struct arena *a, const struct rt_container_info *i)
+{
+    Runtime__V1__ContainerResources *r = arena_alloc(a, sizeof(*r));
+    Runtime__V1__LinuxContainerResources *l = arena_alloc(a, sizeof(*l));
+    if (!r || !l)
+        return NULL;
+    runtime__v1__container_resources__init(r);
+    runtime__v1__linux_container_resources__init(l);
+    const struct rt_container_resources *cr = &i->resources;
+    l->cpu_period = cr->cpu_period;
+    l->cpu_quota = cr->cpu_quota;
+    l->cpu_shares = cr->cpu_shares;
+    l->memory_limit_in_bytes = cr->memory_limit;
+    l->memory_swap_limit_in_bytes = cr->memory_swap_limit;
+    l->oom_score_adj = cr->oom_score_adj;
+    l->cpuset_cpus = arena_strdup(a, cr->cpuset_cpus);
+    l->cpuset_mems = arena_strdup(a, cr->cpuset_mems);
+    r->linux = l;
+    return l->cpuset_cpus && l->cpuset_mems ? r : NULL;
+}
+
 static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_container_info *i)
 {
     Runtime__V1__ContainerStatus *s = arena_alloc(a, sizeof(*s));
@@ -187,7 +208,8 @@ static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_
     s->n_mounts = i->n_mounts;
     s->log_path = arena_strdup(a, i->log_path);
     s->user = user_of(a, i);
-    if (!s->id || !s->metadata || !s->image || !s->image_ref || !s->reason || !s->message || !s->labels ||
+    s->resources = resources_of(a, i);
+    if (!s->resources || !s->id || !s->metadata || !s->image || !s->image_ref || !s->reason || !s->message || !s->labels ||
         !s->annotations || !s->mounts || !s->log_path || !s->user)
         return NULL;
     return s;

@@ -98,7 +98,8 @@ def exec_sync(d, cid, cmd, timeout=10):
 def test_long_running_lifecycle(pod):
     d, pod_id, cfg, image = pod
     # PID 1 of its namespace: SIGTERM reaches it only through a handler.
-    cid = create(d, pod_id, cfg, image, command=["sh", "-c", "trap 'exit 143' TERM; while true; do sleep 0.1; done"])
+    cid = create(d, pod_id, cfg, image,
+                 command=["sh", "-c", "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done"])
     st = status(d, cid)
     assert st.state == pb().CONTAINER_CREATED and st.metadata.name == "c" and st.labels["app"] == "c"
     assert st.image.image == image and st.image_ref.startswith("sha256:")
@@ -109,6 +110,10 @@ def test_long_running_lifecycle(pod):
     assert [c.id for c in listed] == [cid] and listed[0].pod_sandbox_id == pod_id
     running = pb().ContainerFilter(state=pb().ContainerStateValue(state=pb().CONTAINER_RUNNING))
     assert len(d.call("ListContainers", pb().ListContainersRequest(filter=running)).containers) == 1
+    # Until the shell has set its trap, SIGTERM to a PID 1 without a handler is dropped.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(m and m.group(4) == "ready" for m in log_lines(d, cfg)):
+        time.sleep(0.02)
     d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=20), timeout=60)
     st = status(d, cid)
     assert st.state == pb().CONTAINER_EXITED and st.exit_code == 128 + signal.SIGTERM and st.finished_at > 0
@@ -239,8 +244,18 @@ def test_cgroup_limits_and_update(pod):
     pid = info["pid"]
     with open("/proc/%d/cgroup" % pid) as f:
         assert cg in f.read()
+    assert status(d, cid).resources.linux.memory_limit_in_bytes == 64 << 20
     d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
         container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=96 << 20)))
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
+        assert int(f.read()) == 96 << 20
+    st = status(d, cid)
+    assert st.resources.linux.memory_limit_in_bytes == 96 << 20 and st.resources.linux.cpu_quota == 20000
+    # All or nothing: a bad value changes nothing.
+    with pytest.raises(grpc.RpcError):
+        d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
+            container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=128 << 20,
+                                                                 cpuset_cpus="999")))
     with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
         assert int(f.read()) == 96 << 20
 
