@@ -54,6 +54,7 @@ struct rt_container_spec {
     bool has_oom_score_adj;
     int oom_score_adj;
     int stop_signal;
+    uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
 };
 
 /* The resources a container was given (for ContainerStatus), kept as requested. */

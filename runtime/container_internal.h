@@ -17,6 +17,7 @@ struct rt_container {
     uint64_t pid_start;
     pid_t monitor_pid;
     int stop_signal;
+    uint64_t capabilities; /* for ExecSync: the same set as the workload */
     bool tty;
     char **env;     /* for exec: the container's environment */
     char *cwd;

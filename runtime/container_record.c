@@ -67,6 +67,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_str(g, "cpuset_mems", i->resources.cpuset_mems);
     yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
+    json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
     json_gen_kv_int(g, "tty", c->tty);
     json_gen_kv_strv(g, "env", c->env);
     json_gen_kv_str(g, "cwd", c->cwd);
@@ -150,6 +151,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->pid_start = (uint64_t)json_get_int(root, "pid_start");
         c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
         c->stop_signal = (int)json_get_int(root, "stop_signal");
+        c->capabilities = (uint64_t)json_get_int(root, "capabilities");
         c->tty = json_get_int(root, "tty") != 0;
         c->env = json_get_strv(root, "env");
         c->cwd = dup_str(root, "cwd");

@@ -168,6 +168,7 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
     rt_spec_putf(f, "gid", "%u", (unsigned)s->gid);
     for (size_t i = 0; i < s->n_groups; i++)
         rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
+    rt_spec_putf(f, "capabilities", "%016llx", (unsigned long long)s->capabilities);
     rt_spec_put(f, "tty", s->tty ? "1" : "0");
     rt_spec_put(f, "stdin", s->stdin_open ? "1" : "0");
     rt_spec_put(f, "stdin_once", s->stdin_once ? "1" : "0");

@@ -81,6 +81,8 @@ static void helper_args(const struct rt_exec_request *req, struct argv_builder *
     arg_add_list(b, "--env", req->env);
     if (req->no_new_privs)
         arg_add(b, "--no-new-privs", NULL);
+    if (req->has_caps)
+        arg_add(b, "--caps", req->caps_hex);
     arg_add(b, "--error-fd", "3");
     arg_add(b, "--", NULL);
     for (size_t i = 0; req->argv[i]; i++)

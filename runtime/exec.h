@@ -30,6 +30,8 @@ struct rt_exec_request {
     char *const *env;           /* "KEY=VALUE", NULL-terminated or NULL; its PATH finds argv[0] */
     char *const *argv;          /* NULL-terminated, at least one */
     bool no_new_privs;
+    bool has_caps;
+    char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */
     int timeout_ms;             /* from the start; 0: none */
     size_t max_output;          /* per stream; the rest is dropped */
 };

@@ -13,9 +13,12 @@
  * "<status> <message>" on --error-fd (stderr if none) and exit status 125; status is an errno value
  * for crispd's error: ENOENT when the container's process is gone, else EIO or EINVAL. */
 #define _GNU_SOURCE
+#include "runtime/caps_apply.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
@@ -66,6 +69,8 @@ struct options {
     char *env[MAX_ENV + 1];
     size_t n_env;
     bool no_new_privs;
+    bool has_caps;
+    uint64_t caps;
     int error_fd;
     char **argv;
 };
@@ -171,6 +176,15 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'n':
         o->no_new_privs = true;
         return 0;
+    case 'C': {
+        char *end;
+        errno = 0;
+        o->caps = strtoull(arg, &end, 16);
+        if (!arg[0] || *end || errno || strlen(arg) > 16)
+            return fail(EINVAL, "invalid --caps \"%s\": expected a hex mask", arg);
+        o->has_caps = true;
+        return 0;
+    }
     case 'f':
         if (parse_number(arg, INT_MAX, &v) < 0 || v < 3)
             return fail(EINVAL, "invalid --error-fd \"%s\"", arg);
@@ -188,7 +202,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"gid", required_argument, NULL, 'g'},   {"group", required_argument, NULL, 'G'},
         {"cwd", required_argument, NULL, 'd'},   {"env", required_argument, NULL, 'e'},
         {"no-new-privs", no_argument, NULL, 'n'}, {"error-fd", required_argument, NULL, 'f'},
-        {NULL, 0, NULL, 0},
+        {"caps", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int c;
@@ -336,12 +350,21 @@ static int command_setup(const struct options *o)
     const char *cwd = o->cwd ? o->cwd : "/";
     if (chdir(cwd) < 0)
         return fail_errno("chdir %s", cwd);
+    int rc;
+    if (o->has_caps && (rc = caps_apply_bounding(o->caps)) != 0) {
+        errno = rc;
+        return fail_errno("drop capabilities from the bounding set");
+    }
     if (setgroups(o->n_groups, o->groups) < 0)
         return fail_errno("setgroups");
     if (setgid(o->gid) < 0)
         return fail_errno("setgid %u", (unsigned)o->gid);
     if (setuid(o->uid) < 0)
         return fail_errno("setuid %u", (unsigned)o->uid);
+    if (o->has_caps && (rc = caps_apply_process(o->caps, o->uid == 0)) != 0) {
+        errno = rc;
+        return fail_errno("set capabilities");
+    }
     if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail_errno("set no_new_privs");
     return 0;

@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "images/manifest.h"
+#include "runtime/caps.h"
 #include "runtime/image_user.h"
 #include "server/daemon.h"
 #include "server/resources.h"
@@ -156,6 +157,15 @@ static int identity_from(struct arena *a, const Runtime__V1__LinuxContainerSecur
     return 0;
 }
 
+static int capabilities_from(const Runtime__V1__LinuxContainerSecurityContext *sc, struct rt_container_spec *s,
+                             crisp_error_t **err)
+{
+    const Runtime__V1__Capability *c = sc ? sc->capabilities : NULL;
+    return rt_caps_mask(c ? c->add_capabilities : NULL, c ? c->n_add_capabilities : 0,
+                        c ? c->drop_capabilities : NULL, c ? c->n_drop_capabilities : 0, sc && sc->privileged,
+                        &s->capabilities, err);
+}
+
 static char **layer_dirs(struct srv_ctx *ctx, const struct img_record *rec)
 {
     size_t n = count(rec->chain_ids);
@@ -218,6 +228,7 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (mounts_from(ctx->arena, c, s, err) < 0 ||
         identity_from(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
+        capabilities_from(l ? l->security_context : NULL, s, err) < 0 ||
         srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)
         return -1;
     s->resources = res;

@@ -3,6 +3,7 @@
  * close-on-exec error pipe as `int32 exit code` + "<step>: <error>", then the process exits. */
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "runtime/caps_apply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,15 +103,21 @@ static int cwd_enter(const struct mon_spec *spec)
     return 0;
 }
 
-/* After every mount: those need root. Groups first, then gid, then uid, which drops the rest. */
+/* After every mount: those need root. The bounding set while we may still cut it, then groups, gid
+ * and uid, then the capabilities the workload keeps. */
 static int identity_take(const struct mon_spec *spec)
 {
+    int rc;
+    if (spec->has_capabilities && (rc = caps_apply_bounding(spec->capabilities)) != 0)
+        return mon_fail(rc, "drop capabilities from the bounding set");
     if (setgroups(spec->n_groups, spec->groups) < 0)
         return mon_fail(errno, "setgroups");
     if (setgid(spec->gid) < 0)
         return mon_fail(errno, "setgid %u", (unsigned)spec->gid);
     if (setuid(spec->uid) < 0)
         return mon_fail(errno, "setuid %u", (unsigned)spec->uid);
+    if (spec->has_capabilities && (rc = caps_apply_process(spec->capabilities, spec->uid == 0)) != 0)
+        return mon_fail(rc, "set capabilities");
     if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return mon_fail(errno, "set no_new_privs");
     return 0;

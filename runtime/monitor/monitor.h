@@ -54,6 +54,8 @@ struct mon_spec {
     size_t n_cgroup_procs;
     bool has_oom_score_adj;
     int oom_score_adj;
+    bool has_capabilities;
+    uint64_t capabilities; /* mask of capability numbers (runtime/caps_apply.h) */
     char *log_path;
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;

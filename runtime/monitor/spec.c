@@ -186,6 +186,18 @@ static int set_group(struct parser *p, char *v)
     return 0;
 }
 
+static int set_capabilities(struct parser *p, char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long mask = strtoull(v, &end, 16);
+    if (v[0] == '\0' || *end != '\0' || errno != 0 || strlen(v) > 16)
+        return bad(p, "capabilities '%s' is not a hex mask of at most 64 bits", v);
+    p->spec->has_capabilities = true;
+    p->spec->capabilities = (uint64_t)mask;
+    return 0;
+}
+
 static int set_oom_score_adj(struct parser *p, char *v)
 {
     char *end;
@@ -347,6 +359,7 @@ static const struct key keys[] = {
     {"cgroup.procs", KEY_LIST, set_cgroup_procs},
     {"oom_score_adj", KEY_SCALAR, set_oom_score_adj},
     {"no_new_privs", KEY_SCALAR, set_nnp},
+    {"capabilities", KEY_SCALAR, set_capabilities},
     {"log.path", KEY_SCALAR, set_log_path},
     {"log.max_line", KEY_SCALAR, set_max_line},
     {"exit_file", KEY_SCALAR, set_exit_file},

@@ -58,12 +58,15 @@ def crispd_monitors_of(d):
 
 
 def create(d, pod_id, cfg, image, name="c", command=None, args=None, env=None, mounts=None, log="c/0.log",
-           resources=None, workdir="", attempt=0):
+           resources=None, workdir="", attempt=0, security=None):
+    linux = None
+    if resources or security:
+        linux = pb().LinuxContainerConfig(resources=resources, security_context=security)
     config = pb().ContainerConfig(
         metadata=pb().ContainerMetadata(name=name, attempt=attempt), image=pb().ImageSpec(image=image),
         command=command or [], args=args or [], working_dir=workdir,
         envs=[pb().KeyValue(key=k, value=v) for k, v in (env or {}).items()], mounts=mounts or [], log_path=log,
-        linux=pb().LinuxContainerConfig(resources=resources) if resources else None, labels={"app": name})
+        linux=linux, labels={"app": name})
     req = pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config, sandbox_config=cfg)
     return d.call("CreateContainer", req, timeout=60).container_id
 
@@ -318,3 +321,54 @@ def test_containers_outlive_a_killed_crispd(pod):
     assert status(d, long_).state == pb().CONTAINER_RUNNING
     st = status(d, short)
     assert st.state == pb().CONTAINER_EXITED and st.exit_code == 9
+
+
+DEFAULT_CAPS = 0x00000000a80425fb  # chown dac_override fowner fsetid kill setgid setuid setpcap
+                                   # net_bind_service net_raw sys_chroot mknod audit_write setfcap
+
+
+def caps_of(text):
+    return {l.split(":")[0]: int(l.split()[1], 16) for l in text.splitlines() if l.startswith("Cap")}
+
+
+@pytest.mark.parametrize("security,eff,bnd", [
+    (None, DEFAULT_CAPS, DEFAULT_CAPS),
+    ("drop-all", 0, 0),
+    ("drop-all-add-nbs", 1 << 10, 1 << 10),
+    ("add-net-admin-drop-kill", (DEFAULT_CAPS | 1 << 12) & ~(1 << 5), (DEFAULT_CAPS | 1 << 12) & ~(1 << 5)),
+    ("non-root", 0, DEFAULT_CAPS),
+])
+def test_capabilities(pod, security, eff, bnd):
+    d, pod_id, cfg, image = pod
+    sc = {
+        None: None,
+        "drop-all": pb().LinuxContainerSecurityContext(capabilities=pb().Capability(drop_capabilities=["ALL"])),
+        "drop-all-add-nbs": pb().LinuxContainerSecurityContext(capabilities=pb().Capability(
+            drop_capabilities=["ALL"], add_capabilities=["CAP_NET_BIND_SERVICE"])),
+        "add-net-admin-drop-kill": pb().LinuxContainerSecurityContext(capabilities=pb().Capability(
+            add_capabilities=["NET_ADMIN"], drop_capabilities=["KILL"])),
+        "non-root": pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=1000)),
+    }[security]
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], security=sc)
+    start(d, cid)
+    with open("/proc/%d/status" % status_pid(d, cid)) as f:
+        caps = caps_of(f.read())
+    assert (caps["CapEff"], caps["CapBnd"]) == (eff, bnd)
+    # ExecSync gets the same set.
+    caps = caps_of(exec_sync(d, cid, ["cat", "/proc/self/status"]).stdout.decode())
+    assert (caps["CapEff"], caps["CapBnd"]) == (eff, bnd)
+
+
+def status_pid(d, cid):
+    import json
+    return json.loads(d.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid, verbose=True))
+                      .info["info"])["pid"]
+
+
+def test_unknown_capability_is_invalid_argument(pod):
+    d, pod_id, cfg, image = pod
+    sc = pb().LinuxContainerSecurityContext(capabilities=pb().Capability(add_capabilities=["CAP_FLY"]))
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, command=["true"], security=sc)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "CAP_FLY" in e.value.details()
+    assert len(d.call("ListContainers", pb().ListContainersRequest()).containers) == 0
