@@ -276,6 +276,7 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     i->gid = s->gid;
     c->stop_signal = s->stop_signal > 0 ? s->stop_signal : SIGTERM;
     c->capabilities = s->capabilities;
+    c->no_new_privs = s->no_new_privs;
     c->tty = s->tty;
     c->env = strv_copy(s->env);
     c->cwd = strdup(s->cwd);
@@ -677,7 +678,7 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
         .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
         .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,
         .timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0), .max_output = EXEC_MAX_OUTPUT,
-        .has_caps = true,
+        .has_caps = true, .no_new_privs = c->no_new_privs,
     };
     snprintf(req.caps_hex, sizeof(req.caps_hex), "%016llx", (unsigned long long)c->capabilities);
     /* The exec runs without the container's lock: a long one must not block status or stop. */

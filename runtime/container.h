@@ -55,6 +55,7 @@ struct rt_container_spec {
     int oom_score_adj;
     int stop_signal;
     uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
+    bool no_new_privs;
 };
 
 /* The resources a container was given (for ContainerStatus), kept as requested. */

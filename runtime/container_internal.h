@@ -18,6 +18,7 @@ struct rt_container {
     pid_t monitor_pid;
     int stop_signal;
     uint64_t capabilities; /* for ExecSync: the same set as the workload */
+    bool no_new_privs;
     bool tty;
     char **env;     /* for exec: the container's environment */
     char *cwd;

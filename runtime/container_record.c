@@ -68,6 +68,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
     json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
+    json_gen_kv_int(g, "no_new_privs", c->no_new_privs);
     json_gen_kv_int(g, "tty", c->tty);
     json_gen_kv_strv(g, "env", c->env);
     json_gen_kv_str(g, "cwd", c->cwd);
@@ -152,6 +153,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
         c->stop_signal = (int)json_get_int(root, "stop_signal");
         c->capabilities = (uint64_t)json_get_int(root, "capabilities");
+        c->no_new_privs = json_get_int(root, "no_new_privs") != 0;
         c->tty = json_get_int(root, "tty") != 0;
         c->env = json_get_strv(root, "env");
         c->cwd = dup_str(root, "cwd");

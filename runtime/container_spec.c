@@ -169,6 +169,7 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
     for (size_t i = 0; i < s->n_groups; i++)
         rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
     rt_spec_putf(f, "capabilities", "%016llx", (unsigned long long)s->capabilities);
+    rt_spec_put(f, "no_new_privs", s->no_new_privs ? "1" : "0");
     rt_spec_put(f, "tty", s->tty ? "1" : "0");
     rt_spec_put(f, "stdin", s->stdin_open ? "1" : "0");
     rt_spec_put(f, "stdin_once", s->stdin_once ? "1" : "0");

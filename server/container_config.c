@@ -161,6 +161,7 @@ static int capabilities_from(const Runtime__V1__LinuxContainerSecurityContext *s
                              crisp_error_t **err)
 {
     const Runtime__V1__Capability *c = sc ? sc->capabilities : NULL;
+    s->no_new_privs = sc && sc->no_new_privs;
     return rt_caps_mask(c ? c->add_capabilities : NULL, c ? c->n_add_capabilities : 0,
                         c ? c->drop_capabilities : NULL, c ? c->n_drop_capabilities : 0, sc && sc->privileged,
                         &s->capabilities, err);

@@ -365,6 +365,20 @@ def status_pid(d, cid):
                       .info["info"])["pid"]
 
 
+def test_no_new_privs(pod):
+    d, pod_id, cfg, image = pod
+    sc = pb().LinuxContainerSecurityContext(no_new_privs=True)
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], security=sc)
+    start(d, cid)
+    with open("/proc/%d/status" % status_pid(d, cid)) as f:
+        assert "NoNewPrivs:\t1" in f.read()
+    assert b"NoNewPrivs:\t1" in exec_sync(d, cid, ["cat", "/proc/self/status"]).stdout
+    other = create(d, pod_id, cfg, image, name="plain", log="plain.log", command=["sleep", "1000"])
+    start(d, other)
+    with open("/proc/%d/status" % status_pid(d, other)) as f:
+        assert "NoNewPrivs:\t0" in f.read()
+
+
 def test_unknown_capability_is_invalid_argument(pod):
     d, pod_id, cfg, image = pod
     sc = pb().LinuxContainerSecurityContext(capabilities=pb().Capability(add_capabilities=["CAP_FLY"]))
