@@ -56,6 +56,8 @@ struct rt_container_spec {
     int stop_signal;
     uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
     bool no_new_privs;
+    bool readonly_rootfs;
+    char *const *masked_paths, *const *readonly_paths; /* NULL-terminated */
 };
 
 /* The resources a container was given (for ContainerStatus), kept as requested. */

@@ -170,6 +170,11 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
         rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
     rt_spec_putf(f, "capabilities", "%016llx", (unsigned long long)s->capabilities);
     rt_spec_put(f, "no_new_privs", s->no_new_privs ? "1" : "0");
+    rt_spec_put(f, "readonly_rootfs", s->readonly_rootfs ? "1" : "0");
+    for (char *const *m = s->masked_paths; m && *m; m++)
+        rt_spec_put(f, "masked", *m);
+    for (char *const *r = s->readonly_paths; r && *r; r++)
+        rt_spec_put(f, "readonly", *r);
     rt_spec_put(f, "tty", s->tty ? "1" : "0");
     rt_spec_put(f, "stdin", s->stdin_open ? "1" : "0");
     rt_spec_put(f, "stdin_once", s->stdin_once ? "1" : "0");

@@ -72,6 +72,16 @@ static int namespaces_join(const struct mon_spec *spec)
 }
 
 /* Slave, so that host mounts still reach us but nothing we mount or unmount leaks back. */
+/* A read-only root can't get its working directory later: make it while the root is writable. */
+static int cwd_prepare(const struct mon_spec *spec, int rootfd)
+{
+    int fd = mon_root_mkdir_p(rootfd, spec->cwd, 0755, true, spec->uid, spec->gid);
+    if (fd < 0)
+        return mon_fail(errno, "create cwd %s", spec->cwd);
+    close(fd);
+    return 0;
+}
+
 static int rootfs_build(const struct mon_spec *spec)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -84,6 +94,10 @@ static int rootfs_build(const struct mon_spec *spec)
     int rc = mon_mounts_apply(spec, rootfd);
     if (rc == 0)
         rc = mon_devices_create(spec, rootfd);
+    if (rc == 0 && spec->readonly_rootfs)
+        rc = cwd_prepare(spec, rootfd);
+    if (rc == 0)
+        rc = mon_paths_protect(spec, rootfd);
     close(rootfd);
     return rc < 0 ? -1 : mon_rootfs_pivot(spec->mountpoint);
 }

@@ -50,6 +50,9 @@ struct mon_spec {
     size_t n_mounts;
     struct mon_device *devices;
     size_t n_devices;
+    char **masked, **readonly; /* paths inside the container: hidden, or made read-only */
+    size_t n_masked, n_readonly;
+    bool readonly_rootfs;
     char **cgroup_procs;
     size_t n_cgroup_procs;
     bool has_oom_score_adj;
@@ -60,6 +63,12 @@ struct mon_spec {
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;
 };
+
+/* mounts.c: statvfs ST_* flags as the mount(2) MS_* flags a remount must carry over. */
+unsigned long mon_statvfs_to_ms(unsigned long f);
+
+/* paths.c: masked and read-only paths, then a read-only root; before pivot_root. */
+int mon_paths_protect(const struct mon_spec *spec, int rootfd);
 
 /* error.c: the process's one error message (single-threaded; a failure ends the step that had it). */
 int mon_fail(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -52,7 +52,7 @@ static int target_create(int rootfd, const struct mon_mount *m)
     return fd;
 }
 
-static unsigned long statvfs_to_ms(unsigned long f)
+unsigned long mon_statvfs_to_ms(unsigned long f)
 {
     return (f & ST_RDONLY ? MS_RDONLY : 0) | (f & ST_NOSUID ? MS_NOSUID : 0) | (f & ST_NODEV ? MS_NODEV : 0) |
            (f & ST_NOEXEC ? MS_NOEXEC : 0) | (f & ST_NOATIME ? MS_NOATIME : 0) |
@@ -67,7 +67,7 @@ static int bind_remount(const struct mon_mount *m, const char *target)
     struct statvfs sv;
     if (statvfs(target, &sv) < 0)
         return mon_fail(errno, "mount %s: statvfs", m->destination);
-    unsigned long carried = statvfs_to_ms(sv.f_flag);
+    unsigned long carried = mon_statvfs_to_ms(sv.f_flag);
     if (m->flags & ATIME_FLAGS) /* an atime mode asked for wins over the source's */
         carried &= ~(unsigned long)ATIME_FLAGS;
     if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | m->flags | carried, NULL) < 0)

@@ -164,6 +164,22 @@ static int set_cgroup_procs(struct parser *p, char *v)
     return push_string(p, &p->spec->cgroup_procs, &p->spec->n_cgroup_procs, SPEC_MAX_RECORDS, v);
 }
 
+static int set_masked(struct parser *p, char *v)
+{
+    if (v[0] != '/')
+        return bad(p, "'%s' is not an absolute path", v);
+    return push_string(p, &p->spec->masked, &p->spec->n_masked, SPEC_MAX_RECORDS, v);
+}
+
+static int set_readonly(struct parser *p, char *v)
+{
+    if (v[0] != '/')
+        return bad(p, "'%s' is not an absolute path", v);
+    return push_string(p, &p->spec->readonly, &p->spec->n_readonly, SPEC_MAX_RECORDS, v);
+}
+
+static int set_readonly_rootfs(struct parser *p, char *v) { return want_bool(p, v, &p->spec->readonly_rootfs); }
+
 static int set_id_value(struct parser *p, const char *v, uint32_t *ret)
 {
     unsigned long n;
@@ -360,6 +376,9 @@ static const struct key keys[] = {
     {"oom_score_adj", KEY_SCALAR, set_oom_score_adj},
     {"no_new_privs", KEY_SCALAR, set_nnp},
     {"capabilities", KEY_SCALAR, set_capabilities},
+    {"masked", KEY_LIST, set_masked},
+    {"readonly", KEY_LIST, set_readonly},
+    {"readonly_rootfs", KEY_SCALAR, set_readonly_rootfs},
     {"log.path", KEY_SCALAR, set_log_path},
     {"log.max_line", KEY_SCALAR, set_max_line},
     {"exit_file", KEY_SCALAR, set_exit_file},
@@ -569,5 +588,7 @@ void mon_spec_free(struct mon_spec *spec)
     free(spec->mounts);
     free(spec->devices);
     free(spec->cgroup_procs);
+    free(spec->masked);
+    free(spec->readonly);
     memset(spec, 0, sizeof *spec);
 }

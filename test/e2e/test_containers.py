@@ -386,3 +386,34 @@ def test_unknown_capability_is_invalid_argument(pod):
         create(d, pod_id, cfg, image, command=["true"], security=sc)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "CAP_FLY" in e.value.details()
     assert len(d.call("ListContainers", pb().ListContainersRequest()).containers) == 0
+
+
+def test_masked_readonly_paths_and_readonly_rootfs(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    assert exec_sync(d, cid, ["cat", "/proc/kcore"]).stdout == b""          # masked by default
+    assert exec_sync(d, cid, ["ls", "/sys/firmware"]).stdout == b""
+    r = exec_sync(d, cid, ["sh", "-c", "echo 1 > /proc/sys/kernel/domainname"])
+    assert r.exit_code != 0 and b"Read-only" in r.stderr
+    assert exec_sync(d, cid, ["sh", "-c", "echo ok > /rootfs-is-writable"]).exit_code == 0
+    sc = pb().LinuxContainerSecurityContext(readonly_rootfs=True, masked_paths=["/etc/hostname", "/srv"],
+                                            readonly_paths=["/tmp"])
+    ro = create(d, pod_id, cfg, image, name="ro", log="ro.log", command=["sleep", "1000"], security=sc)
+    start(d, ro)
+    r = exec_sync(d, ro, ["sh", "-c", "echo no > /file"])
+    assert r.exit_code != 0 and b"Read-only" in r.stderr
+    assert exec_sync(d, ro, ["cat", "/etc/hostname"]).stdout == b""
+    assert exec_sync(d, ro, ["sh", "-c", "echo no > /tmp/x"]).exit_code != 0
+    assert exec_sync(d, ro, ["sh", "-c", "echo yes > /dev/shm/x"]).exit_code == 0   # volumes stay writable
+    # kubelet's own list replaces the default one.
+    assert exec_sync(d, cid, ["cat", "/proc/timer_list"]).stdout == b""
+    assert exec_sync(d, ro, ["cat", "/proc/timer_list"]).stdout != b""
+
+
+def test_bad_masked_path_is_invalid_argument(pod):
+    d, pod_id, cfg, image = pod
+    sc = pb().LinuxContainerSecurityContext(masked_paths=["relative/path"])
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, command=["true"], security=sc)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "must be absolute" in e.value.details()
