@@ -189,3 +189,9 @@ int dir_list_sorted(const char *dir, int (*filter)(const struct dirent *), char 
     *ret_names = names;
     return 0;
 }
+
+char *path_join(const char *a, const char *b)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
+}

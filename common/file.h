@@ -11,6 +11,9 @@
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int file_read_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, crisp_error_t **err);
 
+/* "a/b", allocated; NULL when out of memory. */
+char *path_join(const char *a, const char *b);
+
 /* write(2) until all of data is written, retrying on EINTR; -1 with errno set on failure. */
 int file_write_all(int fd, const void *data, size_t len);
 

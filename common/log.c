@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include "cleanup.h"
+#include "json.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -95,29 +96,23 @@ static void write_line(const char *line, size_t len)
     }
 }
 
-static void gen_string(yajl_gen g, const char *s)
-{
-    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static void write_json(const char *when, enum log_level level, const char *msg, const char *const *kv)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g)
         return;
     yajl_gen_map_open(g);
-    gen_string(g, "time");
-    gen_string(g, when);
-    gen_string(g, "level");
-    gen_string(g, level_names[level]);
-    gen_string(g, "msg");
-    gen_string(g, msg);
+    json_gen_str(g, "time");
+    json_gen_str(g, when);
+    json_gen_str(g, "level");
+    json_gen_str(g, level_names[level]);
+    json_gen_str(g, "msg");
+    json_gen_str(g, msg);
     for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
-        gen_string(g, kv[i]);
-        gen_string(g, kv[i + 1]);
+        json_gen_str(g, kv[i]);
+        json_gen_str(g, kv[i + 1]);
     }
     yajl_gen_map_close(g);
-    yajl_gen_string(g, NULL, 0);
     const unsigned char *buf;
     size_t len;
     yajl_gen_get_buf(g, &buf, &len);

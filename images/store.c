@@ -41,12 +41,6 @@ static const char *hex_of(const char *digest)
     return colon ? colon + 1 : digest;
 }
 
-static char *join(const char *a, const char *b)
-{
-    char *p = NULL;
-    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
-}
-
 static char *blob_path(const struct img_store *s, const char *digest)
 {
     char *p = NULL;
@@ -55,7 +49,7 @@ static char *blob_path(const struct img_store *s, const char *digest)
 
 static char *layer_dir(const struct img_store *s, const char *chain_id)
 {
-    return join(s->layers, hex_of(chain_id));
+    return path_join(s->layers, hex_of(chain_id));
 }
 
 static char *image_path(const struct img_store *s, const char *id)
@@ -120,7 +114,7 @@ static int load_layers(struct img_store *s, crisp_error_t **err)
     if (dir_list_sorted(s->layers, is_entry, &names, err) < 0)
         return -1;
     for (char **n = names; *n; n++) {
-        _cleanup_free_ char *dir = join(s->layers, *n), *rec = dir ? join(dir, "layer.json") : NULL;
+        _cleanup_free_ char *dir = path_join(s->layers, *n), *rec = dir ? path_join(dir, "layer.json") : NULL;
         _cleanup_free_ char *text = NULL;
         _cleanup_error_ crisp_error_t *rerr = NULL;
         struct img_layer_info info;
@@ -173,7 +167,7 @@ static int load_images(struct img_store *s, crisp_error_t **err)
     if (dir_list_sorted(s->images, is_json, &names, err) < 0)
         return -1;
     for (char **n = names; *n; n++) {
-        _cleanup_free_ char *path = join(s->images, *n), *text = NULL;
+        _cleanup_free_ char *path = path_join(s->images, *n), *text = NULL;
         _cleanup_error_ crisp_error_t *rerr = NULL;
         struct img_record *r = NULL;
         if (!path)
@@ -194,7 +188,7 @@ static int load_images(struct img_store *s, crisp_error_t **err)
 
 static int make_dirs(struct img_store *s, crisp_error_t **err)
 {
-    _cleanup_free_ char *sha = join(s->blobs, "sha256");
+    _cleanup_free_ char *sha = path_join(s->blobs, "sha256");
     if (!sha)
         return crisp_error_make(err, ENOMEM, "out of memory");
     /* Leftovers of pulls a crash interrupted live only in tmp/. */
@@ -214,10 +208,10 @@ int img_store_open(const char *root, struct img_store **ret, crisp_error_t **err
         return crisp_error_make(err, ENOMEM, "out of memory");
     pthread_rwlock_init(&s->lock, NULL);
     s->root = strdup(root);
-    s->blobs = join(root, "blobs");
-    s->layers = join(root, "layers");
-    s->images = join(root, "images");
-    s->tmp = join(root, "tmp");
+    s->blobs = path_join(root, "blobs");
+    s->layers = path_join(root, "layers");
+    s->images = path_join(root, "images");
+    s->tmp = path_join(root, "tmp");
     if (!s->root || !s->blobs || !s->layers || !s->images || !s->tmp) {
         img_store_free(s);
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -320,7 +314,7 @@ int img_store_list(struct img_store *s, struct img_record ***ret_list, size_t *r
 
 int img_store_tmp_file(struct img_store *s, char **ret_path, int *ret_fd, crisp_error_t **err)
 {
-    _cleanup_free_ char *path = join(s->tmp, "blob-XXXXXX");
+    _cleanup_free_ char *path = path_join(s->tmp, "blob-XXXXXX");
     if (!path)
         return crisp_error_make(err, ENOMEM, "out of memory");
     int fd = mkostemp(path, O_CLOEXEC);
@@ -333,7 +327,7 @@ int img_store_tmp_file(struct img_store *s, char **ret_path, int *ret_fd, crisp_
 
 int img_store_tmp_dir(struct img_store *s, char **ret_path, crisp_error_t **err)
 {
-    _cleanup_free_ char *path = join(s->tmp, "layer-XXXXXX");
+    _cleanup_free_ char *path = path_join(s->tmp, "layer-XXXXXX");
     if (!path)
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (!mkdtemp(path))
@@ -368,7 +362,7 @@ static int layer_install(struct img_store *s, const char *tmp_dir, const struct 
                          crisp_error_t **err)
 {
     _cleanup_free_ char *dir = layer_dir(s, info->chain_id);
-    _cleanup_free_ char *diff = dir ? join(dir, "diff") : NULL, *rec = dir ? join(dir, "layer.json") : NULL;
+    _cleanup_free_ char *diff = dir ? path_join(dir, "diff") : NULL, *rec = dir ? path_join(dir, "layer.json") : NULL;
     _cleanup_free_ char *json = img_layer_info_to_json(info);
     if (!diff || !rec || !json)
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -399,7 +393,7 @@ int img_store_layer_commit(struct img_store *s, const char *tmp_dir, const struc
 char *img_store_layer_path(struct img_store *s, const char *chain_id)
 {
     _cleanup_free_ char *dir = layer_dir(s, chain_id);
-    return dir ? join(dir, "diff") : NULL;
+    return dir ? path_join(dir, "diff") : NULL;
 }
 
 int img_store_blob_put(struct img_store *s, const char *digest, const void *data, size_t len, crisp_error_t **err)
@@ -491,10 +485,10 @@ static bool layer_referenced(struct img_store *s, const char *chain_id)
 /* Moves a layer dir into tmp/ so the slow recursive delete can happen without the lock. */
 static char *layer_detach(struct img_store *s, const char *chain_id)
 {
-    _cleanup_free_ char *dir = layer_dir(s, chain_id), *doomed = join(s->tmp, "gc-XXXXXX");
+    _cleanup_free_ char *dir = layer_dir(s, chain_id), *doomed = path_join(s->tmp, "gc-XXXXXX");
     if (!dir || !doomed || !mkdtemp(doomed))
         return NULL;
-    _cleanup_free_ char *dest = join(doomed, "layer");
+    _cleanup_free_ char *dest = path_join(doomed, "layer");
     if (!dest || (rename(dir, dest) < 0 && errno != ENOENT)) {
         rmdir(doomed);
         return NULL;

@@ -33,12 +33,6 @@
 
 extern char **environ;
 
-static char *join(const char *a, const char *b)
-{
-    char *p = NULL;
-    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
-}
-
 static void container_free(struct rt_container *c)
 {
     if (!c)
@@ -69,7 +63,7 @@ void rt_runtime_set_event_hook(struct rt_runtime *rt, rt_container_event_fn fn, 
 /* Replaced atomically but not fsynced, as pod records are (runtime/sandbox.c says why). */
 static int persist(const struct rt_container *c, crisp_error_t **err)
 {
-    _cleanup_free_ char *json = rt_container_record_to_json(c), *path = join(c->dir, "container.json");
+    _cleanup_free_ char *json = rt_container_record_to_json(c), *path = path_join(c->dir, "container.json");
     if (!json || !path)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return file_write_replace(path, json, strlen(json), 0600, err);
@@ -151,7 +145,7 @@ static void unlock_unref(struct rt_container *c)
 
 static char *exit_file(const struct rt_container *c)
 {
-    return join(c->dir, "exit");
+    return path_join(c->dir, "exit");
 }
 
 static char *unescape_value(const char *v)
@@ -347,8 +341,8 @@ static const char *pid_ns_of(const struct rt_sandbox_info *pod, char *buf, size_
 static int make_layout(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
                        const struct rt_sandbox_info *pod, crisp_error_t **err)
 {
-    _cleanup_free_ char *upper = join(c->rw_dir, "upper"), *work = join(c->rw_dir, "work");
-    _cleanup_free_ char *rootfs = join(c->dir, "rootfs"), *spec = join(c->dir, "spec"), *exitf = exit_file(c);
+    _cleanup_free_ char *upper = path_join(c->rw_dir, "upper"), *work = path_join(c->rw_dir, "work");
+    _cleanup_free_ char *rootfs = path_join(c->dir, "rootfs"), *spec = path_join(c->dir, "spec"), *exitf = exit_file(c);
     _cleanup_free_ char *oom1 = NULL, *oom2 = NULL;
     if (!upper || !work || !rootfs || !spec || !exitf)
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -397,7 +391,7 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 1;
     if (rt_random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
-        !(c->dir = join(rt->containers_dir, c->info.id)) || !(c->rw_dir = join(rt->layers_dir, c->info.id))) {
+        !(c->dir = path_join(rt->containers_dir, c->info.id)) || !(c->rw_dir = path_join(rt->layers_dir, c->info.id))) {
         container_free(c);
         return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
     }
@@ -423,7 +417,7 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
 /* crisp-monitor detaches (its first process exits at once) and reports on the sync pipe. */
 static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret_sync_fd, crisp_error_t **err)
 {
-    _cleanup_free_ char *spec = join(c->dir, "spec");
+    _cleanup_free_ char *spec = path_join(c->dir, "spec");
     int pipefd[2];
     if (!spec)
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -830,7 +824,7 @@ static int is_container_dir(const struct dirent *d)
 
 static void load_one(struct rt_runtime *rt, const char *name)
 {
-    _cleanup_free_ char *dir = join(rt->containers_dir, name), *rec = dir ? join(dir, "container.json") : NULL;
+    _cleanup_free_ char *dir = path_join(rt->containers_dir, name), *rec = dir ? path_join(dir, "container.json") : NULL;
     _cleanup_free_ char *text = NULL;
     _cleanup_error_ crisp_error_t *err = NULL;
     struct rt_container *c = calloc(1, sizeof(*c));
@@ -839,7 +833,7 @@ static void load_one(struct rt_runtime *rt, const char *name)
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 1;
     if (file_read_bounded(rec, 1 << 20, &text, NULL, &err) < 0 || rt_container_record_from_json(text, c, &err) < 0 ||
-        strcmp(c->info.id, name) != 0 || !(c->rw_dir = join(rt->layers_dir, name))) {
+        strcmp(c->info.id, name) != 0 || !(c->rw_dir = path_join(rt->layers_dir, name))) {
         /* A create that crashed before its record: nothing refers to it. */
         container_free(c);
         dir_remove_all(dir, NULL);

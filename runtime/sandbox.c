@@ -27,12 +27,6 @@
 #define CNI_DEL_ATTEMPTS 3
 #define STOP_KILL_TIMEOUT_MS 5000
 
-static char *path_join(const char *a, const char *b)
-{
-    char *p = NULL;
-    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
-}
-
 static void sandbox_free(struct rt_sandbox *sb)
 {
     if (!sb)
