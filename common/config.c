@@ -47,6 +47,8 @@ static const struct key_spec keys[] = {
     {"cni.bin_dirs", KEY_PATH_LIST, F(cni_bin_dirs), NULL, 0, 0},
     {"streaming.address", KEY_IP, F(streaming_address), NULL, 0, 0},
     {"streaming.port", KEY_INT, F(streaming_port), NULL, 0, 65535},
+    {"streaming.tls_cert", KEY_OPT_PATH, F(streaming_tls_cert), NULL, 0, 0},
+    {"streaming.tls_key", KEY_OPT_PATH, F(streaming_tls_key), NULL, 0, 0},
     {"image.pull_progress_timeout", KEY_INT, F(image_pull_progress_timeout), NULL, 1, 3600},
     {"image.max_concurrent_downloads", KEY_INT, F(image_max_concurrent_downloads), NULL, 1, 16},
     {"image.auth_file", KEY_OPT_PATH, F(image_auth_file), NULL, 0, 0},
@@ -87,12 +89,14 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->cni_bin_dirs = strv_copy((char *const *)bin_dirs);
     cfg->streaming_address = strdup("127.0.0.1");
     cfg->streaming_port = 0;
+    cfg->streaming_tls_cert = strdup("");
+    cfg->streaming_tls_key = strdup("");
     cfg->image_pull_progress_timeout = 60;
     cfg->image_max_concurrent_downloads = 3;
     cfg->image_auth_file = strdup("");
     cfg->default_cgroup_parent = strdup("/crisp");
     if (!cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
-        !cfg->cni_bin_dirs || !cfg->streaming_address)
+        !cfg->cni_bin_dirs || !cfg->streaming_address || !cfg->streaming_tls_cert || !cfg->streaming_tls_key)
         return -1;
     return 0;
 }

@@ -35,7 +35,9 @@ struct crisp_config {
     struct config_registry *registries;
     size_t n_registries;
     char *streaming_address;
-    int streaming_port;
+    int streaming_port;      /* 0: a free port */
+    char *streaming_tls_cert; /* PEM files; both empty: plain HTTP */
+    char *streaming_tls_key;
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
     char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */
