@@ -148,6 +148,11 @@ static char *exit_file(const struct rt_container *c)
     return path_join(c->dir, "exit");
 }
 
+char *rt_container_attach_socket(const struct rt_container *c)
+{
+    return path_join(c->dir, "attach");
+}
+
 static char *unescape_value(const char *v)
 {
     char *out = malloc(strlen(v) + 1), *o = out;
@@ -343,8 +348,8 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
 {
     _cleanup_free_ char *upper = path_join(c->rw_dir, "upper"), *work = path_join(c->rw_dir, "work");
     _cleanup_free_ char *rootfs = path_join(c->dir, "rootfs"), *spec = path_join(c->dir, "spec"), *exitf = exit_file(c);
-    _cleanup_free_ char *oom1 = NULL, *oom2 = NULL;
-    if (!upper || !work || !rootfs || !spec || !exitf)
+    _cleanup_free_ char *oom1 = NULL, *oom2 = NULL, *attach = rt_container_attach_socket(c);
+    if (!upper || !work || !rootfs || !spec || !exitf || !attach)
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (mkdir(c->dir, 0700) < 0 || mkdir(rootfs, 0755) < 0)
         return crisp_error_errno(err, "make %s", c->dir);
@@ -360,7 +365,7 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     oom1 = oom_file(rt, c->info.cgroup_path, false);
     oom2 = oom_file(rt, c->info.cgroup_path, true);
     char pidns[4096];
-    struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, procs, oom1, oom2,
+    struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, attach, procs, oom1, oom2,
                                   pid_ns_of(pod, pidns, sizeof(pidns)), &rt->cgroups, c->info.cgroup_path};
     if (!procs || !oom1 || !oom2)
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -659,6 +664,18 @@ void rt_exec_output_fini(struct rt_exec_output *o)
     memset(o, 0, sizeof(*o));
 }
 
+/* What every exec in c shares: its namespaces, cgroups, user, environment and privileges. */
+static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, char *const *argv, char **procs,
+                              struct rt_exec_request *req)
+{
+    *req = (struct rt_exec_request){
+        .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
+        .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,
+        .has_caps = true, .no_new_privs = c->no_new_privs,
+    };
+    snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
+}
+
 int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                            struct rt_exec_output *ret, crisp_error_t **err)
 {
@@ -668,13 +685,10 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
     refresh(rt, c);
     bool running = c->info.state == RT_CONTAINER_RUNNING;
     _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
-    struct rt_exec_request req = {
-        .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
-        .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,
-        .timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0), .max_output = EXEC_MAX_OUTPUT,
-        .has_caps = true, .no_new_privs = c->no_new_privs,
-    };
-    snprintf(req.caps_hex, sizeof(req.caps_hex), "%016llx", (unsigned long long)c->capabilities);
+    struct rt_exec_request req;
+    exec_request_fill(rt, c, argv, procs, &req);
+    req.timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0);
+    req.max_output = EXEC_MAX_OUTPUT;
     /* The exec runs without the container's lock: a long one must not block status or stop. */
     pthread_mutex_unlock(&c->lock);
     struct rt_exec_result res = {0};
@@ -864,4 +878,47 @@ void rt_containers_free(struct rt_runtime *rt)
     for (size_t i = 0; i < rt->n_containers; i++)
         container_unref(rt->containers[i]);
     free(rt->containers);
+}
+
+int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty, const int stdio[3],
+                            struct rt_exec_process *ret, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, c);
+    bool running = c->info.state == RT_CONTAINER_RUNNING;
+    _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
+    struct rt_exec_request req;
+    exec_request_fill(rt, c, argv, procs, &req);
+    req.tty = tty;
+    pthread_mutex_unlock(&c->lock);
+    int r = !running ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id)
+            : !procs ? crisp_error_make(err, ENOMEM, "out of memory")
+                     : rt_exec_start(&req, stdio, ret, err);
+    container_unref(c);
+    return r;
+}
+
+int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out, bool err_stream,
+                        struct rt_attachment *ret, bool *ret_tty, crisp_error_t **err)
+{
+    struct rt_container *c = lookup_locked(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, c);
+    bool running = c->info.state == RT_CONTAINER_RUNNING;
+    bool tty = c->tty;
+    _cleanup_free_ char *path = rt_container_attach_socket(c);
+    pthread_mutex_unlock(&c->lock);
+    container_unref(c);
+    if (!running)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    /* With a tty, stdout and stderr are one stream. */
+    if (rt_attach_open(path, in, out, err_stream && !tty, ret, err) < 0)
+        return crisp_error_wrap(err, "attach to container %.12s", id);
+    *ret_tty = tty;
+    return 0;
 }

@@ -5,7 +5,9 @@
 #define CRISP_RUNTIME_CONTAINER_H
 
 #include "common/error.h"
+#include "runtime/attach.h"
 #include "runtime/cgroup.h"
+#include "runtime/exec.h"
 #include "runtime/sandbox.h"
 
 #include <stdbool.h>
@@ -107,6 +109,16 @@ struct rt_exec_output {
 int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                            struct rt_exec_output *ret, crisp_error_t **err);
 void rt_exec_output_fini(struct rt_exec_output *o);
+
+/* Exec for the streaming server: starts argv in the running container with stdio[0..2] (see
+ * rt_exec_start) and returns at once. */
+int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty, const int stdio[3],
+                            struct rt_exec_process *ret, crisp_error_t **err);
+
+/* Attaches to the running container's own stdio; *ret_tty says whether it has a terminal (then its
+ * stdout and stderr are one stream and no stderr pipe is made). */
+int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out, bool err_stream,
+                        struct rt_attachment *ret, bool *ret_tty, crisp_error_t **err);
 
 int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret, crisp_error_t **err);
 int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n, crisp_error_t **err);

@@ -24,6 +24,9 @@ struct rt_container {
     char *cwd;
 };
 
+/* Where the container's monitor serves attach. */
+char *rt_container_attach_socket(const struct rt_container *c);
+
 char *rt_container_record_to_json(const struct rt_container *c);
 int rt_container_record_from_json(const char *text, struct rt_container *c, crisp_error_t **err);
 void rt_container_fields_free(struct rt_container *c);

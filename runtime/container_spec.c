@@ -215,6 +215,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
         rt_spec_putf(f, "oom_score_adj", "%d", c->spec->oom_score_adj);
     rt_spec_put(f, "log.path", c->spec->log_path);
     rt_spec_put(f, "exit_file", c->exit_file);
+    rt_spec_put(f, "attach_socket", c->attach_socket);
     rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
     rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
     if (fclose(f) != 0 && r == 0)

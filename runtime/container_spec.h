@@ -14,7 +14,7 @@ struct rt_spec_context {
     const struct rt_container_spec *spec;
     const struct rt_sandbox_info *pod;
     const char *id;
-    const char *rootfs, *upper, *work, *exit_file;
+    const char *rootfs, *upper, *work, *exit_file, *attach_socket;
     char *const *cgroup_procs;
     const char *oom_v1_control, *oom_v2_events;
     const char *pid_ns; /* "new", "host" or a pid namespace path */

@@ -6,6 +6,10 @@
 #include "runtime/spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +87,8 @@ static void helper_args(const struct rt_exec_request *req, struct argv_builder *
         arg_add(b, "--no-new-privs", NULL);
     if (req->has_caps)
         arg_add(b, "--caps", req->caps_hex);
+    if (req->tty)
+        arg_add(b, "--tty", NULL);
     arg_add(b, "--error-fd", "3");
     arg_add(b, "--", NULL);
     for (size_t i = 0; req->argv[i]; i++)
@@ -169,4 +175,77 @@ void rt_exec_result_fini(struct rt_exec_result *r)
     free(r->out);
     free(r->err_out);
     *r = (struct rt_exec_result){0};
+}
+
+int rt_exec_start(const struct rt_exec_request *req, const int stdio[3], struct rt_exec_process *ret,
+                  crisp_error_t **err)
+{
+    *ret = (struct rt_exec_process){.pid = -1, .pidfd = -1, .error_fd = -1};
+    if (request_check(req, err) < 0)
+        return -1;
+    _cleanup_(argv_builder_fini) struct argv_builder b = {0};
+    if (helper_argv(req, &b, err) < 0)
+        return -1;
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+        return crisp_error_errno(err, "pipe");
+    _cleanup_close_ int error_fd = pipefd[0], error_w = pipefd[1];
+    const int fds[4] = {stdio[0], stdio[1], stdio[2], error_w};
+    if (rt_spawn_start((char *const *)b.v, fds, true, &ret->pid, &ret->pidfd, err) < 0)
+        return crisp_error_wrap(err, "exec in container process %d", (int)req->pid);
+    ret->error_fd = TAKE_FD(error_fd);
+    return 0;
+}
+
+static void exec_process_close(struct rt_exec_process *p)
+{
+    if (p->pidfd >= 0)
+        close(TAKE_FD(p->pidfd));
+    if (p->error_fd >= 0)
+        close(TAKE_FD(p->error_fd));
+}
+
+int rt_exec_process_wait(struct rt_exec_process *p, int *ret_exit_code, crisp_error_t **err)
+{
+    int status;
+    pid_t r;
+    while ((r = waitpid(p->pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return crisp_error_errno(err, "wait for crisp-exec %d", (int)p->pid);
+    p->pid = -1;
+    char line[1024];
+    ssize_t n = read(p->error_fd, line, sizeof(line) - 1);
+    if (n > 0) {
+        line[n] = '\0';
+        return helper_failure(line, err);
+    }
+    if (WIFSIGNALED(status))
+        return crisp_error_make(err, EIO, "crisp-exec was killed by signal %d", WTERMSIG(status));
+    *ret_exit_code = WEXITSTATUS(status);
+    return 0;
+}
+
+static bool exec_process_reaped_within(pid_t pid, int pidfd, int ms)
+{
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) <= 0)
+        return false;
+    return waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+void rt_exec_process_release(struct rt_exec_process *p)
+{
+    if (!p)
+        return;
+    if (p->pid > 0 && waitpid(p->pid, NULL, WNOHANG) != p->pid) {
+        kill(p->pid, SIGTERM);
+        if (!exec_process_reaped_within(p->pid, p->pidfd, RT_EXEC_KILL_GRACE_MS)) {
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    p->pid = -1;
+    exec_process_close(p);
 }

@@ -30,6 +30,7 @@ struct rt_exec_request {
     char *const *env;           /* "KEY=VALUE", NULL-terminated or NULL; its PATH finds argv[0] */
     char *const *argv;          /* NULL-terminated, at least one */
     bool no_new_privs;
+    bool tty;                   /* rt_exec_start: stdin is a terminal, made the command's controlling one */
     bool has_caps;
     char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */
     int timeout_ms;             /* from the start; 0: none */
@@ -52,5 +53,27 @@ struct rt_exec_result {
 int rt_exec_sync(const struct rt_exec_request *req, struct rt_exec_result *ret, crisp_error_t **err);
 
 void rt_exec_result_fini(struct rt_exec_result *r);
+
+/* An exec started with rt_exec_start: crisp-exec's pid, a pidfd readable once it exits, and the read
+ * end of the pipe it reports setup failures on. */
+struct rt_exec_process {
+    pid_t pid;
+    int pidfd;
+    int error_fd;
+};
+
+/* Starts the command with stdio[0..2] as its stdin, stdout and stderr (-1: /dev/null for stdin,
+ * closed for the others); with req->tty, stdio[0] must be a terminal's slave end. Does not wait;
+ * req->timeout_ms and max_output do not apply. */
+int rt_exec_start(const struct rt_exec_request *req, const int stdio[3], struct rt_exec_process *ret,
+                  crisp_error_t **err);
+
+/* Once the pidfd is readable: reaps crisp-exec and returns the command's exit code, or the error that
+ * kept it from starting. */
+int rt_exec_process_wait(struct rt_exec_process *p, int *ret_exit_code, crisp_error_t **err);
+
+/* Kills the command's tree if it still runs (SIGTERM to crisp-exec, which kills it, then SIGKILL after
+ * RT_EXEC_KILL_GRACE_MS), reaps crisp-exec and closes the fds. NULL or already reaped: closes only. */
+void rt_exec_process_release(struct rt_exec_process *p);
 
 #endif

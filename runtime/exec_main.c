@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -69,6 +70,7 @@ struct options {
     char *env[MAX_ENV + 1];
     size_t n_env;
     bool no_new_privs;
+    bool tty;
     bool has_caps;
     uint64_t caps;
     int error_fd;
@@ -176,6 +178,9 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'n':
         o->no_new_privs = true;
         return 0;
+    case 'T':
+        o->tty = true;
+        return 0;
     case 'C': {
         char *end;
         errno = 0;
@@ -202,7 +207,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"gid", required_argument, NULL, 'g'},   {"group", required_argument, NULL, 'G'},
         {"cwd", required_argument, NULL, 'd'},   {"env", required_argument, NULL, 'e'},
         {"no-new-privs", no_argument, NULL, 'n'}, {"error-fd", required_argument, NULL, 'f'},
-        {"caps", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
+        {"caps", required_argument, NULL, 'C'},  {"tty", no_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int c;
@@ -212,7 +218,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->pid == 0 || optind >= argc)
         return fail(EINVAL, "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
                             "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
-                            "[--no-new-privs] [--error-fd N] -- ARG...");
+                            "[--no-new-privs] [--caps HEX] [--tty] [--error-fd N] -- ARG...");
     o->argv = argv + optind;
     return 0;
 }
@@ -347,6 +353,8 @@ static int command_setup(const struct options *o)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
         return fail_errno("setsid");
+    if (o->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return fail_errno("make stdin the controlling terminal");
     const char *cwd = o->cwd ? o->cwd : "/";
     if (chdir(cwd) < 0)
         return fail_errno("chdir %s", cwd);

@@ -118,8 +118,10 @@ static int streams_open(struct run *r, struct rt_spawn_result *ret, size_t max, 
 
 /* posix_spawn, not fork: a vfork-style child of a multi-threaded process can safely do no more than
  * exec. Signal dispositions and mask are reset since crispd's (SIGPIPE ignored, say) would carry over.
- * The dup2s run in order, and the write ends are above 3 while 0-2 are open, so none is clobbered. */
-static int helper_spawn(char *const *argv, const int wfd[3], pid_t *ret_pid, crisp_error_t **err)
+ * The dup2s run in order and every source is above 2 (crispd's own stdio is open), and only the last
+ * one targets 3, so none is clobbered. */
+static int helper_spawn(char *const *argv, const int fds[4], bool new_session, pid_t *ret_pid,
+                        crisp_error_t **err)
 {
     static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
     posix_spawn_file_actions_t actions;
@@ -128,14 +130,16 @@ static int helper_spawn(char *const *argv, const int wfd[3], pid_t *ret_pid, cri
     sigemptyset(&none);
     sigfillset(&all);
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    for (int fd = 1; fd <= 3; fd++)
-        if (wfd[fd - 1] >= 0)
-            posix_spawn_file_actions_adddup2(&actions, wfd[fd - 1], fd);
+    if (fds[0] < 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    for (int fd = 0; fd <= 3; fd++)
+        if (fds[fd] >= 0)
+            posix_spawn_file_actions_adddup2(&actions, fds[fd], fd);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        (new_session ? POSIX_SPAWN_SETSID : 0));
     int r = posix_spawn(ret_pid, argv[0], &actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
@@ -146,21 +150,39 @@ static int helper_spawn(char *const *argv, const int wfd[3], pid_t *ret_pid, cri
     return 0;
 }
 
-/* The helper is our unreaped child, so its pid cannot be reused: kill and pidfd_open are safe. */
+static void child_kill_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int rt_spawn_start(char *const *argv, const int fds[4], bool new_session, pid_t *ret_pid, int *ret_pidfd,
+                   crisp_error_t **err)
+{
+    pid_t pid;
+    if (helper_spawn(argv, fds, new_session, &pid, err) < 0)
+        return -1;
+    /* Our unreaped child, so its pid cannot be reused: pidfd_open and kill are safe. */
+    int pidfd = pidfd_open(pid, PIDFD_NONBLOCK);
+    if (pidfd < 0) {
+        crisp_error_errno(err, "pidfd_open %s", argv[0]);
+        child_kill_reap(pid);
+        return -1;
+    }
+    *ret_pid = pid;
+    *ret_pidfd = pidfd;
+    return 0;
+}
+
 static int run_start(struct run *r, const struct rt_spawn_options *o, const int wfd[3], crisp_error_t **err)
 {
-    if (helper_spawn(o->argv, wfd, &r->pid, err) < 0)
+    const int fds[4] = {-1, wfd[0], wfd[1], wfd[2]};
+    if (rt_spawn_start(o->argv, fds, false, &r->pid, &r->pidfd, err) < 0)
         return -1;
     if (o->timeout_ms > 0)
         r->deadline = now_ms() + o->timeout_ms;
-    r->pidfd = pidfd_open(r->pid, 0);
-    if (r->pidfd >= 0)
-        return 0;
-    crisp_error_errno(err, "pidfd_open %s", o->argv[0]);
-    kill(r->pid, SIGKILL);
-    while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    return -1;
+    return 0;
 }
 
 static int run_reap(struct run *r, crisp_error_t **err)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* After the helper exits, how long its pipes may stay open: a process it left behind can hold them. */
 #define RT_SPAWN_DRAIN_MS 1000
@@ -37,6 +38,12 @@ struct rt_spawn_result {
  * RT_SPAWN_DRAIN_MS after its exit). A timed-out helper is killed and reaped, and ret->timed_out
  * set: that is a result, not an error. On failure nothing is left running and ret holds nothing. */
 int rt_spawn_run(const struct rt_spawn_options *o, struct rt_spawn_result *ret, crisp_error_t **err);
+
+/* Starts a helper with fds[0..3] as its fds 0 to 3 (fds[0] < 0: /dev/null; the others < 0: left
+ * closed), in a new session if asked, and returns its pid and a non-blocking pidfd; the caller reaps
+ * it. On failure nothing is left running. */
+int rt_spawn_start(char *const *argv, const int fds[4], bool new_session, pid_t *ret_pid, int *ret_pidfd,
+                   crisp_error_t **err);
 
 void rt_spawn_result_fini(struct rt_spawn_result *r);
 

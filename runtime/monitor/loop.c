@@ -74,6 +74,7 @@ static enum read_result stream_read(int fd, enum mon_stream stream)
     ssize_t n = read(fd, read_buf, sizeof read_buf);
     if (n > 0) {
         mon_crilog_write(stream, read_buf, (size_t)n);
+        mon_attach_output(stream, read_buf, (size_t)n);
         return READ_DATA;
     }
     return n < 0 && (errno == EINTR || errno == EAGAIN) ? READ_NONE : READ_EOF;
@@ -101,19 +102,22 @@ static void streams_drain(struct pollfd *pfds)
 
 void mon_loop_run(struct mon_stdio *io, pid_t pid, int *ret_status)
 {
-    struct pollfd pfds[3] = {{.fd = io->out_r, .events = POLLIN},
-                             {.fd = io->err_r, .events = POLLIN},
-                             {.fd = signal_fd, .events = POLLIN}};
+    struct pollfd pfds[3 + MON_ATTACH_MAX_POLLFDS] = {{.fd = io->out_r, .events = POLLIN},
+                                                      {.fd = io->err_r, .events = POLLIN},
+                                                      {.fd = signal_fd, .events = POLLIN}};
     bool exited = false;
     while (!exited) {
-        if (poll(pfds, 3, -1) < 0)
+        size_t n = 3 + mon_attach_pollfds(pfds + 3);
+        if (poll(pfds, n, -1) < 0)
             continue; /* EINTR: every signal we handle arrives through the signalfd */
         for (int i = 0; i < 2; i++)
             if (pfds[i].fd >= 0 && pfds[i].revents != 0 && stream_read(pfds[i].fd, (enum mon_stream)i) == READ_EOF)
                 stream_close(&pfds[i], (enum mon_stream)i);
+        mon_attach_handle(pfds + 3);
         if (pfds[2].revents != 0)
             exited = signals_handle(pid, ret_status);
     }
     streams_drain(pfds);
+    mon_attach_close();
     io->out_r = io->err_r = -1;
 }

@@ -62,7 +62,7 @@ static int monitor_run(struct mon_spec *spec, int sync_fd)
     struct kept kept;
     pid_t pid;
     if (mon_signals_setup() < 0 || mon_crilog_open(spec->log_path, spec->log_max_line) < 0 ||
-        mon_stdio_create(spec, &io) < 0)
+        mon_stdio_create(spec, &io) < 0 || mon_attach_listen(spec->attach_socket, &io, spec->stdin_once) < 0)
         return start_failed(spec->exit_file, &ex, sync_fd);
     int64_t oom_kills = mon_oom_kills(spec->oom_v1_control, spec->oom_v2_events);
     if (mon_workload_spawn(spec, &io, &pid, &ex) < 0)

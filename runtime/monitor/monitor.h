@@ -62,6 +62,7 @@ struct mon_spec {
     char *log_path;
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;
+    char *attach_socket; /* "": none */
 };
 
 /* mounts.c: statvfs ST_* flags as the mount(2) MS_* flags a remount must carry over. */
@@ -133,6 +134,15 @@ void mon_crilog_eof(enum mon_stream stream);
 
 /* oom.c */
 int64_t mon_oom_kills(const char *v1_control, const char *v2_events);
+
+/* attach.c: the attach socket, polled by the loop (MON_ATTACH_MAX_POLLFDS entries at most). */
+#define MON_ATTACH_MAX_POLLFDS (2 + 2 * 16)
+struct pollfd;
+int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_once);
+size_t mon_attach_pollfds(struct pollfd *pfds);
+void mon_attach_handle(const struct pollfd *pfds);
+void mon_attach_output(enum mon_stream stream, const char *data, size_t len);
+void mon_attach_close(void);
 
 /* loop.c */
 int mon_signals_setup(void);
