@@ -53,6 +53,11 @@ int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *r
 int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
                     crisp_error_t **err);
 
+/* Denies every device but the standard ones and extra_rules ("c 10:200 rwm", NULL-terminated).
+ * Only cgroup v1 is enforced so far; on v2 this does nothing. */
+int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                               crisp_error_t **err);
+
 /* Moves pid into path in every hierarchy. */
 int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
 

@@ -257,6 +257,17 @@ static int record_resources(struct rt_container_resources *cr, const struct rt_c
     return 0;
 }
 
+static int groups_copy(const gid_t *groups, size_t n, gid_t **ret, size_t *ret_n)
+{
+    *ret = calloc(n + 1, sizeof(gid_t));
+    if (!*ret)
+        return -1;
+    if (n > 0)
+        memcpy(*ret, groups, n * sizeof(gid_t));
+    *ret_n = n;
+    return 0;
+}
+
 static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
                      crisp_error_t **err)
 {
@@ -273,6 +284,8 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     i->log_path = strdup(s->log_path ? s->log_path : "");
     i->uid = s->uid;
     i->gid = s->gid;
+    if (groups_copy(s->groups, s->n_groups, &i->groups, &i->n_groups) < 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
     c->stop_signal = s->stop_signal > 0 ? s->stop_signal : SIGTERM;
     c->capabilities = s->capabilities;
     c->no_new_privs = s->no_new_privs;
@@ -332,15 +345,48 @@ static int prepare_propagation(const struct rt_container_spec *s, crisp_error_t 
     return 0;
 }
 
-static const char *pid_ns_of(const struct rt_sandbox_info *pod, char *buf, size_t size)
+static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_id, char *buf, size_t size,
+                         crisp_error_t **err)
 {
-    if (pod->pid_mode == RT_NS_NODE)
-        return "host";
-    if (pod->pid_mode == RT_NS_POD && pod->init_pid > 0) {
+    struct rt_container *t = lookup_locked(rt, id);
+    if (!t)
+        return crisp_error_make(err, ENOENT, "target container %s not found", id);
+    refresh(rt, t);
+    bool ok = t->info.state == RT_CONTAINER_RUNNING && strcmp(t->info.sandbox_id, pod_id) == 0;
+    pid_t pid = t->info.pid;
+    unlock_unref(t);
+    if (!ok)
+        return crisp_error_make(err, EINVAL, "target container %.12s is not running in pod %.12s", id, pod_id);
+    snprintf(buf, size, "/proc/%d/ns/pid", (int)pid);
+    return 0;
+}
+
+/* The PID namespace the container joins: "host", "new", or a namespace file (into buf). */
+static int pid_ns_for(struct rt_runtime *rt, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                      char *buf, size_t size, const char **ret, crisp_error_t **err)
+{
+    enum rt_ns_mode mode = s->has_namespaces ? s->pid_mode : pod->pid_mode;
+    *ret = buf;
+    if (mode == RT_NS_TARGET)
+        return target_pid_ns(rt, s->pid_target_id, pod->id, buf, size, err);
+    if (mode == RT_NS_POD && pod->init_pid > 0) {
         snprintf(buf, size, "%s/ns/pid", pod->dir);
-        return buf;
+        return 0;
     }
-    return "new";
+    *ret = mode == RT_NS_NODE ? "host" : "new";
+    return 0;
+}
+
+/* Non-privileged containers get only the standard devices and those they asked for. */
+static int devices_restrict(struct rt_runtime *rt, const struct rt_container *c, const struct rt_container_spec *s,
+                            crisp_error_t **err)
+{
+    if (s->privileged)
+        return 0;
+    _cleanup_strv_ char **rules = rt_container_device_rules(s, err);
+    if (!rules)
+        return -1;
+    return rt_cgroup_devices_restrict(&rt->cgroups, c->info.cgroup_path, rules, err);
 }
 
 static int make_layout(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
@@ -361,12 +407,17 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
         return -1;
+    if (devices_restrict(rt, c, s, err) < 0)
+        return -1;
     _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path);
     oom1 = oom_file(rt, c->info.cgroup_path, false);
     oom2 = oom_file(rt, c->info.cgroup_path, true);
-    char pidns[4096];
+    char pidns_buf[4096];
+    const char *pidns;
+    if (pid_ns_for(rt, s, pod, pidns_buf, sizeof(pidns_buf), &pidns, err) < 0)
+        return -1;
     struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, attach, procs, oom1, oom2,
-                                  pid_ns_of(pod, pidns, sizeof(pidns)), &rt->cgroups, c->info.cgroup_path};
+                                  pidns, &rt->cgroups, c->info.cgroup_path};
     if (!procs || !oom1 || !oom2)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return rt_spec_write(spec, &ctx, err);
@@ -390,6 +441,8 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return -1;
     if (pod->state != RT_SANDBOX_READY)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "pod sandbox %.12s is not ready", pod->id);
+    if (rt_container_security_check(s, pod, err) < 0)
+        return -1;
     struct rt_container *c = calloc(1, sizeof(*c));
     if (!c)
         return crisp_error_make(err, ENOMEM, "out of memory");
@@ -670,7 +723,8 @@ static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, cha
 {
     *req = (struct rt_exec_request){
         .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
-        .uid = c->info.uid, .gid = c->info.gid, .cwd = c->cwd, .env = c->env, .argv = argv,
+        .uid = c->info.uid, .gid = c->info.gid, .groups = c->info.groups, .n_groups = c->info.n_groups,
+        .cwd = c->cwd, .env = c->env, .argv = argv,
         .has_caps = true, .no_new_privs = c->no_new_privs,
     };
     snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
@@ -723,8 +777,9 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     c->resources.cpuset_cpus = strdup(i->resources.cpuset_cpus ? i->resources.cpuset_cpus : "");
     c->resources.cpuset_mems = strdup(i->resources.cpuset_mems ? i->resources.cpuset_mems : "");
     c->labels = c->annotations = NULL;
+    c->groups = NULL;
     c->mounts = calloc(i->n_mounts + 1, sizeof(*c->mounts));
-    bool ok = c->name && c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
+    bool ok = groups_copy(i->groups, i->n_groups, &c->groups, &c->n_groups) == 0 && c->name && c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
               c->mounts && c->resources.cpuset_cpus && c->resources.cpuset_mems && rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
               rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) == 0;
     for (size_t m = 0; ok && m < i->n_mounts; m++) {
@@ -814,6 +869,7 @@ void rt_container_info_free(struct rt_container_info *c)
         free(c->mounts[m].host_path);
     }
     free(c->mounts);
+    free(c->groups);
     free(c);
 }
 

@@ -27,6 +27,8 @@ struct rt_mount {
     enum rt_propagation propagation;
 };
 
+enum rt_seccomp_mode { RT_SECCOMP_UNCONFINED, RT_SECCOMP_RUNTIME_DEFAULT, RT_SECCOMP_LOCALHOST };
+
 struct rt_device {
     char *container_path, *host_path, *permissions;
 };
@@ -58,6 +60,14 @@ struct rt_container_spec {
     int stop_signal;
     uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
     bool no_new_privs;
+    bool privileged;       /* all devices, /sys and cgroupfs writable; the pod must be privileged too */
+    bool has_namespaces;   /* the request's namespace options; else the pod's modes apply */
+    enum rt_ns_mode net_mode, ipc_mode, pid_mode;
+    const char *pid_target_id; /* pid_mode TARGET: a running container of the same pod */
+    enum rt_seccomp_mode seccomp_mode;
+    const char *seccomp_profile;  /* RT_SECCOMP_LOCALHOST: absolute path of the JSON profile */
+    const char *apparmor_profile; /* a profile loaded on the host, or NULL: none */
+    const char *selinux_label;    /* "user:role:type:level", or NULL: the default */
     bool readonly_rootfs;
     char *const *masked_paths, *const *readonly_paths; /* NULL-terminated */
 };
@@ -86,6 +96,8 @@ struct rt_container_info {
     pid_t pid;
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* supplementary */
+    size_t n_groups;
     char *cgroup_path;
     struct rt_container_resources resources;
 };

@@ -27,6 +27,11 @@ struct rt_container {
 /* Where the container's monitor serves attach. */
 char *rt_container_attach_socket(const struct rt_container *c);
 
+/* container_security.c */
+int rt_container_security_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                                crisp_error_t **err);
+char **rt_container_device_rules(const struct rt_container_spec *s, crisp_error_t **err);
+
 char *rt_container_record_to_json(const struct rt_container *c);
 int rt_container_record_from_json(const char *text, struct rt_container *c, crisp_error_t **err);
 void rt_container_fields_free(struct rt_container *c);

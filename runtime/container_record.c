@@ -10,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void gen_groups(yajl_gen g, const struct rt_container_info *i)
+{
+    json_gen_str(g, "groups");
+    yajl_gen_array_open(g);
+    for (size_t k = 0; k < i->n_groups; k++)
+        yajl_gen_integer(g, i->groups[k]);
+    yajl_gen_array_close(g);
+}
+
 static void gen_mounts(yajl_gen g, const struct rt_container_info *i)
 {
     json_gen_str(g, "mounts");
@@ -68,6 +77,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
     json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
+    gen_groups(g, i);
     json_gen_kv_int(g, "no_new_privs", c->no_new_privs);
     json_gen_kv_int(g, "tty", c->tty);
     json_gen_kv_strv(g, "env", c->env);
@@ -117,6 +127,20 @@ static int load_mounts(yajl_val root, struct rt_container_info *i)
     return 0;
 }
 
+static int load_groups(yajl_val root, struct rt_container_info *i)
+{
+    const char *path[] = {"groups", NULL};
+    yajl_val v = yajl_tree_get(root, path, yajl_t_array);
+    size_t n = v ? v->u.array.len : 0;
+    i->groups = calloc(n + 1, sizeof(gid_t));
+    if (!i->groups)
+        return -1;
+    for (size_t k = 0; k < n; k++)
+        if (YAJL_IS_INTEGER(v->u.array.values[k]))
+            i->groups[i->n_groups++] = (gid_t)YAJL_GET_INTEGER(v->u.array.values[k]);
+    return 0;
+}
+
 static bool copy_id(char dst[RT_ID_LEN + 1], const char *src)
 {
     if (!src || strlen(src) != RT_ID_LEN)
@@ -153,6 +177,8 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
         c->stop_signal = (int)json_get_int(root, "stop_signal");
         c->capabilities = (uint64_t)json_get_int(root, "capabilities");
+        if (load_groups(root, i) < 0)
+            r = -1;
         c->no_new_privs = json_get_int(root, "no_new_privs") != 0;
         c->tty = json_get_int(root, "tty") != 0;
         c->env = json_get_strv(root, "env");
@@ -195,6 +221,7 @@ void rt_container_fields_free(struct rt_container *c)
         free(i->mounts[m].host_path);
     }
     free(i->mounts);
+    free(i->groups);
     free(i->cgroup_path);
     free(i->resources.cpuset_cpus);
     free(i->resources.cpuset_mems);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -62,7 +63,8 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
     put_mount(f, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k", NULL);
     put_mount(f, "/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5", NULL);
     put_mount(f, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev", NULL);
-    put_mount(f, "/sys", "sysfs", "sysfs", "ro,nosuid,noexec,nodev", NULL);
+    put_mount(f, "/sys", "sysfs", "sysfs", c->spec->privileged ? "rw,nosuid,noexec,nodev" : "ro,nosuid,noexec,nodev",
+              NULL);
     _cleanup_free_ char *shm = NULL;
     if (c->pod->ipc_mode == RT_NS_NODE)
         put_mount(f, "/dev/shm", "/dev/shm", "bind", "nosuid,nodev,noexec", "private");
@@ -80,10 +82,11 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
 /* The container sees its own cgroup, read-only, where cgroup tools look for it. */
 static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
 {
+    const char *opts = c->spec->privileged ? "rw,nosuid,nodev,noexec" : "ro,nosuid,nodev,noexec";
     if (c->cgroups->mode == RT_CGROUP_V2) {
         _cleanup_free_ char *src = NULL;
         if (asprintf(&src, "%s%s", c->cgroups->mount, c->cgroup_path) >= 0)
-            put_mount(f, "/sys/fs/cgroup", src, "bind", "ro,nosuid,nodev,noexec", "private");
+            put_mount(f, "/sys/fs/cgroup", src, "bind", opts, "private");
         return;
     }
     static const char *const ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices",
@@ -95,7 +98,7 @@ static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
         if (asprintf(&src, "%s/%s%s", c->cgroups->mount, ctrls[i], c->cgroup_path) < 0 ||
             asprintf(&dst, "/sys/fs/cgroup/%s", ctrls[i]) < 0 || stat(src, &st) < 0)
             continue;
-        put_mount(f, dst, src, "bind", "ro,nosuid,nodev,noexec", "private");
+        put_mount(f, dst, src, "bind", opts, "private");
     }
 }
 
@@ -126,14 +129,9 @@ static void put_device(FILE *f, const char *path, char type, unsigned major, uns
     rt_spec_put(f, "device.gid", "0");
 }
 
-static int put_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
+/* The request's devices come first: the monitor keeps the first node made at a path. */
+static int put_request_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
 {
-    static const struct { const char *path; unsigned major, minor; } std[] = {
-        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
-        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
-    };
-    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
-        put_device(f, std[i].path, 'c', std[i].major, std[i].minor, 0666);
     for (size_t i = 0; i < s->n_devices; i++) {
         struct stat st;
         if (stat(s->devices[i].host_path, &st) < 0)
@@ -144,6 +142,50 @@ static int put_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t
         put_device(f, s->devices[i].container_path, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev),
                    minor(st.st_rdev), st.st_mode & 07777);
     }
+    return 0;
+}
+
+/* What a privileged container gets: every device node of the host's /dev, bar the directories the
+ * container has its own instances of. */
+static bool host_dev_skipped(const char *path)
+{
+    static const char *const skip[] = {"/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/console", NULL};
+    for (const char *const *p = skip; *p; p++)
+        if (strcmp(path, *p) == 0)
+            return true;
+    return false;
+}
+
+static void put_host_devices_in(FILE *f, const char *dir, int depth)
+{
+    _cleanup_closedir_ DIR *d = depth < 4 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+        if (e->d_name[0] == '.' || asprintf(&path, "%s/%s", dir, e->d_name) < 0 || host_dev_skipped(path) ||
+            lstat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            put_host_devices_in(f, path, depth + 1);
+        else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+            put_device(f, path, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev), minor(st.st_rdev),
+                       st.st_mode & 07777);
+    }
+}
+
+static int put_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
+{
+    static const struct { const char *path; unsigned major, minor; } std[] = {
+        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    };
+    if (put_request_devices(f, s, err) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
+        put_device(f, std[i].path, 'c', std[i].major, std[i].minor, 0666);
+    if (s->privileged)
+        put_host_devices_in(f, "/dev", 0);
     return 0;
 }
 

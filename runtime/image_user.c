@@ -56,15 +56,105 @@ static bool db_lookup(const char *text, const char *name, unsigned long *ret_id,
     return false;
 }
 
+/* The passwd entry whose uid is id: its name (copied into name) and gid. */
+static bool passwd_by_uid(const char *text, unsigned long id, char *name, size_t name_size, unsigned long *ret_gid)
+{
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        size_t nlen = strcspn(line, ":\n");
+        const char *f = line[nlen] == ':' ? strchr(line + nlen + 1, ':') : NULL;
+        unsigned long uid, gid;
+        if (!f || !parse_id(f + 1, strcspn(f + 1, ":\n"), &uid) || uid != id)
+            continue;
+        const char *g = strchr(f + 1, ':');
+        if (!g || !parse_id(g + 1, strcspn(g + 1, ":\n"), &gid) || nlen >= name_size)
+            return false;
+        memcpy(name, line, nlen);
+        name[nlen] = '\0';
+        *ret_gid = gid;
+        return true;
+    }
+    return false;
+}
+
+/* A numeric user with an entry in the image's passwd runs with that entry's group, as in Docker. */
 static int resolve_part(char *const *lowerdirs, const char *part, bool group, unsigned long *ret_id,
                         unsigned long *ret_gid, crisp_error_t **err)
 {
-    if (parse_id(part, strlen(part), ret_id))
-        return 1; /* numeric: no primary group known */
+    if (parse_id(part, strlen(part), ret_id)) {
+        char name[256];
+        _cleanup_free_ char *db = group ? NULL : read_db(lowerdirs, "etc/passwd");
+        if (db && ret_gid)
+            passwd_by_uid(db, *ret_id, name, sizeof(name), ret_gid);
+        return 1;
+    }
     _cleanup_free_ char *db = read_db(lowerdirs, group ? "etc/group" : "etc/passwd");
     if (!db || !db_lookup(db, part, ret_id, group ? NULL : ret_gid))
         return crisp_error_make(err, EINVAL, "%s \"%s\" is not in the image's /etc/%s", group ? "group" : "user",
                                 part, group ? "group" : "passwd");
+    return 0;
+}
+
+/* Whether the comma-separated member list, which ends at end, names name. */
+static bool members_include(const char *m, const char *end, const char *name)
+{
+    size_t nlen = strlen(name);
+    while (m < end) {
+        size_t len = strcspn(m, ",\n");
+        if (len == nlen && strncmp(m, name, nlen) == 0)
+            return true;
+        if (m[len] != ',')
+            break;
+        m += len + 1;
+    }
+    return false;
+}
+
+/* A group line "name:password:gid:members" listing user: its gid. */
+static bool group_line_lists(const char *line, const char *user, unsigned long *ret_gid)
+{
+    const char *end = line + strcspn(line, "\n");
+    const char *pw = memchr(line, ':', (size_t)(end - line));
+    const char *id = pw ? memchr(pw + 1, ':', (size_t)(end - pw - 1)) : NULL;
+    const char *members = id ? memchr(id + 1, ':', (size_t)(end - id - 1)) : NULL;
+    return members && parse_id(id + 1, (size_t)(members - id - 1), ret_gid) &&
+           members_include(members + 1, end, user);
+}
+
+static int groups_add(gid_t **groups, size_t *n, unsigned long gid)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*groups)[i] == (gid_t)gid)
+            return 0;
+    if (*n >= RT_IMAGE_USER_MAX_GROUPS)
+        return -1;
+    gid_t *g = realloc(*groups, (*n + 1) * sizeof(gid_t));
+    if (!g)
+        return -1;
+    g[(*n)++] = (gid_t)gid;
+    *groups = g;
+    return 0;
+}
+
+int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, size_t *ret_n, crisp_error_t **err)
+{
+    *ret_groups = NULL;
+    *ret_n = 0;
+    char name[256];
+    unsigned long gid;
+    _cleanup_free_ char *passwd = read_db(lowerdirs, "etc/passwd");
+    _cleanup_free_ char *group = passwd && passwd_by_uid(passwd, uid, name, sizeof(name), &gid)
+                                     ? read_db(lowerdirs, "etc/group") : NULL;
+    for (const char *line = group; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long g;
+        if (!group_line_lists(line, name, &g))
+            continue;
+        if (groups_add(ret_groups, ret_n, g) < 0) {
+            free(*ret_groups);
+            *ret_groups = NULL;
+            *ret_n = 0;
+            return crisp_error_make(err, ENOMEM, "the image's /etc/group lists user %s in too many groups", name);
+        }
+    }
     return 0;
 }
 

@@ -128,6 +128,7 @@ static int copy_spec(struct rt_sandbox *sb, const struct rt_sandbox_spec *s, cri
     i->net_mode = s->net_mode;
     i->pid_mode = s->pid_mode;
     i->ipc_mode = s->ipc_mode;
+    i->privileged = s->privileged;
     i->ips = calloc(1, sizeof(char *));
     i->netns_path = strdup("");
     i->cni_result = strdup("");

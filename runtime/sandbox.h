@@ -31,6 +31,7 @@ struct rt_sandbox_spec {
     const struct rt_kv *labels, *annotations;
     size_t n_labels, n_annotations;
     enum rt_ns_mode net_mode, pid_mode, ipc_mode;
+    bool privileged; /* only a privileged pod may have privileged containers */
     char *const *dns_servers, *const *dns_searches, *const *dns_options; /* NULL-terminated or NULL */
     const struct rt_cni_port_mapping *port_mappings;
     size_t n_port_mappings;
@@ -52,6 +53,7 @@ struct rt_sandbox_info {
     size_t n_labels, n_annotations;
     char *runtime_handler;
     enum rt_ns_mode net_mode, pid_mode, ipc_mode;
+    bool privileged;
     char **ips; /* NULL-terminated */
     pid_t init_pid;
     char *netns_path; /* "" on the host network */

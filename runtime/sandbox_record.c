@@ -50,6 +50,7 @@ static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
     json_gen_kv_int(g, "net_mode", i->net_mode);
     json_gen_kv_int(g, "pid_mode", i->pid_mode);
     json_gen_kv_int(g, "ipc_mode", i->ipc_mode);
+    json_gen_kv_int(g, "privileged", i->privileged);
     json_gen_str(g, "ips");
     yajl_gen_array_open(g);
     for (char **ip = i->ips; ip && *ip; ip++)
@@ -148,6 +149,7 @@ static int load_info(yajl_val root, struct rt_sandbox_info *i)
     i->net_mode = (enum rt_ns_mode)json_get_int(root, "net_mode");
     i->pid_mode = (enum rt_ns_mode)json_get_int(root, "pid_mode");
     i->ipc_mode = (enum rt_ns_mode)json_get_int(root, "ipc_mode");
+    i->privileged = json_get_int(root, "privileged") != 0;
     i->ips = json_get_strv(root, "ips");
     i->init_pid = (pid_t)json_get_int(root, "init_pid");
     i->netns_path = get_str(root, "netns_path");

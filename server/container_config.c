@@ -6,10 +6,9 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "images/manifest.h"
-#include "runtime/caps.h"
-#include "runtime/image_user.h"
 #include "server/daemon.h"
 #include "server/resources.h"
+#include "server/security_context.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -133,83 +132,6 @@ static int clamp_oom_score(int wanted)
     return own;
 }
 
-static int identity_from(struct arena *a, const Runtime__V1__LinuxContainerSecurityContext *sc,
-                         const struct img_config *img, struct rt_container_spec *s, crisp_error_t **err)
-{
-    uid_t uid;
-    gid_t gid;
-    if (rt_image_user_resolve(s->lowerdirs, img->user, &uid, &gid, err) < 0)
-        return -1;
-    if (sc && sc->run_as_user)
-        uid = (uid_t)sc->run_as_user->value;
-    if (sc && sc->run_as_group)
-        gid = (gid_t)sc->run_as_group->value;
-    s->uid = uid;
-    s->gid = gid;
-    size_t n = sc ? sc->n_supplemental_groups : 0;
-    gid_t *groups = arena_alloc(a, (n + 1) * sizeof(gid_t));
-    if (!groups)
-        return crisp_error_make(err, ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        groups[i] = (gid_t)sc->supplemental_groups[i];
-    s->groups = groups;
-    s->n_groups = n;
-    return 0;
-}
-
-static int check_paths(char *const *paths, size_t n, const char *what, crisp_error_t **err)
-{
-    if (n > 256)
-        return crisp_error_make(err, EINVAL, "%zu %s paths: at most 256", n, what);
-    for (size_t i = 0; i < n; i++)
-        if (paths[i][0] != '/' || strlen(paths[i]) > 4096 || strchr(paths[i], '\n'))
-            return crisp_error_make(err, EINVAL, "%s path \"%.64s\" must be absolute", what, paths[i]);
-    return 0;
-}
-
-static int check_protected_paths(const Runtime__V1__LinuxContainerSecurityContext *sc, crisp_error_t **err)
-{
-    if (!sc)
-        return 0;
-    return check_paths(sc->masked_paths, sc->n_masked_paths, "masked", err) < 0 ||
-                   check_paths(sc->readonly_paths, sc->n_readonly_paths, "read-only", err) < 0
-               ? -1
-               : 0;
-}
-
-/* kubelet sends the paths for every container; when it sends none the usual set applies, and a
- * privileged container gets none. */
-static void protected_paths_from(struct arena *a, const Runtime__V1__LinuxContainerSecurityContext *sc,
-                                 struct rt_container_spec *s)
-{
-    static char *const default_masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                                           "/sys/devices/virtual/powercap", NULL};
-    static char *const default_readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                             "/proc/sysrq-trigger", NULL};
-    static char *const none[] = {NULL};
-    s->readonly_rootfs = sc && sc->readonly_rootfs;
-    if (sc && sc->privileged) {
-        s->masked_paths = s->readonly_paths = none;
-        return;
-    }
-    s->masked_paths = sc && sc->n_masked_paths ? concat(a, sc->masked_paths, sc->n_masked_paths, NULL, 0)
-                                               : default_masked;
-    s->readonly_paths = sc && sc->n_readonly_paths ? concat(a, sc->readonly_paths, sc->n_readonly_paths, NULL, 0)
-                                                   : default_readonly;
-}
-
-static int capabilities_from(const Runtime__V1__LinuxContainerSecurityContext *sc, struct rt_container_spec *s,
-                             crisp_error_t **err)
-{
-    const Runtime__V1__Capability *c = sc ? sc->capabilities : NULL;
-    s->no_new_privs = sc && sc->no_new_privs;
-    return rt_caps_mask(c ? c->add_capabilities : NULL, c ? c->n_add_capabilities : 0,
-                        c ? c->drop_capabilities : NULL, c ? c->n_drop_capabilities : 0, sc && sc->privileged,
-                        &s->capabilities, err);
-}
-
 static char **layer_dirs(struct srv_ctx *ctx, const struct img_record *rec)
 {
     size_t n = count(rec->chain_ids);
@@ -271,16 +193,10 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
     if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (mounts_from(ctx->arena, c, s, err) < 0 ||
-        identity_from(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
-        capabilities_from(l ? l->security_context : NULL, s, err) < 0 ||
+        srv_security_context_apply(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
         srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)
         return -1;
     s->resources = res;
-    if (check_protected_paths(l ? l->security_context : NULL, err) < 0)
-        return -1;
-    protected_paths_from(ctx->arena, l ? l->security_context : NULL, s);
-    if (!s->masked_paths || !s->readonly_paths)
-        return crisp_error_make(err, ENOMEM, "out of memory");
     if (l && l->resources && l->resources->oom_score_adj) {
         s->has_oom_score_adj = true;
         s->oom_score_adj = clamp_oom_score((int)l->resources->oom_score_adj);

@@ -155,6 +155,12 @@ static Runtime__V1__ContainerUser *user_of(struct arena *a, const struct rt_cont
     runtime__v1__linux_container_user__init(l);
     l->uid = i->uid;
     l->gid = i->gid;
+    l->supplemental_groups = arena_alloc(a, (i->n_groups + 1) * sizeof(int64_t));
+    if (!l->supplemental_groups)
+        return NULL;
+    for (size_t k = 0; k < i->n_groups; k++)
+        l->supplemental_groups[k] = i->groups[k];
+    l->n_supplemental_groups = i->n_groups;
     u->linux = l;
     return u;
 }

@@ -76,6 +76,7 @@ static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct r
     s->net_mode = ns ? (enum rt_ns_mode)ns->network : RT_NS_POD;
     s->pid_mode = ns ? (enum rt_ns_mode)ns->pid : RT_NS_POD;
     s->ipc_mode = ns ? (enum rt_ns_mode)ns->ipc : RT_NS_POD;
+    s->privileged = l && l->security_context && l->security_context->privileged;
     return 0;
 }
 

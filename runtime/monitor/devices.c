@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -14,15 +15,33 @@ static const char *const dev_links[][2] = {
     {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},         {"core", "/proc/kcore"},
 };
 
+/* Devices in subdirectories (/dev/snd/..., /dev/input/...) need their directory. */
+static int parent_create(int rootfd, const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+        return -1;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return mon_root_mkdir_p(rootfd, dir, 0755, false, 0, 0);
+}
+
 static int device_create(int rootfd, const struct mon_device *d)
 {
     char buf[PATH_MAX];
     const char *name;
     int parent = mon_root_parent_open(rootfd, d->path, buf, &name);
+    if (parent < 0 && errno == ENOENT && parent_create(rootfd, d->path) == 0)
+        parent = mon_root_parent_open(rootfd, d->path, buf, &name);
     if (parent < 0)
         return mon_fail(errno, "device %s", d->path);
     mode_t type = d->type == 'b' ? S_IFBLK : S_IFCHR;
     int rc = mknodat(parent, name, type | (d->mode & 07777), makedev(d->major, d->minor));
+    if (rc < 0 && errno == EEXIST) { /* the first device named at a path wins */
+        close(parent);
+        return 0;
+    }
     if (rc == 0)
         rc = fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW);
     if (rc == 0) /* mknod's mode went through the umask; setuid bits need an explicit chmod anyway */

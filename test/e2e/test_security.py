@@ -1,0 +1,254 @@
+"""Security contexts enforced by the kernel: users and groups, setuid with no_new_privs, privileged
+containers, the device cgroup, and namespace modes (host network, IPC and PID; a shared pod PID
+namespace; TARGET). Checked from inside with id, /proc/self/status and /proc/self/ns."""
+import os
+import subprocess
+import tempfile
+
+import grpc
+import pytest
+
+import imagelib as il
+from conftest import TMP_PREFIX, pb
+from podlib import BridgeNetwork, pod_config, remove_pod, run_pod
+from test_containers import create, exec_sync, start, status, status_pid
+
+GROUP = "root:x:0:\napp:x:1000:\nnobody:x:65534:\nwheel:x:10:root,app\naudio:x:29:other,app\nstaff:x:50:other\n"
+EUID_C = b'#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d\\n",(int)geteuid());return 0;}\n'
+def ns_mode(name):
+    return pb().NamespaceMode.Value(name)
+
+
+def euid_binary():
+    """A static program printing its effective uid, to be installed setuid root in the image."""
+    d = tempfile.mkdtemp(prefix=TMP_PREFIX + "euid-")
+    try:
+        with open(os.path.join(d, "euid.c"), "wb") as f:
+            f.write(EUID_C)
+        subprocess.run(["gcc", "-static", "-O2", "-o", os.path.join(d, "euid"), os.path.join(d, "euid.c")],
+                       check=True, capture_output=True, timeout=120)
+        with open(os.path.join(d, "euid"), "rb") as f:
+            return f.read()
+    finally:
+        subprocess.run(["rm", "-rf", d])
+
+
+@pytest.fixture(scope="module")
+def image():
+    r = il.Registry()
+    # A hand-made layer keeps the setuid bit exactly (umoci's repack does not).
+    base = [m for m in il.busybox_members() if m.name != "etc/group"]
+    extra = [il.file("/etc/group", GROUP), il.file("/bin/euid", euid_binary(), 0o4755)]
+    il.build_image_from_layers(r, "library/secure", "v1", [base, extra],
+                               config={"cmd": ["sleep", "1000"], "env": [il.DEFAULT_PATH_ENV]})
+    yield "%s/library/secure:v1" % r.host
+    r.cleanup()
+
+
+def make_pod(d, image, name, privileged=False, host_pid=False, host_ipc=False, host_network=True, shared_pid=False):
+    d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+    cfg = pod_config(name, host_network=host_network, host_ipc=host_ipc, shared_pid=shared_pid)
+    sc = cfg.linux.security_context
+    sc.privileged = privileged
+    if host_pid:
+        sc.namespace_options.pid = ns_mode("NODE")
+    cfg.log_directory = os.path.join(d.dir, "logs-" + name)
+    os.makedirs(cfg.log_directory, exist_ok=True)
+    return run_pod(d, cfg), cfg
+
+
+@pytest.fixture
+def pod(crispd, image):
+    pod_id, cfg = make_pod(crispd, image, "sec")
+    yield crispd, pod_id, cfg, image
+    remove_pod(crispd, pod_id)
+
+
+def run(pod, name="c", security=None, command=("sleep", "1000")):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, name=name, log=name + ".log", command=list(command), security=security)
+    start(d, cid)
+    return cid
+
+
+def out(d, cid, cmd):
+    r = exec_sync(d, cid, cmd)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout.decode().strip()
+
+
+def invalid(pod, security, text):
+    d, pod_id, cfg, image = pod
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, name="bad", log="bad.log", command=["true"], security=security)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert text in e.value.details()
+    assert len(d.call("ListContainers", pb().ListContainersRequest()).containers) == 0
+
+
+def test_run_as_username_and_merged_groups(pod):
+    d = pod[0]
+    sc = pb().LinuxContainerSecurityContext(run_as_username="app", supplemental_groups=[4000])
+    cid = run(pod, security=sc)
+    assert out(d, cid, ["id", "-u"]) == "1000"
+    assert out(d, cid, ["id", "-g"]) == "1000"
+    assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [10, 29, 1000, 4000]
+    with open("/proc/%d/status" % status_pid(d, cid)) as f:
+        groups = [l for l in f.read().splitlines() if l.startswith("Groups:")][0].split()[1:]
+    assert sorted(int(g) for g in groups) == [10, 29, 4000]
+    user = status(d, cid).user.linux
+    assert (user.uid, user.gid, sorted(user.supplemental_groups)) == (1000, 1000, [10, 29, 4000])
+    # ExecSync runs with the same groups.
+    assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [10, 29, 1000, 4000]
+
+
+def test_strict_groups_and_run_as_group(pod):
+    d = pod[0]
+    sc = pb().LinuxContainerSecurityContext(
+        run_as_user=pb().Int64Value(value=1000), run_as_group=pb().Int64Value(value=3000),
+        supplemental_groups=[4000], supplemental_groups_policy=pb().SupplementalGroupsPolicy.Value("Strict"))
+    cid = run(pod, security=sc)
+    assert out(d, cid, ["id", "-u"]) == "1000"
+    assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [3000, 4000]
+    assert list(status(d, cid).user.linux.supplemental_groups) == [4000]
+
+
+def test_numeric_user_takes_the_passwd_group(pod):
+    d = pod[0]
+    cid = run(pod, security=pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=65534)))
+    assert out(d, cid, ["id", "-g"]) == "65534"
+
+
+@pytest.mark.parametrize("sc,text", [
+    (dict(run_as_group=3000), "run_as_group is set without run_as_user"),
+    (dict(run_as_username="ghost"), "user \"ghost\" is not in the image's /etc/passwd"),
+    (dict(run_as_user=-5), "not a valid id"),
+])
+def test_bad_identity_is_invalid_argument(pod, sc, text):
+    kw = {}
+    for k, v in sc.items():
+        kw[k] = pb().Int64Value(value=v) if k in ("run_as_user", "run_as_group") else v
+    invalid(pod, pb().LinuxContainerSecurityContext(**kw), text)
+
+
+def test_setuid_binary_does_not_gain_root_with_no_new_privs(pod):
+    d = pod[0]
+    plain = run(pod, "plain", pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=1000)))
+    assert out(d, plain, ["/bin/euid"]) == "0"      # setuid root works without no_new_privs
+    nnp = run(pod, "nnp", pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=1000),
+                                                             no_new_privs=True))
+    assert out(d, nnp, ["/bin/euid"]) == "1000"
+
+
+def test_device_cgroup_blocks_host_devices(pod):
+    d = pod[0]
+    cid = run(pod)
+    # CAP_MKNOD makes the node; the device cgroup refuses to open it.
+    assert exec_sync(d, cid, ["busybox", "mknod", "/tmp/mem", "c", "1", "1"]).exit_code == 0
+    r = exec_sync(d, cid, ["sh", "-c", ": < /tmp/mem"])
+    assert r.exit_code != 0 and b"not permitted" in r.stderr
+    assert exec_sync(d, cid, ["sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero | wc -c"]).stdout.strip() == b"4"
+
+
+def test_privileged_container_needs_a_privileged_pod(pod):
+    invalid(pod, pb().LinuxContainerSecurityContext(privileged=True), "not privileged")
+
+
+def host_caps():
+    with open("/proc/self/status") as f:
+        return [int(l.split()[1], 16) for l in f if l.startswith("CapBnd:")][0]
+
+
+def test_privileged_container(crispd, image):
+    pod_id, cfg = make_pod(crispd, image, "priv", privileged=True)
+    try:
+        cid = run((crispd, pod_id, cfg, image), security=pb().LinuxContainerSecurityContext(privileged=True))
+        st = out(crispd, cid, ["cat", "/proc/self/status"])
+        caps = {l.split(":")[0]: int(l.split()[1], 16) for l in st.splitlines() if l.startswith("Cap")}
+        assert caps["CapEff"] == caps["CapBnd"] == host_caps()
+        assert "Seccomp:\t0" in st
+        mounts = out(crispd, cid, ["cat", "/proc/mounts"]).splitlines()
+        sys_opts = [m.split()[3] for m in mounts if m.split()[1] == "/sys"][0]
+        assert sys_opts.startswith("rw")
+        # The host's devices are there and usable; nothing is masked.
+        host_devs = sorted(n for n in os.listdir("/dev") if n.startswith("loop") or n in ("kmsg", "fuse"))
+        assert host_devs and all(
+            exec_sync(crispd, cid, ["test", "-e", "/dev/" + n]).exit_code == 0 for n in host_devs)
+        assert exec_sync(crispd, cid, ["sh", "-c", ": < /dev/loop0"]).exit_code == 0
+        assert out(crispd, cid, ["cat", "/proc/timer_list"]) != ""
+    finally:
+        remove_pod(crispd, pod_id)
+
+
+def ns_of(d, cid, name):
+    return out(d, cid, ["readlink", "/proc/self/ns/" + name])
+
+
+def test_host_namespaces_are_visible(crispd, image):
+    pod_id, cfg = make_pod(crispd, image, "hostns", host_pid=True, host_ipc=True, host_network=True)
+    try:
+        sc = pb().LinuxContainerSecurityContext(namespace_options=pb().NamespaceOption(
+            network=ns_mode("NODE"), pid=ns_mode("NODE"), ipc=ns_mode("NODE")))
+        cid = run((crispd, pod_id, cfg, image), security=sc)
+        for name in ("net", "ipc", "pid"):
+            assert ns_of(crispd, cid, name) == os.readlink("/proc/self/ns/" + name)
+        # Host PID: the host's processes, crispd among them, are visible.
+        assert exec_sync(crispd, cid, ["test", "-d", "/proc/%d" % crispd.proc.pid]).exit_code == 0
+    finally:
+        remove_pod(crispd, pod_id)
+
+
+def test_pod_namespaces_are_not_the_hosts(crispd, image):
+    net = BridgeNetwork(crispd.cni_dir, portmap=False)
+    try:
+        pod_id, cfg = make_pod(crispd, image, "podns", host_network=False)
+        try:
+            cid = run((crispd, pod_id, cfg, image))
+            for name in ("net", "ipc", "pid", "uts", "mnt"):
+                assert ns_of(crispd, cid, name) != os.readlink("/proc/self/ns/" + name)
+            assert exec_sync(crispd, cid, ["test", "-d", "/proc/%d" % crispd.proc.pid]).exit_code != 0
+        finally:
+            remove_pod(crispd, pod_id)
+    finally:
+        net.cleanup()
+
+
+def procs_seen(d, cid):
+    return out(d, cid, ["ps", "-o", "args"])
+
+
+def test_shared_pod_pid_namespace(crispd, image):
+    pod_id, cfg = make_pod(crispd, image, "sharedpid", shared_pid=True)
+    try:
+        p = (crispd, pod_id, cfg, image)
+        sc = pb().LinuxContainerSecurityContext(namespace_options=pb().NamespaceOption(
+            network=ns_mode("NODE"), pid=ns_mode("POD"), ipc=ns_mode("POD")))
+        a = run(p, "a", sc, ("sleep", "1111"))
+        b = run(p, "b", sc, ("sleep", "2222"))
+        assert "sleep 1111" in procs_seen(crispd, b) and "sleep 2222" in procs_seen(crispd, a)
+        assert ns_of(crispd, a, "pid") == ns_of(crispd, b, "pid")
+    finally:
+        remove_pod(crispd, pod_id)
+
+
+def test_target_pid_namespace(pod):
+    d = pod[0]
+    a = run(pod, "a", None, ("sleep", "3333"))
+    sc = pb().LinuxContainerSecurityContext(namespace_options=pb().NamespaceOption(
+        network=ns_mode("NODE"), pid=ns_mode("TARGET"), ipc=ns_mode("POD"), target_id=a))
+    dbg = run(pod, "debug", sc, ("sleep", "4444"))
+    assert "sleep 3333" in procs_seen(d, dbg)
+    assert ns_of(d, dbg, "pid") == ns_of(d, a, "pid")
+    # Without TARGET, each container has its own.
+    own = run(pod, "own", None, ("sleep", "5555"))
+    assert "sleep 3333" not in procs_seen(d, own)
+
+
+@pytest.mark.parametrize("ns,text", [
+    (dict(network="POD", pid="CONTAINER", ipc="POD"), "network namespace mode POD does not match"),
+    (dict(network="NODE", pid="NODE", ipc="POD"), "PID namespace mode NODE needs a pod"),
+    (dict(network="NODE", pid="TARGET", ipc="POD"), "needs a target container id"),
+])
+def test_namespace_modes_that_do_not_fit_the_pod(pod, ns, text):
+    opts = pb().NamespaceOption(**{k: ns_mode(v) for k, v in ns.items()})
+    invalid(pod, pb().LinuxContainerSecurityContext(namespace_options=opts), text)
