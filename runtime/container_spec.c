@@ -258,6 +258,10 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     rt_spec_put(f, "log.path", c->spec->log_path);
     rt_spec_put(f, "exit_file", c->exit_file);
     rt_spec_put(f, "attach_socket", c->attach_socket);
+    if (c->spec->apparmor_profile)
+        rt_spec_put(f, "apparmor_profile", c->spec->apparmor_profile);
+    if (c->spec->selinux_label)
+        rt_spec_put(f, "selinux_label", c->spec->selinux_label);
     rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
     rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
     if (fclose(f) != 0 && r == 0)

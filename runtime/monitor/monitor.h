@@ -63,6 +63,7 @@ struct mon_spec {
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;
     char *attach_socket; /* "": none */
+    char *apparmor_profile, *selinux_label; /* "": none */
 };
 
 /* mounts.c: statvfs ST_* flags as the mount(2) MS_* flags a remount must carry over. */
@@ -118,6 +119,9 @@ int mon_rootfs_pivot(const char *mountpoint);
 int mon_mounts_apply(const struct mon_spec *spec, int rootfd);
 int mon_devices_create(const struct mon_spec *spec, int rootfd);
 int mon_exec(const struct mon_spec *spec); /* returns only on failure, with errno set */
+
+/* lsm.c: AppArmor and SELinux for the coming exec. */
+int mon_lsm_apply(const struct mon_spec *spec);
 
 /* resolve.c: paths inside the container's root, symlinks resolved as if ROOTFD were "/". */
 int mon_root_open(int rootfd, const char *path, int flags);
