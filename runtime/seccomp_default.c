@@ -8,7 +8,10 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define CAP(c) (1ULL << (c))
@@ -121,10 +124,12 @@ static const struct rt_seccomp_rule rules[] = {
     ALLOW_WITH_CAP(CAP_PERFMON, "perf_event_open"),
 };
 
-/* The compat ABIs the kernel runs on each architecture: left out, their syscalls would kill the
- * process (libseccomp's bad-architecture action) instead of meeting the profile. */
+/* The compat ABIs a host may run besides its own: left out, their syscalls would meet libseccomp's
+ * bad-architecture action (kill) instead of the profile. Docker also lists x32 on x86_64; crisp leaves it
+ * out, so x32 programs are killed: it doubles the compile time (~7 ms to ~14 ms), and distribution
+ * kernels ship x32 off. */
 static const uint32_t arch_map[][3] = {
-    {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32},
+    {SCMP_ARCH_X86_64, SCMP_ARCH_X86},
     {SCMP_ARCH_AARCH64, SCMP_ARCH_ARM},
     {SCMP_ARCH_S390X, SCMP_ARCH_S390},
     {SCMP_ARCH_MIPS64, SCMP_ARCH_MIPS, SCMP_ARCH_MIPS64N32},
@@ -142,7 +147,7 @@ static size_t native_sub_arches(uint32_t *ret)
     return n;
 }
 
-int rt_seccomp_compile_default(uint64_t caps, struct rt_seccomp_filter *ret, crisp_error_t **err)
+static int compile(uint64_t caps, struct rt_seccomp_filter *ret, crisp_error_t **err)
 {
     struct rt_seccomp_profile p = {
         .default_action = SCMP_ACT_ERRNO(EPERM), .rules = rules, .n_rules = ARRAY_SIZE(rules),
@@ -150,5 +155,81 @@ int rt_seccomp_compile_default(uint64_t caps, struct rt_seccomp_filter *ret, cri
     p.n_arches = native_sub_arches(p.arches);
     if (rt_seccomp_profile_compile(&p, caps, ret, err) < 0)
         return crisp_error_wrap(err, "RuntimeDefault seccomp profile");
+    return 0;
+}
+
+/* libseccomp takes milliseconds to generate the BPF, while a node sees few distinct capability sets:
+ * the filters are kept, keyed by the capabilities the table looks at, the least recently used making
+ * room for a new one. */
+#define CACHE_SLOTS 8
+
+static struct {
+    uint64_t key, used_at; /* used_at 0: empty slot */
+    struct rt_seccomp_filter filter;
+} cache[CACHE_SLOTS];
+static uint64_t cache_clock;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t cache_key(uint64_t caps)
+{
+    uint64_t relevant = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+        relevant |= rules[i].caps_all | rules[i].caps_none;
+    return caps & relevant;
+}
+
+static int filter_copy(const struct rt_seccomp_filter *f, struct rt_seccomp_filter *ret)
+{
+    void *bpf = malloc(f->len);
+    if (!bpf)
+        return -1;
+    *ret = (struct rt_seccomp_filter){.bpf = memcpy(bpf, f->bpf, f->len), .len = f->len, .flags = f->flags};
+    return 0;
+}
+
+static bool cache_lookup(uint64_t key, struct rt_seccomp_filter *ret)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SLOTS && !hit; i++)
+        if (cache[i].used_at && cache[i].key == key && filter_copy(&cache[i].filter, ret) == 0) {
+            cache[i].used_at = ++cache_clock;
+            hit = true;
+        }
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+/* Two threads may have compiled the same key meanwhile: then the slot is just refreshed. */
+static void cache_store(uint64_t key, const struct rt_seccomp_filter *f)
+{
+    size_t victim = 0;
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].used_at && cache[i].key == key) {
+            victim = i;
+            break;
+        }
+        if (cache[i].used_at < cache[victim].used_at)
+            victim = i;
+    }
+    struct rt_seccomp_filter copy;
+    if (filter_copy(f, &copy) == 0) {
+        rt_seccomp_filter_fini(&cache[victim].filter);
+        cache[victim].filter = copy;
+        cache[victim].key = key;
+        cache[victim].used_at = ++cache_clock;
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+int rt_seccomp_compile_default(uint64_t caps, struct rt_seccomp_filter *ret, crisp_error_t **err)
+{
+    uint64_t key = cache_key(caps);
+    if (cache_lookup(key, ret))
+        return 0;
+    if (compile(key, ret, err) < 0)
+        return -1;
+    cache_store(key, ret);
     return 0;
 }
