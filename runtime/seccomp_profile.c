@@ -21,6 +21,7 @@
 /* Far beyond real profiles (moby's has ~30 rules, ~400 names), well below what costs crispd much. */
 #define MAX_RULES 1024
 #define MAX_LIST 1024
+#define MAX_NAMES 8192 /* over all rules: each costs libseccomp work per architecture */
 #define MAX_JSON_DEPTH 16
 /* Sizes of the buffers that name where in the profile an error is: each level's fits the one above. */
 #define WHERE_RULE 32
@@ -28,6 +29,7 @@
 
 struct parser {
     struct arena arena;
+    size_t n_names;
     size_t n_arches;
     uint32_t arches[RT_SECCOMP_MAX_ARCHES];
 };
@@ -81,15 +83,23 @@ static const char *type_name(yajl_type t)
     }
 }
 
+/* "where.key", or just "key" at the top level. */
+static const char *field_path(char *buf, size_t size, const char *where, const char *key)
+{
+    snprintf(buf, size, "%s%s%s", where, *where ? "." : "", key);
+    return buf;
+}
+
 /* The member key of obj, which must be of type t when present; *ret is NULL when absent. */
 static int get(yajl_val obj, const char *where, const char *key, yajl_type t, yajl_val *ret, crisp_error_t **err)
 {
+    char at[WHERE_FIELD + 32];
     yajl_val v = member(obj, key);
     if (v && v->type != t)
-        return crisp_error_make(err, EINVAL, "%s%s%s: expected %s", where, *where ? "." : "", key,
+        return crisp_error_make(err, EINVAL, "%s: expected %s", field_path(at, sizeof(at), where, key),
                                 type_name(t));
     if (t == yajl_t_array && v && v->u.array.len > MAX_LIST)
-        return crisp_error_make(err, EINVAL, "%s%s%s: more than %d entries", where, *where ? "." : "", key,
+        return crisp_error_make(err, EINVAL, "%s: more than %d entries", field_path(at, sizeof(at), where, key),
                                 MAX_LIST);
     *ret = v;
     return 0;
@@ -108,10 +118,10 @@ static int get_str(yajl_val obj, const char *where, const char *key, const char 
 static int number_u64(yajl_val v, const char *where, uint64_t max, uint64_t *ret, crisp_error_t **err)
 {
     const char *s = v->u.number.r;
-    char *end;
+    char *end = NULL;
     errno = 0;
     unsigned long long n = isdigit((unsigned char)*s) ? strtoull(s, &end, 10) : 0;
-    if (!isdigit((unsigned char)*s) || *end || errno || n > max)
+    if (!end || *end || errno || n > max)
         return crisp_error_make(err, EINVAL, "%s: %.32s is not an integer in 0..%llu", where, s,
                                 (unsigned long long)max);
     *ret = n;
@@ -125,8 +135,7 @@ static int get_u64(yajl_val obj, const char *where, const char *key, uint64_t ma
     char at[WHERE_FIELD + 32];
     if (get(obj, where, key, yajl_t_number, &v, err) < 0)
         return -1;
-    snprintf(at, sizeof(at), "%s%s%s", where, *where ? "." : "", key);
-    return v ? number_u64(v, at, max, ret, err) : 0;
+    return v ? number_u64(v, field_path(at, sizeof(at), where, key), max, ret, err) : 0;
 }
 
 /* A NULL-terminated vector of the array's strings, borrowed from the tree. */
@@ -148,25 +157,26 @@ static int parse_action(yajl_val obj, const char *where, const char *key, const 
                         uint32_t *ret, crisp_error_t **err)
 {
     const char *name;
+    char at[WHERE_FIELD + 32];
     uint64_t value = EPERM;
     bool has_value = member(obj, errno_key) != NULL;
     if (get_str(obj, where, key, &name, err) < 0 || get_u64(obj, where, errno_key, 4095, &value, err) < 0)
         return -1;
+    field_path(at, sizeof(at), where, key);
     if (!name)
-        return crisp_error_make(err, EINVAL, "%s%s%s: missing", where, *where ? "." : "", key);
+        return crisp_error_make(err, EINVAL, "%s: missing", at);
     if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
-        return crisp_error_make(err, EINVAL, "%s%s%s: SCMP_ACT_NOTIFY is not supported", where,
-                                *where ? "." : "", key);
+        return crisp_error_make(err, EINVAL, "%s: SCMP_ACT_NOTIFY is not supported", at);
     for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
         if (strcmp(name, actions[i].name) != 0)
             continue;
         if (has_value && !actions[i].takes_value)
-            return crisp_error_make(err, EINVAL, "%s%s%s: %s takes no %s", where, *where ? "." : "", errno_key,
-                                    name, errno_key);
+            return crisp_error_make(err, EINVAL, "%s: %s takes no %s",
+                                    field_path(at, sizeof(at), where, errno_key), name, errno_key);
         *ret = actions[i].takes_value ? actions[i].action | (uint32_t)value : actions[i].action;
         return 0;
     }
-    return crisp_error_make(err, EINVAL, "%s%s%s: unknown action \"%.64s\"", where, *where ? "." : "", key, name);
+    return crisp_error_make(err, EINVAL, "%s: unknown action \"%.64s\"", at, name);
 }
 
 static int parse_op(yajl_val obj, const char *where, enum scmp_compare *ret, crisp_error_t **err)
@@ -233,6 +243,9 @@ static int parse_names(struct parser *p, yajl_val rule, const char *where, struc
         return crisp_error_make(err, EINVAL, "%s: both name and names given", where);
     if (!names && !name)
         return crisp_error_make(err, EINVAL, "%s: no names", where);
+    p->n_names += names ? names->u.array.len : 1;
+    if (p->n_names > MAX_NAMES)
+        return crisp_error_make(err, EINVAL, "%s: more than %d syscall names in the profile", where, MAX_NAMES);
     if (name) {
         const char **v = arena_alloc(&p->arena, 2 * sizeof(char *));
         if (!v)
@@ -332,17 +345,16 @@ static int parse_rules(struct parser *p, yajl_val root, struct rt_seccomp_profil
     struct rt_seccomp_rule *rules = arena_alloc(&p->arena, (n ? n : 1) * sizeof(*rules));
     if (!rules)
         return crisp_error_make(err, ENOMEM, "syscalls: out of memory");
-    ret->rules = rules;
-    ret->n_rules = 0;
     for (size_t i = 0; i < n; i++) {
         bool skip;
-        if (parse_rule(p, list->u.array.values[i], i, &rules[ret->n_rules], &skip, err) < 0)
+        if (parse_rule(p, list->u.array.values[i], i, &rules[i], &skip, err) < 0)
             return -1;
         /* A rule this host rules out stays as an empty slot: compile errors keep the profile's indexes. */
         if (skip)
-            rules[ret->n_rules] = (struct rt_seccomp_rule){0};
-        ret->n_rules++;
+            rules[i] = (struct rt_seccomp_rule){0};
     }
+    ret->rules = rules;
+    ret->n_rules = n;
     return 0;
 }
 
