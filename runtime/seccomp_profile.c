@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,9 +263,9 @@ static int parse_caps(yajl_val caps, const char *where, uint64_t *ret, crisp_err
 {
     for (size_t i = 0; i < caps->u.array.len; i++) {
         yajl_val c = caps->u.array.values[i];
-        int n = YAJL_IS_STRING(c) ? rt_caps_number(c->u.string) : -1;
         if (!YAJL_IS_STRING(c))
             return crisp_error_make(err, EINVAL, "%s[%zu]: expected a string", where, i);
+        int n = rt_caps_number(c->u.string);
         if (n < 0)
             return crisp_error_make(err, EINVAL, "%s[%zu]: unknown capability \"%.64s\"", where, i, c->u.string);
         *ret |= 1ULL << n;
@@ -272,20 +273,26 @@ static int parse_caps(yajl_val caps, const char *where, uint64_t *ret, crisp_err
     return 0;
 }
 
-/* "major.minor" against the running kernel, read once (it can't change while crispd runs). */
+static int kernel_major, kernel_minor;
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+/* The running kernel can't change while crispd runs: read once. */
+static void read_kernel_version(void)
+{
+    struct utsname u;
+    if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &kernel_major, &kernel_minor) != 2)
+        kernel_major = kernel_minor = 0;
+}
+
+/* Docker's minKernel, "major.minor" (a patch level after it is ignored), against the running kernel. */
 static int kernel_at_least(const char *min, const char *where, bool *ret, crisp_error_t **err)
 {
-    static int major = -1, minor;
-    unsigned int want_major, want_minor;
-    char tail;
-    if (sscanf(min, "%u.%u%c", &want_major, &want_minor, &tail) != 2)
+    int want_major, want_minor, end = 0;
+    if (sscanf(min, "%d.%d%n", &want_major, &want_minor, &end) != 2 || want_major < 0 || want_minor < 0 ||
+        (min[end] && min[end] != '.'))
         return crisp_error_make(err, EINVAL, "%s: \"%.32s\" is not a kernel version such as \"4.8\"", where, min);
-    if (major < 0) {
-        struct utsname u;
-        if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-            major = minor = 0;
-    }
-    *ret = (unsigned int)major > want_major || ((unsigned int)major == want_major && (unsigned int)minor >= want_minor);
+    pthread_once(&kernel_once, read_kernel_version);
+    *ret = kernel_major > want_major || (kernel_major == want_major && kernel_minor >= want_minor);
     return 0;
 }
 
