@@ -39,7 +39,7 @@ static void read_host_bounding(void)
         fclose(f);
 }
 
-static int cap_number(const char *name)
+int rt_caps_number(const char *name)
 {
     const char *n = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
     for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
@@ -61,7 +61,7 @@ static int apply_list(char *const *names, size_t n, bool add, uint64_t *mask, cr
     for (size_t i = 0; i < n; i++) {
         if (strcasecmp(names[i], "ALL") == 0)
             continue;
-        int cap = cap_number(names[i]);
+        int cap = rt_caps_number(names[i]);
         if (cap < 0)
             return crisp_error_make(err, EINVAL, "unknown capability \"%.64s\"", names[i]);
         *mask = add ? *mask | (1ULL << cap) : *mask & ~(1ULL << cap);
@@ -80,7 +80,7 @@ int rt_caps_mask(char *const *add, size_t n_add, char *const *drop, size_t n_dro
     }
     uint64_t mask = 0;
     for (size_t i = 0; i < sizeof(default_caps) / sizeof(default_caps[0]); i++)
-        mask |= 1ULL << cap_number(default_caps[i]);
+        mask |= 1ULL << rt_caps_number(default_caps[i]);
     if (has_all(add, n_add))
         mask = ~0ULL;
     if (has_all(drop, n_drop))
