@@ -6,6 +6,7 @@
 #include "common/strv.h"
 #include "runtime/container_internal.h"
 #include "runtime/container_spec.h"
+#include "runtime/seccomp.h"
 #include "runtime/exec.h"
 #include "runtime/pod_ns.h"
 #include "runtime/propagation.h"
@@ -146,6 +147,11 @@ static void unlock_unref(struct rt_container *c)
 static char *exit_file(const struct rt_container *c)
 {
     return path_join(c->dir, "exit");
+}
+
+char *rt_container_seccomp_file(const struct rt_container *c)
+{
+    return path_join(c->dir, "seccomp.bpf");
 }
 
 char *rt_container_attach_socket(const struct rt_container *c)
@@ -389,8 +395,41 @@ static int devices_restrict(struct rt_runtime *rt, const struct rt_container *c,
     return rt_cgroup_devices_restrict(&rt->cgroups, c->info.cgroup_path, rules, err);
 }
 
+/* Compiled once here; the monitor and every exec only load the bytes. A Localhost profile that can't
+ * be read or compiled is the request's fault: INVALID_ARGUMENT, with the file named. */
+static int seccomp_compile(const struct rt_container_spec *s, struct rt_seccomp_filter *ret, crisp_error_t **err)
+{
+    *ret = (struct rt_seccomp_filter){0};
+    if (s->seccomp_mode == RT_SECCOMP_RUNTIME_DEFAULT)
+        return rt_seccomp_compile_default(s->capabilities, ret, err);
+    if (s->seccomp_mode != RT_SECCOMP_LOCALHOST)
+        return 0;
+    if (rt_seccomp_compile_file(s->seccomp_profile, s->capabilities, ret, err) == 0)
+        return 0;
+    if (err && *err && (*err)->status != ENOMEM)
+        (*err)->status = EINVAL;
+    return -1;
+}
+
+static int seccomp_install(struct rt_container *c, const struct rt_seccomp_filter *f, char **ret_path,
+                           crisp_error_t **err)
+{
+    *ret_path = NULL;
+    if (!f->bpf)
+        return 0;
+    _cleanup_free_ char *path = rt_container_seccomp_file(c);
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (rt_seccomp_filter_write(f, path, err) < 0)
+        return -1;
+    c->has_seccomp = true;
+    c->seccomp_flags = f->flags;
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
 static int make_layout(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
-                       const struct rt_sandbox_info *pod, crisp_error_t **err)
+                       const struct rt_sandbox_info *pod, const struct rt_seccomp_filter *filter, crisp_error_t **err)
 {
     _cleanup_free_ char *upper = path_join(c->rw_dir, "upper"), *work = path_join(c->rw_dir, "work");
     _cleanup_free_ char *rootfs = path_join(c->dir, "rootfs"), *spec = path_join(c->dir, "spec"), *exitf = exit_file(c);
@@ -416,8 +455,11 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     const char *pidns;
     if (pid_ns_for(rt, s, pod, pidns_buf, sizeof(pidns_buf), &pidns, err) < 0)
         return -1;
+    _cleanup_free_ char *seccomp = NULL;
+    if (seccomp_install(c, filter, &seccomp, err) < 0)
+        return -1;
     struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, attach, procs, oom1, oom2,
-                                  pidns, &rt->cgroups, c->info.cgroup_path};
+                                  pidns, &rt->cgroups, c->info.cgroup_path, seccomp, c->seccomp_flags};
     if (!procs || !oom1 || !oom2)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return rt_spec_write(spec, &ctx, err);
@@ -441,7 +483,8 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return -1;
     if (pod->state != RT_SANDBOX_READY)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "pod sandbox %.12s is not ready", pod->id);
-    if (rt_container_security_check(s, pod, err) < 0)
+    _cleanup_(rt_seccomp_filter_fini) struct rt_seccomp_filter filter = {0};
+    if (rt_container_security_check(s, pod, err) < 0 || seccomp_compile(s, &filter, err) < 0)
         return -1;
     struct rt_container *c = calloc(1, sizeof(*c));
     if (!c)
@@ -457,7 +500,7 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         container_free(c);
         return -1;
     }
-    int r = make_layout(rt, c, s, pod, err);
+    int r = make_layout(rt, c, s, pod, &filter, err);
     if (r == 0)
         r = persist(c, err);
     if (r < 0) {
@@ -719,13 +762,14 @@ void rt_exec_output_fini(struct rt_exec_output *o)
 
 /* What every exec in c shares: its namespaces, cgroups, user, environment and privileges. */
 static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, char *const *argv, char **procs,
-                              struct rt_exec_request *req)
+                              const char *seccomp, struct rt_exec_request *req)
 {
     *req = (struct rt_exec_request){
         .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
         .uid = c->info.uid, .gid = c->info.gid, .groups = c->info.groups, .n_groups = c->info.n_groups,
         .cwd = c->cwd, .env = c->env, .argv = argv,
-        .has_caps = true, .no_new_privs = c->no_new_privs,
+        .has_caps = true, .no_new_privs = c->no_new_privs, .seccomp_path = c->has_seccomp ? seccomp : NULL,
+        .seccomp_flags = c->seccomp_flags,
     };
     snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
 }
@@ -739,8 +783,9 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
     refresh(rt, c);
     bool running = c->info.state == RT_CONTAINER_RUNNING;
     _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
+    _cleanup_free_ char *seccomp = rt_container_seccomp_file(c);
     struct rt_exec_request req;
-    exec_request_fill(rt, c, argv, procs, &req);
+    exec_request_fill(rt, c, argv, procs, seccomp, &req);
     req.timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0);
     req.max_output = EXEC_MAX_OUTPUT;
     /* The exec runs without the container's lock: a long one must not block status or stop. */
@@ -945,8 +990,9 @@ int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *
     refresh(rt, c);
     bool running = c->info.state == RT_CONTAINER_RUNNING;
     _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
+    _cleanup_free_ char *seccomp = rt_container_seccomp_file(c);
     struct rt_exec_request req;
-    exec_request_fill(rt, c, argv, procs, &req);
+    exec_request_fill(rt, c, argv, procs, seccomp, &req);
     req.tty = tty;
     pthread_mutex_unlock(&c->lock);
     int r = !running ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id)

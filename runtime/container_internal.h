@@ -19,10 +19,15 @@ struct rt_container {
     int stop_signal;
     uint64_t capabilities; /* for ExecSync: the same set as the workload */
     bool no_new_privs;
+    bool has_seccomp;       /* <dir>/seccomp.bpf holds the filter, for the workload and every exec */
+    unsigned seccomp_flags;
     bool tty;
     char **env;     /* for exec: the container's environment */
     char *cwd;
 };
+
+/* The container's compiled seccomp filter. */
+char *rt_container_seccomp_file(const struct rt_container *c);
 
 /* Where the container's monitor serves attach. */
 char *rt_container_attach_socket(const struct rt_container *c);

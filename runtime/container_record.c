@@ -79,6 +79,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
     gen_groups(g, i);
     json_gen_kv_int(g, "no_new_privs", c->no_new_privs);
+    json_gen_kv_int(g, "seccomp", c->has_seccomp ? (long long)c->seccomp_flags : -1);
     json_gen_kv_int(g, "tty", c->tty);
     json_gen_kv_strv(g, "env", c->env);
     json_gen_kv_str(g, "cwd", c->cwd);
@@ -180,6 +181,9 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         if (load_groups(root, i) < 0)
             r = -1;
         c->no_new_privs = json_get_int(root, "no_new_privs") != 0;
+        long long seccomp = json_get_int(root, "seccomp");
+        c->has_seccomp = seccomp >= 0;
+        c->seccomp_flags = seccomp >= 0 ? (unsigned)seccomp : 0;
         c->tty = json_get_int(root, "tty") != 0;
         c->env = json_get_strv(root, "env");
         c->cwd = dup_str(root, "cwd");

@@ -258,6 +258,10 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     rt_spec_put(f, "log.path", c->spec->log_path);
     rt_spec_put(f, "exit_file", c->exit_file);
     rt_spec_put(f, "attach_socket", c->attach_socket);
+    if (c->seccomp_path) {
+        rt_spec_put(f, "seccomp.path", c->seccomp_path);
+        rt_spec_putf(f, "seccomp.flags", "%u", c->seccomp_flags);
+    }
     if (c->spec->apparmor_profile)
         rt_spec_put(f, "apparmor_profile", c->spec->apparmor_profile);
     if (c->spec->selinux_label)

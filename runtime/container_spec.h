@@ -20,6 +20,8 @@ struct rt_spec_context {
     const char *pid_ns; /* "new", "host" or a pid namespace path */
     const struct rt_cgroup_root *cgroups;
     const char *cgroup_path; /* the container's own cgroup, shown read-only at /sys/fs/cgroup */
+    const char *seccomp_path; /* compiled filter, or NULL: unconfined */
+    unsigned seccomp_flags;
 };
 
 /* The whole spec: rootfs, process, namespaces, the standard mounts and devices, the request's mounts

@@ -15,6 +15,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
+/* Room for helper_args' fixed flags (each with its value, plus "--" and the helper) and for its
+ * numbers besides the groups; generous, so a new flag doesn't overflow them. */
+#define ARGV_FIXED_MAX 40
+#define ARGV_NUMBERS_MAX 10
+
 /* crisp-exec's arguments; numbers are formatted into num. */
 struct argv_builder {
     const char **v;
@@ -89,6 +94,10 @@ static void helper_args(const struct rt_exec_request *req, struct argv_builder *
         arg_add(b, "--caps", req->caps_hex);
     if (req->tty)
         arg_add(b, "--tty", NULL);
+    if (req->seccomp_path) {
+        arg_add(b, "--seccomp", req->seccomp_path);
+        arg_add_num(b, "--seccomp-flags", req->seccomp_flags);
+    }
     arg_add(b, "--error-fd", "3");
     arg_add(b, "--", NULL);
     for (size_t i = 0; req->argv[i]; i++)
@@ -105,8 +114,8 @@ static int helper_argv(const struct rt_exec_request *req, struct argv_builder *b
 {
     size_t lists = strv_length(req->cgroup_procs) + strv_length(req->env) + req->n_groups;
     *b = (struct argv_builder){
-        .v = calloc(20 + 2 * lists + strv_length(req->argv), sizeof(char *)),
-        .num = calloc(4 + req->n_groups, sizeof(b->num[0])),
+        .v = calloc(ARGV_FIXED_MAX + 2 * lists + strv_length(req->argv), sizeof(char *)),
+        .num = calloc(ARGV_NUMBERS_MAX + req->n_groups, sizeof(b->num[0])),
     };
     if (!b->v || !b->num)
         return crisp_error_make(err, ENOMEM, "out of memory");

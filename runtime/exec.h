@@ -30,6 +30,8 @@ struct rt_exec_request {
     char *const *env;           /* "KEY=VALUE", NULL-terminated or NULL; its PATH finds argv[0] */
     char *const *argv;          /* NULL-terminated, at least one */
     bool no_new_privs;
+    const char *seccomp_path;   /* the container's compiled filter, or NULL */
+    unsigned seccomp_flags;
     bool tty;                   /* rt_exec_start: stdin is a terminal, made the command's controlling one */
     bool has_caps;
     char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */

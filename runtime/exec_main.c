@@ -14,6 +14,7 @@
  * for crispd's error: ENOENT when the container's process is gone, else EIO or EINVAL. */
 #define _GNU_SOURCE
 #include "runtime/caps_apply.h"
+#include "runtime/seccomp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +72,9 @@ struct options {
     size_t n_env;
     bool no_new_privs;
     bool tty;
+    const char *seccomp_path;
+    unsigned seccomp_flags;
+    struct sock_fprog seccomp; /* read before we leave the host's mount namespace */
     bool has_caps;
     uint64_t caps;
     int error_fd;
@@ -181,6 +185,14 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'T':
         o->tty = true;
         return 0;
+    case 'S':
+        o->seccomp_path = arg;
+        return 0;
+    case 'F':
+        if (parse_number(arg, 0xff, &v) < 0)
+            return -1;
+        o->seccomp_flags = (unsigned)v;
+        return 0;
     case 'C': {
         char *end;
         errno = 0;
@@ -208,6 +220,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"cwd", required_argument, NULL, 'd'},   {"env", required_argument, NULL, 'e'},
         {"no-new-privs", no_argument, NULL, 'n'}, {"error-fd", required_argument, NULL, 'f'},
         {"caps", required_argument, NULL, 'C'},  {"tty", no_argument, NULL, 'T'},
+        {"seccomp", required_argument, NULL, 'S'}, {"seccomp-flags", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -218,7 +231,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->pid == 0 || optind >= argc)
         return fail(EINVAL, "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
                             "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
-                            "[--no-new-privs] [--caps HEX] [--tty] [--error-fd N] -- ARG...");
+                            "[--no-new-privs] [--caps HEX] [--tty] [--seccomp FILE [--seccomp-flags N]] [--error-fd N] -- ARG...");
     o->argv = argv + optind;
     return 0;
 }
@@ -345,6 +358,13 @@ static const char *env_path(const struct options *o)
     return default_path;
 }
 
+static int seccomp_load(const struct options *o)
+{
+    if (o->seccomp.len && rt_seccomp_bpf_load(&o->seccomp, o->seccomp_flags) < 0)
+        return fail_errno("load the container's seccomp filter");
+    return 0;
+}
+
 /* The credentials last: chdir and setgroups need root. */
 static int command_setup(const struct options *o)
 {
@@ -363,6 +383,9 @@ static int command_setup(const struct options *o)
         errno = rc;
         return fail_errno("drop capabilities from the bounding set");
     }
+    /* As in crisp-monitor: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in now. */
+    if (!o->no_new_privs && seccomp_load(o) < 0)
+        return -1;
     if (setgroups(o->n_groups, o->groups) < 0)
         return fail_errno("setgroups");
     if (setgid(o->gid) < 0)
@@ -375,6 +398,8 @@ static int command_setup(const struct options *o)
     }
     if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail_errno("set no_new_privs");
+    if (o->no_new_privs && seccomp_load(o) < 0)
+        return -1;
     return 0;
 }
 
@@ -514,6 +539,10 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         die(&o);
     fds_close_inherited(o.error_fd);
+    if (o.seccomp_path && rt_seccomp_bpf_read(o.seccomp_path, &o.seccomp) < 0) {
+        fail_errno("read seccomp filter %s", o.seccomp_path);
+        die(&o);
+    }
     /* Not dumpable: processes in the container may not ptrace us or open /proc/<pid>/exe. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (container_join(&o) < 0)

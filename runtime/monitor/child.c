@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "runtime/caps_apply.h"
+#include "runtime/seccomp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,13 +118,34 @@ static int cwd_enter(const struct mon_spec *spec)
     return 0;
 }
 
+/* The container's seccomp filter, read while the state dir is still in reach; len 0: unconfined. */
+static struct sock_fprog seccomp_prog;
+
+static int seccomp_read(const struct mon_spec *spec)
+{
+    if (spec->seccomp_path[0] && rt_seccomp_bpf_read(spec->seccomp_path, &seccomp_prog) < 0)
+        return mon_fail(errno, "read seccomp filter %s", spec->seccomp_path);
+    return 0;
+}
+
+static int seccomp_load(const struct mon_spec *spec)
+{
+    if (seccomp_prog.len && rt_seccomp_bpf_load(&seccomp_prog, spec->seccomp_flags) < 0)
+        return mon_fail(errno, "load the seccomp filter");
+    return 0;
+}
+
 /* After every mount: those need root. The bounding set while we may still cut it, then groups, gid
- * and uid, then the capabilities the workload keeps. */
+ * and uid, then the capabilities the workload keeps. Without no_new_privs the kernel takes a seccomp
+ * filter only from a holder of CAP_SYS_ADMIN, so then it goes in before the credentials change (as runc
+ * does); with no_new_privs it is the last thing before exec. */
 static int identity_take(const struct mon_spec *spec)
 {
     int rc;
     if (spec->has_capabilities && (rc = caps_apply_bounding(spec->capabilities)) != 0)
         return mon_fail(rc, "drop capabilities from the bounding set");
+    if (!spec->no_new_privs && seccomp_load(spec) < 0)
+        return -1;
     if (setgroups(spec->n_groups, spec->groups) < 0)
         return mon_fail(errno, "setgroups");
     if (setgid(spec->gid) < 0)
@@ -166,10 +188,12 @@ _Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, 
     mon_signals_reset();
     release_wait(release_fd);
     umask(0); /* modes of what we create are exact; the workload gets the usual 022 */
-    if (session_new() < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || cwd_enter(spec) < 0 ||
+    if (session_new() < 0 || seccomp_read(spec) < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || cwd_enter(spec) < 0 ||
         mon_lsm_apply(spec) < 0 || identity_take(spec) < 0 || stdio_install(io) < 0 || fds_close_on_exec() < 0)
         child_die(error_fd, 1);
     umask(022);
+    if (spec->no_new_privs && seccomp_load(spec) < 0)
+        child_die(error_fd, 1);
     mon_exec(spec);
     int err = errno;
     mon_fail(err, "exec %s", spec->args[0]);

@@ -64,6 +64,8 @@ struct mon_spec {
     char *exit_file, *oom_v1_control, *oom_v2_events;
     char *attach_socket; /* "": none */
     char *apparmor_profile, *selinux_label; /* "": none */
+    char *seccomp_path;  /* compiled BPF (runtime/seccomp_load.h), "": unconfined */
+    unsigned seccomp_flags;
 };
 
 /* mounts.c: statvfs ST_* flags as the mount(2) MS_* flags a remount must carry over. */

@@ -131,6 +131,15 @@ static int set_cwd(struct parser *p, char *v) { return want_abs(p, v, &p->spec->
 static int set_exit_file(struct parser *p, char *v) { return want_abs(p, v, &p->spec->exit_file); }
 static int set_apparmor(struct parser *p, char *v) { p->spec->apparmor_profile = v; return 0; }
 static int set_selinux(struct parser *p, char *v) { p->spec->selinux_label = v; return 0; }
+static int set_seccomp_path(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->seccomp_path); }
+static int set_seccomp_flags(struct parser *p, char *v)
+{
+    unsigned long n;
+    if (want_uint(p, v, 10, 0xff, &n) < 0)
+        return -1;
+    p->spec->seccomp_flags = (unsigned)n;
+    return 0;
+}
 static int set_attach_socket(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->attach_socket); }
 static int set_log_path(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->log_path); }
 static int set_oom_v1(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->oom_v1_control); }
@@ -387,6 +396,8 @@ static const struct key keys[] = {
     {"exit_file", KEY_SCALAR, set_exit_file},
     {"attach_socket", KEY_SCALAR, set_attach_socket},
     {"apparmor_profile", KEY_SCALAR, set_apparmor},
+    {"seccomp.path", KEY_SCALAR, set_seccomp_path},
+    {"seccomp.flags", KEY_SCALAR, set_seccomp_flags},
     {"selinux_label", KEY_SCALAR, set_selinux},
     {"oom.v1_control", KEY_SCALAR, set_oom_v1},
     {"oom.v2_events", KEY_SCALAR, set_oom_v2},
@@ -536,6 +547,7 @@ static void apply_defaults(struct mon_spec *s)
     s->attach_socket = s->attach_socket ? s->attach_socket : empty;
     s->apparmor_profile = s->apparmor_profile ? s->apparmor_profile : empty;
     s->selinux_label = s->selinux_label ? s->selinux_label : empty;
+    s->seccomp_path = s->seccomp_path ? s->seccomp_path : empty;
     s->oom_v1_control = s->oom_v1_control ? s->oom_v1_control : empty;
     s->oom_v2_events = s->oom_v2_events ? s->oom_v2_events : empty;
     s->log_max_line = s->log_max_line ? s->log_max_line : MON_DEFAULT_MAX_LINE;

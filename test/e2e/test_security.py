@@ -15,19 +15,26 @@ from test_containers import create, exec_sync, start, status, status_pid
 
 GROUP = "root:x:0:\napp:x:1000:\nnobody:x:65534:\nwheel:x:10:root,app\naudio:x:29:other,app\nstaff:x:50:other\n"
 EUID_C = b'#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d\\n",(int)geteuid());return 0;}\n'
+# keyctl needs no capability, and Docker's default profile denies it: what tells the profiles apart.
+KEYCTL_C = b"""#include <errno.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void){long r=syscall(SYS_keyctl,0,-3,0);printf("%d\\n",r<0?errno:0);return 0;}
+"""
 def ns_mode(name):
     return pb().NamespaceMode.Value(name)
 
 
-def euid_binary():
-    """A static program printing its effective uid, to be installed setuid root in the image."""
-    d = tempfile.mkdtemp(prefix=TMP_PREFIX + "euid-")
+def static_binary(source):
+    """A static program built from C source, for the test image."""
+    d = tempfile.mkdtemp(prefix=TMP_PREFIX + "cc-")
     try:
-        with open(os.path.join(d, "euid.c"), "wb") as f:
-            f.write(EUID_C)
-        subprocess.run(["gcc", "-static", "-O2", "-o", os.path.join(d, "euid"), os.path.join(d, "euid.c")],
+        with open(os.path.join(d, "p.c"), "wb") as f:
+            f.write(source)
+        subprocess.run(["gcc", "-static", "-O2", "-o", os.path.join(d, "p"), os.path.join(d, "p.c")],
                        check=True, capture_output=True, timeout=120)
-        with open(os.path.join(d, "euid"), "rb") as f:
+        with open(os.path.join(d, "p"), "rb") as f:
             return f.read()
     finally:
         subprocess.run(["rm", "-rf", d])
@@ -38,7 +45,8 @@ def image():
     r = il.Registry()
     # A hand-made layer keeps the setuid bit exactly (umoci's repack does not).
     base = [m for m in il.busybox_members() if m.name != "etc/group"]
-    extra = [il.file("/etc/group", GROUP), il.file("/bin/euid", euid_binary(), 0o4755)]
+    extra = [il.file("/etc/group", GROUP), il.file("/bin/euid", static_binary(EUID_C), 0o4755),
+             il.file("/bin/keyctl-probe", static_binary(KEYCTL_C), 0o755)]
     il.build_image_from_layers(r, "library/secure", "v1", [base, extra],
                                config={"cmd": ["sleep", "1000"], "env": [il.DEFAULT_PATH_ENV]})
     yield "%s/library/secure:v1" % r.host
@@ -252,3 +260,85 @@ def test_target_pid_namespace(pod):
 def test_namespace_modes_that_do_not_fit_the_pod(pod, ns, text):
     opts = pb().NamespaceOption(**{k: ns_mode(v) for k, v in ns.items()})
     invalid(pod, pb().LinuxContainerSecurityContext(namespace_options=opts), text)
+
+
+def profile(kind, ref=""):
+    T = pb().SecurityProfile.ProfileType
+    return pb().SecurityProfile(profile_type=T.Value(kind), localhost_ref=ref)
+
+
+def seccomp_mode(d, cid):
+    st = out(d, cid, ["cat", "/proc/self/status"])
+    return [l.split()[1] for l in st.splitlines() if l.startswith("Seccomp:")][0]
+
+
+def test_seccomp_runtime_default_and_unconfined(pod):
+    d = pod[0]
+    unconfined = run(pod, "unconfined")      # unset: unconfined, as kubelet expects
+    assert seccomp_mode(d, unconfined) == "0"
+    assert out(d, unconfined, ["/bin/keyctl-probe"]) == "0"
+    dflt = run(pod, "default", pb().LinuxContainerSecurityContext(seccomp=profile("RuntimeDefault")))
+    assert seccomp_mode(d, dflt) == "2"
+    assert out(d, dflt, ["/bin/keyctl-probe"]) == "1"           # EPERM
+    with open("/proc/%d/status" % status_pid(d, dflt)) as f:
+        assert "Seccomp:\t2" in f.read()                           # the workload, not only the exec
+    legacy = run(pod, "legacy", pb().LinuxContainerSecurityContext(seccomp_profile_path="runtime/default"))
+    assert out(d, legacy, ["/bin/keyctl-probe"]) == "1"
+    nnp = run(pod, "nnp", pb().LinuxContainerSecurityContext(seccomp=profile("RuntimeDefault"), no_new_privs=True,
+                                                             run_as_user=pb().Int64Value(value=1000)))
+    assert out(d, nnp, ["/bin/keyctl-probe"]) == "1"
+    assert seccomp_mode(d, nnp) == "2"
+
+
+def write_profile(d, name, obj):
+    import json
+    path = os.path.join(d.dir, name)
+    with open(path, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def test_seccomp_localhost_profile_sets_the_errno(pod):
+    d = pod[0]
+    path = write_profile(d, "deny-mkdir.json", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]})
+    cid = run(pod, "local", pb().LinuxContainerSecurityContext(seccomp=profile("Localhost", path)),
+              command=("sh", "-c", "mkdir /tmp/a 2>/tmp/err; sleep 1000"))
+    r = exec_sync(d, cid, ["mkdir", "/tmp/b"])
+    assert r.exit_code != 0 and b"Function not implemented" in r.stderr
+    assert b"Function not implemented" in exec_sync(d, cid, ["cat", "/tmp/err"]).stdout
+    assert out(d, cid, ["/bin/keyctl-probe"]) == "0"
+    legacy = run(pod, "legacy-local", pb().LinuxContainerSecurityContext(seccomp_profile_path="localhost/" + path))
+    assert exec_sync(d, legacy, ["mkdir", "/tmp/c"]).exit_code != 0
+    plain = run(pod, "plain")
+    assert exec_sync(d, plain, ["mkdir", "/tmp/d"]).exit_code == 0
+
+
+def test_bad_seccomp_profiles_are_invalid_argument(pod):
+    d = pod[0]
+    bad_action = write_profile(d, "bad-action.json", {"defaultAction": "SCMP_ACT_FLY"})
+    not_json = write_profile(d, "not-json.json", "{defaultAction")
+    missing = os.path.join(d.dir, "missing.json")
+    for sc, text in [
+        (pb().LinuxContainerSecurityContext(seccomp=profile("Localhost", bad_action)), "SCMP_ACT_FLY"),
+        (pb().LinuxContainerSecurityContext(seccomp=profile("Localhost", not_json)), not_json),
+        (pb().LinuxContainerSecurityContext(seccomp=profile("Localhost", missing)), missing),
+        (pb().LinuxContainerSecurityContext(seccomp=profile("Localhost", "relative.json")), "not an absolute path"),
+        (pb().LinuxContainerSecurityContext(seccomp_profile_path="bogus/profile"), "unknown seccomp profile"),
+    ]:
+        invalid(pod, sc, text)
+    assert not [n for n in os.listdir(os.path.join(d.state, "containers"))]
+
+
+def test_apparmor_localhost_needs_apparmor_on_the_host(pod):
+    if os.path.exists("/sys/module/apparmor/parameters/enabled"):
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            if f.read().strip() == "Y":
+                pytest.skip("this host has AppArmor")
+    d = pod[0]
+    invalid(pod, pb().LinuxContainerSecurityContext(apparmor=profile("Localhost", "my-profile")),
+            "AppArmor is not enabled")
+    # RuntimeDefault and SELinux options are accepted where the host has neither.
+    sc = pb().LinuxContainerSecurityContext(apparmor=profile("RuntimeDefault"),
+                                            selinux_options=pb().SELinuxOption(type="spc_t", level="s0:c1,c2"))
+    assert out(d, run(pod, "lsm", sc), ["echo", "ok"]) == "ok"
