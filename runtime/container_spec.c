@@ -61,7 +61,11 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
 {
     put_mount(f, "/proc", "proc", "proc", "nosuid,noexec,nodev", NULL);
     put_mount(f, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k", NULL);
-    put_mount(f, "/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5", NULL);
+    /* The tty group (5) as the container sees it. */
+    char devpts[128];
+    snprintf(devpts, sizeof(devpts), "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=%u",
+             c->pod->userns.enabled ? c->pod->userns.gid + 5 : 5);
+    put_mount(f, "/dev/pts", "devpts", "devpts", devpts, NULL);
     put_mount(f, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev", NULL);
     put_mount(f, "/sys", "sysfs", "sysfs", c->spec->privileged ? "rw,nosuid,noexec,nodev" : "ro,nosuid,noexec,nodev",
               NULL);
@@ -107,7 +111,9 @@ static const char *propagation_name(enum rt_propagation p)
     return p == RT_PROPAGATION_BIDIRECTIONAL ? "rshared" : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "rslave" : "private";
 }
 
-static void put_request_mounts(FILE *f, const struct rt_container_spec *s)
+/* In a user namespace, volumes are idmapped: files keep their owners on disk, and the container's
+ * root sees what the host's root owns as its own. */
+static void put_request_mounts(FILE *f, const struct rt_container_spec *s, bool idmap)
 {
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct rt_mount *m = &s->mounts[i];
@@ -115,6 +121,8 @@ static void put_request_mounts(FILE *f, const struct rt_container_spec *s)
                   propagation_name(m->propagation));
         if (m->recursive_readonly)
             rt_spec_put(f, "mount.recursive_ro", "1");
+        if (idmap)
+            rt_spec_put(f, "mount.idmap", "1");
     }
 }
 
@@ -230,6 +238,13 @@ static void put_namespaces(FILE *f, const struct rt_spec_context *c)
     rt_spec_put(f, "ns.ipc", ns_path(pod, pod->ipc_mode, "ipc", buf[1], sizeof(buf[1])));
     rt_spec_put(f, "ns.uts", ns_path(pod, pod->net_mode, "uts", buf[2], sizeof(buf[2])));
     rt_spec_put(f, "ns.pid", c->pid_ns);
+    if (pod->userns.enabled) {
+        char user[4096];
+        snprintf(user, sizeof(user), "%s/ns/user", pod->dir);
+        rt_spec_put(f, "ns.user", user);
+        rt_spec_putf(f, "userns.uid", "%u", pod->userns.uid);
+        rt_spec_putf(f, "userns.gid", "%u", pod->userns.gid);
+    }
 }
 
 int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error_t **err)
@@ -249,7 +264,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     put_namespaces(f, c);
     put_standard_mounts(f, c);
     put_cgroup_mounts(f, c);
-    put_request_mounts(f, c->spec);
+    put_request_mounts(f, c->spec, c->pod->userns.enabled);
     int r = put_devices(f, c->spec, err);
     for (char *const *p = c->cgroup_procs; *p; p++)
         rt_spec_put(f, "cgroup.procs", *p);

@@ -1,6 +1,8 @@
 /* crisp-pinns: creates a pod's namespaces and pins each one by bind-mounting its nsfs file into a
  * directory, so the namespaces live as long as the pins rather than as long as some process. With
  * --pid it also starts the pod's init, PID 1 of a new PID namespace, which outlives this helper.
+ * With --userns the pod gets a user namespace with the given id maps, and its network, IPC and UTS
+ * namespaces are owned by it, so the containers' root has its capabilities over them.
  *
  * It is a separate single-threaded program because crispd is multi-threaded and must not unshare or
  * mount in a forked child of itself. It links only libc: the init is a fork of it and lives as long
@@ -25,7 +27,7 @@
 
 #define MAX_ITEMS 256
 
-enum { NS_NET, NS_IPC, NS_UTS, NS_PID, NS_COUNT };
+enum { NS_NET, NS_IPC, NS_UTS, NS_PID, NS_USER, NS_COUNT };
 
 static const struct {
     const char *name;
@@ -35,6 +37,7 @@ static const struct {
     [NS_IPC] = {"ipc", CLONE_NEWIPC},
     [NS_UTS] = {"uts", CLONE_NEWUTS},
     [NS_PID] = {"pid", CLONE_NEWPID},
+    [NS_USER] = {"user", CLONE_NEWUSER},
 };
 
 struct options {
@@ -45,6 +48,7 @@ struct options {
     size_t n_sysctls;
     const char *cgroup_procs[MAX_ITEMS];
     size_t n_cgroup_procs;
+    const char *uid_map, *gid_map; /* --userns: "CONTAINER_ID HOST_ID LENGTH" */
 };
 
 /* What to undo on failure. */
@@ -52,6 +56,7 @@ static struct {
     const char *dir;
     bool pinned[NS_COUNT];
     pid_t init_pid;
+    pid_t userns_holder; /* the child that made the user namespace, until it is pinned */
 } made;
 
 static char error_line[1024];
@@ -88,7 +93,7 @@ static int add_item(const char **items, size_t *n, const char *value, const char
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_DIR = 256, OPT_HOSTNAME, OPT_SYSCTL, OPT_CGROUP_PROCS };
+    enum { OPT_DIR = 256, OPT_HOSTNAME, OPT_SYSCTL, OPT_CGROUP_PROCS, OPT_UID_MAP, OPT_GID_MAP };
     static const struct option long_options[] = {
         {"dir", required_argument, NULL, OPT_DIR},
         {"net", no_argument, NULL, NS_NET},
@@ -98,6 +103,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"hostname", required_argument, NULL, OPT_HOSTNAME},
         {"sysctl", required_argument, NULL, OPT_SYSCTL},
         {"cgroup-procs", required_argument, NULL, OPT_CGROUP_PROCS},
+        {"userns", no_argument, NULL, NS_USER},
+        {"uid-map", required_argument, NULL, OPT_UID_MAP},
+        {"gid-map", required_argument, NULL, OPT_GID_MAP},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -108,7 +116,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         case NS_IPC:
         case NS_UTS:
         case NS_PID:
+        case NS_USER:
             o->ns[c] = true;
+            break;
+        case OPT_UID_MAP:
+            o->uid_map = optarg;
+            break;
+        case OPT_GID_MAP:
+            o->gid_map = optarg;
             break;
         case OPT_DIR:
             o->dir = optarg;
@@ -132,7 +147,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         return fail("unexpected argument %s", argv[optind]);
     if (!o->dir)
         return fail("usage: crisp-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] [--hostname NAME] "
-                    "[--sysctl KEY=VALUE]... [--cgroup-procs FILE]...");
+                    "[--sysctl KEY=VALUE]... [--cgroup-procs FILE]... [--userns --uid-map M --gid-map M]");
     return 0;
 }
 
@@ -215,6 +230,14 @@ static int sysctl_write(const struct options *o, const char *kv)
     return r;
 }
 
+static bool map_valid(const char *m)
+{
+    unsigned long a, b, c;
+    char end;
+    return m && sscanf(m, "%lu %lu %lu%c", &a, &b, &c, &end) == 3 && c > 0 && a <= UINT32_MAX &&
+           b <= UINT32_MAX && c <= UINT32_MAX;
+}
+
 static int check_options(const struct options *o)
 {
     char path[PATH_MAX];
@@ -225,6 +248,8 @@ static int check_options(const struct options *o)
     for (size_t i = 0; i < o->n_sysctls; i++)
         if (sysctl_check(o, o->sysctls[i], path, sizeof(path)) < 0)
             return -1;
+    if (o->ns[NS_USER] && (!map_valid(o->uid_map) || !map_valid(o->gid_map)))
+        return fail("--userns needs --uid-map and --gid-map \"CONTAINER_ID HOST_ID LENGTH\"");
     return 0;
 }
 
@@ -250,6 +275,8 @@ static void undo(void)
 {
     if (made.init_pid > 0 && kill(made.init_pid, SIGKILL) == 0)
         waitpid(made.init_pid, NULL, 0);
+    if (made.userns_holder > 0 && kill(made.userns_holder, SIGKILL) == 0)
+        waitpid(made.userns_holder, NULL, 0);
     for (int ns = 0; ns < NS_COUNT; ns++) {
         char dst[PATH_MAX];
         if (!made.pinned[ns])
@@ -382,29 +409,147 @@ static int init_start(const struct options *o)
     return r;
 }
 
-static int run(const struct options *o)
+static int settings_apply(const struct options *o)
 {
-    int flags = 0;
-    for (int ns = 0; ns < NS_COUNT; ns++)
-        flags |= o->ns[ns] ? namespaces[ns].flag : 0;
-    if (flags && unshare(flags) < 0)
-        return fail_errno("unshare");
     if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0)
         return fail_errno("sethostname %s", o->hostname);
     for (size_t i = 0; i < o->n_sysctls; i++)
         if (sysctl_write(o, o->sysctls[i]) < 0)
             return -1;
+    return 0;
+}
+
+static int pins_make(const struct options *o, const char *proc_dir)
+{
     for (int ns = NS_NET; ns <= NS_UTS; ns++) {
-        char src[32];
-        snprintf(src, sizeof(src), "/proc/self/ns/%s", namespaces[ns].name);
+        char src[64];
+        snprintf(src, sizeof(src), "%s/ns/%s", proc_dir, namespaces[ns].name);
         if (o->ns[ns] && pin_ns(ns, src) < 0)
             return -1;
     }
-    if (o->ns[NS_PID] && init_start(o) < 0)
+    return 0;
+}
+
+static int finish(const struct options *o)
+{
+    if (o->ns[NS_PID] && (unshare(CLONE_NEWPID) < 0 ? fail_errno("unshare pid") : init_start(o)) < 0)
         return -1;
     if (printf("{\"init_pid\": %d}\n", made.init_pid > 0 ? made.init_pid : 0) < 0 || fflush(stdout) != 0)
         return fail_errno("write result");
     return 0;
+}
+
+static int shared_flags(const struct options *o)
+{
+    int flags = 0;
+    for (int ns = NS_NET; ns <= NS_UTS; ns++)
+        flags |= o->ns[ns] ? namespaces[ns].flag : 0;
+    return flags;
+}
+
+static int run(const struct options *o)
+{
+    int flags = shared_flags(o);
+    if (flags && unshare(flags) < 0)
+        return fail_errno("unshare");
+    if (settings_apply(o) < 0 || pins_make(o, "/proc/self") < 0)
+        return -1;
+    return finish(o);
+}
+
+/* One byte over a pipe, to step the user namespace's holder along; EOF means the other side died. */
+static int step_send(int fd, char c)
+{
+    return write(fd, &c, 1) == 1 ? 0 : fail_errno("signal the user namespace's holder");
+}
+
+static int step_wait(int fd, char want)
+{
+    char c = 0;
+    ssize_t n;
+    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 && c == want ? 0 : fail("the user namespace's holder failed");
+}
+
+/* The holder: makes the user namespace, waits for its maps, then (with every capability in it) makes
+ * the pod's other namespaces inside it, and waits to be told to go. */
+static __attribute__((noreturn)) void holder_run(int flags, int to_parent, int from_parent)
+{
+    if (unshare(CLONE_NEWUSER) < 0 || write(to_parent, "u", 1) != 1)
+        _exit(1);
+    char c;
+    if (read(from_parent, &c, 1) != 1 || (flags && unshare(flags) < 0) || write(to_parent, "n", 1) != 1)
+        _exit(1);
+    while (read(from_parent, &c, 1) > 0)
+        ;
+    _exit(0);
+}
+
+static int map_write(pid_t pid, const char *file, const char *map)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno("open %s", path);
+    ssize_t n = write(fd, map, strlen(map));
+    int r = n == (ssize_t)strlen(map) ? 0 : fail_errno("write \"%s\" to %s", map, path);
+    close(fd);
+    return r;
+}
+
+/* We stay in the host's user namespace, join the pod's others, and set the hostname and sysctls there
+ * as the host's root. */
+static int join_pod_namespaces(const struct options *o, pid_t holder)
+{
+    for (int ns = NS_NET; ns <= NS_UTS; ns++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)holder, namespaces[ns].name);
+        int fd = o->ns[ns] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (o->ns[ns] && (fd < 0 || setns(fd, namespaces[ns].flag) < 0))
+            return fail_errno("join %s", path);
+        if (fd >= 0)
+            close(fd);
+    }
+    return 0;
+}
+
+static int userns_steps(const struct options *o, pid_t holder, int from_holder, int to_holder)
+{
+    char proc_dir[32], src[64];
+    snprintf(proc_dir, sizeof(proc_dir), "/proc/%d", (int)holder);
+    snprintf(src, sizeof(src), "%s/ns/user", proc_dir);
+    if (step_wait(from_holder, 'u') < 0 || map_write(holder, "uid_map", o->uid_map) < 0 ||
+        map_write(holder, "gid_map", o->gid_map) < 0 || pin_ns(NS_USER, src) < 0 || step_send(to_holder, 'g') < 0 ||
+        step_wait(from_holder, 'n') < 0 || pins_make(o, proc_dir) < 0 || join_pod_namespaces(o, holder) < 0)
+        return -1;
+    return settings_apply(o);
+}
+
+static int run_userns(const struct options *o)
+{
+    int up[2], down[2];
+    if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+        return fail_errno("pipe");
+    int flags = shared_flags(o);
+    pid_t holder = fork();
+    if (holder < 0)
+        return fail_errno("fork");
+    if (holder == 0) {
+        close(up[0]);
+        close(down[1]);
+        holder_run(flags, up[1], down[0]);
+    }
+    made.userns_holder = holder;
+    close(up[1]);
+    close(down[0]);
+    int r = userns_steps(o, holder, up[0], down[1]);
+    close(up[0]);
+    close(down[1]);
+    waitpid(holder, NULL, 0);
+    made.userns_holder = 0;
+    return r < 0 ? -1 : finish(o);
 }
 
 int main(int argc, char **argv)
@@ -417,7 +562,7 @@ int main(int argc, char **argv)
         return 1;
     }
     made.dir = o.dir;
-    if (run(&o) < 0) {
+    if ((o.ns[NS_USER] ? run_userns(&o) : run(&o)) < 0) {
         undo();
         fprintf(stderr, "%s\n", error_line);
         return 1;

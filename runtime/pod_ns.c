@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static const char *const pin_names[] = {"net", "ipc", "uts", "pid"};
+static const char *const pin_names[] = {"net", "ipc", "uts", "pid", "user"};
 
 static const char **helper_argv(const struct rt_pod_ns_options *o)
 {
-    size_t max = 10 + 2 * strv_length(o->sysctls) + 2 * strv_length(o->cgroup_procs);
+    size_t max = 16 + 2 * strv_length(o->sysctls) + 2 * strv_length(o->cgroup_procs);
     const char **argv = calloc(max, sizeof(char *));
     if (!argv)
         return NULL;
@@ -35,6 +35,13 @@ static const char **helper_argv(const struct rt_pod_ns_options *o)
     for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
         if (on[i])
             argv[n++] = flags[i];
+    if (o->userns) {
+        argv[n++] = "--userns";
+        argv[n++] = "--uid-map";
+        argv[n++] = o->uid_map;
+        argv[n++] = "--gid-map";
+        argv[n++] = o->gid_map;
+    }
     if (o->hostname) {
         argv[n++] = "--hostname";
         argv[n++] = o->hostname;

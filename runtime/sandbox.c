@@ -129,6 +129,7 @@ static int copy_spec(struct rt_sandbox *sb, const struct rt_sandbox_spec *s, cri
     i->pid_mode = s->pid_mode;
     i->ipc_mode = s->ipc_mode;
     i->privileged = s->privileged;
+    i->userns = s->userns;
     i->ips = calloc(1, sizeof(char *));
     i->netns_path = strdup("");
     i->cni_result = strdup("");
@@ -191,7 +192,10 @@ static int setup_shm(struct rt_sandbox *sb, crisp_error_t **err)
         return crisp_error_make(err, ENOMEM, "out of memory");
     if (mkdir(shm, 0755) < 0 && errno != EEXIST)
         return crisp_error_errno(err, "mkdir %s", shm);
-    if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777," POD_SHM_SIZE) < 0)
+    /* With a user namespace, the containers' root owns it. */
+    char opts[96];
+    snprintf(opts, sizeof(opts), "mode=1777,%s,uid=%u,gid=%u", POD_SHM_SIZE, sb->info.userns.uid, sb->info.userns.gid);
+    if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
         return crisp_error_errno(err, "mount pod /dev/shm at %s", shm);
     sb->shm_mounted = true;
     return 0;
@@ -219,8 +223,12 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, i->cgroup_path);
     if (!dir || !sysctls || !procs)
         return crisp_error_make(err, ENOMEM, "out of memory");
+    char uid_map[48], gid_map[48];
+    snprintf(uid_map, sizeof(uid_map), "0 %u %u", i->userns.uid, i->userns.size);
+    snprintf(gid_map, sizeof(gid_map), "0 %u %u", i->userns.gid, i->userns.size);
     struct rt_pod_ns_options o = {
         .helper = rt->pinns, .dir = dir, .net = net, .ipc = ipc, .uts = net, .pid = pid,
+        .userns = i->userns.enabled, .uid_map = uid_map, .gid_map = gid_map,
         .hostname = net && s->hostname && *s->hostname ? s->hostname : NULL,
         .sysctls = sysctls, .cgroup_procs = procs,
     };

@@ -20,6 +20,12 @@ enum rt_sandbox_state { RT_SANDBOX_READY = 0, RT_SANDBOX_NOTREADY = 1 };
 /* Values match runtime.v1.NamespaceMode. */
 enum rt_ns_mode { RT_NS_POD = 0, RT_NS_CONTAINER = 1, RT_NS_NODE = 2, RT_NS_TARGET = 3 };
 
+/* A pod's user namespace: container ids 0..size-1 are host ids uid..uid+size-1 (gid likewise). */
+struct rt_userns {
+    bool enabled;
+    uint32_t uid, gid, size;
+};
+
 struct rt_kv {
     char *key, *value;
 };
@@ -32,6 +38,7 @@ struct rt_sandbox_spec {
     size_t n_labels, n_annotations;
     enum rt_ns_mode net_mode, pid_mode, ipc_mode;
     bool privileged; /* only a privileged pod may have privileged containers */
+    struct rt_userns userns;
     char *const *dns_servers, *const *dns_searches, *const *dns_options; /* NULL-terminated or NULL */
     const struct rt_cni_port_mapping *port_mappings;
     size_t n_port_mappings;
@@ -54,6 +61,7 @@ struct rt_sandbox_info {
     char *runtime_handler;
     enum rt_ns_mode net_mode, pid_mode, ipc_mode;
     bool privileged;
+    struct rt_userns userns;
     char **ips; /* NULL-terminated */
     pid_t init_pid;
     char *netns_path; /* "" on the host network */

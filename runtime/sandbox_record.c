@@ -51,6 +51,9 @@ static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
     json_gen_kv_int(g, "pid_mode", i->pid_mode);
     json_gen_kv_int(g, "ipc_mode", i->ipc_mode);
     json_gen_kv_int(g, "privileged", i->privileged);
+    json_gen_kv_int(g, "userns_uid", i->userns.enabled ? (long long)i->userns.uid : -1);
+    json_gen_kv_int(g, "userns_gid", i->userns.gid);
+    json_gen_kv_int(g, "userns_size", i->userns.size);
     json_gen_str(g, "ips");
     yajl_gen_array_open(g);
     for (char **ip = i->ips; ip && *ip; ip++)
@@ -150,6 +153,9 @@ static int load_info(yajl_val root, struct rt_sandbox_info *i)
     i->pid_mode = (enum rt_ns_mode)json_get_int(root, "pid_mode");
     i->ipc_mode = (enum rt_ns_mode)json_get_int(root, "ipc_mode");
     i->privileged = json_get_int(root, "privileged") != 0;
+    long long uid = json_get_int(root, "userns_uid");
+    i->userns = (struct rt_userns){uid >= 0 && json_get_int(root, "userns_size") > 0, uid >= 0 ? (uint32_t)uid : 0,
+                                   (uint32_t)json_get_int(root, "userns_gid"), (uint32_t)json_get_int(root, "userns_size")};
     i->ips = json_get_strv(root, "ips");
     i->init_pid = (pid_t)json_get_int(root, "init_pid");
     i->netns_path = get_str(root, "netns_path");

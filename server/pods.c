@@ -69,7 +69,46 @@ static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerReso
     return 0;
 }
 
-static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct rt_sandbox_spec *s)
+static int mapping_check(const char *what, Runtime__V1__IDMapping *const *m, size_t n, crisp_error_t **err)
+{
+    if (n != 1)
+        return crisp_error_make(err, EINVAL, "user namespace: exactly one %s mapping is supported, got %zu", what, n);
+    if (m[0]->container_id != 0)
+        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping must start at container id 0", what);
+    if (m[0]->length == 0 || (uint64_t)m[0]->host_id + m[0]->length > UINT32_MAX)
+        return crisp_error_make(err, EINVAL, "user namespace: %s mapping of length %u at host id %u is out of range",
+                                what, m[0]->length, m[0]->host_id);
+    if (m[0]->host_id == 0)
+        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping may not include the host's root", what);
+    return 0;
+}
+
+/* NODE: the host's user namespace. POD: one mapping each for uids and gids, from container id 0, and
+ * no host namespaces, whose root would not be the pod's. */
+static int userns_from(const Runtime__V1__NamespaceOption *ns, struct rt_sandbox_spec *s, crisp_error_t **err)
+{
+    const Runtime__V1__UserNamespace *u = ns ? ns->userns_options : NULL;
+    s->userns = (struct rt_userns){0};
+    if (!u || u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE) {
+        if (u && (u->n_uids || u->n_gids))
+            return crisp_error_make(err, EINVAL, "user namespace mode NODE takes no id mappings");
+        return 0;
+    }
+    if (u->mode != RUNTIME__V1__NAMESPACE_MODE__POD)
+        return crisp_error_make(err, EINVAL, "user namespace mode %d is not supported: use POD or NODE", (int)u->mode);
+    if (mapping_check("uid", u->uids, u->n_uids, err) < 0 || mapping_check("gid", u->gids, u->n_gids, err) < 0)
+        return -1;
+    if (u->uids[0]->length != u->gids[0]->length)
+        return crisp_error_make(err, EINVAL, "user namespace: uid and gid mappings must have the same length");
+    if (s->net_mode == RT_NS_NODE || s->pid_mode == RT_NS_NODE || s->ipc_mode == RT_NS_NODE)
+        return crisp_error_make(err, EINVAL, "a pod with its own user namespace cannot use the host's network, "
+                                             "PID or IPC namespace");
+    s->userns = (struct rt_userns){true, u->uids[0]->host_id, u->gids[0]->host_id, u->uids[0]->length};
+    return 0;
+}
+
+static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct rt_sandbox_spec *s,
+                           crisp_error_t **err)
 {
     const Runtime__V1__NamespaceOption *ns =
         l && l->security_context ? l->security_context->namespace_options : NULL;
@@ -77,7 +116,9 @@ static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct r
     s->pid_mode = ns ? (enum rt_ns_mode)ns->pid : RT_NS_POD;
     s->ipc_mode = ns ? (enum rt_ns_mode)ns->ipc : RT_NS_POD;
     s->privileged = l && l->security_context && l->security_context->privileged;
-    return 0;
+    if (s->privileged && ns && ns->userns_options && ns->userns_options->mode == RUNTIME__V1__NAMESPACE_MODE__POD)
+        return crisp_error_make(err, EINVAL, "a privileged pod cannot have its own user namespace");
+    return userns_from(ns, s, err);
 }
 
 static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxRequest *r, struct rt_sandbox_spec *s,
@@ -98,7 +139,8 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
         s->dns_searches = strv_from(a, c->dns_config->searches, c->dns_config->n_searches);
         s->dns_options = strv_from(a, c->dns_config->options, c->dns_config->n_options);
     }
-    namespaces_from(l, s);
+    if (namespaces_from(l, s, err) < 0)
+        return -1;
     if (ports_from(a, c, s, err) < 0 ||
         srv_kv_from(a, (void *const *)c->labels, c->n_labels, &s->labels, &s->n_labels, err) < 0 ||
         srv_kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
@@ -210,6 +252,32 @@ static Runtime__V1__PodSandboxNetworkStatus *network_of(struct arena *a, const s
     return n->ip && n->additional_ips ? n : NULL;
 }
 
+static Runtime__V1__IDMapping **mapping_of(struct arena *a, uint32_t host, uint32_t size)
+{
+    Runtime__V1__IDMapping **v = arena_alloc(a, sizeof(*v));
+    Runtime__V1__IDMapping *m = arena_alloc(a, sizeof(*m));
+    if (!v || !m)
+        return NULL;
+    runtime__v1__idmapping__init(m);
+    m->host_id = host;
+    m->length = size;
+    v[0] = m;
+    return v;
+}
+
+static Runtime__V1__UserNamespace *userns_of(struct arena *a, const struct rt_userns *u)
+{
+    Runtime__V1__UserNamespace *un = arena_alloc(a, sizeof(*un));
+    if (!un)
+        return NULL;
+    runtime__v1__user_namespace__init(un);
+    un->mode = RUNTIME__V1__NAMESPACE_MODE__POD;
+    un->uids = mapping_of(a, u->uid, u->size);
+    un->gids = mapping_of(a, u->gid, u->size);
+    un->n_uids = un->n_gids = 1;
+    return un->uids && un->gids ? un : NULL;
+}
+
 static Runtime__V1__LinuxPodSandboxStatus *linux_of(struct arena *a, const struct rt_sandbox_info *i)
 {
     Runtime__V1__LinuxPodSandboxStatus *l = arena_alloc(a, sizeof(*l));
@@ -223,6 +291,8 @@ static Runtime__V1__LinuxPodSandboxStatus *linux_of(struct arena *a, const struc
     o->network = (Runtime__V1__NamespaceMode)i->net_mode;
     o->pid = (Runtime__V1__NamespaceMode)i->pid_mode;
     o->ipc = (Runtime__V1__NamespaceMode)i->ipc_mode;
+    if (i->userns.enabled && !(o->userns_options = userns_of(a, &i->userns)))
+        return NULL;
     ns->options = o;
     l->namespaces = ns;
     return l;

@@ -93,6 +93,7 @@ static Runtime__V1__RuntimeHandler **runtime_handlers(struct arena *a)
     runtime__v1__runtime_handler__init(h);
     runtime__v1__runtime_handler_features__init(f);
     h->name = "";
+    f->user_namespaces = true; /* pods with userns_options mode POD, volumes through idmapped mounts */
     h->features = f;
     list[0] = h;
     return list;
@@ -112,6 +113,7 @@ int srv_runtime_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     runtime__v1__status_response__init(resp);
     runtime__v1__runtime_status__init(status);
     runtime__v1__runtime_features__init(features);
+    features->supplemental_groups_policy = true;
     conds[0] = condition_new(a, "RuntimeReady", true, NULL, NULL);
     conds[1] = network_condition(ctx);
     resp->runtime_handlers = runtime_handlers(a);

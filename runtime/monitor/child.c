@@ -76,7 +76,8 @@ static int namespaces_join(const struct mon_spec *spec)
 /* A read-only root can't get its working directory later: make it while the root is writable. */
 static int cwd_prepare(const struct mon_spec *spec, int rootfd)
 {
-    int fd = mon_root_mkdir_p(rootfd, spec->cwd, 0755, true, spec->uid, spec->gid);
+    int fd = mon_root_mkdir_p(rootfd, spec->cwd, 0755, true, mon_host_uid(spec, spec->uid),
+                              mon_host_gid(spec, spec->gid));
     if (fd < 0)
         return mon_fail(errno, "create cwd %s", spec->cwd);
     close(fd);
@@ -106,7 +107,9 @@ static int rootfs_build(const struct mon_spec *spec)
 static int cwd_enter(const struct mon_spec *spec)
 {
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    int fd = root < 0 ? -1 : mon_root_mkdir_p(root, spec->cwd, 0755, true, spec->uid, spec->gid);
+    int fd = root < 0 ? -1
+                      : mon_root_mkdir_p(root, spec->cwd, 0755, true, mon_host_uid(spec, spec->uid),
+                                         mon_host_gid(spec, spec->gid));
     int saved = errno;
     if (root >= 0)
         close(root);
@@ -188,8 +191,8 @@ _Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, 
     mon_signals_reset();
     release_wait(release_fd);
     umask(0); /* modes of what we create are exact; the workload gets the usual 022 */
-    if (session_new() < 0 || seccomp_read(spec) < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || cwd_enter(spec) < 0 ||
-        mon_lsm_apply(spec) < 0 || identity_take(spec) < 0 || stdio_install(io) < 0 || fds_close_on_exec() < 0)
+    if (session_new() < 0 || seccomp_read(spec) < 0 || mon_userns_open(spec) < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || cwd_enter(spec) < 0 ||
+        mon_lsm_apply(spec) < 0 || mon_userns_enter() < 0 || identity_take(spec) < 0 || stdio_install(io) < 0 || fds_close_on_exec() < 0)
         child_die(error_fd, 1);
     umask(022);
     if (spec->no_new_privs && seccomp_load(spec) < 0)

@@ -15,6 +15,7 @@
 struct mon_mount {
     char *destination, *source, *type, *options, *propagation;
     bool recursive_ro;
+    bool idmap;          /* a bind seen through the container's user namespace */
     unsigned long flags; /* MS_* from options */
     char *data;          /* the options that are not flags, for the filesystem */
     int line;
@@ -46,6 +47,8 @@ struct mon_spec {
     size_t n_groups;
     bool tty, stdin_open, stdin_once, no_new_privs;
     char *ns_net, *ns_ipc, *ns_uts, *ns_pid;
+    char *ns_user;                 /* the pod's user namespace, "": the host's */
+    uint32_t userns_uid, userns_gid; /* host ids of the container's 0 */
     struct mon_mount *mounts;
     size_t n_mounts;
     struct mon_device *devices;
@@ -124,6 +127,14 @@ int mon_exec(const struct mon_spec *spec); /* returns only on failure, with errn
 
 /* lsm.c: AppArmor and SELinux for the coming exec. */
 int mon_lsm_apply(const struct mon_spec *spec);
+
+/* userns.c: the pod's user namespace, idmapped mounts, and host ids for what we create. */
+int mon_userns_open(const struct mon_spec *spec);
+int mon_userns_enter(void);
+int mon_idmap_mount(const char *source, const char *target, bool recursive);
+bool mon_userns_active(void);
+uid_t mon_host_uid(const struct mon_spec *spec, uid_t uid);
+gid_t mon_host_gid(const struct mon_spec *spec, gid_t gid);
 
 /* resolve.c: paths inside the container's root, symlinks resolved as if ROOTFD were "/". */
 int mon_root_open(int rootfd, const char *path, int flags);

@@ -122,6 +122,11 @@ static int mount_one(int rootfd, const struct mon_mount *m)
         return -1;
     char target[32];
     fd_path(fd, target);
+    if (m->idmap && mon_userns_active()) {
+        int rc = mon_idmap_mount(m->source, target, true);
+        close(fd);
+        return rc < 0 ? -1 : mount_adjust(rootfd, m);
+    }
     unsigned long flags = is_bind(m) ? MS_BIND | MS_REC : m->flags;
     const char *data = is_bind(m) || m->data[0] == '\0' ? NULL : m->data;
     int rc = mount(m->source, target, is_bind(m) ? NULL : m->type, flags, data);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -104,11 +105,49 @@ static int overlay_mount_by_layer(const struct mon_spec *spec)
     return rc;
 }
 
-int mon_rootfs_mount(const struct mon_spec *spec)
+/* Each layer idmapped at <container dir>/idmap/<n> (plain directories on the host; the mounts are
+ * only in our namespace), for the overlay to stack; the writable layer belongs to the container's
+ * root. */
+static int layers_idmap(const struct mon_spec *spec, struct mon_spec *ret)
+{
+    static char paths[512][PATH_MAX];
+    static char *lowers[512];
+    const char *slash = strrchr(spec->mountpoint, '/');
+    if (spec->n_lowers > 512 || !slash)
+        return mon_fail(EINVAL, "rootfs: too many layers to idmap");
+    int dir_len = (int)(slash - spec->mountpoint);
+    char dir[PATH_MAX - 16];
+    if (snprintf(dir, sizeof dir, "%.*s/idmap", dir_len, spec->mountpoint) >= (int)sizeof dir)
+        return mon_fail(ENAMETOOLONG, "rootfs: %s", spec->mountpoint);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return mon_fail(errno, "rootfs: mkdir %s", dir);
+    for (size_t i = 0; i < spec->n_lowers; i++) {
+        snprintf(paths[i], PATH_MAX, "%s/%zu", dir, i);
+        if (mkdir(paths[i], 0755) < 0 && errno != EEXIST)
+            return mon_fail(errno, "rootfs: mkdir %s", paths[i]);
+        if (mon_idmap_mount(spec->lowers[i], paths[i], false) < 0)
+            return -1;
+        lowers[i] = paths[i];
+    }
+    *ret = *spec;
+    ret->lowers = lowers;
+    if (chown(spec->upper, spec->userns_uid, spec->userns_gid) < 0)
+        return mon_fail(errno, "rootfs: chown %s to the container's root", spec->upper);
+    return 0;
+}
+
+int mon_rootfs_mount(const struct mon_spec *orig)
 {
     char data[OVERLAY_DATA_MAX];
+    struct mon_spec idmapped;
+    const struct mon_spec *spec = orig;
     if (paths_check(spec) < 0)
         return -1;
+    if (mon_userns_active()) {
+        if (layers_idmap(orig, &idmapped) < 0)
+            return -1;
+        spec = &idmapped;
+    }
     if (overlay_data(spec, 0, data, sizeof data) < 0 && overlay_data_relative(spec, data, sizeof data) < 0)
         return overlay_mount_by_layer(spec);
     if (mount("overlay", spec->mountpoint, "overlay", 0, data) < 0)

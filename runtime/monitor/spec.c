@@ -304,6 +304,24 @@ static int set_mount_recursive_ro(struct parser *p, char *v)
     return want_bool(p, v, &cur_mount(p)->recursive_ro);
 }
 
+static int set_mount_idmap(struct parser *p, char *v)
+{
+    return want_bool(p, v, &cur_mount(p)->idmap);
+}
+
+static int set_ns_user(struct parser *p, char *v) { return want_abs(p, v, &p->spec->ns_user); }
+
+static int set_userns_id(struct parser *p, char *v, uint32_t *ret)
+{
+    unsigned long n;
+    if (want_uint(p, v, 10, UINT32_MAX - 1, &n) < 0)
+        return -1;
+    *ret = (uint32_t)n;
+    return 0;
+}
+static int set_userns_uid(struct parser *p, char *v) { return set_userns_id(p, v, &p->spec->userns_uid); }
+static int set_userns_gid(struct parser *p, char *v) { return set_userns_id(p, v, &p->spec->userns_gid); }
+
 static struct mon_device *cur_device(struct parser *p)
 {
     return &p->spec->devices[p->spec->n_devices - 1];
@@ -377,6 +395,10 @@ static const struct key keys[] = {
     {"mount.options", KEY_MOUNT, set_mount_options},
     {"mount.propagation", KEY_MOUNT, set_mount_propagation},
     {"mount.recursive_ro", KEY_MOUNT, set_mount_recursive_ro},
+    {"mount.idmap", KEY_MOUNT, set_mount_idmap},
+    {"ns.user", KEY_SCALAR, set_ns_user},
+    {"userns.uid", KEY_SCALAR, set_userns_uid},
+    {"userns.gid", KEY_SCALAR, set_userns_gid},
     {"device.path", KEY_LIST, set_device_path},
     {"device.type", KEY_DEVICE, set_device_type},
     {"device.major", KEY_DEVICE, set_device_major},
@@ -543,6 +565,7 @@ static void apply_defaults(struct mon_spec *s)
     s->ns_ipc = s->ns_ipc ? s->ns_ipc : host;
     s->ns_uts = s->ns_uts ? s->ns_uts : host;
     s->ns_pid = s->ns_pid ? s->ns_pid : host;
+    s->ns_user = s->ns_user ? s->ns_user : empty;
     s->log_path = s->log_path ? s->log_path : empty;
     s->attach_socket = s->attach_socket ? s->attach_socket : empty;
     s->apparmor_profile = s->apparmor_profile ? s->apparmor_profile : empty;

@@ -342,3 +342,75 @@ def test_apparmor_localhost_needs_apparmor_on_the_host(pod):
     sc = pb().LinuxContainerSecurityContext(apparmor=profile("RuntimeDefault"),
                                             selinux_options=pb().SELinuxOption(type="spc_t", level="s0:c1,c2"))
     assert out(d, run(pod, "lsm", sc), ["echo", "ok"]) == "ok"
+
+
+def userns_opts(mode="POD", uids=((0, 1000000, 65536),), gids=((0, 1000000, 65536),)):
+    M = pb().IDMapping
+    return pb().UserNamespace(mode=ns_mode(mode),
+                              uids=[M(container_id=c, host_id=h, length=n) for c, h, n in uids],
+                              gids=[M(container_id=c, host_id=h, length=n) for c, h, n in gids])
+
+
+def userns_pod(d, image, name, opts, host_network=False):
+    cfg = pod_config(name, host_network=host_network)
+    cfg.linux.security_context.namespace_options.userns_options.CopyFrom(opts)
+    cfg.log_directory = os.path.join(d.dir, "logs-" + name)
+    os.makedirs(cfg.log_directory, exist_ok=True)
+    return run_pod(d, cfg), cfg
+
+
+def test_user_namespace_pod(crispd, image, tmp_path_factory):
+    d = crispd
+    d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+    handlers = d.call("Status", pb().StatusRequest()).runtime_handlers
+    assert handlers[0].features.user_namespaces
+    vol = tempfile.mkdtemp(prefix=TMP_PREFIX + "vol-")
+    os.chmod(vol, 0o755)
+    with open(os.path.join(vol, "from-host"), "w") as f:
+        f.write("hi")
+    net = BridgeNetwork(d.cni_dir, portmap=False)
+    try:
+        pod_id, cfg = userns_pod(d, image, "userns", userns_opts())
+        try:
+            st = d.call("PodSandboxStatus", pb().PodSandboxStatusRequest(pod_sandbox_id=pod_id)).status
+            u = st.linux.namespaces.options.userns_options
+            assert u.mode == ns_mode("POD") and u.uids[0].host_id == 1000000 and u.uids[0].length == 65536
+            mount = pb().Mount(container_path="/data", host_path=vol)
+            cid = create(d, pod_id, cfg, image, name="c", log="c.log", command=["sleep", "1000"], mounts=[mount])
+            start(d, cid)
+            assert out(d, cid, ["cat", "/proc/self/uid_map"]).split() == ["0", "1000000", "65536"]
+            assert out(d, cid, ["cat", "/proc/self/gid_map"]).split() == ["0", "1000000", "65536"]
+            assert out(d, cid, ["id", "-u"]) == "0"
+            with open("/proc/%d/status" % status_pid(d, cid)) as f:
+                uids = [l for l in f.read().splitlines() if l.startswith("Uid:")][0].split()[1:]
+            assert uids == ["1000000"] * 4               # the workload is unprivileged on the host
+            # The image's files are root's inside; the container's root may write its own root fs.
+            assert out(d, cid, ["stat", "-c", "%u:%g", "/etc/passwd"]) == "0:0"
+            assert exec_sync(d, cid, ["sh", "-c", "echo x > /etc/new && echo y > /dev/shm/z"]).exit_code == 0
+            # Volumes are idmapped: the host's root-owned file is root's inside, and what the
+            # container's root writes is root's on disk.
+            assert out(d, cid, ["stat", "-c", "%u", "/data/from-host"]) == "0"
+            assert exec_sync(d, cid, ["sh", "-c", "echo z > /data/from-container"]).exit_code == 0
+            st = os.stat(os.path.join(vol, "from-container"))
+            assert (st.st_uid, st.st_gid) == (0, 0)
+            # The pod's network namespace is the user namespace's: its root may bind a low port.
+            assert exec_sync(d, cid, ["httpd", "-p", "80", "-h", "/"]).exit_code == 0
+        finally:
+            remove_pod(d, pod_id)
+    finally:
+        net.cleanup()
+        subprocess.run(["rm", "-rf", vol])
+
+
+@pytest.mark.parametrize("opts,host_network,text", [
+    (dict(uids=((0, 1000000, 100), (100, 2000000, 100))), False, "exactly one uid mapping"),
+    (dict(uids=((1, 1000000, 65536),)), False, "must start at container id 0"),
+    (dict(uids=((0, 0, 65536),), gids=((0, 0, 65536),)), False, "may not include the host's root"),
+    (dict(mode="CONTAINER"), False, "is not supported"),
+    (dict(), True, "cannot use the host's network"),
+])
+def test_bad_user_namespaces_are_invalid_argument(crispd, image, opts, host_network, text):
+    with pytest.raises(grpc.RpcError) as e:
+        userns_pod(crispd, image, "badns", userns_opts(**opts), host_network=host_network)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and text in e.value.details()
+    assert len(crispd.call("ListPodSandbox", pb().ListPodSandboxRequest()).items) == 0
