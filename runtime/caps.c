@@ -90,3 +90,13 @@ int rt_caps_mask(char *const *add, size_t n_add, char *const *drop, size_t n_dro
     *ret_mask = mask & host_bounding;
     return 0;
 }
+
+int rt_caps_ambient_mask(char *const *names, size_t n, uint64_t *ret_mask, crisp_error_t **err)
+{
+    pthread_once(&host_once, read_host_bounding);
+    uint64_t mask = has_all(names, n) ? ~0ULL : 0;
+    if (apply_list(names, n, true, &mask, err) < 0)
+        return crisp_error_wrap(err, "ambient capabilities");
+    *ret_mask = mask & host_bounding;
+    return 0;
+}

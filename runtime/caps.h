@@ -14,6 +14,10 @@
 int rt_caps_mask(char *const *add, size_t n_add, char *const *drop, size_t n_drop, bool privileged,
                  uint64_t *ret_mask, crisp_error_t **err);
 
+/* The capabilities named for the ambient set (within the host's bounding set). The container's set
+ * must include them too: the caller adds them. */
+int rt_caps_ambient_mask(char *const *names, size_t n, uint64_t *ret_mask, crisp_error_t **err);
+
 /* The number of a capability named as above ("SYS_ADMIN" or "CAP_SYS_ADMIN", any case); -1 if unknown. */
 int rt_caps_number(const char *name);
 

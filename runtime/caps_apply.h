@@ -4,7 +4,8 @@
  *
  * The set is a 64-bit mask of capability numbers. Order matters: the bounding set is cut while we still
  * have CAP_SETPCAP (before setuid); after setuid a root workload gets exactly the set as effective and
- * permitted, a non-root one keeps none (the kernel clears them on the uid change), as Docker does. */
+ * permitted, a non-root one keeps none (the kernel clears them on the uid change), as Docker does,
+ * except the ambient ones asked for: those a non-root workload keeps across exec too. */
 #ifndef CRISP_RUNTIME_CAPS_APPLY_H
 #define CRISP_RUNTIME_CAPS_APPLY_H
 
@@ -38,9 +39,23 @@ static inline int caps_apply_bounding(uint64_t mask)
     return 0;
 }
 
-/* After setuid: effective and permitted become mask for root (what the bounding set allows), nothing is
- * inheritable or ambient. 0 or an errno. */
-static inline int caps_apply_process(uint64_t mask, int is_root)
+/* Before setuid: with ambient capabilities to keep, the permitted set must survive the uid change. */
+static inline int caps_keep_for_setuid(uint64_t ambient)
+{
+    return ambient && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ? errno : 0;
+}
+
+static inline int caps_raise_ambient(uint64_t ambient)
+{
+    for (int cap = 0; cap < 64; cap++)
+        if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return errno;
+    return 0;
+}
+
+/* After setuid: effective and permitted become mask for root (what the bounding set allows), or the
+ * ambient set for others; the ambient set is inheritable and raised. 0 or an errno. */
+static inline int caps_apply_process(uint64_t mask, int is_root, uint64_t ambient)
 {
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return errno;
@@ -49,11 +64,17 @@ static inline int caps_apply_process(uint64_t mask, int is_root)
     if (syscall(SYS_capget, &hdr, data) < 0)
         return errno;
     uint64_t permitted = ((uint64_t)data[1].permitted << 32) | data[0].permitted;
-    uint64_t want = is_root ? mask & permitted : 0;
+    ambient &= mask & permitted;
+    uint64_t want = is_root ? mask & permitted : ambient;
     data[0].effective = data[0].permitted = (uint32_t)want;
     data[1].effective = data[1].permitted = (uint32_t)(want >> 32);
-    data[0].inheritable = data[1].inheritable = 0;
-    return syscall(SYS_capset, &hdr, data) < 0 ? errno : 0;
+    data[0].inheritable = (uint32_t)ambient;
+    data[1].inheritable = (uint32_t)(ambient >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return errno;
+    if (ambient)
+        prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    return caps_raise_ambient(ambient);
 }
 
 #endif

@@ -294,6 +294,7 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
         return crisp_error_make(err, ENOMEM, "out of memory");
     c->stop_signal = s->stop_signal > 0 ? s->stop_signal : SIGTERM;
     c->capabilities = s->capabilities;
+    c->ambient_capabilities = s->ambient_capabilities;
     c->no_new_privs = s->no_new_privs;
     c->tty = s->tty;
     c->env = strv_copy(s->env);
@@ -769,7 +770,7 @@ static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, cha
         .uid = c->info.uid, .gid = c->info.gid, .groups = c->info.groups, .n_groups = c->info.n_groups,
         .cwd = c->cwd, .env = c->env, .argv = argv,
         .has_caps = true, .no_new_privs = c->no_new_privs, .seccomp_path = c->has_seccomp ? seccomp : NULL,
-        .seccomp_flags = c->seccomp_flags,
+        .seccomp_flags = c->seccomp_flags, .ambient_caps = c->ambient_capabilities,
     };
     snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
 }

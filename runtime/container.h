@@ -59,6 +59,7 @@ struct rt_container_spec {
     int oom_score_adj;
     int stop_signal;
     uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
+    uint64_t ambient_capabilities; /* a subset of capabilities, kept by non-root workloads too */
     bool no_new_privs;
     bool privileged;       /* all devices, /sys and cgroupfs writable; the pod must be privileged too */
     bool has_namespaces;   /* the request's namespace options; else the pod's modes apply */

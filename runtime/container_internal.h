@@ -18,6 +18,7 @@ struct rt_container {
     pid_t monitor_pid;
     int stop_signal;
     uint64_t capabilities; /* for ExecSync: the same set as the workload */
+    uint64_t ambient_capabilities;
     bool no_new_privs;
     bool has_seccomp;       /* <dir>/seccomp.bpf holds the filter, for the workload and every exec */
     unsigned seccomp_flags;

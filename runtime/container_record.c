@@ -77,6 +77,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
     json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
+    json_gen_kv_int(g, "ambient_capabilities", (long long)c->ambient_capabilities);
     gen_groups(g, i);
     json_gen_kv_int(g, "no_new_privs", c->no_new_privs);
     json_gen_kv_int(g, "seccomp", c->has_seccomp ? (long long)c->seccomp_flags : -1);
@@ -178,6 +179,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
         c->stop_signal = (int)json_get_int(root, "stop_signal");
         c->capabilities = (uint64_t)json_get_int(root, "capabilities");
+        c->ambient_capabilities = (uint64_t)json_get_int(root, "ambient_capabilities");
         if (load_groups(root, i) < 0)
             r = -1;
         c->no_new_privs = json_get_int(root, "no_new_privs") != 0;

@@ -219,6 +219,8 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
     for (size_t i = 0; i < s->n_groups; i++)
         rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
     rt_spec_putf(f, "capabilities", "%016llx", (unsigned long long)s->capabilities);
+    if (s->ambient_capabilities)
+        rt_spec_putf(f, "capabilities.ambient", "%016llx", (unsigned long long)s->ambient_capabilities);
     rt_spec_put(f, "no_new_privs", s->no_new_privs ? "1" : "0");
     rt_spec_put(f, "readonly_rootfs", s->readonly_rootfs ? "1" : "0");
     for (char *const *m = s->masked_paths; m && *m; m++)

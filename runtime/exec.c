@@ -26,6 +26,7 @@ struct argv_builder {
     size_t n;
     char (*num)[24];
     size_t n_num;
+    char hex[17];
 };
 
 static int strv_check(char *const *v, const char *what, bool need_eq, crisp_error_t **err)
@@ -94,6 +95,10 @@ static void helper_args(const struct rt_exec_request *req, struct argv_builder *
         arg_add(b, "--caps", req->caps_hex);
     if (req->tty)
         arg_add(b, "--tty", NULL);
+    if (req->ambient_caps) {
+        snprintf(b->hex, sizeof(b->hex), "%016llx", (unsigned long long)req->ambient_caps);
+        arg_add(b, "--ambient-caps", b->hex);
+    }
     if (req->seccomp_path) {
         arg_add(b, "--seccomp", req->seccomp_path);
         arg_add_num(b, "--seccomp-flags", req->seccomp_flags);

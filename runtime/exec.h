@@ -35,6 +35,7 @@ struct rt_exec_request {
     bool tty;                   /* rt_exec_start: stdin is a terminal, made the command's controlling one */
     bool has_caps;
     char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */
+    uint64_t ambient_caps;      /* raised for the command, also when it is not root */
     int timeout_ms;             /* from the start; 0: none */
     size_t max_output;          /* per stream; the rest is dropped */
 };

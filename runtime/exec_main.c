@@ -77,7 +77,7 @@ struct options {
     unsigned seccomp_flags;
     struct sock_fprog seccomp; /* read before we leave the host's mount namespace */
     bool has_caps;
-    uint64_t caps;
+    uint64_t caps, ambient;
     int error_fd;
     char **argv;
 };
@@ -189,6 +189,14 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'S':
         o->seccomp_path = arg;
         return 0;
+    case 'A': {
+        char *end;
+        errno = 0;
+        o->ambient = strtoull(arg, &end, 16);
+        if (!arg[0] || *end || errno || strlen(arg) > 16)
+            return fail(EINVAL, "invalid --ambient-caps \"%s\": expected a hex mask", arg);
+        return 0;
+    }
     case 'F':
         if (parse_number(arg, 0xff, &v) < 0)
             return -1;
@@ -222,6 +230,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"no-new-privs", no_argument, NULL, 'n'}, {"error-fd", required_argument, NULL, 'f'},
         {"caps", required_argument, NULL, 'C'},  {"tty", no_argument, NULL, 'T'},
         {"seccomp", required_argument, NULL, 'S'}, {"seccomp-flags", required_argument, NULL, 'F'},
+        {"ambient-caps", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -387,13 +396,17 @@ static int command_setup(const struct options *o)
     /* As in crisp-monitor: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in now. */
     if (!o->no_new_privs && seccomp_load(o) < 0)
         return -1;
+    if ((rc = caps_keep_for_setuid(o->ambient)) != 0) {
+        errno = rc;
+        return fail_errno("keep capabilities across setuid");
+    }
     if (setgroups(o->n_groups, o->groups) < 0)
         return fail_errno("setgroups");
     if (setgid(o->gid) < 0)
         return fail_errno("setgid %u", (unsigned)o->gid);
     if (setuid(o->uid) < 0)
         return fail_errno("setuid %u", (unsigned)o->uid);
-    if (o->has_caps && (rc = caps_apply_process(o->caps, o->uid == 0)) != 0) {
+    if (o->has_caps && (rc = caps_apply_process(o->caps, o->uid == 0, o->ambient)) != 0) {
         errno = rc;
         return fail_errno("set capabilities");
     }

@@ -141,9 +141,18 @@ static int capabilities(const secctx_t *sc, struct rt_container_spec *s, crisp_e
 {
     const Runtime__V1__Capability *c = sc ? sc->capabilities : NULL;
     s->no_new_privs = sc && sc->no_new_privs;
-    return rt_caps_mask(c ? c->add_capabilities : NULL, c ? c->n_add_capabilities : 0,
-                        c ? c->drop_capabilities : NULL, c ? c->n_drop_capabilities : 0, s->privileged,
-                        &s->capabilities, err);
+    s->ambient_capabilities = 0;
+    if (rt_caps_mask(c ? c->add_capabilities : NULL, c ? c->n_add_capabilities : 0,
+                     c ? c->drop_capabilities : NULL, c ? c->n_drop_capabilities : 0, s->privileged,
+                     &s->capabilities, err) < 0)
+        return -1;
+    if (!c || c->n_add_ambient_capabilities == 0)
+        return 0;
+    if (rt_caps_ambient_mask(c->add_ambient_capabilities, c->n_add_ambient_capabilities,
+                             &s->ambient_capabilities, err) < 0)
+        return -1;
+    s->capabilities |= s->ambient_capabilities; /* an ambient capability must be permitted too */
+    return 0;
 }
 
 static int mode_check(const char *what, Runtime__V1__NamespaceMode m, crisp_error_t **err)

@@ -149,13 +149,15 @@ static int identity_take(const struct mon_spec *spec)
         return mon_fail(rc, "drop capabilities from the bounding set");
     if (!spec->no_new_privs && seccomp_load(spec) < 0)
         return -1;
+    if ((rc = caps_keep_for_setuid(spec->ambient_capabilities)) != 0)
+        return mon_fail(rc, "keep capabilities across setuid");
     if (setgroups(spec->n_groups, spec->groups) < 0)
         return mon_fail(errno, "setgroups");
     if (setgid(spec->gid) < 0)
         return mon_fail(errno, "setgid %u", (unsigned)spec->gid);
     if (setuid(spec->uid) < 0)
         return mon_fail(errno, "setuid %u", (unsigned)spec->uid);
-    if (spec->has_capabilities && (rc = caps_apply_process(spec->capabilities, spec->uid == 0)) != 0)
+    if (spec->has_capabilities && (rc = caps_apply_process(spec->capabilities, spec->uid == 0, spec->ambient_capabilities)) != 0)
         return mon_fail(rc, "set capabilities");
     if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return mon_fail(errno, "set no_new_privs");

@@ -62,6 +62,7 @@ struct mon_spec {
     int oom_score_adj;
     bool has_capabilities;
     uint64_t capabilities; /* mask of capability numbers (runtime/caps_apply.h) */
+    uint64_t ambient_capabilities;
     char *log_path;
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;

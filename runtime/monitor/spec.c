@@ -214,6 +214,17 @@ static int set_group(struct parser *p, char *v)
     return 0;
 }
 
+static int set_ambient(struct parser *p, char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long mask = strtoull(v, &end, 16);
+    if (!v[0] || *end || errno || strlen(v) > 16)
+        return bad(p, "capabilities.ambient '%s' is not a hex mask of at most 64 bits", v);
+    p->spec->ambient_capabilities = (uint64_t)mask;
+    return 0;
+}
+
 static int set_capabilities(struct parser *p, char *v)
 {
     char *end;
@@ -410,6 +421,7 @@ static const struct key keys[] = {
     {"oom_score_adj", KEY_SCALAR, set_oom_score_adj},
     {"no_new_privs", KEY_SCALAR, set_nnp},
     {"capabilities", KEY_SCALAR, set_capabilities},
+    {"capabilities.ambient", KEY_SCALAR, set_ambient},
     {"masked", KEY_LIST, set_masked},
     {"readonly", KEY_LIST, set_readonly},
     {"readonly_rootfs", KEY_SCALAR, set_readonly_rootfs},

@@ -414,3 +414,25 @@ def test_bad_user_namespaces_are_invalid_argument(crispd, image, opts, host_netw
         userns_pod(crispd, image, "badns", userns_opts(**opts), host_network=host_network)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and text in e.value.details()
     assert len(crispd.call("ListPodSandbox", pb().ListPodSandboxRequest()).items) == 0
+
+
+def test_ambient_capabilities_for_a_non_root_user(pod):
+    d = pod[0]
+    sc = pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=1000), capabilities=pb().Capability(
+        drop_capabilities=["ALL"], add_ambient_capabilities=["CAP_NET_BIND_SERVICE"]))
+    cid = run(pod, "ambient", sc)
+    nbs = 1 << 10
+
+    def caps(text):
+        return {l.split(":")[0]: int(l.split()[1], 16) for l in text.splitlines() if l.startswith("Cap")}
+    with open("/proc/%d/status" % status_pid(d, cid)) as f:
+        c = caps(f.read())
+    assert (c["CapEff"], c["CapPrm"], c["CapAmb"], c["CapBnd"]) == (nbs, nbs, nbs, nbs)
+    c = caps(out(d, cid, ["cat", "/proc/self/status"]))
+    assert (c["CapEff"], c["CapAmb"]) == (nbs, nbs)
+    assert exec_sync(d, cid, ["httpd", "-p", "81", "-h", "/"]).exit_code == 0   # a low port, as uid 1000
+
+
+def test_unknown_ambient_capability_is_invalid_argument(pod):
+    invalid(pod, pb().LinuxContainerSecurityContext(capabilities=pb().Capability(
+        add_ambient_capabilities=["CAP_WARP"])), "ambient capabilities: unknown capability")
