@@ -158,10 +158,13 @@ static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, con
     }
     int r = pf ? srv_portforward_attach(&s, req, ctx->backend, NULL, 0, false, &err)
                : srv_remotecommand_attach(&s, req, ctx->backend, remotecommand_version(protocol), false, &err);
-    if (r == 0 && srv_conn_write_all(c, resp, (size_t)n, 2000) == 0)
+    if (r == 0 && srv_conn_write_all(c, resp, (size_t)n, 2000) == 0) {
         run_session(h, &s);
-    else
+    } else {
         srv_session_release(&s);
+        if (r < 0)
+            srv_http_respond(c, 500, "unable to start the session\n");
+    }
     crisp_error_free(err);
     return 0;
 }

@@ -140,6 +140,8 @@ static void pump_source(struct srv_session *s, struct srv_stream *st)
     size_t want = s->t->allowance(s, st);
     if (want > sizeof(buf))
         want = sizeof(buf);
+    if (want == 0)
+        return; /* another stream used up the session's window since poll: a 0-byte read is no EOF */
     ssize_t r = read(st->source_fd, buf, want);
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;

@@ -146,7 +146,7 @@ class _Stream:
 class SpdyClient:
     """A SPDY/3.1 client session: open_stream, send, close_stream, wait_fin, close."""
 
-    def __init__(self, url, protocols, method="POST", timeout=30):
+    def __init__(self, url, protocols, method="POST", timeout=30, flow_control=False):
         hdrs = [("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")]
         hdrs += [("X-Stream-Protocol-Version", p) for p in protocols]
         self.sock, self.headers, rest = _upgrade(url, method, hdrs, timeout)
@@ -164,8 +164,26 @@ class SpdyClient:
         self.goaway = False
         self.pings = 0
         self.buf = bytearray(rest)
+        # flow_control: announce a 64 KiB window, credit what arrives, and fail if the server ever
+        # sends more than it was granted (spdystream, like kubectl, does none of this).
+        self.flow_control = flow_control
+        self.received = {}
+        self.violation = None
+        if flow_control:
+            self._write(self._control(4, 0, struct.pack(">III", 1, 7, 65536)))
         self.reader = threading.Thread(target=self._read_loop, daemon=True)
         self.reader.start()
+
+    def _credit(self, sid, n):
+        """Credits in batches of 32 KiB, so the server must wait on its windows; what arrives between
+        two credits can never exceed a window."""
+        for key in (sid, 0):
+            self.received[key] = self.received.get(key, 0) + n
+            if self.received[key] > 65536:
+                self.violation = "stream %d: %d bytes beyond the window" % (key, self.received[key])
+            if self.received[key] >= 32768:
+                self._write(self._control(9, 0, struct.pack(">II", key, self.received[key])))
+                self.received[key] = 0
 
     def _header_block(self, headers):
         raw = struct.pack(">I", len(headers))
@@ -237,6 +255,8 @@ class SpdyClient:
                 if flags & 1:
                     st.fin = True
             self.cond.notify_all()
+        if self.flow_control and payload:
+            self._credit(sid, len(payload))
 
     def _on_control(self, ftype, flags, payload):
         with self.cond:
@@ -306,9 +326,10 @@ def _version_of(protocol):
 
 
 def exec_spdy(url, stdin=None, tty=False, resize=None, stdout=True, stderr=True, protocols=None, timeout=30,
-              close_stdin=True):
-    """Exec (or attach) over SPDY; returns (stdout bytes, stderr bytes, status dict)."""
-    c = SpdyClient(url, protocols or REMOTECOMMAND_PROTOCOLS, timeout=timeout)
+              close_stdin=True, flow_control=False):
+    """Exec (or attach) over SPDY; returns (stdout bytes, stderr bytes, status dict). flow_control:
+    keep SPDY/3.1 windows and raise StreamError if the server overruns them."""
+    c = SpdyClient(url, protocols or REMOTECOMMAND_PROTOCOLS, timeout=timeout, flow_control=flow_control)
     try:
         version = _version_of(c.protocol or "channel.k8s.io")
         err_id = c.open_stream({"streamtype": "error"})
@@ -325,6 +346,8 @@ def exec_spdy(url, stdin=None, tty=False, resize=None, stdout=True, stderr=True,
             if close_stdin:
                 c.close_stream(in_id)
         c.wait_fin([s for s in (err_id, out_id, errs_id) if s], timeout)
+        if c.violation:
+            raise StreamError("flow control: " + c.violation)
         out = c.data(out_id) if out_id else b""
         errb = c.data(errs_id) if errs_id else b""
         return out, errb, _status_from(version, c.data(err_id))

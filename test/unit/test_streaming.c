@@ -437,6 +437,11 @@ static void e2e_exec(struct srv_streaming *s)
     _cleanup_free_ char *o5 = py(u5, "o,e,s = exec_spdy(URL)\nprint(len(o), o.count(0), exit_code(s))");
     CHECK_CONTAINS(o5, "3000000 3000000 0");
 
+    /* A client that keeps SPDY windows is held to them. */
+    _cleanup_free_ char *u5b = exec_url(s, "head -c 1000000 /dev/zero; echo done >&2", false, false);
+    _cleanup_free_ char *o5b = py(u5b, "o,e,s = exec_spdy(URL, flow_control=True)\nprint(len(o), e, exit_code(s))");
+    CHECK_CONTAINS(o5b, "1000000 b'done\\n' 0");
+
     _cleanup_free_ char *u6 = exec_url(s, "sleep 0.5; stty size; read x; echo got $x", true, true);
     _cleanup_free_ char *o6 = py(u6, "o,e,s = exec_spdy(URL, stdin=b'line\\n', tty=True, resize=(100, 30), "
                                      "stderr=False)\nprint(repr(o), exit_code(s))");
