@@ -602,6 +602,39 @@ static void test_server(const char *argv0)
     crisp_error_free(err);
 }
 
+/* The same over TLS, with a certificate made for the test. */
+static void test_tls(void)
+{
+    char dir[] = "/tmp/crisp-unit-tls-XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    _cleanup_free_ char *cmd = NULL, *cert = NULL, *key = NULL;
+    CHECK(asprintf(&cert, "%s/cert.pem", dir) > 0 && asprintf(&key, "%s/key.pem", dir) > 0);
+    CHECK(asprintf(&cmd, "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout %s -out %s "
+                         ">/dev/null 2>&1", key, cert) > 0);
+    CHECK(system(cmd) == 0);
+    struct srv_streaming_config cfg = {.address = "127.0.0.1", .tls_cert = cert, .tls_key = key};
+    struct srv_streaming *s = NULL;
+    crisp_error_t *err = NULL;
+    CHECK(srv_streaming_start(&cfg, &fake_backend, &s, &err) == 0);
+    if (s) {
+        _cleanup_free_ char *u1 = exec_url(s, "cat", true, false);
+        CHECK(strncmp(u1, "https://127.0.0.1:", 18) == 0);
+        _cleanup_free_ char *o1 = py(u1, "d = b'z' * 300000\no,e,s = exec_spdy(URL, stdin=d)\nprint(o == d, exit_code(s))");
+        CHECK_CONTAINS(o1, "True 0");
+        _cleanup_free_ char *u2 = exec_url(s, "echo tls", false, false);
+        _cleanup_free_ char *o2 = py(u2, "o,e,s = exec_ws(URL)\nprint(repr(o), exit_code(s))");
+        CHECK_CONTAINS(o2, "b'tls\\n' 0");
+        srv_streaming_stop(s);
+    }
+    cfg.tls_key = "/nonexistent";
+    CHECK(srv_streaming_start(&cfg, &fake_backend, &s, &err) < 0 && err->status == EINVAL);
+    crisp_error_freep(&err);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -611,5 +644,6 @@ int main(int argc, char **argv)
     test_spdy();
     test_ws();
     test_server(argv[0]);
+    test_tls();
     return unit_report("test_streaming");
 }
