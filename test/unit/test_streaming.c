@@ -554,6 +554,39 @@ static void e2e_http_errors(struct srv_streaming *s)
     CHECK_CONTAINS(o5, "400");
 }
 
+/* A client that goes away ends its session: the process is released at once. */
+static void e2e_vanish(struct srv_streaming *s)
+{
+    _cleanup_free_ char *u = exec_url(s, "sleep 100", false, false);
+    int before = fake_releases;
+    _cleanup_free_ char *o = py(u, "try:\n    exec_spdy(URL, timeout=1)\nexcept StreamError as e:\n    print('gone', e)");
+    CHECK_CONTAINS(o, "gone timed out");
+    for (int i = 0; i < 100 && fake_releases == before; i++)
+        usleep(20000);
+    CHECK(fake_releases == before + 1);
+}
+
+/* Past 128 connections the server answers 503 instead of starting a thread. */
+static void e2e_cap(struct srv_streaming *s, int port)
+{
+    (void)s;
+    int fds[129];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 129; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0);
+        usleep(1000);
+    }
+    char buf[64] = {0};
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fds[128], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK(read(fds[128], buf, sizeof(buf) - 1) > 0);
+    CHECK(strncmp(buf, "HTTP/1.1 503", 12) == 0);
+    for (int i = 0; i < 129; i++)
+        close(fds[i]);
+}
+
 /* A session still running when the server stops is ended, and its process released. */
 static void e2e_stop(struct srv_streaming *s)
 {
@@ -590,6 +623,8 @@ static void test_server(const char *argv0)
     e2e_attach(s);
     e2e_portforward(s, echo_port);
     e2e_http_errors(s);
+    e2e_vanish(s);
+    e2e_cap(s, atoi(strrchr(u, ':') + 1));
     e2e_stop(s);
 
     cfg.address = "::1";
