@@ -9,6 +9,9 @@
 
 #define SESSION_IN_MAX (256 * 1024 + 64) /* one largest frame and its header */
 #define SESSION_LINGER_MS 2000           /* how long a closing session waits for the client's EOF */
+/* Replies the client provokes (pongs, window updates) stop the reading of its socket past this, so
+ * a client that sends but never reads cannot grow the send queue. */
+#define SESSION_OUT_MAX (256 * 1024)
 
 void srv_session_init(struct srv_session *s, struct srv_conn *conn, int stop_fd)
 {
@@ -219,7 +222,8 @@ static void build_poll_set(struct srv_session *s, struct poll_set *p)
 {
     p->n = 0;
     short sock = srv_buf_size(&s->out) > 0 ? POLLOUT : 0;
-    if (!s->stalled && srv_buf_size(&s->in) < SESSION_IN_MAX && !s->peer_closed)
+    if (!s->stalled && srv_buf_size(&s->in) < SESSION_IN_MAX && srv_buf_size(&s->out) < SESSION_OUT_MAX &&
+        !s->peer_closed)
         sock |= POLLIN;
     poll_add(p, s->conn->fd, sock, NULL, false);
     poll_add(p, s->stop_fd, POLLIN, NULL, false);
