@@ -437,6 +437,12 @@ static void e2e_exec(struct srv_streaming *s)
     _cleanup_free_ char *o5 = py(u5, "o,e,s = exec_spdy(URL)\nprint(len(o), o.count(0), exit_code(s))");
     CHECK_CONTAINS(o5, "3000000 3000000 0");
 
+    /* PINGs are answered, even before the streams are all there. */
+    _cleanup_free_ char *u5a = exec_url(s, "true", false, false);
+    _cleanup_free_ char *o5a = py(u5a, "c = SpdyClient(URL, ['v4.channel.k8s.io'])\nc.ping(7)\n"
+                                       "print('pong', c.wait(lambda: c.pings == 1, 5), c.protocol)\nc.close()");
+    CHECK_CONTAINS(o5a, "pong True v4.channel.k8s.io");
+
     /* A client that keeps SPDY windows is held to them. */
     _cleanup_free_ char *u5b = exec_url(s, "head -c 1000000 /dev/zero; echo done >&2", false, false);
     _cleanup_free_ char *o5b = py(u5b, "o,e,s = exec_spdy(URL, flow_control=True)\nprint(len(o), e, exit_code(s))");
