@@ -8,6 +8,7 @@
 #include "common/error.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct srv_streaming;
