@@ -9,6 +9,7 @@
 #include "runtime/container.h"
 #include "runtime/sandbox.h"
 #include "server/events.h"
+#include "server/streaming.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@ struct srv_daemon {
     struct img_registry *registry;
     struct img_puller *puller;
     struct rt_runtime *runtime;
+    struct srv_streaming *streaming; /* NULL until started */
 
     pthread_mutex_t lock; /* guards what follows */
     char *pod_cidr;       /* from UpdateRuntimeConfig, persisted in the state dir */

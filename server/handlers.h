@@ -53,6 +53,13 @@ int srv_container_update(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     crisp_error_t **err);
 int srv_container_reopen_log(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
     crisp_error_t **err);
+/* streaming_rpc.c */
+int srv_container_exec(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_attach(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 
 #endif

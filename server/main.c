@@ -10,6 +10,7 @@
 #include "server/grpc_server.h"
 #include "server/handlers.h"
 #include "server/socket.h"
+#include "server/streaming_backend.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -129,6 +130,15 @@ static int start_serving(struct srv_daemon *d, struct srv_grpc **ret, crisp_erro
     return srv_socket_finish(d->cfg->listen, gid, err);
 }
 
+static int streaming_start(struct srv_daemon *d, const struct srv_streaming_backend *backend, crisp_error_t **err)
+{
+    const struct srv_streaming_config sc = {d->cfg->streaming_address, d->cfg->streaming_port,
+                                            d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key};
+    if (srv_streaming_start(&sc, backend, &d->streaming, err) < 0)
+        return crisp_error_wrap(err, "streaming server on %s", d->cfg->streaming_address);
+    return 0;
+}
+
 static int wait_for_stop(const sigset_t *signals, const struct config_sources *src)
 {
     for (;;) {
@@ -155,7 +165,9 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
     }
     grpc_init();
     int status = EXIT_SUCCESS;
-    if (start_serving(&daemon, &server, &err) < 0) {
+    struct srv_streaming_backend backend;
+    srv_streaming_backend_init(&backend, &daemon);
+    if (streaming_start(&daemon, &backend, &err) < 0 || start_serving(&daemon, &server, &err) < 0) {
         log_error("cannot start: %s", err->msg);
         status = EXIT_FAILURE;
     } else {
@@ -167,6 +179,7 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
         unlink(cfg->listen);
         log_info("stopped");
     }
+    srv_streaming_stop(daemon.streaming);
     grpc_shutdown();
     srv_dispatch_fini();
     srv_daemon_fini(&daemon);

@@ -1,0 +1,11 @@
+/* The streaming server's backend over crispd's runtime (server/streaming.h). */
+#ifndef CRISP_SERVER_STREAMING_BACKEND_H
+#define CRISP_SERVER_STREAMING_BACKEND_H
+
+#include "server/streaming.h"
+
+struct srv_daemon;
+
+void srv_streaming_backend_init(struct srv_streaming_backend *b, struct srv_daemon *d);
+
+#endif
