@@ -102,7 +102,8 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo",
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
                "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
-               "ListContainers", "ExecSync", "UpdateContainerResources", "ReopenContainerLog"}
+               "ListContainers", "ExecSync", "UpdateContainerResources", "ReopenContainerLog",
+               "Exec", "Attach", "PortForward"}
 
 
 def all_methods():

@@ -25,7 +25,7 @@ static void test_every_method_known(void)
     const char *pull = "/runtime.v1.ImageService/PullImage";
     m = srv_dispatch_find(pull, strlen(pull));
     CHECK(m && m->unary == srv_image_pull);
-    const char *run = "/runtime.v1.RuntimeService/Attach";
+    const char *run = "/runtime.v1.RuntimeService/CheckpointContainer";
     m = srv_dispatch_find(run, strlen(run));
     CHECK(m && !m->unary && !m->stream);
     CHECK(srv_dispatch_find("/runtime.v1.RuntimeService/Nope", 30) == NULL);

@@ -221,10 +221,9 @@ static pid_t spawn(char **cmd, int in, int out, int err, bool tty)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        if (tty) {
-            setsid();
+        setsid(); /* its own group: release kills the shell and what it started */
+        if (tty)
             ioctl(in, TIOCSCTTY, 0);
-        }
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);
@@ -300,7 +299,7 @@ static void fake_release(void *data, struct srv_streaming_proc *p)
     (void)data;
     struct fake_proc *fp = p->priv;
     if (!fp->reaped) {
-        kill(fp->pid, SIGKILL);
+        kill(-fp->pid, SIGKILL);
         waitpid(fp->pid, NULL, 0);
     }
     int *fds[] = {&p->in_fd, &p->out_fd, &p->err_fd, &p->exit_fd};
