@@ -19,3 +19,4 @@ fi
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pull_bench.py"
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/pod_bench.py"
 CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/container_bench.py"
+CRISPD=$(readlink -f "$build/crispd") /usr/bin/python3 "$(dirname "$0")/stream_bench.py"

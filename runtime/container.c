@@ -775,27 +775,50 @@ static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, cha
     snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
 }
 
+/* What an exec borrows from its container: a reference, not the lock (a long exec must not block
+ * status or stop), and the files it joins. */
+struct exec_prep {
+    struct rt_container *c;
+    char **procs;
+    char *seccomp;
+};
+
+static void exec_prep_fini(struct exec_prep *p)
+{
+    strv_free(p->procs);
+    free(p->seccomp);
+    if (p->c)
+        container_unref(p->c);
+}
+
+static int exec_prepare(struct rt_runtime *rt, const char *id, char *const *argv, struct exec_prep *p,
+                        struct rt_exec_request *req, crisp_error_t **err)
+{
+    *p = (struct exec_prep){.c = lookup_locked(rt, id)};
+    if (!p->c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    refresh(rt, p->c);
+    bool running = p->c->info.state == RT_CONTAINER_RUNNING;
+    p->procs = running ? rt_cgroup_procs_files(&rt->cgroups, p->c->info.cgroup_path) : NULL;
+    p->seccomp = rt_container_seccomp_file(p->c);
+    exec_request_fill(rt, p->c, argv, p->procs, p->seccomp, req);
+    pthread_mutex_unlock(&p->c->lock);
+    if (!running)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
+    return p->procs && p->seccomp ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+}
+
 int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                            struct rt_exec_output *ret, crisp_error_t **err)
 {
-    struct rt_container *c = lookup_locked(rt, id);
-    if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
-    refresh(rt, c);
-    bool running = c->info.state == RT_CONTAINER_RUNNING;
-    _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
-    _cleanup_free_ char *seccomp = rt_container_seccomp_file(c);
+    _cleanup_(exec_prep_fini) struct exec_prep prep = {0};
     struct rt_exec_request req;
-    exec_request_fill(rt, c, argv, procs, seccomp, &req);
+    if (exec_prepare(rt, id, argv, &prep, &req, err) < 0)
+        return -1;
     req.timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0);
     req.max_output = EXEC_MAX_OUTPUT;
-    /* The exec runs without the container's lock: a long one must not block status or stop. */
-    pthread_mutex_unlock(&c->lock);
     struct rt_exec_result res = {0};
-    int r = !running ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id)
-            : !procs ? crisp_error_make(err, ENOMEM, "out of memory")
-                     : rt_exec_sync(&req, &res, err);
-    container_unref(c);
+    int r = rt_exec_sync(&req, &res, err);
     if (r == 0 && res.timed_out)
         r = crisp_error_make(err, ETIMEDOUT, "command timed out after %lld s", (long long)timeout_s);
     if (r == 0)
@@ -985,22 +1008,12 @@ void rt_containers_free(struct rt_runtime *rt)
 int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty, const int stdio[3],
                             struct rt_exec_process *ret, crisp_error_t **err)
 {
-    struct rt_container *c = lookup_locked(rt, id);
-    if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
-    refresh(rt, c);
-    bool running = c->info.state == RT_CONTAINER_RUNNING;
-    _cleanup_strv_ char **procs = running ? rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path) : NULL;
-    _cleanup_free_ char *seccomp = rt_container_seccomp_file(c);
+    _cleanup_(exec_prep_fini) struct exec_prep prep = {0};
     struct rt_exec_request req;
-    exec_request_fill(rt, c, argv, procs, seccomp, &req);
+    if (exec_prepare(rt, id, argv, &prep, &req, err) < 0)
+        return -1;
     req.tty = tty;
-    pthread_mutex_unlock(&c->lock);
-    int r = !running ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id)
-            : !procs ? crisp_error_make(err, ENOMEM, "out of memory")
-                     : rt_exec_start(&req, stdio, ret, err);
-    container_unref(c);
-    return r;
+    return rt_exec_start(&req, stdio, ret, err);
 }
 
 int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out, bool err_stream,

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -262,4 +263,34 @@ void rt_exec_process_release(struct rt_exec_process *p)
     }
     p->pid = -1;
     exec_process_close(p);
+}
+
+static int fd_received(struct msghdr *mh)
+{
+    struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+    int fd = -1;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    return fd;
+}
+
+int rt_exec_terminal_receive(struct rt_exec_process *p, int sock, int timeout_ms, int *ret_master,
+                             crisp_error_t **err)
+{
+    struct pollfd pfd = {.fd = sock, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) != 1)
+        return crisp_error_make(err, ETIMEDOUT, "crisp-exec sent no terminal in %d ms", timeout_ms);
+    char byte, control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    int fd = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) == 1 ? fd_received(&mh) : -1;
+    if (fd >= 0) {
+        *ret_master = fd;
+        return 0;
+    }
+    /* EOF: crisp-exec ended before it had a terminal; its own report says why. */
+    int code;
+    if (rt_exec_process_wait(p, &code, err) < 0)
+        return -1;
+    return crisp_error_make(err, EIO, "crisp-exec exited with %d before it opened a terminal", code);
 }

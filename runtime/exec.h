@@ -32,7 +32,7 @@ struct rt_exec_request {
     bool no_new_privs;
     const char *seccomp_path;   /* the container's compiled filter, or NULL */
     unsigned seccomp_flags;
-    bool tty;                   /* rt_exec_start: stdin is a terminal, made the command's controlling one */
+    bool tty;                   /* rt_exec_start: give the command a terminal of the container's devpts */
     bool has_caps;
     char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */
     uint64_t ambient_caps;      /* raised for the command, also when it is not root */
@@ -66,10 +66,17 @@ struct rt_exec_process {
 };
 
 /* Starts the command with stdio[0..2] as its stdin, stdout and stderr (-1: /dev/null for stdin,
- * closed for the others); with req->tty, stdio[0] must be a terminal's slave end. Does not wait;
- * req->timeout_ms and max_output do not apply. */
+ * closed for the others). With req->tty, stdio[0] must be a unix socket instead: crisp-exec opens a
+ * terminal in the container, sends its master over the socket (SCM_RIGHTS, with one byte) and gives
+ * the command its slave (rt_exec_terminal_receive). Does not wait; req->timeout_ms and max_output
+ * do not apply. */
 int rt_exec_start(const struct rt_exec_request *req, const int stdio[3], struct rt_exec_process *ret,
                   crisp_error_t **err);
+
+/* With req->tty: the terminal's master from the socket whose other end was stdio[0], within
+ * timeout_ms. If crisp-exec fails first, that failure is the error. */
+int rt_exec_terminal_receive(struct rt_exec_process *p, int sock, int timeout_ms, int *ret_master,
+                             crisp_error_t **err);
 
 /* Once the pidfd is readable: reaps crisp-exec and returns the command's exit code, or the error that
  * kept it from starting. */

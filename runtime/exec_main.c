@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -545,6 +546,35 @@ static int parent_wait(pid_t session, const sigset_t *set)
     }
 }
 
+/* With --tty, fd 0 is a socket to crispd: the terminal is opened in the container's own devpts (so
+ * the command's tty has a name there), its master sent back, its slave made our stdio. */
+static int terminal_open(void)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return fail_errno("open the container's /dev/ptmx");
+    int unlock = 0, slave = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0) {
+        fail_errno("set up a terminal");
+        close(master);
+        return -1;
+    }
+    char control[CMSG_SPACE(sizeof(int))] = {0};
+    char byte = 't';
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    int r = sendmsg(STDIN_FILENO, &mh, MSG_NOSIGNAL) == 1 ? 0 : fail_errno("send the terminal to crispd");
+    close(master);
+    for (int fd = 0; r == 0 && fd < 3; fd++)
+        if (dup2(slave, fd) < 0)
+            r = fail_errno("make the terminal our stdio");
+    close(slave);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     static struct options o = {.error_fd = -1};
@@ -559,7 +589,7 @@ int main(int argc, char **argv)
     }
     /* Not dumpable: processes in the container may not ptrace us or open /proc/<pid>/exe. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (container_join(&o) < 0)
+    if (container_join(&o) < 0 || (o.tty && terminal_open() < 0))
         die(&o);
     pid_t pid = fork();
     if (pid < 0) {

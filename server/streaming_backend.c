@@ -16,14 +16,19 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
+
+/* How long crisp-exec may take to join the container and open its terminal. */
+#define TTY_RECEIVE_MS 10000
 
 struct backend_proc {
     enum srv_streaming_kind kind;
     struct rt_exec_process exec;
     struct rt_attachment attach;
     int tty_master; /* exec with a tty: the terminal, for resizes; -1 otherwise */
+    int tty_sock;   /* exec with a tty: where crisp-exec sends the terminal */
 };
 
 static void fd_close(int *fd)
@@ -36,24 +41,6 @@ static void fd_close(int *fd)
 static int nonblock(int fd)
 {
     return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-/* The terminal's master stays with us; the command gets the slave as its stdin, stdout and stderr. */
-static int tty_open(int *ret_master, int *ret_slave, crisp_error_t **err)
-{
-    char name[64];
-    _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0)
-        return crisp_error_errno(err, "open a terminal");
-    if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
-        return crisp_error_errno(err, "set up a terminal");
-    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0)
-        return crisp_error_errno(err, "open %s", name);
-    nonblock(master);
-    *ret_master = TAKE_FD(master);
-    *ret_slave = slave;
-    return 0;
 }
 
 /* One pipe: ours is the end the server uses, theirs goes to the command. */
@@ -84,15 +71,28 @@ static int stdio_pipes(const struct srv_streaming_request *req, struct srv_strea
     return 0;
 }
 
-static int stdio_tty(const struct srv_streaming_request *req, struct srv_streaming_proc *p, struct backend_proc *bp,
-                     int theirs[3], crisp_error_t **err)
+/* crisp-exec opens the terminal inside the container and sends its master over this socket; its
+ * stdout and stderr are the terminal too, so they start on /dev/null. */
+static int stdio_tty(struct backend_proc *bp, int theirs[3], crisp_error_t **err)
 {
-    int slave = -1;
-    if (tty_open(&bp->tty_master, &slave, err) < 0)
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        return crisp_error_errno(err, "socketpair");
+    bp->tty_sock = sp[0];
+    theirs[0] = sp[1];
+    for (int i = 1; i < 3; i++)
+        if ((theirs[i] = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+            return crisp_error_errno(err, "open /dev/null");
+    return 0;
+}
+
+/* The server closes in_fd on the client's end of stdin; the master must stay for the output. */
+static int tty_fds(const struct srv_streaming_request *req, struct srv_streaming_proc *p, struct backend_proc *bp,
+                   crisp_error_t **err)
+{
+    if (rt_exec_terminal_receive(&bp->exec, bp->tty_sock, TTY_RECEIVE_MS, &bp->tty_master, err) < 0)
         return -1;
-    theirs[0] = slave;
-    theirs[1] = theirs[2] = slave;
-    /* The server closes in_fd on the client's end of stdin; the master must stay for the output. */
+    nonblock(bp->tty_master);
     if (req->in && (p->in_fd = fcntl(bp->tty_master, F_DUPFD_CLOEXEC, 3)) < 0)
         return crisp_error_errno(err, "dup");
     if (req->out && (p->out_fd = fcntl(bp->tty_master, F_DUPFD_CLOEXEC, 3)) < 0)
@@ -123,10 +123,12 @@ static int exec_start(struct srv_daemon *d, const struct srv_streaming_request *
                       struct backend_proc *bp, crisp_error_t **err)
 {
     int theirs[3] = {-1, -1, -1};
-    int r = req->tty ? stdio_tty(req, p, bp, theirs, err) : stdio_pipes(req, p, theirs, err);
+    int r = req->tty ? stdio_tty(bp, theirs, err) : stdio_pipes(req, p, theirs, err);
     if (r == 0)
         r = rt_container_exec_start(d->runtime, req->id, req->cmd, req->tty, theirs, &bp->exec, err);
     theirs_close(theirs);
+    if (r == 0 && req->tty)
+        r = tty_fds(req, p, bp, err);
     if (r < 0)
         return -1;
     p->exit_fd = bp->exec.pidfd;
@@ -153,14 +155,17 @@ static int backend_start(void *data, const struct srv_streaming_request *req, st
     if (!bp)
         return crisp_error_make(err, ENOMEM, "out of memory");
     *bp = (struct backend_proc){.kind = req->kind, .exec = {.pid = -1, .pidfd = -1, .error_fd = -1},
-                                .attach = {.sock = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1}, .tty_master = -1};
+                                .attach = {.sock = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1}, .tty_master = -1,
+                                .tty_sock = -1};
     *ret = (struct srv_streaming_proc){.in_fd = -1, .out_fd = -1, .err_fd = -1, .exit_fd = -1, .priv = bp};
     int r = req->kind == SRV_STREAMING_EXEC     ? exec_start(data, req, ret, bp, err)
             : req->kind == SRV_STREAMING_ATTACH ? attach_start(data, req, ret, bp, err)
                                                 : crisp_error_make(err, EINVAL, "not an exec or attach request");
     if (r < 0) {
         proc_fds_close(ret);
+        rt_exec_process_release(&bp->exec);
         fd_close(&bp->tty_master);
+        fd_close(&bp->tty_sock);
         rt_attach_close(&bp->attach);
         free(bp);
         ret->priv = NULL;
@@ -201,6 +206,7 @@ static void backend_release(void *data, struct srv_streaming_proc *p)
         rt_exec_process_release(&bp->exec);
         rt_attach_close(&bp->attach);
         fd_close(&bp->tty_master);
+        fd_close(&bp->tty_sock);
         free(bp);
     }
     p->priv = NULL;

@@ -261,6 +261,16 @@ void mon_attach_handle(const struct pollfd *pfds)
         clients_accept();
 }
 
+/* With a tty the terminal exists only once the workload opened it. */
+void mon_attach_terminal(int master)
+{
+    att.tty_fd = master;
+    if (att.listen_fd >= 0 && att.tty) {
+        att.stdin_fd = master;
+        nonblock_set(master);
+    }
+}
+
 static void output_send(int *fd, const char *data, size_t len)
 {
     if (*fd < 0)

@@ -106,10 +106,15 @@ struct mon_stdio {
     bool tty;
     int child_in, child_out, child_err;
     int in_w, out_r, err_r; /* with a tty, out_r is the pty master and err_r is -1 */
+    /* With a tty, the child opens the terminal in the container's devpts and sends its master from
+     * child_tty_sock to tty_sock. */
+    int tty_sock, child_tty_sock;
 };
 int mon_stdio_create(const struct mon_spec *spec, struct mon_stdio *ret_io);
 void mon_stdio_close_child_ends(struct mon_stdio *io);
 void mon_stdio_close(struct mon_stdio *io);
+int mon_stdio_terminal_open(struct mon_stdio *io);    /* in the child, once / is the container's */
+int mon_stdio_terminal_receive(struct mon_stdio *io); /* in the monitor, after the exec */
 
 /* spawn.c, cgroup_join.c: create the workload and hold it until it is placed. */
 struct mon_exit;
@@ -160,6 +165,7 @@ int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_o
 size_t mon_attach_pollfds(struct pollfd *pfds);
 void mon_attach_handle(const struct pollfd *pfds);
 void mon_attach_output(enum mon_stream stream, const char *data, size_t len);
+void mon_attach_terminal(int master);
 void mon_attach_close(void);
 
 /* loop.c */

@@ -168,5 +168,12 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
         return spawn_failed(ret_exit, 1, mon_error());
     }
     *ret_pid = pid;
-    return release_and_await(spec, pid, born ? (ssize_t)cgroup2_index : -1, release[1], error[0], ret_exit);
+    if (release_and_await(spec, pid, born ? (ssize_t)cgroup2_index : -1, release[1], error[0], ret_exit) < 0)
+        return -1;
+    if (mon_stdio_terminal_receive(io) < 0) {
+        kill(pid, SIGKILL);
+        wait_child(pid);
+        return spawn_failed(ret_exit, 1, mon_error());
+    }
+    return 0;
 }

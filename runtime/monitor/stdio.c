@@ -7,21 +7,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-static int pty_open(struct mon_stdio *io)
+static int tty_socket(struct mon_stdio *io)
 {
-    char name[64];
-    io->out_r = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (io->out_r < 0)
-        return mon_fail(errno, "open pty");
-    if (grantpt(io->out_r) < 0 || unlockpt(io->out_r) < 0 || ptsname_r(io->out_r, name, sizeof name) != 0)
-        return mon_fail(errno, "set up pty");
-    io->child_out = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (io->child_out < 0)
-        return mon_fail(errno, "open %s", name);
-    io->child_in = io->child_out;
-    io->child_err = io->child_out;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        return mon_fail(errno, "socketpair");
+    io->tty_sock = sp[0];
+    io->child_tty_sock = sp[1];
     return 0;
 }
 
@@ -39,9 +37,9 @@ int mon_stdio_create(const struct mon_spec *spec, struct mon_stdio *ret_io)
 {
     struct mon_stdio *io = ret_io;
     *io = (struct mon_stdio){.tty = spec->tty, .child_in = -1, .child_out = -1, .child_err = -1,
-                             .in_w = -1, .out_r = -1, .err_r = -1};
+                             .in_w = -1, .out_r = -1, .err_r = -1, .tty_sock = -1, .child_tty_sock = -1};
     if (spec->tty)
-        return pty_open(io);
+        return tty_socket(io);
     if (pipe_pair(&io->out_r, &io->child_out) < 0 || pipe_pair(&io->err_r, &io->child_err) < 0)
         return -1;
     if (spec->stdin_open)
@@ -62,6 +60,7 @@ static void close_fd(int *fd)
 /* With a pty, all three child ends are the one slave fd. */
 void mon_stdio_close_child_ends(struct mon_stdio *io)
 {
+    close_fd(&io->child_tty_sock);
     if (io->child_err != io->child_out)
         close_fd(&io->child_err);
     if (io->child_in != io->child_out)
@@ -76,4 +75,55 @@ void mon_stdio_close(struct mon_stdio *io)
     close_fd(&io->in_w);
     close_fd(&io->out_r);
     close_fd(&io->err_r);
+    close_fd(&io->tty_sock);
+}
+
+/* The container's /dev/ptmx is its own devpts instance, so the workload's tty has a name there. */
+int mon_stdio_terminal_open(struct mon_stdio *io)
+{
+    if (!io->tty)
+        return 0;
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), unlock = 0;
+    if (master < 0)
+        return mon_fail(errno, "open the container's /dev/ptmx");
+    int slave = ioctl(master, TIOCSPTLCK, &unlock) < 0 ? -1 : ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) {
+        int saved = errno;
+        close(master);
+        return mon_fail(saved, "set up a terminal");
+    }
+    char control[CMSG_SPACE(sizeof(int))] = {0}, byte = 't';
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    ssize_t n = sendmsg(io->child_tty_sock, &mh, MSG_NOSIGNAL);
+    int saved = errno;
+    close(master);
+    if (n != 1) {
+        close(slave);
+        return mon_fail(saved, "send the terminal to the monitor");
+    }
+    fcntl(slave, F_SETFD, FD_CLOEXEC);
+    io->child_in = io->child_out = io->child_err = slave;
+    return 0;
+}
+
+int mon_stdio_terminal_receive(struct mon_stdio *io)
+{
+    if (!io->tty)
+        return 0;
+    char byte, control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct pollfd p = {.fd = io->tty_sock, .events = POLLIN};
+    struct cmsghdr *cm = poll(&p, 1, 10000) == 1 && recvmsg(io->tty_sock, &mh, MSG_CMSG_CLOEXEC) == 1
+                             ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+        return mon_fail(EIO, "the container process sent no terminal");
+    memcpy(&io->out_r, CMSG_DATA(cm), sizeof(int));
+    close_fd(&io->tty_sock);
+    mon_attach_terminal(io->out_r);
+    return 0;
 }

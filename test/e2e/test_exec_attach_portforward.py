@@ -88,10 +88,10 @@ def test_exec_stdin_is_piped_through(pod):
 def test_exec_with_tty_and_resize(pod):
     d = pod[0]
     cid = container(pod)
-    url = exec_url(d, cid, ["sh", "-c", "sleep 0.5; busybox stty size; test -t 0 && echo terminal"], tty=True,
-                   stderr=False)
+    url = exec_url(d, cid, ["sh", "-c", "sleep 0.5; busybox stty size; tty"], tty=True, stderr=False)
     out, err, st = sc.exec_spdy(url, tty=True, resize=(100, 37), stderr=False)
-    assert out.replace(b"\r\n", b"\n").decode().split("\n")[:2] == ["37 100", "terminal"]
+    lines = out.replace(b"\r\n", b"\n").decode().split("\n")
+    assert lines[0] == "37 100" and lines[1].startswith("/dev/pts/")    # the container's own devpts
     assert sc.exit_code(st) == 0
     out, _, st = sc.exec_ws(exec_url(d, cid, ["sh", "-c", "sleep 0.5; busybox stty size"], tty=True, stderr=False),
                             tty=True, resize=(120, 50))
@@ -142,10 +142,12 @@ def test_two_clients_attach_at_once(pod):
 
 def test_attach_with_a_tty(pod):
     d = pod[0]
-    cid = container(pod, command=("sh", "-c", "read x; echo got-$x"), stdin=True, stdin_once=True, tty=True)
+    cid = container(pod, command=("sh", "-c", "read x; echo got-$x; tty; busybox stty size"), stdin=True,
+                    stdin_once=True, tty=True)
     url = d.call("Attach", pb().AttachRequest(container_id=cid, stdin=True, stdout=True, tty=True)).url
     out, _, st = sc.attach_spdy(url, stdin=b"abc\r", tty=True, resize=(90, 30), stderr=False)
-    assert b"got-abc" in out
+    lines = out.replace(b"\r\n", b"\n").decode().split("\n")
+    assert "got-abc" in lines and "/dev/pts/0" in lines and "30 90" in lines
 
 
 def test_tokens_are_single_use_and_paths_are_checked(pod):
