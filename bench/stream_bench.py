@@ -73,7 +73,6 @@ def main():
     try:
         il.build_busybox_image(reg, "bench/stream", "v1", cmd=("sleep", "1000"))
         image = "%s/bench/stream:v1" % reg.host
-        d.start()
         d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
         net = BridgeNetwork(d.cni_dir, portmap=False)
         cfg = pod_config("stream-bench")
