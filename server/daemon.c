@@ -8,6 +8,7 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -120,6 +121,7 @@ static void seccomp_warm(void)
     struct rt_seccomp_filter f;
     if (rt_caps_mask(NULL, 0, NULL, 0, false, &caps, NULL) == 0 && rt_seccomp_compile_default(caps, &f, NULL) == 0)
         rt_seccomp_filter_fini(&f);
+    malloc_trim(0); /* libseccomp's working memory is freed, but stays in the heap until trimmed */
 }
 
 int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_error_t **err)
