@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -28,7 +29,7 @@ struct client {
 
 static struct {
     int listen_fd;
-    char path[4096];
+    char *path; /* a copy: the spec is freed once the workload runs */
     int stdin_fd; /* the workload's stdin: the pipe's write end or the pty master; -1 once closed */
     int tty_fd;   /* the pty master, for resizes; -1 without a tty */
     bool tty, stdin_once;
@@ -74,7 +75,8 @@ int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_o
 {
     if (!path || !path[0])
         return 0;
-    snprintf(att.path, sizeof att.path, "%s", path);
+    if (!(att.path = strdup(path)))
+        return mon_fail(ENOMEM, "attach socket %s", path);
     att.tty = io->tty;
     att.stdin_once = stdin_once;
     att.stdin_fd = io->tty ? io->out_r : io->in_w;
