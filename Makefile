@@ -23,7 +23,7 @@ DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-com
                 protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang \
                 libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev libseccomp-dev \
                 docker-registry umoci skopeo busybox-static apache2-utils zstd \
-                containernetworking-plugins iproute2 iptables
+                containernetworking-plugins iproute2 iptables openssl
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
 # runtime/<name>_main.c are the helper binaries' entry points: each becomes build/crisp-<name>.

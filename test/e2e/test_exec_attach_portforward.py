@@ -3,6 +3,7 @@ WebSocket clients (streamclient.py): output and exit codes, terminals and resize
 to a running container, port-forwarding to a busybox httpd in a pod, errors, and clients that vanish."""
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -12,7 +13,7 @@ import pytest
 
 import imagelib as il
 import streamclient as sc
-from conftest import pb
+from conftest import Crispd, pb
 from podlib import BridgeNetwork, pod_config, remove_pod, run_pod
 from test_containers import create, start, status, wait_exited
 
@@ -271,3 +272,34 @@ def test_port_forward_requests_are_checked(net_pod):
     with pytest.raises(grpc.RpcError) as e:
         d.call("PortForward", pb().PortForwardRequest(pod_sandbox_id="f" * 64, port=[80]))
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_streaming_over_tls(image, tmp_path):
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    d = Crispd(config={"streaming": {"tls_cert": cert, "tls_key": key}})
+    try:
+        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+        cfg = pod_config("tls", host_network=True)
+        cfg.log_directory = os.path.join(d.dir, "logs")
+        os.makedirs(cfg.log_directory)
+        p = (d, run_pod(d, cfg), cfg, image)
+        try:
+            cid = container(p)
+            url = exec_url(d, cid, ["sh", "-c", "echo secret"])
+            assert url.startswith("https://127.0.0.1:")
+            out, _, st = sc.exec_spdy(url)
+            assert out == b"secret\n" and sc.exit_code(st) == 0
+            # Plain HTTP to the TLS port is not served.
+            plain = exec_url(d, cid, ["true"]).replace("https://", "http://")
+            try:
+                answered = sc.http_request(plain)[0]
+            except (OSError, ValueError, sc.StreamError):
+                answered = None
+            assert answered is None or answered >= 400
+        finally:
+            remove_pod(d, p[1])
+    finally:
+        d.stop()
+        d.cleanup()
