@@ -38,6 +38,7 @@ struct crisp_config {
     int streaming_port;      /* 0: a free port */
     char *streaming_tls_cert; /* PEM files; both empty: plain HTTP */
     char *streaming_tls_key;
+    int streaming_token_ttl; /* seconds a streaming URL stays valid */
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
     char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */

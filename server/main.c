@@ -133,7 +133,8 @@ static int start_serving(struct srv_daemon *d, struct srv_grpc **ret, crisp_erro
 static int streaming_start(struct srv_daemon *d, const struct srv_streaming_backend *backend, crisp_error_t **err)
 {
     const struct srv_streaming_config sc = {d->cfg->streaming_address, d->cfg->streaming_port,
-                                            d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key};
+                                            d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key,
+                                            d->cfg->streaming_token_ttl};
     if (srv_streaming_start(&sc, backend, &d->streaming, err) < 0)
         return crisp_error_wrap(err, "streaming server on %s", d->cfg->streaming_address);
     return 0;

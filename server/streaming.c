@@ -185,7 +185,7 @@ static int server_init(struct srv_streaming *s, const struct srv_streaming_confi
     bool tls = cfg->tls_cert && *cfg->tls_cert;
     if (tls && srv_tls_context_new(cfg->tls_cert, cfg->tls_key, &s->tls, err) < 0)
         return -1;
-    if (srv_tokens_new(&s->tokens, err) < 0)
+    if (srv_tokens_new(cfg->token_ttl_s > 0 ? (int64_t)cfg->token_ttl_s * 1000 : SRV_TOKEN_TTL_MS, &s->tokens, err) < 0)
         return -1;
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->stop_fd < 0)

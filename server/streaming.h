@@ -61,6 +61,7 @@ struct srv_streaming_config {
     const char *address; /* IP to listen on */
     int port;            /* 0: a free port */
     const char *tls_cert, *tls_key; /* PEM files; NULL or "": plain HTTP */
+    int token_ttl_s;     /* how long a URL stays valid; 0: a minute */
 };
 
 /* Listens and serves until srv_streaming_stop. The backend must outlive the server. */
@@ -70,7 +71,7 @@ int srv_streaming_start(const struct srv_streaming_config *cfg, const struct srv
 /* Closes the listener, ends every session (releasing its proc), joins every thread, frees. NULL: no-op. */
 void srv_streaming_stop(struct srv_streaming *s);
 
-/* Registers the request under a new random single-use token that expires after a minute, and
+/* Registers the request under a new random single-use token that expires after token_ttl_s, and
  * returns its URL ("http://127.0.0.1:PORT/exec/TOKEN" or https). Takes ownership of req, even on error. */
 int srv_streaming_url(struct srv_streaming *s, struct srv_streaming_request *req, char **ret_url,
                       crisp_error_t **err);

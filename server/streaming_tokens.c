@@ -21,9 +21,10 @@ struct srv_tokens {
     pthread_mutex_t lock;
     struct token *v;
     size_t n;
+    int64_t ttl_ms;
 };
 
-int srv_tokens_new(struct srv_tokens **ret, crisp_error_t **err)
+int srv_tokens_new(int64_t ttl_ms, struct srv_tokens **ret, crisp_error_t **err)
 {
     struct srv_tokens *t = calloc(1, sizeof(*t));
     if (!t || !(t->v = calloc(SRV_TOKENS_MAX, sizeof(*t->v)))) {
@@ -31,6 +32,7 @@ int srv_tokens_new(struct srv_tokens **ret, crisp_error_t **err)
         return crisp_error_make(err, ENOMEM, "out of memory");
     }
     pthread_mutex_init(&t->lock, NULL);
+    t->ttl_ms = ttl_ms;
     *ret = t;
     return 0;
 }
@@ -96,7 +98,7 @@ int srv_tokens_add(struct srv_tokens *t, struct srv_streaming_request *req, int6
     prune(t, now_ms);
     bool full = t->n >= SRV_TOKENS_MAX;
     if (!full)
-        t->v[t->n++] = (struct token){.token = token, .req = req, .expires = now_ms + SRV_TOKEN_TTL_MS};
+        t->v[t->n++] = (struct token){.token = token, .req = req, .expires = now_ms + t->ttl_ms};
     pthread_mutex_unlock(&t->lock);
     if (full) {
         free(token);

@@ -4,12 +4,14 @@
 
 #include "server/streaming.h"
 
+/* How long a URL stays valid unless the configuration says otherwise. */
 #define SRV_TOKEN_TTL_MS 60000
 #define SRV_TOKENS_MAX 4096
 
 struct srv_tokens;
 
-int srv_tokens_new(struct srv_tokens **ret, crisp_error_t **err);
+/* ttl_ms: how long a token stays valid. */
+int srv_tokens_new(int64_t ttl_ms, struct srv_tokens **ret, crisp_error_t **err);
 void srv_tokens_free(struct srv_tokens *t);
 
 /* Files req (owned from now on, even on error) under a fresh random URL-safe token (caller frees). */

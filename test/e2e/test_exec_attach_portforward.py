@@ -303,3 +303,25 @@ def test_streaming_over_tls(image, tmp_path):
     finally:
         d.stop()
         d.cleanup()
+
+
+def test_urls_expire(image):
+    d = Crispd(config={"streaming": {"token_ttl": 1}})
+    try:
+        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+        cfg = pod_config("ttl", host_network=True)
+        cfg.log_directory = os.path.join(d.dir, "logs")
+        os.makedirs(cfg.log_directory)
+        p = (d, run_pod(d, cfg), cfg, image)
+        try:
+            cid = container(p)
+            late = exec_url(d, cid, ["echo", "late"])
+            fresh = exec_url(d, cid, ["echo", "fresh"])
+            assert sc.exec_spdy(fresh)[0] == b"fresh\n"
+            time.sleep(1.5)
+            assert sc.http_request(late)[0] == 404
+        finally:
+            remove_pod(d, p[1])
+    finally:
+        d.stop()
+        d.cleanup()

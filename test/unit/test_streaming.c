@@ -89,7 +89,7 @@ static void test_tokens(void)
 {
     struct srv_tokens *t = NULL;
     crisp_error_t *err = NULL;
-    CHECK(srv_tokens_new(&t, &err) == 0);
+    CHECK(srv_tokens_new(SRV_TOKEN_TTL_MS, &t, &err) == 0);
     _cleanup_free_ char *a = NULL, *b = NULL;
     CHECK(srv_tokens_add(t, request(SRV_STREAMING_EXEC, "true"), 1000, &a, &err) == 0);
     CHECK(srv_tokens_add(t, request(SRV_STREAMING_ATTACH, NULL), 1000, &b, &err) == 0);
