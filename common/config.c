@@ -50,6 +50,7 @@ static const struct key_spec keys[] = {
     {"streaming.tls_cert", KEY_OPT_PATH, F(streaming_tls_cert), NULL, 0, 0},
     {"streaming.tls_key", KEY_OPT_PATH, F(streaming_tls_key), NULL, 0, 0},
     {"streaming.token_ttl", KEY_INT, F(streaming_token_ttl), NULL, 1, 3600},
+    {"streaming.idle_timeout", KEY_INT, F(streaming_idle_timeout), NULL, 0, 7 * 24 * 3600},
     {"image.pull_progress_timeout", KEY_INT, F(image_pull_progress_timeout), NULL, 1, 3600},
     {"image.max_concurrent_downloads", KEY_INT, F(image_max_concurrent_downloads), NULL, 1, 16},
     {"image.auth_file", KEY_OPT_PATH, F(image_auth_file), NULL, 0, 0},
@@ -93,6 +94,7 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->streaming_tls_cert = strdup("");
     cfg->streaming_tls_key = strdup("");
     cfg->streaming_token_ttl = 60;
+    cfg->streaming_idle_timeout = 4 * 3600; /* kubelet's default */
     cfg->image_pull_progress_timeout = 60;
     cfg->image_max_concurrent_downloads = 3;
     cfg->image_auth_file = strdup("");

@@ -39,6 +39,7 @@ struct crisp_config {
     char *streaming_tls_cert; /* PEM files; both empty: plain HTTP */
     char *streaming_tls_key;
     int streaming_token_ttl; /* seconds a streaming URL stays valid */
+    int streaming_idle_timeout; /* seconds a streaming session may move nothing; 0: forever */
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
     char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */

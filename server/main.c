@@ -134,7 +134,7 @@ static int streaming_start(struct srv_daemon *d, const struct srv_streaming_back
 {
     const struct srv_streaming_config sc = {d->cfg->streaming_address, d->cfg->streaming_port,
                                             d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key,
-                                            d->cfg->streaming_token_ttl};
+                                            d->cfg->streaming_token_ttl, d->cfg->streaming_idle_timeout};
     if (srv_streaming_start(&sc, backend, &d->streaming, err) < 0)
         return crisp_error_wrap(err, "streaming server on %s", d->cfg->streaming_address);
     return 0;

@@ -37,6 +37,7 @@ struct srv_streaming {
     void *tls; /* SSL_CTX *, or NULL */
     int listen_fd, stop_fd;
     char *url_base; /* "http://127.0.0.1:PORT" */
+    int64_t idle_timeout_ms;
     pthread_t accept_thread;
     bool accepting;
     pthread_mutex_t lock;
@@ -59,7 +60,8 @@ static void *conn_main(void *arg)
     struct conn_thread *ct = arg;
     struct srv_streaming *s = ct->server;
     if (!s->tls || srv_tls_accept(s->tls, &ct->conn, s->stop_fd) == 0) {
-        struct srv_serve_ctx ctx = {.tokens = s->tokens, .backend = s->backend, .stop_fd = s->stop_fd};
+        struct srv_serve_ctx ctx = {.tokens = s->tokens, .backend = s->backend, .stop_fd = s->stop_fd,
+                                    .idle_timeout_ms = s->idle_timeout_ms};
         srv_streaming_serve(&ctx, &ct->conn);
     }
     srv_tls_conn_free(&ct->conn);
@@ -185,6 +187,7 @@ static int server_init(struct srv_streaming *s, const struct srv_streaming_confi
     bool tls = cfg->tls_cert && *cfg->tls_cert;
     if (tls && srv_tls_context_new(cfg->tls_cert, cfg->tls_key, &s->tls, err) < 0)
         return -1;
+    s->idle_timeout_ms = (int64_t)cfg->idle_timeout_s * 1000;
     if (srv_tokens_new(cfg->token_ttl_s > 0 ? (int64_t)cfg->token_ttl_s * 1000 : SRV_TOKEN_TTL_MS, &s->tokens, err) < 0)
         return -1;
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -62,6 +62,7 @@ struct srv_streaming_config {
     int port;            /* 0: a free port */
     const char *tls_cert, *tls_key; /* PEM files; NULL or "": plain HTTP */
     int token_ttl_s;     /* how long a URL stays valid; 0: a minute */
+    int idle_timeout_s;  /* a session where nothing moves that long ends; 0: never */
 };
 
 /* Listens and serves until srv_streaming_stop. The backend must outlive the server. */

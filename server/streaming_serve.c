@@ -151,6 +151,7 @@ static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, con
                      protocol ? "X-Stream-Protocol-Version: " : "", protocol ? protocol : "", protocol ? "\r\n" : "");
     struct srv_session s;
     srv_session_init(&s, c, ctx->stop_fd);
+    s.idle_timeout_ms = ctx->idle_timeout_ms;
     crisp_error_t *err = NULL;
     if (srv_spdy_transport_attach(&s, &err) < 0) {
         crisp_error_free(err);
@@ -199,6 +200,7 @@ static int upgrade_ws(const struct srv_serve_ctx *ctx, struct srv_conn *c, const
         return srv_http_respond(c, 400, "query parameter \"port\" is required\n");
     struct srv_session s;
     srv_session_init(&s, c, ctx->stop_fd);
+    s.idle_timeout_ms = ctx->idle_timeout_ms;
     crisp_error_t *err = NULL;
     int r = srv_ws_transport_attach(&s, base64, pf ? 4 : remotecommand_version(protocol), &err);
     if (r == 0)

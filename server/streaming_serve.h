@@ -11,6 +11,7 @@ struct srv_serve_ctx {
     struct srv_tokens *tokens;
     const struct srv_streaming_backend *backend;
     int stop_fd; /* readable once the server stops */
+    int64_t idle_timeout_ms; /* a session with no traffic that long ends; 0: never */
 };
 
 /* Runs until the connection is done; the caller closes it. */

@@ -239,9 +239,19 @@ static void build_poll_set(struct srv_session *s, struct poll_set *p)
     }
 }
 
+/* Like kubelet's stream idle timeout: a session where nothing moved for that long is ended (an
+ * exec with it). */
+static int64_t idle_deadline(const struct srv_session *s)
+{
+    return s->idle_timeout_ms > 0 ? s->last_activity + s->idle_timeout_ms : 0;
+}
+
 static int poll_timeout(struct srv_session *s, int64_t now, int64_t linger_until)
 {
     int64_t until = s->closing ? linger_until : s->deadline;
+    int64_t idle = idle_deadline(s);
+    if (idle > 0 && (until <= 0 || idle < until))
+        until = idle;
     if (srv_conn_pending(s->conn))
         return 0;
     if (until <= 0)
@@ -288,7 +298,7 @@ void srv_session_run(struct srv_session *s)
 {
     int64_t linger_until = 0;
     bool shut = false;
-    s->last_output = srv_now_ms();
+    s->last_output = s->last_activity = srv_now_ms();
     for (;;) {
         if (!advance(s, &linger_until))
             break;
@@ -305,8 +315,12 @@ void srv_session_run(struct srv_session *s)
             break;
         if (r > 0 && (p.fds[1].revents & POLLIN))
             break;
-        if (r > 0 || srv_conn_pending(s->conn))
+        if (r > 0 || srv_conn_pending(s->conn)) {
+            s->last_activity = srv_now_ms();
             do_io(s, &p);
+        } else if (idle_deadline(s) > 0 && srv_now_ms() >= idle_deadline(s)) {
+            break;
+        }
     }
     srv_session_release(s);
 }

@@ -85,6 +85,8 @@ struct srv_session {
     int extra_fd;     /* polled for the app (an exit fd); -1: none */
     int64_t deadline; /* when the app wants a turn even without I/O; 0: none */
     int64_t last_output;
+    int64_t idle_timeout_ms; /* 0: none */
+    int64_t last_activity;   /* when a byte last moved either way */
 };
 
 void srv_session_init(struct srv_session *s, struct srv_conn *conn, int stop_fd);

@@ -28,7 +28,8 @@ def test_defaults_without_any_file(tmpdir_clean):
     assert cfg["log_format"] == "text"
     assert cfg["cgroup_driver"] == "cgroupfs"
     assert cfg["cni"] == {"conf_dir": "/etc/cni/net.d", "bin_dirs": ["/opt/cni/bin", "/usr/lib/cni"]}
-    assert cfg["streaming"] == {"address": "127.0.0.1", "port": 0, "tls_cert": "", "tls_key": "", "token_ttl": 60}
+    assert cfg["streaming"] == {"address": "127.0.0.1", "port": 0, "tls_cert": "", "tls_key": "", "token_ttl": 60,
+                                "idle_timeout": 14400}
     assert cfg["registries"] == {}
 
 
@@ -64,7 +65,8 @@ def test_file_with_comments_dropins_and_flags(tmpdir_clean):
     assert cfg["cgroup_driver"] == "systemd"
     assert cfg["cni"]["conf_dir"] == "/etc/cni/other"
     assert cfg["cni"]["bin_dirs"] == ["/opt/cni/bin", "/usr/lib/cni"]
-    assert cfg["streaming"] == {"address": "127.0.0.1", "port": 10010, "tls_cert": "", "tls_key": "", "token_ttl": 60}
+    assert cfg["streaming"] == {"address": "127.0.0.1", "port": 10010, "tls_cert": "", "tls_key": "", "token_ttl": 60,
+                                "idle_timeout": 14400}
     assert cfg["registries"] == {"registry.k8s.io": {"mirrors": ["http://127.0.0.1:5000"], "insecure": True}}
     assert cfg["root"] == "/srv/crisp"
     assert cfg["log_format"] == "json"

@@ -325,3 +325,37 @@ def test_urls_expire(image):
     finally:
         d.stop()
         d.cleanup()
+
+
+def test_idle_sessions_end(image):
+    d = Crispd(config={"streaming": {"idle_timeout": 1}})
+    try:
+        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+        cfg = pod_config("idle", host_network=True)
+        cfg.log_directory = os.path.join(d.dir, "logs")
+        os.makedirs(cfg.log_directory)
+        p = (d, run_pod(d, cfg), cfg, image)
+        try:
+            cid = container(p)
+            # Output every half second keeps a session going past the idle timeout.
+            out, _, st = sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.5; done"]))
+            assert out == b"1\n2\n3\n4\n" and sc.exit_code(st) == 0
+            # A session where nothing moves is ended, and its exec with it.
+            url = exec_url(d, cid, ["sleep", "7778"], stdin=True)
+            client = sc.SpdyClient(url, sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
+            for t in ("error", "stdin", "stdout", "stderr"):
+                client.open_stream({"streamtype": t})
+            deadline = time.monotonic() + 10
+            while not host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert host_processes([b"sleep", b"7778"])
+            deadline = time.monotonic() + 10
+            while host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert host_processes([b"sleep", b"7778"]) == []
+            client.close()
+        finally:
+            remove_pod(d, p[1])
+    finally:
+        d.stop()
+        d.cleanup()
