@@ -53,8 +53,8 @@ int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *r
 int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
                     crisp_error_t **err);
 
-/* Denies every device but the standard ones and extra_rules ("c 10:200 rwm", NULL-terminated).
- * Only cgroup v1 is enforced so far; on v2 this does nothing. */
+/* Denies every device but the standard ones and extra_rules ("c 10:200 rwm", NULL-terminated):
+ * the devices controller on cgroup v1, an eBPF program on v2. */
 int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
                                crisp_error_t **err);
 
