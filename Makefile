@@ -35,7 +35,7 @@ LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e asan asan-test fuzz bench install clean FORCE
+.PHONY: all deps run test unit e2e asan asan-test fuzz fuzz-streaming fuzz-seccomp bench install clean FORCE
 .SECONDARY:
 
 all: $(BUILD)/crispd $(BUILD)/crisp-bench $(HELPERS)
@@ -131,6 +131,22 @@ fuzz: $(GEN)
 	    server/dispatch.c common/error.c common/arena.c build/gen/api.pb-c.c \
 	    build-fuzz/protobuf-c-src/protobuf-c/protobuf-c.c
 	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus
+
+# The streaming server's parsers (HTTP head, SPDY frames and header blocks, WebSocket frames) and
+# Localhost seccomp profiles, each against its own corpus.
+FUZZ_CC := clang -std=gnu11 -Ulinux -g -O1 -fsanitize=fuzzer,address,undefined -I. -Ibuild/gen
+fuzz-streaming:
+	@mkdir -p build-fuzz fuzz-corpus-streaming
+	$(FUZZ_CC) -o build-fuzz/fuzz_streaming test/fuzz/fuzz_streaming.c server/streaming_http.c \
+	    server/streaming_spdy.c server/streaming_ws.c server/streaming_io.c common/error.c -lz -lssl -lcrypto
+	build-fuzz/fuzz_streaming -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus-streaming
+
+fuzz-seccomp:
+	@mkdir -p build-fuzz fuzz-corpus-seccomp
+	$(FUZZ_CC) -o build-fuzz/fuzz_seccomp test/fuzz/fuzz_seccomp.c runtime/seccomp.c runtime/seccomp_profile.c \
+	    runtime/seccomp_default.c runtime/caps.c common/json.c common/file.c common/error.c common/arena.c \
+	    -lseccomp -lyajl
+	build-fuzz/fuzz_seccomp -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus-seccomp
 
 bench: deps all
 	bench/run.sh $(BUILD)

@@ -69,3 +69,27 @@ char **json_get_strv(yajl_val obj, const char *key)
         }
     return out;
 }
+
+/* yajl's tree code recurses once per level: untrusted text is measured first. */
+bool json_nesting_ok(const char *text, size_t max_depth)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (const char *p = text; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = false;
+        } else if (*p == '"') {
+            in_string = true;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > max_depth)
+                return false;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+

@@ -2,6 +2,8 @@
 #ifndef CRISP_JSON_H
 #define CRISP_JSON_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -17,5 +19,8 @@ char *json_gen_take(yajl_gen g);
 const char *json_get_str(yajl_val obj, const char *key);
 long long json_get_int(yajl_val obj, const char *key);
 char **json_get_strv(yajl_val obj, const char *key);
+
+/* False when text nests arrays/objects deeper than max_depth (checked before handing it to yajl). */
+bool json_nesting_ok(const char *text, size_t max_depth);
 
 #endif

@@ -2,6 +2,7 @@
 #include "runtime/cni.h"
 
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/strv.h"
 #include "runtime/cni_config.h"
 
@@ -867,7 +868,7 @@ static char *status_text(int status)
 static int plugin_failure(const struct cni_op *op, const char *type, const struct exec_result *x,
                           crisp_error_t **err)
 {
-    yajl_val root = rt_cni_json_nesting_ok(x->out, RT_CNI_JSON_MAX_DEPTH) ? yajl_tree_parse(x->out, NULL, 0) : NULL;
+    yajl_val root = json_nesting_ok(x->out, RT_CNI_JSON_MAX_DEPTH) ? yajl_tree_parse(x->out, NULL, 0) : NULL;
     const char *msg = root ? string_member(root, "msg") : NULL;
     const char *details = root ? string_member(root, "details") : NULL;
     yajl_val code = root ? member(root, "code", yajl_t_number) : NULL;
@@ -913,7 +914,7 @@ static int result_parse(const char *type, const char *text, yajl_val *ret, crisp
 {
     char errbuf[128] = "";
     yajl_val root = NULL;
-    if (!rt_cni_json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
+    if (!json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
         snprintf(errbuf, sizeof(errbuf), "nested too deeply");
     else
         root = yajl_tree_parse(text, errbuf, sizeof(errbuf));

@@ -2,6 +2,7 @@
 #include "runtime/cni_config.h"
 
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/file.h"
 
 #include <dirent.h>
@@ -51,29 +52,6 @@ static int check_network(const char *path, yajl_val root, crisp_error_t **err)
     return 0;
 }
 
-/* Nesting is bounded before parsing: yajl's tree code recurses once per level. */
-bool rt_cni_json_nesting_ok(const char *text, size_t max_depth)
-{
-    size_t depth = 0;
-    bool in_string = false;
-    for (const char *p = text; *p; p++) {
-        if (in_string) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
-                in_string = false;
-        } else if (*p == '"') {
-            in_string = true;
-        } else if (*p == '[' || *p == '{') {
-            if (++depth > max_depth)
-                return false;
-        } else if ((*p == ']' || *p == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
 /* The file is stat()ed before it is read, so a change racing the read shows up as a newer stamp. */
 static int load_file(const char *path, yajl_val *ret_root, struct stat *ret_st, crisp_error_t **err)
 {
@@ -82,7 +60,7 @@ static int load_file(const char *path, yajl_val *ret_root, struct stat *ret_st, 
     _cleanup_free_ char *text = NULL;
     if (file_read_bounded(path, RT_CNI_CONFIG_MAX_SIZE, &text, NULL, err) < 0)
         return -1;
-    if (!rt_cni_json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
+    if (!json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
         return crisp_error_make(err, EINVAL, "%s: JSON nested too deeply", path);
     char errbuf[256] = "";
     yajl_val root = yajl_tree_parse(text, errbuf, sizeof(errbuf));

@@ -22,7 +22,4 @@ int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **er
 int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root, struct stat *ret_st,
                        crisp_error_t **err);
 
-/* False when text nests arrays/objects deeper than max_depth (checked before handing it to yajl). */
-bool rt_cni_json_nesting_ok(const char *text, size_t max_depth);
-
 #endif

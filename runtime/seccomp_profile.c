@@ -5,9 +5,9 @@
 
 #include "common/arena.h"
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/file.h"
 #include "runtime/caps.h"
-#include "runtime/cni_config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -496,7 +496,7 @@ static void parser_fini(struct parser *p)
 static int parse_text(const char *text, yajl_val *ret_root, crisp_error_t **err)
 {
     char errbuf[256] = "";
-    if (!rt_cni_json_nesting_ok(text, MAX_JSON_DEPTH))
+    if (!json_nesting_ok(text, MAX_JSON_DEPTH))
         return crisp_error_make(err, EINVAL, "JSON nested deeper than %d levels", MAX_JSON_DEPTH);
     *ret_root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!*ret_root) {

@@ -70,7 +70,7 @@ static int parse_header_line(const char *line, size_t len, struct srv_http_reque
     return srv_headers_add(&r->headers, line, (size_t)(colon - line), v, (size_t)(end - v), err);
 }
 
-int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, crisp_error_t **err)
+static int parse_lines(const char *buf, size_t len, struct srv_http_request *ret, crisp_error_t **err)
 {
     const char *p = buf, *end = buf + len;
     bool first = true;
@@ -96,6 +96,15 @@ int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, cr
         p = eol + 2;
     }
     return crisp_error_make(err, EINVAL, "request head does not end with a blank line");
+}
+
+/* A request that fails to parse keeps nothing. */
+int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, crisp_error_t **err)
+{
+    if (parse_lines(buf, len, ret, err) == 0)
+        return 0;
+    srv_http_request_clear(ret);
+    return -1;
 }
 
 void srv_http_request_clear(struct srv_http_request *r)
