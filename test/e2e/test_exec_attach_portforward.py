@@ -359,3 +359,43 @@ def test_idle_sessions_end(image):
     finally:
         d.stop()
         d.cleanup()
+
+
+def crispd_fds(d):
+    return len(os.listdir("/proc/%d/fd" % d.proc.pid))
+
+
+def test_attach_and_exec_after_crispd_restarts(pod):
+    d = pod[0]
+    cid = container(pod, command=("sh", "-c", "cat; echo bye"), stdin=True, stdin_once=True)
+    d.proc.kill()
+    d.proc.wait()
+    d.start()
+    # The monitor kept the attach socket and the container its stdin across crispd's restart.
+    out, _, st = sc.exec_spdy(exec_url(d, cid, ["echo", "still"]))
+    assert out == b"still\n"
+    url = d.call("Attach", pb().AttachRequest(container_id=cid, stdin=True, stdout=True, stderr=True)).url
+    out, _, st = sc.attach_spdy(url, stdin=b"again\n")
+    assert out == b"again\nbye\n"
+
+
+def test_sessions_leave_no_fd_behind(pod):
+    d = pod[0]
+    cid = container(pod)
+    sc.exec_spdy(exec_url(d, cid, ["true"]))          # the first session may set up what stays
+    time.sleep(1)
+    before = crispd_fds(d)
+    for _ in range(5):
+        sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "echo x; echo y >&2"]))
+        sc.exec_ws(exec_url(d, cid, ["cat"], stdin=True), stdin=b"z", protocol="v5.channel.k8s.io")
+        # An attach whose client goes away while the container runs on.
+        client = sc.SpdyClient(d.call("Attach", pb().AttachRequest(container_id=cid, stdout=True)).url,
+                               sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
+        client.open_stream({"streamtype": "error"})
+        client.open_stream({"streamtype": "stdout"})
+        time.sleep(0.2)
+        client.close()
+    deadline = time.monotonic() + 5
+    while crispd_fds(d) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert crispd_fds(d) <= before     # gRPC's own may close meanwhile; none of the sessions' stays

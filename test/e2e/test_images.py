@@ -247,6 +247,17 @@ def test_registry_killed_mid_pull(crispd_factory):
         assert d.stop() == 0
 
 
+def partial_blob_in(tmp):
+    """A download under way: a temporary blob with some bytes (it may be renamed away meanwhile)."""
+    for n in os.listdir(tmp):
+        try:
+            if n.startswith("blob-") and os.path.getsize(os.path.join(tmp, n)) > 0:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
 def test_pull_without_progress_fails(crispd_factory):
     with il.Registry() as reg:
         il.build_large_image(reg, "test/stall", "v1", total_mb=60, layers=1)
@@ -255,8 +266,7 @@ def test_pull_without_progress_fails(crispd_factory):
         future = d.call_future("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=ref)), timeout=120)
         tmp = os.path.join(d.root, "tmp")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-                n.startswith("blob-") and os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)):
+        while time.monotonic() < deadline and not partial_blob_in(tmp):
             time.sleep(0.005)
         os.kill(reg.pid, signal.SIGSTOP)
         try:
