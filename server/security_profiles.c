@@ -83,6 +83,20 @@ static int seccomp_from(const Runtime__V1__LinuxContainerSecurityContext *sc, st
     }
 }
 
+/* securityfs lists each loaded profile as "NAME (MODE)". */
+static bool apparmor_loaded(const char *name)
+{
+    FILE *f = fopen("/sys/kernel/security/apparmor/profiles", "re");
+    char line[512];
+    size_t n = strlen(name);
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strncmp(line, name, n) == 0 && strncmp(line + n, " (", 2) == 0;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static int apparmor_localhost(const char *name, struct rt_container_spec *s, crisp_error_t **err)
 {
     if (!*name || strlen(name) > 255 || strpbrk(name, "\n "))
@@ -90,6 +104,8 @@ static int apparmor_localhost(const char *name, struct rt_container_spec *s, cri
     if (!apparmor_on)
         return crisp_error_make(err, EINVAL, "AppArmor profile %s was asked for, but AppArmor is not enabled on "
                                              "this host", name);
+    if (!apparmor_loaded(name))
+        return crisp_error_make(err, EINVAL, "AppArmor profile %s is not loaded on this host", name);
     s->apparmor_profile = name;
     return 0;
 }
