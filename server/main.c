@@ -132,6 +132,8 @@ static int start_serving(struct srv_daemon *d, struct srv_grpc **ret, crisp_erro
 
 static int streaming_start(struct srv_daemon *d, const struct srv_streaming_backend *backend, crisp_error_t **err)
 {
+    if (!d->cfg->streaming_tls_cert[0] != !d->cfg->streaming_tls_key[0])
+        return crisp_error_make(err, EINVAL, "streaming.tls_cert and streaming.tls_key must be set together");
     const struct srv_streaming_config sc = {d->cfg->streaming_address, d->cfg->streaming_port,
                                             d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key,
                                             d->cfg->streaming_token_ttl, d->cfg->streaming_idle_timeout};

@@ -153,3 +153,10 @@ def test_help_and_version():
     r = run_crispd("--no-such-flag")
     assert r.returncode == 2 and "Usage" in r.stderr
     assert os.access(CRISPD, os.X_OK)
+
+
+def test_streaming_tls_needs_both_files(tmpdir_clean):
+    path = write(os.path.join(tmpdir_clean, "crisp.json"), '{"streaming": {"tls_cert": "/nonexistent/cert.pem"}}')
+    r = run_crispd("--config", path, "--listen", os.path.join(tmpdir_clean, "s.sock"),
+                   "--state", os.path.join(tmpdir_clean, "state"), "--root", os.path.join(tmpdir_clean, "root"))
+    assert r.returncode != 0 and "streaming.tls_cert and streaming.tls_key must be set together" in r.stderr
