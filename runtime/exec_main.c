@@ -319,17 +319,31 @@ static int ns_open(int dir, pid_t pid, const char *name, int *ret_fd)
     return 0;
 }
 
+static int write_zero(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, "0", 1);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == 1 ? 0 : -1;
+}
+
+/* We are single-threaded here: on cgroup v1, moving our one thread through the hierarchy's tasks file
+ * skips the kernel's global threadgroup lock that cgroup.procs takes (whose write side can wait an RCU
+ * grace period, ~10 ms). cgroup v2 has no tasks file: there cgroup.procs it is. */
 static int cgroup_join(const char *file)
 {
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-    int fd = open(file, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail_errno("open %s", file);
-    ssize_t n = write(fd, buf, (size_t)len);
-    int r = n == len ? 0 : fail_errno("join cgroup %s", file);
-    close(fd);
-    return r;
+    char tasks[PATH_MAX];
+    const char *slash = strrchr(file, '/');
+    int n = slash ? snprintf(tasks, sizeof(tasks), "%.*s/tasks", (int)(slash - file), file) : -1;
+    if (n > 0 && (size_t)n < sizeof(tasks) && write_zero(tasks) == 0)
+        return 0;
+    if ((n > 0 && errno != ENOENT) || write_zero(file) < 0)
+        return fail_errno("join cgroup %s", file);
+    return 0;
 }
 
 /* Opens every namespace first so the target cannot go away halfway, then joins the cgroups (whose

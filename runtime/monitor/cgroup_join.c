@@ -32,14 +32,24 @@ int mon_cgroup2_dir_open(const struct mon_spec *spec, size_t *ret_index)
     return -1;
 }
 
-/* SKIP is the one the workload was born in, or -1. */
-int mon_cgroup_join(const struct mon_spec *spec, pid_t pid, ssize_t skip)
+/* Run by the workload itself, single-threaded, before anything else. On cgroup v1 it writes "0" to
+ * each hierarchy's tasks file: moving just the calling thread does not take the kernel's global
+ * threadgroup lock, whose write side costs an RCU grace period (~10 ms) when it has been idle, as
+ * writing a pid to cgroup.procs does. For a single-threaded process the result is the same. On v2
+ * (no tasks file) cgroup.procs it is. SKIP is the one the workload was born in, or -1. */
+int mon_cgroup_join_self(const struct mon_spec *spec, ssize_t skip)
 {
-    char text[24];
-    snprintf(text, sizeof text, "%d", (int)pid);
-    for (size_t i = 0; i < spec->n_cgroup_procs; i++)
-        if ((ssize_t)i != skip && mon_write_string(spec->cgroup_procs[i], text) < 0)
-            return mon_fail(errno, "write %s", spec->cgroup_procs[i]);
+    char tasks[PATH_MAX];
+    for (size_t i = 0; i < spec->n_cgroup_procs; i++) {
+        const char *procs = spec->cgroup_procs[i], *slash = strrchr(procs, '/');
+        if ((ssize_t)i == skip)
+            continue;
+        int n = snprintf(tasks, sizeof tasks, "%.*s/tasks", (int)(slash - procs), procs);
+        if (n > 0 && (size_t)n < sizeof tasks && mon_write_string(tasks, "0") == 0)
+            continue;
+        if (errno != ENOENT || mon_write_string(procs, "0") < 0)
+            return mon_fail(errno, "join cgroup %s", procs);
+    }
     return 0;
 }
 

@@ -188,10 +188,13 @@ static int exit_code_for_exec(int err)
     return err == ENOENT ? 127 : err == EACCES || err == ENOEXEC ? 126 : 1;
 }
 
-_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, int release_fd, int error_fd)
+_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, ssize_t born_in, int release_fd,
+                             int error_fd)
 {
     mon_signals_reset();
     release_wait(release_fd);
+    if (mon_cgroup_join_self(spec, born_in) < 0)
+        child_die(error_fd, 1);
     umask(0); /* modes of what we create are exact; the workload gets the usual 022 */
     if (session_new() < 0 || seccomp_read(spec) < 0 || mon_userns_open(spec) < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || mon_stdio_terminal_open(io) < 0 || cwd_enter(spec) < 0 ||
         mon_lsm_apply(spec) < 0 || mon_userns_enter() < 0 || identity_take(spec) < 0 || stdio_install(io) < 0 || fds_close_on_exec() < 0)

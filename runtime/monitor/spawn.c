@@ -1,6 +1,6 @@
 /* Creating the workload: clone into new mount (and maybe PID) namespaces, hold the child on a pipe
- * until it is in its cgroups and has its oom_score_adj, then learn from a close-on-exec pipe whether
- * its exec succeeded. */
+ * until it has its oom_score_adj (it joins its cgroups itself, first thing), then learn from a
+ * close-on-exec pipe whether its exec succeeded. */
 #define _GNU_SOURCE
 #include "monitor.h"
 
@@ -48,18 +48,17 @@ static pid_t clone_fork(unsigned long flags, int cgroup_fd, bool *ret_born_in)
                                      .cgroup = (uint64_t)cgroup_fd};
         pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
         if (pid >= 0) {
-            *ret_born_in = pid > 0;
+            *ret_born_in = true; /* in the child too: it must not join that one again */
             return pid;
         }
     }
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0UL);
 }
 
-static int workload_place(const struct mon_spec *spec, pid_t pid, ssize_t born_in)
+/* The workload joins its cgroups itself, first thing once released (mon_cgroup_join_self). */
+static int workload_place(const struct mon_spec *spec, pid_t pid)
 {
-    if (mon_cgroup_join(spec, pid, born_in) < 0 || mon_oom_score_adj_set(spec, pid) < 0)
-        return -1;
-    return 0;
+    return mon_oom_score_adj_set(spec, pid);
 }
 
 static int wait_child(pid_t pid)
@@ -105,10 +104,9 @@ static int exec_result_read(int fd, struct mon_exit *ex)
     return spawn_failed(ex, code, buf + sizeof code);
 }
 
-static int release_and_await(const struct mon_spec *spec, pid_t pid, ssize_t born_in, int release_w, int error_r,
-                             struct mon_exit *ex)
+static int release_and_await(const struct mon_spec *spec, pid_t pid, int release_w, int error_r, struct mon_exit *ex)
 {
-    int placed = workload_place(spec, pid, born_in);
+    int placed = workload_place(spec, pid);
     if (placed == 0 && write(release_w, "g", 1) != 1)
         placed = mon_fail(errno, "release the container process");
     close(release_w); /* without the byte, the child reads EOF and exits silently */
@@ -157,7 +155,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
     if (pid == 0) {
         close(release[1]);
         close(error[0]);
-        mon_child_run(spec, io, release[0], error[1]);
+        mon_child_run(spec, io, born ? (ssize_t)cgroup2_index : -1, release[0], error[1]);
     }
     close(release[0]);
     close(error[1]);
@@ -168,7 +166,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
         return spawn_failed(ret_exit, 1, mon_error());
     }
     *ret_pid = pid;
-    if (release_and_await(spec, pid, born ? (ssize_t)cgroup2_index : -1, release[1], error[0], ret_exit) < 0)
+    if (release_and_await(spec, pid, release[1], error[0], ret_exit) < 0)
         return -1;
     if (mon_stdio_terminal_receive(io) < 0) {
         kill(pid, SIGKILL);

@@ -417,3 +417,27 @@ def test_bad_masked_path_is_invalid_argument(pod):
     with pytest.raises(grpc.RpcError) as e:
         create(d, pod_id, cfg, image, command=["true"], security=sc)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "must be absolute" in e.value.details()
+
+
+def test_workload_and_execs_are_in_the_container_cgroups(pod):
+    import json
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    info = json.loads(d.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid, verbose=True))
+                      .info["info"])
+    want = info["cgroupPath"]
+
+    def paths(text):
+        out = {}
+        for line in text.splitlines():
+            _, ctrls, path = line.split(":", 2)
+            for c in ctrls.split(","):
+                if c in ("cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer"):
+                    out[c] = path
+        return out
+    with open("/proc/%d/cgroup" % info["pid"]) as f:
+        workload = paths(f.read())
+    assert workload and set(workload.values()) == {want}
+    execd = paths(exec_sync(d, cid, ["cat", "/proc/self/cgroup"]).stdout.decode())
+    assert execd == workload
