@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -109,6 +111,10 @@ static void accept_one(struct srv_streaming *s)
     int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
+    /* Frames are small and interactive: Nagle's wait for an ACK would add a delayed-ACK 40 ms. Go's
+     * clients (kubelet, kubectl, crictl) set it on their end too. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     reap(s, false);
     pthread_mutex_lock(&s->lock);
     bool full = s->n_conns >= MAX_CONNECTIONS;

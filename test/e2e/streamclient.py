@@ -72,6 +72,7 @@ def _connect(url, timeout):
     u = urllib.parse.urlsplit(url)
     port = u.port or (443 if u.scheme == "https" else 80)
     sock = socket.create_connection((u.hostname, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as Go's clients do
     if u.scheme == "https":
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
