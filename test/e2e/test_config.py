@@ -160,3 +160,8 @@ def test_streaming_tls_needs_both_files(tmpdir_clean):
     r = run_crispd("--config", path, "--listen", os.path.join(tmpdir_clean, "s.sock"),
                    "--state", os.path.join(tmpdir_clean, "state"), "--root", os.path.join(tmpdir_clean, "root"))
     assert r.returncode != 0 and "streaming.tls_cert and streaming.tls_key must be set together" in r.stderr
+
+
+def test_the_shipped_config_shows_the_defaults(tmpdir_clean):
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "crisp.json")
+    assert effective("--config", shipped) == effective("--config", write(os.path.join(tmpdir_clean, "e.json"), "{}"))
