@@ -1,6 +1,7 @@
 """Exec, Attach and PortForward through the URLs crispd returns, with the test's own SPDY/3.1 and
 WebSocket clients (streamclient.py): output and exit codes, terminals and resizes, stdin, attaching
 to a running container, port-forwarding to a busybox httpd in a pod, errors, and clients that vanish."""
+import contextlib
 import os
 import socket
 import subprocess
@@ -274,91 +275,77 @@ def test_port_forward_requests_are_checked(net_pod):
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@contextlib.contextmanager
+def configured_pod(image, config, name):
+    """A crispd of its own with the given configuration, and a host-network pod on it."""
+    d = Crispd(config=config)
+    try:
+        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+        cfg = pod_config(name, host_network=True)
+        cfg.log_directory = os.path.join(d.dir, "logs")
+        os.makedirs(cfg.log_directory)
+        p = (d, run_pod(d, cfg), cfg, image)
+        try:
+            yield p
+        finally:
+            remove_pod(d, p[1])
+    finally:
+        d.stop()
+        d.cleanup()
+
+
 def test_streaming_over_tls(image, tmp_path):
     key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
-    d = Crispd(config={"streaming": {"tls_cert": cert, "tls_key": key}})
-    try:
-        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
-        cfg = pod_config("tls", host_network=True)
-        cfg.log_directory = os.path.join(d.dir, "logs")
-        os.makedirs(cfg.log_directory)
-        p = (d, run_pod(d, cfg), cfg, image)
+    with configured_pod(image, {"streaming": {"tls_cert": cert, "tls_key": key}}, "tls") as p:
+        d = p[0]
+        cid = container(p)
+        url = exec_url(d, cid, ["sh", "-c", "echo secret"])
+        assert url.startswith("https://127.0.0.1:")
+        out, _, st = sc.exec_spdy(url)
+        assert out == b"secret\n" and sc.exit_code(st) == 0
+        # Plain HTTP to the TLS port is not served.
+        plain = exec_url(d, cid, ["true"]).replace("https://", "http://")
         try:
-            cid = container(p)
-            url = exec_url(d, cid, ["sh", "-c", "echo secret"])
-            assert url.startswith("https://127.0.0.1:")
-            out, _, st = sc.exec_spdy(url)
-            assert out == b"secret\n" and sc.exit_code(st) == 0
-            # Plain HTTP to the TLS port is not served.
-            plain = exec_url(d, cid, ["true"]).replace("https://", "http://")
-            try:
-                answered = sc.http_request(plain)[0]
-            except (OSError, ValueError, sc.StreamError):
-                answered = None
-            assert answered is None or answered >= 400
-        finally:
-            remove_pod(d, p[1])
-    finally:
-        d.stop()
-        d.cleanup()
+            answered = sc.http_request(plain)[0]
+        except (OSError, ValueError, sc.StreamError):
+            answered = None
+        assert answered is None or answered >= 400
 
 
 def test_urls_expire(image):
-    d = Crispd(config={"streaming": {"token_ttl": 1}})
-    try:
-        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
-        cfg = pod_config("ttl", host_network=True)
-        cfg.log_directory = os.path.join(d.dir, "logs")
-        os.makedirs(cfg.log_directory)
-        p = (d, run_pod(d, cfg), cfg, image)
-        try:
-            cid = container(p)
-            late = exec_url(d, cid, ["echo", "late"])
-            fresh = exec_url(d, cid, ["echo", "fresh"])
-            assert sc.exec_spdy(fresh)[0] == b"fresh\n"
-            time.sleep(1.5)
-            assert sc.http_request(late)[0] == 404
-        finally:
-            remove_pod(d, p[1])
-    finally:
-        d.stop()
-        d.cleanup()
+    with configured_pod(image, {"streaming": {"token_ttl": 1}}, "ttl") as p:
+        d = p[0]
+        cid = container(p)
+        late = exec_url(d, cid, ["echo", "late"])
+        fresh = exec_url(d, cid, ["echo", "fresh"])
+        assert sc.exec_spdy(fresh)[0] == b"fresh\n"
+        time.sleep(1.5)
+        assert sc.http_request(late)[0] == 404
 
 
 def test_idle_sessions_end(image):
-    d = Crispd(config={"streaming": {"idle_timeout": 1}})
-    try:
-        d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
-        cfg = pod_config("idle", host_network=True)
-        cfg.log_directory = os.path.join(d.dir, "logs")
-        os.makedirs(cfg.log_directory)
-        p = (d, run_pod(d, cfg), cfg, image)
-        try:
-            cid = container(p)
-            # Output every half second keeps a session going past the idle timeout.
-            out, _, st = sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.5; done"]))
-            assert out == b"1\n2\n3\n4\n" and sc.exit_code(st) == 0
-            # A session where nothing moves is ended, and its exec with it.
-            url = exec_url(d, cid, ["sleep", "7778"], stdin=True)
-            client = sc.SpdyClient(url, sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
-            for t in ("error", "stdin", "stdout", "stderr"):
-                client.open_stream({"streamtype": t})
-            deadline = time.monotonic() + 10
-            while not host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert host_processes([b"sleep", b"7778"])
-            deadline = time.monotonic() + 10
-            while host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert host_processes([b"sleep", b"7778"]) == []
-            client.close()
-        finally:
-            remove_pod(d, p[1])
-    finally:
-        d.stop()
-        d.cleanup()
+    with configured_pod(image, {"streaming": {"idle_timeout": 1}}, "idle") as p:
+        d = p[0]
+        cid = container(p)
+        # Output every half second keeps a session going past the idle timeout.
+        out, _, st = sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.5; done"]))
+        assert out == b"1\n2\n3\n4\n" and sc.exit_code(st) == 0
+        # A session where nothing moves is ended, and its exec with it.
+        url = exec_url(d, cid, ["sleep", "7778"], stdin=True)
+        client = sc.SpdyClient(url, sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
+        for t in ("error", "stdin", "stdout", "stderr"):
+            client.open_stream({"streamtype": t})
+        deadline = time.monotonic() + 10
+        while not host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert host_processes([b"sleep", b"7778"])
+        deadline = time.monotonic() + 10
+        while host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert host_processes([b"sleep", b"7778"]) == []
+        client.close()
 
 
 def crispd_fds(d):
