@@ -386,3 +386,14 @@ def test_sessions_leave_no_fd_behind(pod):
     while crispd_fds(d) > before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert crispd_fds(d) <= before     # gRPC's own may close meanwhile; none of the sessions' stays
+
+
+@pytest.mark.parametrize("protocol", ["v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"])
+def test_exec_over_older_spdy_protocols(pod, protocol):
+    d = pod[0]
+    cid = container(pod)
+    out, err, st = sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "echo old; echo e >&2; exit 5"]), protocols=[protocol])
+    assert (out, err) == (b"old\n", b"e\n")
+    assert st.get("status") == "Failure" and "5" in st.get("message", "")   # before v4: the error text
+    out, _, st = sc.exec_spdy(exec_url(d, cid, ["echo", "ok"]), protocols=[protocol])
+    assert out == b"ok\n" and st.get("status") == "Success"
