@@ -17,11 +17,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -344,10 +346,44 @@ static void init_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The pod's PID 1. It waits until the helper has put it in the pod's cgroup and pinned its PID
- * namespace; if the helper dies first, the pipe reads EOF and it leaves. No PR_SET_PDEATHSIG: it must
+static int write_zero(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, "0", 1);
+    close(fd);
+    return n == 1 ? 0 : -1;
+}
+
+/* The init joins the pod's cgroups itself: on cgroup v1, "0" in a hierarchy's tasks file moves just
+ * the (single) calling thread, without the kernel's global threadgroup lock that writing a pid to
+ * cgroup.procs takes (its write side can wait an RCU grace period). v2 has no tasks file. */
+/* The init's answer: ok, or which cgroup it could not join and why. */
+struct join_answer {
+    char ok;
+    int error;
+    uint32_t index;
+};
+
+static struct join_answer cgroups_join_self(const struct options *o)
+{
+    for (size_t i = 0; i < o->n_cgroup_procs; i++) {
+        char tasks[PATH_MAX];
+        const char *procs = o->cgroup_procs[i], *slash = strrchr(procs, '/');
+        int n = slash ? snprintf(tasks, sizeof(tasks), "%.*s/tasks", (int)(slash - procs), procs) : -1;
+        if (n > 0 && (size_t)n < sizeof(tasks) && write_zero(tasks) == 0)
+            continue;
+        if (write_zero(procs) < 0)
+            return (struct join_answer){.ok = 0, .error = errno, .index = (uint32_t)i};
+    }
+    return (struct join_answer){.ok = 1};
+}
+
+/* The pod's PID 1. It waits until the helper has pinned its PID namespace, joins the pod's cgroups and
+ * says so; if the helper dies first, the socket reads EOF and it leaves. No PR_SET_PDEATHSIG: it must
  * outlive the helper and crispd. */
-static __attribute__((noreturn)) void init_run(int sync_fd)
+static __attribute__((noreturn)) void init_run(int sync_fd, const struct options *o)
 {
     /* Named before the helper can report it, so whoever looks it up at once sees what it is. */
     prctl(PR_SET_NAME, "crisp-pod-init", 0, 0, 0);
@@ -358,6 +394,9 @@ static __attribute__((noreturn)) void init_run(int sync_fd)
         ;
     if (n != 1)
         _exit(1);
+    struct join_answer a = cgroups_join_self(o);
+    if (write(3, &a, sizeof(a)) != (ssize_t)sizeof(a) || !a.ok)
+        _exit(1);
     close(3);
     if (chdir("/") < 0)
         _exit(1);
@@ -367,24 +406,11 @@ static __attribute__((noreturn)) void init_run(int sync_fd)
         pause();
 }
 
-static int write_pid(const char *file, pid_t pid)
-{
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%d\n", pid);
-    int fd = open(file, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail_errno("open %s", file);
-    ssize_t n = write(fd, buf, (size_t)len);
-    int r = n == len ? 0 : fail_errno("write pid %d to %s", pid, file);
-    close(fd);
-    return r;
-}
-
 static int init_start(const struct options *o)
 {
     int sync_pipe[2];
-    if (pipe2(sync_pipe, O_CLOEXEC) < 0)
-        return fail_errno("pipe");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_pipe) < 0)
+        return fail_errno("socketpair");
     pid_t pid = fork();
     if (pid < 0) {
         fail_errno("fork the pod init");
@@ -394,17 +420,22 @@ static int init_start(const struct options *o)
     }
     if (pid == 0) {
         close(sync_pipe[1]);
-        init_run(sync_pipe[0]);
+        init_run(sync_pipe[0], o);
     }
     close(sync_pipe[0]);
     made.init_pid = pid;
     char src[64];
     snprintf(src, sizeof(src), "/proc/%d/ns/pid", pid);
     int r = pin_ns(NS_PID, src);
-    for (size_t i = 0; r == 0 && i < o->n_cgroup_procs; i++)
-        r = write_pid(o->cgroup_procs[i], pid);
+    struct join_answer a = {0};
     if (r == 0 && write(sync_pipe[1], "g", 1) != 1)
         r = fail_errno("start the pod init");
+    if (r == 0 && read(sync_pipe[1], &a, sizeof(a)) != (ssize_t)sizeof(a))
+        r = fail("the pod init died before it joined the pod's cgroups");
+    if (r == 0 && !a.ok) {
+        errno = a.error;
+        r = fail_errno("join cgroup %s", a.index < o->n_cgroup_procs ? o->cgroup_procs[a.index] : "?");
+    }
     close(sync_pipe[1]);
     return r;
 }

@@ -377,7 +377,7 @@ static void test_pod_ns_errors(char *dir)
     char *host_sysctl[] = {"vm.swappiness=1", NULL};
     check_create_fails(dir, host_sysctl, NULL, "sysctl vm.swappiness=1: not a namespaced sysctl");
     char *bad_cgroup[] = {"/nonexistent/cgroup.procs", NULL};
-    check_create_fails(dir, NULL, bad_cgroup, "open /nonexistent/cgroup.procs: No such file or directory");
+    check_create_fails(dir, NULL, bad_cgroup, "join cgroup /nonexistent/cgroup.procs: No such file or directory");
     CHECK(rmdir(dir) == 0);
     struct rt_pod_ns_options o = {.helper = "/nonexistent/crisp-pinns", .dir = dir, .net = true};
     crisp_error_t *err = NULL;
