@@ -14,6 +14,7 @@
  * for crispd's error: ENOENT when the container's process is gone, else EIO or EINVAL. */
 #define _GNU_SOURCE
 #include "runtime/caps_apply.h"
+#include "runtime/cgroup_self.h"
 #include "runtime/seccomp_load.h"
 
 #include <errno.h>
@@ -319,33 +320,6 @@ static int ns_open(int dir, pid_t pid, const char *name, int *ret_fd)
     return 0;
 }
 
-static int write_zero(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, "0", 1);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return n == 1 ? 0 : -1;
-}
-
-/* We are single-threaded here: on cgroup v1, moving our one thread through the hierarchy's tasks file
- * skips the kernel's global threadgroup lock that cgroup.procs takes (whose write side can wait an RCU
- * grace period, ~10 ms). cgroup v2 has no tasks file: there cgroup.procs it is. */
-static int cgroup_join(const char *file)
-{
-    char tasks[PATH_MAX];
-    const char *slash = strrchr(file, '/');
-    int n = slash ? snprintf(tasks, sizeof(tasks), "%.*s/tasks", (int)(slash - file), file) : -1;
-    if (n > 0 && (size_t)n < sizeof(tasks) && write_zero(tasks) == 0)
-        return 0;
-    if ((n > 0 && errno != ENOENT) || write_zero(file) < 0)
-        return fail_errno("join cgroup %s", file);
-    return 0;
-}
-
 /* Opens every namespace first so the target cannot go away halfway, then joins the cgroups (whose
  * paths are the host's) and the namespaces. Children inherit all of it. */
 static int container_join(const struct options *o)
@@ -360,7 +334,8 @@ static int container_join(const struct options *o)
         r = ns_open(dir, o->pid, namespaces[i].name, &fds[i]);
     close(dir);
     for (size_t i = 0; r == 0 && i < o->n_cgroup_procs; i++)
-        r = cgroup_join(o->cgroup_procs[i]);
+        if (cgroup_self_join(o->cgroup_procs[i]) < 0)
+            r = fail_errno("join cgroup %s", o->cgroup_procs[i]);
     for (size_t i = 0; r == 0 && i < NS_COUNT; i++)
         if (fds[i] >= 0 && setns(fds[i], namespaces[i].flag) < 0)
             r = fail_errno("join %s namespace of process %d", namespaces[i].name, (int)o->pid);

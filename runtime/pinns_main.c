@@ -9,6 +9,8 @@
  * as the pod, so its memory is paid once per pod. On success it prints {"init_pid": N} on stdout;
  * on failure it undoes what it did, prints one line on stderr and exits 1. */
 #define _GNU_SOURCE
+#include "runtime/cgroup_self.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -346,20 +348,8 @@ static void init_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int write_zero(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, "0", 1);
-    close(fd);
-    return n == 1 ? 0 : -1;
-}
-
-/* The init joins the pod's cgroups itself: on cgroup v1, "0" in a hierarchy's tasks file moves just
- * the (single) calling thread, without the kernel's global threadgroup lock that writing a pid to
- * cgroup.procs takes (its write side can wait an RCU grace period). v2 has no tasks file. */
-/* The init's answer: ok, or which cgroup it could not join and why. */
+/* The init joins the pod's cgroups itself (runtime/cgroup_self.h) and answers: ok, or which cgroup it
+ * could not join and why. */
 struct join_answer {
     char ok;
     int error;
@@ -368,15 +358,9 @@ struct join_answer {
 
 static struct join_answer cgroups_join_self(const struct options *o)
 {
-    for (size_t i = 0; i < o->n_cgroup_procs; i++) {
-        char tasks[PATH_MAX];
-        const char *procs = o->cgroup_procs[i], *slash = strrchr(procs, '/');
-        int n = slash ? snprintf(tasks, sizeof(tasks), "%.*s/tasks", (int)(slash - procs), procs) : -1;
-        if (n > 0 && (size_t)n < sizeof(tasks) && write_zero(tasks) == 0)
-            continue;
-        if (write_zero(procs) < 0)
+    for (size_t i = 0; i < o->n_cgroup_procs; i++)
+        if (cgroup_self_join(o->cgroup_procs[i]) < 0)
             return (struct join_answer){.ok = 0, .error = errno, .index = (uint32_t)i};
-    }
     return (struct join_answer){.ok = 1};
 }
 

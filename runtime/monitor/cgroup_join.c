@@ -1,6 +1,7 @@
 /* Placing the workload before it runs a single instruction of its own: its cgroups (so every page
  * and process it makes is accounted) and its oom_score_adj. */
 #include "monitor.h"
+#include "runtime/cgroup_self.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,24 +33,13 @@ int mon_cgroup2_dir_open(const struct mon_spec *spec, size_t *ret_index)
     return -1;
 }
 
-/* Run by the workload itself, single-threaded, before anything else. On cgroup v1 it writes "0" to
- * each hierarchy's tasks file: moving just the calling thread does not take the kernel's global
- * threadgroup lock, whose write side costs an RCU grace period (~10 ms) when it has been idle, as
- * writing a pid to cgroup.procs does. For a single-threaded process the result is the same. On v2
- * (no tasks file) cgroup.procs it is. SKIP is the one the workload was born in, or -1. */
+/* Run by the workload itself, single-threaded, before anything else (runtime/cgroup_self.h). SKIP is
+ * the one the workload was born in, or -1. */
 int mon_cgroup_join_self(const struct mon_spec *spec, ssize_t skip)
 {
-    char tasks[PATH_MAX];
-    for (size_t i = 0; i < spec->n_cgroup_procs; i++) {
-        const char *procs = spec->cgroup_procs[i], *slash = strrchr(procs, '/');
-        if ((ssize_t)i == skip)
-            continue;
-        int n = snprintf(tasks, sizeof tasks, "%.*s/tasks", (int)(slash - procs), procs);
-        if (n > 0 && (size_t)n < sizeof tasks && mon_write_string(tasks, "0") == 0)
-            continue;
-        if (errno != ENOENT || mon_write_string(procs, "0") < 0)
-            return mon_fail(errno, "join cgroup %s", procs);
-    }
+    for (size_t i = 0; i < spec->n_cgroup_procs; i++)
+        if ((ssize_t)i != skip && cgroup_self_join(spec->cgroup_procs[i]) < 0)
+            return mon_fail(errno, "join cgroup %s", spec->cgroup_procs[i]);
     return 0;
 }
 
