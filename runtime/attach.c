@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "runtime/attach_proto.h"
+#include "runtime/fd_pass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,18 +64,7 @@ static int hello_send(int sock, bool in, bool out, bool err_stream, const int *f
 {
     struct rt_attach_hello h = {.has_stdin = in, .has_stdout = out, .has_stderr = err_stream};
     memcpy(h.magic, RT_ATTACH_HELLO, 4);
-    char control[CMSG_SPACE(3 * sizeof(int))] = {0};
-    struct iovec iov = {&h, sizeof(h)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (n > 0) {
-        mh.msg_control = control;
-        mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN((size_t)n * sizeof(int)), .cmsg_level = SOL_SOCKET,
-                               .cmsg_type = SCM_RIGHTS};
-        memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
-    }
-    if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(h))
+    if (fd_pass_send(sock, &h, sizeof(h), fds, (size_t)n) != (ssize_t)sizeof(h))
         return crisp_error_errno(err, "send attach request");
     return 0;
 }

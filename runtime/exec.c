@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "runtime/fd_pass.h"
 #include "runtime/spawn.h"
 
 #include <errno.h>
@@ -265,26 +266,16 @@ void rt_exec_process_release(struct rt_exec_process *p)
     exec_process_close(p);
 }
 
-static int fd_received(struct msghdr *mh)
-{
-    struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
-    int fd = -1;
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    return fd;
-}
-
 int rt_exec_terminal_receive(struct rt_exec_process *p, int sock, int timeout_ms, int *ret_master,
                              crisp_error_t **err)
 {
     struct pollfd pfd = {.fd = sock, .events = POLLIN};
     if (poll(&pfd, 1, timeout_ms) != 1)
         return crisp_error_make(err, ETIMEDOUT, "crisp-exec sent no terminal in %d ms", timeout_ms);
-    char byte, control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {&byte, 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
-    int fd = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) == 1 ? fd_received(&mh) : -1;
-    if (fd >= 0) {
+    char byte;
+    int fd = -1;
+    size_t n = 0;
+    if (fd_pass_recv(sock, &byte, 1, &fd, 1, &n) == 1 && n == 1) {
         *ret_master = fd;
         return 0;
     }

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "runtime/caps_apply.h"
 #include "runtime/cgroup_self.h"
+#include "runtime/fd_pass.h"
 #include "runtime/seccomp_load.h"
 
 #include <errno.h>
@@ -548,14 +549,7 @@ static int terminal_open(void)
         close(master);
         return -1;
     }
-    char control[CMSG_SPACE(sizeof(int))] = {0};
-    char byte = 't';
-    struct iovec iov = {&byte, 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
-    memcpy(CMSG_DATA(cm), &master, sizeof(int));
-    int r = sendmsg(STDIN_FILENO, &mh, MSG_NOSIGNAL) == 1 ? 0 : fail_errno("send the terminal to crispd");
+    int r = fd_pass_send(STDIN_FILENO, "t", 1, &master, 1) == 1 ? 0 : fail_errno("send the terminal to crispd");
     close(master);
     for (int fd = 0; r == 0 && fd < 3; fd++)
         if (dup2(slave, fd) < 0)

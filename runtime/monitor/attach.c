@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "runtime/attach_proto.h"
+#include "runtime/fd_pass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,38 +131,16 @@ static void client_drop(size_t i)
     att.clients[i] = att.clients[--att.n_clients];
 }
 
-static int fds_take(struct msghdr *mh, int *fds, size_t max)
-{
-    size_t n = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t j = 0; j < k; j++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
-            if (n < max)
-                fds[n++] = fd;
-            else
-                close(fd);
-        }
-    }
-    return (int)n;
-}
-
 /* The hello: which pipes follow; anything malformed drops the client. */
 static int client_hello(struct client *c)
 {
-    struct rt_attach_hello h;
+    struct rt_attach_hello h = {0};
     int fds[3] = {-1, -1, -1};
-    char control[CMSG_SPACE(3 * sizeof(int))];
-    struct iovec iov = {&h, sizeof h};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    ssize_t n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
-    int got = n > 0 ? fds_take(&mh, fds, 3) : 0;
-    int want = h.has_stdin + h.has_stdout + h.has_stderr;
+    size_t got = 0;
+    ssize_t n = fd_pass_recv(c->sock, &h, sizeof h, fds, 3, &got);
+    size_t want = (size_t)(h.has_stdin + h.has_stdout + h.has_stderr);
     if (n != (ssize_t)sizeof h || memcmp(h.magic, RT_ATTACH_HELLO, 4) != 0 || got != want) {
-        for (int i = 0; i < got; i++)
+        for (size_t i = 0; i < got; i++)
             close(fds[i]);
         return -1;
     }
@@ -169,7 +148,7 @@ static int client_hello(struct client *c)
     c->in_r = h.has_stdin ? fds[k++] : -1;
     c->out_w = h.has_stdout ? fds[k++] : -1;
     c->err_w = h.has_stderr ? fds[k++] : -1;
-    for (int i = 0; i < got; i++)
+    for (size_t i = 0; i < got; i++)
         nonblock_set(fds[i]);
     if (c->in_r >= 0 && att.stdin_fd < 0)
         fd_close(&c->in_r); /* stdin_once already spent: the client's stdin goes nowhere */

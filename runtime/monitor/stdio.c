@@ -3,6 +3,7 @@
  * ends onto 0..2 and nothing else reaches the workload. */
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "runtime/fd_pass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,13 +93,7 @@ int mon_stdio_terminal_open(struct mon_stdio *io)
         close(master);
         return mon_fail(saved, "set up a terminal");
     }
-    char control[CMSG_SPACE(sizeof(int))] = {0}, byte = 't';
-    struct iovec iov = {&byte, 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
-    memcpy(CMSG_DATA(cm), &master, sizeof(int));
-    ssize_t n = sendmsg(io->child_tty_sock, &mh, MSG_NOSIGNAL);
+    ssize_t n = fd_pass_send(io->child_tty_sock, "t", 1, &master, 1);
     int saved = errno;
     close(master);
     if (n != 1) {
@@ -114,15 +109,11 @@ int mon_stdio_terminal_receive(struct mon_stdio *io)
 {
     if (!io->tty)
         return 0;
-    char byte, control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {&byte, 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    char byte;
+    size_t n = 0;
     struct pollfd p = {.fd = io->tty_sock, .events = POLLIN};
-    struct cmsghdr *cm = poll(&p, 1, 10000) == 1 && recvmsg(io->tty_sock, &mh, MSG_CMSG_CLOEXEC) == 1
-                             ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+    if (poll(&p, 1, 10000) != 1 || fd_pass_recv(io->tty_sock, &byte, 1, &io->out_r, 1, &n) != 1 || n != 1)
         return mon_fail(EIO, "the container process sent no terminal");
-    memcpy(&io->out_r, CMSG_DATA(cm), sizeof(int));
     close_fd(&io->tty_sock);
     mon_attach_terminal(io->out_r);
     return 0;
