@@ -384,13 +384,26 @@ static int pid_ns_for(struct rt_runtime *rt, const struct rt_container_spec *s, 
     return 0;
 }
 
+/* What CreateContainer works out from the request before it makes anything, so that a request it
+ * cannot honour leaves nothing behind. */
+struct create_inputs {
+    struct rt_seccomp_filter filter;
+    struct rt_device_node *devices;
+};
+
+static void create_inputs_fini(struct create_inputs *in)
+{
+    rt_seccomp_filter_fini(&in->filter);
+    free(in->devices);
+}
+
 /* Non-privileged containers get only the standard devices and those they asked for. */
 static int devices_restrict(struct rt_runtime *rt, const struct rt_container *c, const struct rt_container_spec *s,
-                            crisp_error_t **err)
+                            const struct rt_device_node *devices, crisp_error_t **err)
 {
     if (s->privileged)
         return 0;
-    _cleanup_strv_ char **rules = rt_container_device_rules(s, err);
+    _cleanup_strv_ char **rules = rt_container_device_rules(devices, s->n_devices, err);
     if (!rules)
         return -1;
     return rt_cgroup_devices_restrict(&rt->cgroups, c->info.cgroup_path, rules, err);
@@ -430,7 +443,7 @@ static int seccomp_install(struct rt_container *c, const struct rt_seccomp_filte
 }
 
 static int make_layout(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
-                       const struct rt_sandbox_info *pod, const struct rt_seccomp_filter *filter, crisp_error_t **err)
+                       const struct rt_sandbox_info *pod, const struct create_inputs *in, crisp_error_t **err)
 {
     _cleanup_free_ char *upper = path_join(c->rw_dir, "upper"), *work = path_join(c->rw_dir, "work");
     _cleanup_free_ char *rootfs = path_join(c->dir, "rootfs"), *spec = path_join(c->dir, "spec"), *exitf = exit_file(c);
@@ -447,7 +460,7 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
         return -1;
-    if (devices_restrict(rt, c, s, err) < 0)
+    if (devices_restrict(rt, c, s, in->devices, err) < 0)
         return -1;
     _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path);
     oom1 = oom_file(rt, c->info.cgroup_path, false);
@@ -457,10 +470,11 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     if (pid_ns_for(rt, s, pod, pidns_buf, sizeof(pidns_buf), &pidns, err) < 0)
         return -1;
     _cleanup_free_ char *seccomp = NULL;
-    if (seccomp_install(c, filter, &seccomp, err) < 0)
+    if (seccomp_install(c, &in->filter, &seccomp, err) < 0)
         return -1;
     struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, attach, procs, oom1, oom2,
-                                  pidns, &rt->cgroups, c->info.cgroup_path, seccomp, c->seccomp_flags};
+                                  pidns, &rt->cgroups, c->info.cgroup_path, in->devices, seccomp,
+                                  c->seccomp_flags};
     if (!procs || !oom1 || !oom2)
         return crisp_error_make(err, ENOMEM, "out of memory");
     return rt_spec_write(spec, &ctx, err);
@@ -484,8 +498,9 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return -1;
     if (pod->state != RT_SANDBOX_READY)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "pod sandbox %.12s is not ready", pod->id);
-    _cleanup_(rt_seccomp_filter_fini) struct rt_seccomp_filter filter = {0};
-    if (rt_container_security_check(s, pod, err) < 0 || seccomp_compile(s, &filter, err) < 0)
+    _cleanup_(create_inputs_fini) struct create_inputs in = {0};
+    if (rt_container_security_check(s, pod, err) < 0 || rt_container_devices_resolve(s, &in.devices, err) < 0 ||
+        seccomp_compile(s, &in.filter, err) < 0)
         return -1;
     struct rt_container *c = calloc(1, sizeof(*c));
     if (!c)
@@ -501,7 +516,7 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         container_free(c);
         return -1;
     }
-    int r = make_layout(rt, c, s, pod, &filter, err);
+    int r = make_layout(rt, c, s, pod, &in, err);
     if (r == 0)
         r = persist(c, err);
     if (r < 0) {

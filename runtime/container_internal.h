@@ -36,7 +36,17 @@ char *rt_container_attach_socket(const struct rt_container *c);
 /* container_security.c */
 int rt_container_security_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
                                 crisp_error_t **err);
-char **rt_container_device_rules(const struct rt_container_spec *s, crisp_error_t **err);
+/* A requested device as checked at create: what the container gets at container_path. */
+struct rt_device_node {
+    const char *container_path, *permissions;
+    char type; /* 'c' or 'b' */
+    unsigned major, minor;
+    mode_t mode;
+};
+/* One per s->devices (the caller frees the array); EINVAL for bad permissions or a path that is no
+ * device. */
+int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret, crisp_error_t **err);
+char **rt_container_device_rules(const struct rt_device_node *nodes, size_t n, crisp_error_t **err);
 
 char *rt_container_record_to_json(const struct rt_container *c);
 int rt_container_record_from_json(const char *text, struct rt_container *c, crisp_error_t **err);

@@ -69,32 +69,50 @@ static bool permissions_valid(const char *p)
     return strlen(p) <= 3 && strspn(p, "rwm") == strlen(p);
 }
 
-/* "c 10:200 rwm" for each requested device; the caller frees. */
-char **rt_container_device_rules(const struct rt_container_spec *s, crisp_error_t **err)
+/* Each requested device checked once: its permissions, and what its host path is. */
+static int device_resolve(const struct rt_device *d, struct rt_device_node *ret, crisp_error_t **err)
 {
-    char **rules = calloc(s->n_devices + 1, sizeof(char *));
-    if (!rules) {
-        crisp_error_make(err, ENOMEM, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < s->n_devices; i++) {
-        const struct rt_device *d = &s->devices[i];
-        const char *perm = d->permissions && *d->permissions ? d->permissions : "rwm";
-        struct stat st;
-        int r = !permissions_valid(perm) ? crisp_error_make(err, EINVAL, "device %s: permissions \"%s\" are not "
-                                                                         "a combination of r, w and m",
-                                                            d->host_path, perm)
-                : stat(d->host_path, &st) < 0 ? crisp_error_errno(err, "device %s", d->host_path)
-                : !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)
-                    ? crisp_error_make(err, EINVAL, "device %s is not a character or block device", d->host_path)
-                    : 0;
-        if (r == 0 && asprintf(&rules[i], "%c %u:%u %s", S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev),
-                               minor(st.st_rdev), perm) < 0)
-            r = crisp_error_make(err, ENOMEM, "out of memory");
-        if (r < 0) {
-            strv_free(rules);
-            return NULL;
+    struct stat st;
+    const char *perm = d->permissions && *d->permissions ? d->permissions : "rwm";
+    if (!permissions_valid(perm))
+        return crisp_error_make(err, EINVAL, "device %s: permissions \"%s\" are not a combination of r, w and m",
+                                d->host_path, perm);
+    if (stat(d->host_path, &st) < 0)
+        return crisp_error_errno(err, "device %s", d->host_path);
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        return crisp_error_make(err, EINVAL, "device %s is not a character or block device", d->host_path);
+    *ret = (struct rt_device_node){.container_path = d->container_path, .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
+                                   .major = major(st.st_rdev), .minor = minor(st.st_rdev),
+                                   .mode = st.st_mode & 07777, .permissions = perm};
+    return 0;
+}
+
+int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret, crisp_error_t **err)
+{
+    struct rt_device_node *nodes = calloc(s->n_devices + 1, sizeof(*nodes));
+    if (!nodes)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n_devices; i++)
+        if (device_resolve(&s->devices[i], &nodes[i], err) < 0) {
+            free(nodes);
+            return -1;
         }
-    }
+    *ret = nodes;
+    return 0;
+}
+
+/* "c 10:200 rwm" for each requested device; the caller frees. */
+char **rt_container_device_rules(const struct rt_device_node *nodes, size_t n, crisp_error_t **err)
+{
+    char **rules = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; rules && i < n; i++)
+        if (asprintf(&rules[i], "%c %u:%u %s", nodes[i].type, nodes[i].major, nodes[i].minor,
+                     nodes[i].permissions) < 0) {
+            rules[i] = NULL;
+            strv_free(rules);
+            rules = NULL;
+        }
+    if (!rules)
+        crisp_error_make(err, ENOMEM, "out of memory");
     return rules;
 }

@@ -138,19 +138,11 @@ static void put_device(FILE *f, const char *path, char type, unsigned major, uns
 }
 
 /* The request's devices come first: the monitor keeps the first node made at a path. */
-static int put_request_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
+static void put_request_devices(FILE *f, const struct rt_spec_context *c)
 {
-    for (size_t i = 0; i < s->n_devices; i++) {
-        struct stat st;
-        if (stat(s->devices[i].host_path, &st) < 0)
-            return crisp_error_errno(err, "device %s", s->devices[i].host_path);
-        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-            return crisp_error_make(err, EINVAL, "device %s is not a character or block device",
-                                    s->devices[i].host_path);
-        put_device(f, s->devices[i].container_path, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev),
-                   minor(st.st_rdev), st.st_mode & 07777);
-    }
-    return 0;
+    for (size_t i = 0; i < c->spec->n_devices; i++)
+        put_device(f, c->devices[i].container_path, c->devices[i].type, c->devices[i].major, c->devices[i].minor,
+                   c->devices[i].mode);
 }
 
 /* What a privileged container gets: every device node of the host's /dev, bar the directories the
@@ -182,19 +174,17 @@ static void put_host_devices_in(FILE *f, const char *dir, int depth)
     }
 }
 
-static int put_devices(FILE *f, const struct rt_container_spec *s, crisp_error_t **err)
+static void put_devices(FILE *f, const struct rt_spec_context *c)
 {
     static const struct { const char *path; unsigned major, minor; } std[] = {
         {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
         {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
     };
-    if (put_request_devices(f, s, err) < 0)
-        return -1;
+    put_request_devices(f, c);
     for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
         put_device(f, std[i].path, 'c', std[i].major, std[i].minor, 0666);
-    if (s->privileged)
+    if (c->spec->privileged)
         put_host_devices_in(f, "/dev", 0);
-    return 0;
 }
 
 static const char *ns_path(const struct rt_sandbox_info *pod, enum rt_ns_mode mode, const char *name, char *buf,
@@ -267,7 +257,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     put_standard_mounts(f, c);
     put_cgroup_mounts(f, c);
     put_request_mounts(f, c->spec, c->pod->userns.enabled);
-    int r = put_devices(f, c->spec, err);
+    put_devices(f, c);
     for (char *const *p = c->cgroup_procs; *p; p++)
         rt_spec_put(f, "cgroup.procs", *p);
     if (c->spec->has_oom_score_adj)
@@ -285,7 +275,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
         rt_spec_put(f, "selinux_label", c->spec->selinux_label);
     rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
     rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
-    if (fclose(f) != 0 && r == 0)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
-    return r < 0 ? -1 : file_write_replace(path, text, len, 0600, err);
+    if (fclose(f) != 0)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return file_write_replace(path, text, len, 0600, err);
 }

@@ -3,6 +3,7 @@
 #define CRISP_RUNTIME_CONTAINER_SPEC_H
 
 #include "runtime/container.h"
+#include "runtime/container_internal.h"
 
 #include <stdio.h>
 
@@ -20,6 +21,7 @@ struct rt_spec_context {
     const char *pid_ns; /* "new", "host" or a pid namespace path */
     const struct rt_cgroup_root *cgroups;
     const char *cgroup_path; /* the container's own cgroup, shown read-only at /sys/fs/cgroup */
+    const struct rt_device_node *devices; /* spec->devices, checked (runtime/container_internal.h) */
     const char *seccomp_path; /* compiled filter, or NULL: unconfined */
     unsigned seccomp_flags;
 };

@@ -436,3 +436,37 @@ def test_ambient_capabilities_for_a_non_root_user(pod):
 def test_unknown_ambient_capability_is_invalid_argument(pod):
     invalid(pod, pb().LinuxContainerSecurityContext(capabilities=pb().Capability(
         add_ambient_capabilities=["CAP_WARP"])), "ambient capabilities: unknown capability")
+
+
+def create_with_devices(pod, name, devices):
+    d, pod_id, cfg, image = pod
+    config = pb().ContainerConfig(
+        metadata=pb().ContainerMetadata(name=name), image=pb().ImageSpec(image=image), command=["sleep", "1000"],
+        log_path=name + ".log",
+        devices=[pb().Device(container_path=c, host_path=h, permissions=p) for c, h, p in devices])
+    return d.call("CreateContainer", pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config,
+                                                                 sandbox_config=cfg), timeout=60).container_id
+
+
+def test_requested_devices_get_their_permissions(pod):
+    d = pod[0]
+    cid = create_with_devices(pod, "dev", [("/dev/xloop", "/dev/loop0", "r"), ("/dev/sub/xnull", "/dev/null", "")])
+    start(d, cid)
+    assert out(d, cid, ["stat", "-c", "%t:%T", "/dev/xloop"]) == "7:0"
+    assert exec_sync(d, cid, ["sh", "-c", ": < /dev/xloop"]).exit_code == 0         # read allowed
+    r = exec_sync(d, cid, ["sh", "-c", ": > /dev/xloop"])
+    assert r.exit_code != 0 and b"not permitted" in r.stderr                           # write is not
+    assert exec_sync(d, cid, ["sh", "-c", "echo x > /dev/sub/xnull"]).exit_code == 0   # default: rwm
+
+
+@pytest.mark.parametrize("device,code,text", [
+    (("/dev/xloop", "/dev/loop0", "rwx"), "INVALID_ARGUMENT", "not a combination of r, w and m"),
+    (("/dev/xnot", "/etc/hostname", "r"), "INVALID_ARGUMENT", "is not a character or block device"),
+    (("/dev/xmissing", "/dev/no-such-device", "r"), "NOT_FOUND", "/dev/no-such-device"),
+])
+def test_bad_devices_are_refused(pod, device, code, text):
+    d = pod[0]
+    with pytest.raises(grpc.RpcError) as e:
+        create_with_devices(pod, "baddev", [device])
+    assert e.value.code() == getattr(grpc.StatusCode, code) and text in e.value.details()
+    assert len(d.call("ListContainers", pb().ListContainersRequest()).containers) == 0
