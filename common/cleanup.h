@@ -26,6 +26,14 @@ static inline void cleanup_closep(int *fd)
         close(*fd);
 }
 
+/* Closes *fd if it is open and marks it closed, for fds kept in structs. */
+static inline void fd_close_reset(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
 static inline void cleanup_fclosep(FILE **f)
 {
     if (*f)

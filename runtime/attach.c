@@ -115,10 +115,8 @@ int rt_attach_resize(struct rt_attachment *a, uint16_t width, uint16_t height, c
 
 void rt_attach_close(struct rt_attachment *a)
 {
-    int *fds[4] = {&a->sock, &a->in_fd, &a->out_fd, &a->err_fd};
-    for (int i = 0; i < 4; i++)
-        if (*fds[i] >= 0) {
-            close(*fds[i]);
-            *fds[i] = -1;
-        }
+    fd_close_reset(&a->sock);
+    fd_close_reset(&a->in_fd);
+    fd_close_reset(&a->out_fd);
+    fd_close_reset(&a->err_fd);
 }

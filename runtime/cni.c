@@ -600,13 +600,6 @@ struct child {
     int timeout_ms;
 };
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 /* Keeps pipe ends off 0-2, which the dup2s in the child overwrite, in case crispd's are closed. */
 static int fd_above_stdio(int *fd)
 {
@@ -667,9 +660,9 @@ static int child_spawn(struct child *c, const char *path, char *const *env, cris
     int r = pipes_open(p);
     if (r == 0)
         r = spawn_with(path, env, p, &c->pid);
-    close_fd(&p[0][0]);
-    close_fd(&p[1][1]);
-    close_fd(&p[2][1]);
+    fd_close_reset(&p[0][0]);
+    fd_close_reset(&p[1][1]);
+    fd_close_reset(&p[2][1]);
     c->in = p[0][1];
     c->out = p[1][0];
     c->err = p[2][0];
@@ -699,7 +692,7 @@ static void child_feed(struct child *c)
             break;
         }
     }
-    close_fd(&c->in);
+    fd_close_reset(&c->in);
 }
 
 static int child_drain(int *fd, struct obuf *b, crisp_error_t **err)
@@ -710,7 +703,7 @@ static int child_drain(int *fd, struct obuf *b, crisp_error_t **err)
     if (r < 0)
         return crisp_error_errno(err, "read plugin output");
     if (r == 1)
-        close_fd(fd);
+        fd_close_reset(fd);
     return 0;
 }
 
@@ -829,9 +822,9 @@ static int plugin_exec(const char *path, char *const *env, const char *input, in
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
     int status = child_run(&c, path, env, err);
     child_kill(&c);
-    close_fd(&c.in);
-    close_fd(&c.out);
-    close_fd(&c.err);
+    fd_close_reset(&c.in);
+    fd_close_reset(&c.out);
+    fd_close_reset(&c.err);
     if (c.epipe && !sigismember(&old, SIGPIPE))
         sigtimedwait(&pipe_set, NULL, &(struct timespec){0, 0});
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -31,13 +31,6 @@ struct backend_proc {
     int tty_sock;   /* exec with a tty: where crisp-exec sends the terminal */
 };
 
-static void fd_close(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 static int nonblock(int fd)
 {
     return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -108,15 +101,15 @@ static void theirs_close(int theirs[3])
         for (int j = i + 1; j < 3; j++)
             if (theirs[j] == theirs[i])
                 theirs[j] = -1;
-        fd_close(&theirs[i]);
+        fd_close_reset(&theirs[i]);
     }
 }
 
 static void proc_fds_close(struct srv_streaming_proc *p)
 {
-    fd_close(&p->in_fd);
-    fd_close(&p->out_fd);
-    fd_close(&p->err_fd);
+    fd_close_reset(&p->in_fd);
+    fd_close_reset(&p->out_fd);
+    fd_close_reset(&p->err_fd);
 }
 
 static int exec_start(struct srv_daemon *d, const struct srv_streaming_request *req, struct srv_streaming_proc *p,
@@ -164,8 +157,8 @@ static int backend_start(void *data, const struct srv_streaming_request *req, st
     if (r < 0) {
         proc_fds_close(ret);
         rt_exec_process_release(&bp->exec);
-        fd_close(&bp->tty_master);
-        fd_close(&bp->tty_sock);
+        fd_close_reset(&bp->tty_master);
+        fd_close_reset(&bp->tty_sock);
         rt_attach_close(&bp->attach);
         free(bp);
         ret->priv = NULL;
@@ -205,8 +198,8 @@ static void backend_release(void *data, struct srv_streaming_proc *p)
     if (bp) {
         rt_exec_process_release(&bp->exec);
         rt_attach_close(&bp->attach);
-        fd_close(&bp->tty_master);
-        fd_close(&bp->tty_sock);
+        fd_close_reset(&bp->tty_master);
+        fd_close_reset(&bp->tty_sock);
         free(bp);
     }
     p->priv = NULL;

@@ -9,6 +9,7 @@
  * closes its stdin. */
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "common/cleanup.h"
 #include "runtime/attach_proto.h"
 #include "runtime/fd_pass.h"
 
@@ -43,13 +44,6 @@ static struct {
 static void nonblock_set(int fd)
 {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-static void fd_close(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
 }
 
 /* The path may be longer than sun_path: bind through the directory's fd instead. */
@@ -109,14 +103,14 @@ static void workload_stdin_close(void)
         att.stdin_fd = -1;
         return;
     }
-    fd_close(&att.stdin_fd);
+    fd_close_reset(&att.stdin_fd);
     att.pending_len = att.pending_off = 0;
 }
 
 static void client_stdin_end(struct client *c)
 {
     bool had_stdin = c->in_r >= 0;
-    fd_close(&c->in_r);
+    fd_close_reset(&c->in_r);
     if (had_stdin && att.stdin_once)
         workload_stdin_close();
 }
@@ -125,9 +119,9 @@ static void client_drop(size_t i)
 {
     struct client *c = &att.clients[i];
     client_stdin_end(c);
-    fd_close(&c->sock);
-    fd_close(&c->out_w);
-    fd_close(&c->err_w);
+    fd_close_reset(&c->sock);
+    fd_close_reset(&c->out_w);
+    fd_close_reset(&c->err_w);
     att.clients[i] = att.clients[--att.n_clients];
 }
 
@@ -151,7 +145,7 @@ static int client_hello(struct client *c)
     for (size_t i = 0; i < got; i++)
         nonblock_set(fds[i]);
     if (c->in_r >= 0 && att.stdin_fd < 0)
-        fd_close(&c->in_r); /* stdin_once already spent: the client's stdin goes nowhere */
+        fd_close_reset(&c->in_r); /* stdin_once already spent: the client's stdin goes nowhere */
     char ok = RT_ATTACH_OK;
     return send(c->sock, &ok, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
@@ -258,7 +252,7 @@ static void output_send(int *fd, const char *data, size_t len)
         return;
     ssize_t n = write(*fd, data, len);
     if (n < 0 && errno == EPIPE)
-        fd_close(fd);
+        fd_close_reset(fd);
 }
 
 void mon_attach_output(enum mon_stream stream, const char *data, size_t len)

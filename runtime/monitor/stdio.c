@@ -3,6 +3,7 @@
  * ends onto 0..2 and nothing else reaches the workload. */
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "common/cleanup.h"
 #include "runtime/fd_pass.h"
 
 #include <errno.h>
@@ -51,32 +52,25 @@ int mon_stdio_create(const struct mon_spec *spec, struct mon_stdio *ret_io)
     return 0;
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 /* With a pty, all three child ends are the one slave fd. */
 void mon_stdio_close_child_ends(struct mon_stdio *io)
 {
-    close_fd(&io->child_tty_sock);
+    fd_close_reset(&io->child_tty_sock);
     if (io->child_err != io->child_out)
-        close_fd(&io->child_err);
+        fd_close_reset(&io->child_err);
     if (io->child_in != io->child_out)
-        close_fd(&io->child_in);
-    close_fd(&io->child_out);
+        fd_close_reset(&io->child_in);
+    fd_close_reset(&io->child_out);
     io->child_in = io->child_err = -1;
 }
 
 void mon_stdio_close(struct mon_stdio *io)
 {
     mon_stdio_close_child_ends(io);
-    close_fd(&io->in_w);
-    close_fd(&io->out_r);
-    close_fd(&io->err_r);
-    close_fd(&io->tty_sock);
+    fd_close_reset(&io->in_w);
+    fd_close_reset(&io->out_r);
+    fd_close_reset(&io->err_r);
+    fd_close_reset(&io->tty_sock);
 }
 
 /* The container's /dev/ptmx is its own devpts instance, so the workload's tty has a name there. */
@@ -114,7 +108,7 @@ int mon_stdio_terminal_receive(struct mon_stdio *io)
     struct pollfd p = {.fd = io->tty_sock, .events = POLLIN};
     if (poll(&p, 1, 10000) != 1 || fd_pass_recv(io->tty_sock, &byte, 1, &io->out_r, 1, &n) != 1 || n != 1)
         return mon_fail(EIO, "the container process sent no terminal");
-    close_fd(&io->tty_sock);
+    fd_close_reset(&io->tty_sock);
     mon_attach_terminal(io->out_r);
     return 0;
 }
