@@ -178,23 +178,34 @@ def host_processes(cmdline):
     return found
 
 
-def test_a_client_that_vanishes_leaves_no_process(pod):
-    d = pod[0]
-    cid = container(pod)
-    url = exec_url(d, cid, ["sleep", "7777"], stdin=True)
+def silent_exec(d, cid, seconds):
+    """An exec of `sleep SECONDS` whose SPDY client opens its streams and then sends nothing; returns
+    the client once the process runs."""
+    url = exec_url(d, cid, ["sleep", seconds], stdin=True)
     client = sc.SpdyClient(url, sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
     for t in ("error", "stdin", "stdout", "stderr"):
         client.open_stream({"streamtype": t})
     deadline = time.monotonic() + 10
-    while not host_processes([b"sleep", b"7777"]) and time.monotonic() < deadline:
+    while not host_processes([b"sleep", seconds.encode()]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert host_processes([b"sleep", b"7777"])
+    assert host_processes([b"sleep", seconds.encode()])
+    return client
+
+
+def wait_gone(cmdline, timeout=10):
+    deadline = time.monotonic() + timeout
+    while host_processes(cmdline) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return host_processes(cmdline) == []
+
+
+def test_a_client_that_vanishes_leaves_no_process(pod):
+    d = pod[0]
+    cid = container(pod)
+    client = silent_exec(d, cid, "7777")
     client.sock.shutdown(socket.SHUT_RDWR)
     client.sock.close()
-    deadline = time.monotonic() + 10
-    while host_processes([b"sleep", b"7777"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert host_processes([b"sleep", b"7777"]) == []
+    assert wait_gone([b"sleep", b"7777"])
     assert status(d, cid).state == pb().CONTAINER_RUNNING
 
 
@@ -333,18 +344,8 @@ def test_idle_sessions_end(image):
         out, _, st = sc.exec_spdy(exec_url(d, cid, ["sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.5; done"]))
         assert out == b"1\n2\n3\n4\n" and sc.exit_code(st) == 0
         # A session where nothing moves is ended, and its exec with it.
-        url = exec_url(d, cid, ["sleep", "7778"], stdin=True)
-        client = sc.SpdyClient(url, sc.REMOTECOMMAND_PROTOCOLS, timeout=10)
-        for t in ("error", "stdin", "stdout", "stderr"):
-            client.open_stream({"streamtype": t})
-        deadline = time.monotonic() + 10
-        while not host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert host_processes([b"sleep", b"7778"])
-        deadline = time.monotonic() + 10
-        while host_processes([b"sleep", b"7778"]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert host_processes([b"sleep", b"7778"]) == []
+        client = silent_exec(d, cid, "7778")
+        assert wait_gone([b"sleep", b"7778"])
         client.close()
 
 
