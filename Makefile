@@ -26,19 +26,25 @@ DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-com
                 containernetworking-plugins iproute2 iptables openssl
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
-# runtime/<name>_main.c are the helper binaries' entry points: each becomes build/crisp-<name>.
-HELPERS  := $(patsubst runtime/%_main.c,$(BUILD)/crisp-%,$(wildcard runtime/*_main.c)) \
-            $(if $(wildcard runtime/monitor/*.c),$(BUILD)/crisp-monitor)
-LIB_SRC  := $(wildcard common/*.c images/*.c) $(filter-out %_main.c,$(wildcard runtime/*.c)) \
-            $(filter-out server/main.c,$(wildcard server/*.c))
+# crispd's library: every source folder but helpers/ (libc-only, below) and the entry points.
+SRC_DIRS := common images runtime runtime/cgroup runtime/cni runtime/seccomp server server/cri \
+            server/convert streaming streaming/spdy streaming/ws
+MAIN_SRC := server/main.c
+TEST_HOOKS_SRC := server/test_hooks.c
+LIB_SRC  := $(filter-out $(MAIN_SRC) $(TEST_HOOKS_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+# helpers/<name>/ is the helper binary build/crisp-<name>; helpers/lib/ is what they share.
+HELPER_NAMES   := $(filter-out lib,$(notdir $(wildcard helpers/*)))
+HELPERS        := $(addprefix $(BUILD)/crisp-,$(HELPER_NAMES))
+HELPER_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard helpers/lib/*.c))
+HELPER_LIB     := $(BUILD)/libcrisp-helpers.a
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
 .PHONY: all deps run test unit e2e asan asan-test fuzz fuzz-streaming fuzz-seccomp bench install clean FORCE
 .SECONDARY:
 
-all: $(BUILD)/crispd $(BUILD)/crisp-bench $(HELPERS)
+all: $(BUILD)/crispd $(BUILD)/crispd-test $(BUILD)/crisp-bench $(HELPERS)
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -52,7 +58,7 @@ $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h &: proto/api.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c -Iproto --c_out=$(BUILD)/gen proto/api.proto
 
-# Rewritten only when the version changes, so a new commit rebuilds just what reports it.
+# Rewritten only when the version changes; only the objects whose -MMD dependencies name it rebuild.
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@echo '#define CRISP_VERSION "$(CRISP_VERSION)"' > $@.tmp
@@ -61,40 +67,43 @@ $(BUILD)/gen/version.h: FORCE
 $(BUILD)/gen/api.pb-c.o: $(BUILD)/gen/api.pb-c.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/%.o: %.c $(GEN)
+# The generated headers are order-only: they must exist before the first compile, and after that
+# each object's -MMD file lists the ones it really includes.
+$(BUILD)/%.o: %.c | $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libcrisp.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/crispd: $(BUILD)/server/main.o $(BUILD)/libcrisp.a
+$(BUILD)/crispd: $(BUILD)/server/main.o $(BUILD)/libcrisp.a $(HELPER_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test build: crispd with the test-only hooks (server/test_hooks.c) linked in; the e2e suite runs it.
+$(BUILD)/crispd-test: $(BUILD)/server/main.o $(BUILD)/server/test_hooks.o $(BUILD)/libcrisp.a $(HELPER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Helpers run once per pod or container: they link only libc, to stay small. They are built without
 # sanitizers even in `make asan`: LeakSanitizer's exit-time tracer hangs in a process that has unshared
 # its PID namespace.
 HELPER_CFLAGS := $(CFLAGS_BASE) $(OPTFLAGS) $(EXTRA_CFLAGS)
-$(BUILD)/runtime/%_main.o: runtime/%_main.c $(GEN)
+$(BUILD)/helpers/%.o: helpers/%.c | $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/crisp-%: $(BUILD)/runtime/%_main.o
-	$(CC) -o $@ $^
+$(HELPER_LIB): $(HELPER_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
 
-# crisp-monitor is several files of its own (runtime/monitor/), also libc only and unsanitized.
-MONITOR_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard runtime/monitor/*.c))
-$(BUILD)/runtime/monitor/%.o: runtime/monitor/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
+define helper_rule
+$(BUILD)/crisp-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard helpers/$(1)/*.c)) $(HELPER_LIB)
+	$$(CC) -o $$@ $$^
+endef
+$(foreach h,$(HELPER_NAMES),$(eval $(call helper_rule,$(h))))
 
-$(BUILD)/crisp-monitor: $(MONITOR_OBJ)
-	$(CC) -o $@ $^
-
-$(BUILD)/crisp-bench: $(BUILD)/bench/cri_bench.o $(BUILD)/libcrisp.a
+$(BUILD)/crisp-bench: $(BUILD)/bench/cri_bench.o $(BUILD)/libcrisp.a $(HELPER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test/%: $(BUILD)/test/unit/%.o $(BUILD)/libcrisp.a
+$(BUILD)/test/%: $(BUILD)/test/unit/%.o $(BUILD)/libcrisp.a $(HELPER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -105,7 +114,7 @@ unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 e2e: all
-	CRISPD=$(abspath $(BUILD)/crispd) $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
+	CRISPD=$(abspath $(BUILD)/crispd-test) $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
 
 test: deps
 	$(MAKE) all unit
@@ -118,7 +127,7 @@ asan:
 
 asan-test: asan
 	@fail=0; for t in $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)); do $$t || fail=1; done; [ $$fail = 0 ]
-	ASAN_OPTIONS=detect_leaks=1 CRISPD=$(abspath build-asan/crispd) $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
+	ASAN_OPTIONS=detect_leaks=1 CRISPD=$(abspath build-asan/crispd-test) $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
 
 # libFuzzer on the request decode path, with protobuf-c itself compiled in (from Debian's source of
 # the linked version) so coverage reaches into the decoder; FUZZ_SECONDS bounds the run.
@@ -137,14 +146,14 @@ fuzz: $(GEN)
 FUZZ_CC := clang -std=gnu11 -Ulinux -g -O1 -fsanitize=fuzzer,address,undefined -I. -Ibuild/gen
 fuzz-streaming:
 	@mkdir -p build-fuzz fuzz-corpus-streaming
-	$(FUZZ_CC) -o build-fuzz/fuzz_streaming test/fuzz/fuzz_streaming.c server/streaming_http.c \
-	    server/streaming_spdy.c server/streaming_ws.c server/streaming_io.c common/error.c -lz -lssl -lcrypto
+	$(FUZZ_CC) -o build-fuzz/fuzz_streaming test/fuzz/fuzz_streaming.c streaming/http.c \
+	    streaming/spdy/spdy.c streaming/ws/ws.c streaming/io.c common/error.c -lz -lssl -lcrypto
 	build-fuzz/fuzz_streaming -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus-streaming
 
 fuzz-seccomp:
 	@mkdir -p build-fuzz fuzz-corpus-seccomp
-	$(FUZZ_CC) -o build-fuzz/fuzz_seccomp test/fuzz/fuzz_seccomp.c runtime/seccomp.c runtime/seccomp_profile.c \
-	    runtime/seccomp_default.c runtime/caps.c common/json.c common/file.c common/error.c common/arena.c \
+	$(FUZZ_CC) -o build-fuzz/fuzz_seccomp test/fuzz/fuzz_seccomp.c runtime/seccomp/seccomp.c runtime/seccomp/seccomp_profile.c \
+	    runtime/seccomp/seccomp_default.c runtime/caps.c common/json.c common/file.c common/error.c common/arena.c \
 	    -lseccomp -lyajl
 	build-fuzz/fuzz_seccomp -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus-seccomp
 

@@ -2,8 +2,8 @@
 #include "runtime/attach.h"
 
 #include "common/cleanup.h"
-#include "runtime/attach_proto.h"
-#include "runtime/fd_pass.h"
+#include "helpers/lib/attach_proto.h"
+#include "helpers/lib/fd_pass.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
 #include "common/strv.h"
 #include "runtime/container_internal.h"
 #include "runtime/container_spec.h"
-#include "runtime/seccomp.h"
+#include "runtime/seccomp/seccomp.h"
 #include "runtime/exec.h"
 #include "runtime/pod_ns.h"
 #include "runtime/propagation.h"

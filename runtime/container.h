@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "runtime/attach.h"
-#include "runtime/cgroup.h"
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/exec.h"
 #include "runtime/sandbox.h"
 

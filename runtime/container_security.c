@@ -4,7 +4,7 @@
 #include "runtime/container_internal.h"
 
 #include "common/cleanup.h"
-#include "runtime/cgroup.h"
+#include "runtime/cgroup/cgroup.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
-#include "runtime/fd_pass.h"
+#include "helpers/lib/fd_pass.h"
 #include "runtime/spawn.h"
 
 #include <errno.h>

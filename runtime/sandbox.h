@@ -6,8 +6,8 @@
 #define CRISP_RUNTIME_SANDBOX_H
 
 #include "common/error.h"
-#include "runtime/cgroup.h"
-#include "runtime/cni.h"
+#include "runtime/cgroup/cgroup.h"
+#include "runtime/cni/cni.h"
 
 #include <stdbool.h>
 #include <stddef.h>

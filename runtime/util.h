@@ -3,7 +3,7 @@
 #define CRISP_RUNTIME_UTIL_H
 
 #include "common/error.h"
-#include "runtime/cgroup.h"
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/sandbox.h"
 
 #include <stdint.h>

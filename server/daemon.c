@@ -2,7 +2,7 @@
 #include "server/daemon.h"
 
 #include "runtime/caps.h"
-#include "runtime/seccomp.h"
+#include "runtime/seccomp/seccomp.h"
 
 #include "common/cleanup.h"
 #include "common/file.h"

@@ -9,7 +9,7 @@
 #include "runtime/container.h"
 #include "runtime/sandbox.h"
 #include "server/events.h"
-#include "server/streaming.h"
+#include "streaming/streaming.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,7 +17,7 @@
 struct srv_daemon {
     const struct crisp_config *cfg; /* immutable after start (SIGHUP only changes the log level) */
     struct srv_event_bus *events;
-    bool test_hooks; /* CRISP_TEST_HOOKS=1: honour the test-only metadata in test_hooks.c */
+    bool test_hooks; /* CRISP_TEST_HOOKS=1: honour the test-only metadata (test builds only) */
     struct img_store *images;
     struct img_registry *registry;
     struct img_puller *puller;

@@ -172,7 +172,7 @@ static int invoke(struct srv_call *c, struct srv_ctx *ctx, const struct srv_meth
     ProtobufCMessage *req = NULL;
     if (receive_request(c, m, &req, err) < 0)
         return -1;
-    if (c->srv->daemon->test_hooks)
+    if (srv_test_hooks_apply && c->srv->daemon->test_hooks)
         srv_test_hooks_apply(ctx);
     if (m->unary) {
         if (m->unary(ctx, req, ret_resp, err) < 0)

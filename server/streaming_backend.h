@@ -1,8 +1,8 @@
-/* The streaming server's backend over crispd's runtime (server/streaming.h). */
+/* The streaming server's backend over crispd's runtime (streaming/streaming.h). */
 #ifndef CRISP_SERVER_STREAMING_BACKEND_H
 #define CRISP_SERVER_STREAMING_BACKEND_H
 
-#include "server/streaming.h"
+#include "streaming/streaming.h"
 
 struct srv_daemon;
 

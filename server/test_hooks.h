@@ -1,4 +1,5 @@
-/* Test-only behaviour, honoured only when crispd runs with CRISP_TEST_HOOKS=1 in its environment:
+/* Test-only behaviour, linked only into the test build (build/crispd-test, which the e2e suite runs)
+ * and honoured only when it runs with CRISP_TEST_HOOKS=1 in its environment:
  *   crisp-test-sleep-ms: N   the call sleeps N ms (at most 60000) before its handler runs
  *   crisp-test-event: ID     a CONTAINER_CREATED event for container ID is published
  * The e2e suite uses them to prove that a blocked call delays no other, and that event streams
@@ -8,6 +9,7 @@
 
 #include "server/call.h"
 
-void srv_test_hooks_apply(struct srv_ctx *ctx);
+/* Weak: NULL in the production crispd, which does not link server/test_hooks.c. */
+void srv_test_hooks_apply(struct srv_ctx *ctx) __attribute__((weak));
 
 #endif

@@ -1,6 +1,6 @@
 /* libFuzzer target for Localhost seccomp profiles (JSON from the node's disk, named by the request):
  * parsed with yajl and compiled with libseccomp for a capability set taken from the first 8 bytes. */
-#include "runtime/seccomp.h"
+#include "runtime/seccomp/seccomp.h"
 
 #include <string.h>
 

@@ -1,9 +1,9 @@
 /* libFuzzer target for what a streaming client sends before and after the upgrade: the first byte
  * picks the parser (HTTP request head with its headers and query, SPDY frames with their header blocks
  * through one zlib stream, WebSocket frames); the rest is the client's bytes. */
-#include "server/streaming_http.h"
-#include "server/streaming_spdy.h"
-#include "server/streaming_ws.h"
+#include "streaming/http.h"
+#include "streaming/spdy/spdy.h"
+#include "streaming/ws/ws.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
-#include "runtime/cgroup.h"
-#include "runtime/cgroup_internal.h"
+#include "runtime/cgroup/cgroup.h"
+#include "runtime/cgroup/cgroup_internal.h"
 #include "unit.h"
 
 #include <errno.h>

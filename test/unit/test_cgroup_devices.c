@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/error.h"
-#include "runtime/cgroup_devices.h"
+#include "runtime/cgroup/cgroup_devices.h"
 #include "test/unit/unit.h"
 
 #include <errno.h>

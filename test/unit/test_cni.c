@@ -1,9 +1,9 @@
-/* runtime/cni.c against fake plugins: /bin/sh scripts that record their environment and stdin and
+/* runtime/cni/cni.c against fake plugins: /bin/sh scripts that record their environment and stdin and
  * print canned results, driven by marker files in the log directory. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
-#include "runtime/cni.h"
+#include "runtime/cni/cni.h"
 #include "unit.h"
 
 #include <errno.h>

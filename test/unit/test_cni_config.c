@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
-#include "runtime/cni_config.h"
+#include "runtime/cni/cni_config.h"
 #include "unit.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "runtime/caps.h"
-#include "runtime/seccomp.h"
-#include "runtime/seccomp_load.h"
+#include "runtime/seccomp/seccomp.h"
+#include "helpers/lib/seccomp_load.h"
 #include "unit.h"
 
 #include <errno.h>

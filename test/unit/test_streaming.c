@@ -3,11 +3,11 @@
  * driven by test/e2e/streamclient.py. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
-#include "server/streaming.h"
-#include "server/streaming_http.h"
-#include "server/streaming_spdy.h"
-#include "server/streaming_tokens.h"
-#include "server/streaming_ws.h"
+#include "streaming/streaming.h"
+#include "streaming/http.h"
+#include "streaming/spdy/spdy.h"
+#include "streaming/tokens.h"
+#include "streaming/ws/ws.h"
 #include "unit.h"
 
 #include <arpa/inet.h>

@@ -1,0 +1,78 @@
+/* Private to runtime/cgroup*.c: file access, directory walks, killing and the write journal shared by
+ * the v1 and v2 back ends, which cgroup.c dispatches to. */
+#ifndef CRISP_RUNTIME_CGROUP_INTERNAL_H
+#define CRISP_RUNTIME_CGROUP_INTERNAL_H
+
+#include "runtime/cgroup/cgroup.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RT_CGROUP_PATH_MAX 4096
+
+/* cgroup_path.c: path is "/" or "/a/b" with no empty, "." or ".." components. */
+int rt_cgroup_path_check(const char *path, bool allow_root, crisp_error_t **err);
+
+/* cgroup_fs.c. Interface files report size 0, so they are read until EOF rather than by size. */
+char *rt_cgroup_join(const char *dir, const char *name); /* dir + "/" + name, NULL without memory */
+char *rt_cgroup_dir(const char *base, const char *path);  /* base + path, NULL without memory */
+int rt_cgroup_read_file(const char *path, char **ret_text, crisp_error_t **err);
+int rt_cgroup_write_file(const char *path, const char *value, crisp_error_t **err);
+int rt_cgroup_read_pids(const char *dir, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
+bool rt_cgroup_has_word(const char *list, const char *word);
+/* Child cgroups of dir, sorted; none when dir is missing. */
+int rt_cgroup_list_subdirs(const char *dir, char ***ret_names, crisp_error_t **err);
+
+/* Called for each component of a path being created, top down, right after its mkdir. */
+typedef int (*rt_cgroup_step_fn)(const char *dir, int depth, bool created, crisp_error_t **err);
+
+/* mkdir base+path component by component; *ret_created counts the trailing components made. On
+ * failure what was made is removed again. */
+int rt_cgroup_mkdir_walk(const char *base, const char *path, rt_cgroup_step_fn step, int *ret_created,
+                         crisp_error_t **err);
+/* rmdir base+path, then its parents: n directories at most, never base, stopping at one in use. */
+void rt_cgroup_rmdir_up(const char *base, const char *path, int n);
+/* Removes base+path with its sub-cgroups, then up to created_depth - 1 empty ancestors. */
+int rt_cgroup_remove_at(const char *base, const char *path, int created_depth, crisp_error_t **err);
+
+/* cgroup_kill.c */
+int rt_cgroup_signal_tree(const char *dir, size_t *ret_found, crisp_error_t **err);
+int rt_cgroup_kill_tree(const char *dir, int timeout_ms, crisp_error_t **err);
+
+/* cgroup_undo.c: writes that remember the old value, so a failed apply can put them back. */
+struct rt_cgroup_undo_entry {
+    char *path;
+    char *old;
+};
+
+struct rt_cgroup_undo {
+    struct rt_cgroup_undo_entry *entries;
+    size_t n;
+};
+
+int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const char *value, crisp_error_t **err);
+void rt_cgroup_undo_rollback(struct rt_cgroup_undo *undo);
+void rt_cgroup_undo_fini(struct rt_cgroup_undo *undo);
+
+/* cgroup_v1.c */
+int rt_cgroup_v1_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err);
+int rt_cgroup_v1_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
+                       struct rt_cgroup_undo *undo, crisp_error_t **err);
+int rt_cgroup_v1_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err);
+int rt_cgroup_v1_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err);
+int rt_cgroup_v1_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err);
+int rt_cgroup_v1_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
+
+/* cgroup_v2.c */
+int rt_cgroup_v2_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err);
+int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
+                       struct rt_cgroup_undo *undo, crisp_error_t **err);
+int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err);
+int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err);
+int rt_cgroup_v2_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err);
+int rt_cgroup_v2_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
+
+/* cpu.shares (2..262144) to cpu.weight (1..10000), as runc and crun map them. */
+uint64_t rt_cgroup_shares_to_weight(uint64_t shares);
+
+#endif

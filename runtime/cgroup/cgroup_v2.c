@@ -1,0 +1,212 @@
+#define _GNU_SOURCE
+#include "runtime/cgroup/cgroup_internal.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const wanted[] = {"cpuset", "cpu", "io", "memory", "hugetlb", "pids"};
+
+uint64_t rt_cgroup_shares_to_weight(uint64_t shares)
+{
+    shares = shares < 2 ? 2 : shares > 262144 ? 262144 : shares;
+    uint64_t weight = 1 + ((shares - 2) * 9999) / 262142;
+    return weight > 10000 ? 10000 : weight;
+}
+
+static int read_optional(const char *dir, const char *name, char **ret_text, crisp_error_t **err)
+{
+    _cleanup_free_ char *path = rt_cgroup_join(dir, name);
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (access(path, F_OK) < 0 && errno == ENOENT) {
+        *ret_text = strdup("");
+        return *ret_text ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    }
+    return rt_cgroup_read_file(path, ret_text, err);
+}
+
+/* Turns on, for dir's children, those of the wanted controllers dir has and hasn't enabled yet.
+ * A missing cgroup.controllers (only fake trees lack it) offers nothing. */
+static int enable_controllers(const char *dir, crisp_error_t **err)
+{
+    _cleanup_free_ char *available = NULL, *enabled = NULL, *path = rt_cgroup_join(dir, "cgroup.subtree_control");
+    if (!path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (read_optional(dir, "cgroup.controllers", &available, err) < 0 ||
+        read_optional(dir, "cgroup.subtree_control", &enabled, err) < 0)
+        return -1;
+    char change[64] = "";
+    for (size_t i = 0; i < ARRAY_SIZE(wanted); i++) {
+        if (!rt_cgroup_has_word(available, wanted[i]) || rt_cgroup_has_word(enabled, wanted[i]))
+            continue;
+        if (change[0])
+            strcat(change, " ");
+        strcat(strcat(change, "+"), wanted[i]);
+    }
+    return change[0] ? rt_cgroup_write_file(path, change, err) : 0;
+}
+
+/* Only cgroups inside the given path are changed: the parent of its first component belongs to
+ * someone else, and a controller it withholds is simply not used. */
+static int enable_step(const char *dir, int depth, bool created, crisp_error_t **err)
+{
+    (void)created;
+    if (depth < 2)
+        return 0;
+    _cleanup_free_ char *parent = strndup(dir, strrchr(dir, '/') - dir);
+    if (!parent)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return enable_controllers(parent, err);
+}
+
+int rt_cgroup_v2_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err)
+{
+    return rt_cgroup_mkdir_walk(mount, path, enable_step, ret_created_depth, err);
+}
+
+struct v2_apply {
+    char *dir;
+    struct rt_cgroup_undo *undo;
+};
+
+static int v2_set(const struct v2_apply *a, const char *file, const char *value, crisp_error_t **err)
+{
+    _cleanup_free_ char *p = rt_cgroup_join(a->dir, file);
+    if (!p)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return rt_cgroup_undo_write(a->undo, p, value, err);
+}
+
+/* For files that only exist with kernel support (swap accounting, a hugepage size). */
+static int v2_set_optional(const struct v2_apply *a, const char *file, const char *value, crisp_error_t **err)
+{
+    _cleanup_free_ char *p = rt_cgroup_join(a->dir, file);
+    if (!p)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (access(p, F_OK) < 0 && errno == ENOENT)
+        return 0;
+    return rt_cgroup_undo_write(a->undo, p, value, err);
+}
+
+static void format_limit(char *buf, size_t size, int64_t value)
+{
+    if (value < 0)
+        snprintf(buf, size, "max");
+    else
+        snprintf(buf, size, "%" PRId64, value);
+}
+
+/* cpu.max is "<quota|max> [period]"; as in runc an unset quota with a period set means "max". */
+static int v2_apply_cpu(const struct v2_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
+{
+    char buf[64];
+    if (res->cpu_shares) {
+        snprintf(buf, sizeof(buf), "%" PRIu64, rt_cgroup_shares_to_weight((uint64_t)res->cpu_shares));
+        if (v2_set(a, "cpu.weight", buf, err) < 0)
+            return -1;
+    }
+    if (!res->cpu_quota && !res->cpu_period)
+        return 0;
+    size_t n = res->cpu_quota > 0 ? (size_t)snprintf(buf, sizeof(buf), "%" PRId64, res->cpu_quota)
+                                  : (size_t)snprintf(buf, sizeof(buf), "max");
+    if (res->cpu_period)
+        snprintf(buf + n, sizeof(buf) - n, " %" PRId64, res->cpu_period);
+    return v2_set(a, "cpu.max", buf, err);
+}
+
+/* v2 limits swap alone where v1 limits memory+swap, so the CRI value is converted (runc's
+ * ConvertMemorySwapToCgroupV2Value); the caller checked swap >= memory. */
+static int v2_apply_memory(const struct v2_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
+{
+    char buf[32];
+    int64_t mem = res->memory_limit, swap = res->memory_swap_limit;
+    if (swap > 0 && !mem)
+        return crisp_error_make(err, EINVAL, "a swap limit needs a memory limit on cgroup v2");
+    if (mem) {
+        format_limit(buf, sizeof(buf), mem);
+        if (v2_set(a, "memory.max", buf, err) < 0)
+            return -1;
+    }
+    if (!swap)
+        return 0;
+    format_limit(buf, sizeof(buf), swap < 0 ? -1 : swap - mem);
+    return v2_set_optional(a, "memory.swap.max", buf, err);
+}
+
+static int v2_apply_rest(const struct v2_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
+{
+    char file[64], value[32];
+    if (res->pids_limit) {
+        format_limit(value, sizeof(value), res->pids_limit);
+        if (v2_set(a, "pids.max", value, err) < 0)
+            return -1;
+    }
+    if (res->cpuset_cpus && res->cpuset_cpus[0] && v2_set(a, "cpuset.cpus", res->cpuset_cpus, err) < 0)
+        return -1;
+    if (res->cpuset_mems && res->cpuset_mems[0] && v2_set(a, "cpuset.mems", res->cpuset_mems, err) < 0)
+        return -1;
+    for (size_t i = 0; i < res->n_hugepages; i++) {
+        snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugepages[i].page_size);
+        snprintf(value, sizeof(value), "%" PRIu64, res->hugepages[i].limit);
+        if (v2_set_optional(a, file, value, err) < 0)
+            return -1;
+    }
+    /* Last, so that an explicit unified value wins over one derived above. */
+    for (size_t i = 0; i < res->n_unified; i++)
+        if (v2_set(a, res->unified[i].key, res->unified[i].value, err) < 0)
+            return -1;
+    return 0;
+}
+
+int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
+                       struct rt_cgroup_undo *undo, crisp_error_t **err)
+{
+    struct v2_apply a = {rt_cgroup_dir(mount, path), undo};
+    if (!a.dir)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    int r = v2_apply_cpu(&a, res, err) < 0 || v2_apply_memory(&a, res, err) < 0 || v2_apply_rest(&a, res, err) < 0;
+    free(a.dir);
+    return r ? -1 : 0;
+}
+
+int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err)
+{
+    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    _cleanup_free_ char *procs = dir ? rt_cgroup_join(dir, "cgroup.procs") : NULL;
+    char value[16];
+    if (!procs)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    snprintf(value, sizeof(value), "%d", (int)pid);
+    return rt_cgroup_write_file(procs, value, err);
+}
+
+/* cgroup.kill (Linux 5.14) kills the whole subtree at once, forks included; the signal loop after it
+ * waits for the processes to go, and does the killing on older kernels. */
+int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err)
+{
+    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    _cleanup_free_ char *kill_file = dir ? rt_cgroup_join(dir, "cgroup.kill") : NULL;
+    if (!kill_file)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (access(kill_file, F_OK) == 0 && rt_cgroup_write_file(kill_file, "1", err) < 0)
+        return -1;
+    return rt_cgroup_kill_tree(dir, timeout_ms, err);
+}
+
+int rt_cgroup_v2_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err)
+{
+    return rt_cgroup_remove_at(mount, path, created_depth, err);
+}
+
+int rt_cgroup_v2_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err)
+{
+    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    if (!dir)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    return rt_cgroup_read_pids(dir, ret_pids, ret_n, err);
+}

@@ -1,0 +1,211 @@
+/* CreateContainer's request merged with its image, as Docker and kubelet expect: entrypoint and cmd
+ * against command and args, env (the request wins), working dir, user. */
+#define _GNU_SOURCE
+#include "server/convert/container_config.h"
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "images/manifest.h"
+#include "server/daemon.h"
+#include "server/convert/resources.h"
+#include "server/convert/security_context.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_LIST 4096
+
+static char **concat(struct arena *a, char *const *x, size_t nx, char *const *y, size_t ny)
+{
+    char **v = arena_alloc(a, (nx + ny + 1) * sizeof(char *));
+    for (size_t i = 0; v && i < nx; i++)
+        v[i] = x[i];
+    for (size_t i = 0; v && i < ny; i++)
+        v[nx + i] = y[i];
+    return v;
+}
+
+static size_t count(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+/* Kubernetes: command replaces the entrypoint (and drops the image's cmd); args replace cmd. */
+static char **merge_argv(struct arena *a, const Runtime__V1__ContainerConfig *c, const struct img_config *img)
+{
+    if (c->n_command)
+        return concat(a, c->command, c->n_command, c->args, c->n_args);
+    if (c->n_args)
+        return concat(a, img->entrypoint, count(img->entrypoint), c->args, c->n_args);
+    return concat(a, img->entrypoint, count(img->entrypoint), img->cmd, count(img->cmd));
+}
+
+static bool same_key(const char *kv, const char *key, size_t klen)
+{
+    return strncmp(kv, key, klen) == 0 && kv[klen] == '=';
+}
+
+static char **merge_env(struct arena *a, const Runtime__V1__ContainerConfig *c, const struct img_config *img)
+{
+    size_t ni = count(img->env), n = 0;
+    char **v = arena_alloc(a, (ni + c->n_envs + 1) * sizeof(char *));
+    for (size_t i = 0; v && i < ni; i++) {
+        size_t klen = strcspn(img->env[i], "=");
+        bool overridden = false;
+        for (size_t k = 0; k < c->n_envs && !overridden; k++)
+            overridden = strlen(c->envs[k]->key) == klen && same_key(img->env[i], c->envs[k]->key, klen);
+        if (!overridden)
+            v[n++] = img->env[i];
+    }
+    for (size_t k = 0; v && k < c->n_envs; k++)
+        v[n++] = arena_printf(a, "%s=%s", c->envs[k]->key, c->envs[k]->value);
+    return v;
+}
+
+static int parse_signal(const char *s)
+{
+    static const struct { const char *name; int sig; } names[] = {
+        {"TERM", SIGTERM}, {"KILL", SIGKILL}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}, {"STOP", SIGSTOP},
+    };
+    if (!s || !*s)
+        return SIGTERM;
+    if (strspn(s, "0123456789") == strlen(s))
+        return atoi(s) > 0 && atoi(s) < 65 ? atoi(s) : SIGTERM;
+    const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(n, names[i].name) == 0)
+            return names[i].sig;
+    return SIGTERM;
+}
+
+static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, struct rt_container_spec *s,
+                       crisp_error_t **err)
+{
+    if (c->n_mounts > 256 || c->n_devices > 256)
+        return crisp_error_make(err, EINVAL, "at most 256 mounts and 256 devices");
+    struct rt_mount *m = arena_alloc(a, (c->n_mounts + 1) * sizeof(*m));
+    struct rt_device *d = arena_alloc(a, (c->n_devices + 1) * sizeof(*d));
+    if (!m || !d)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        const Runtime__V1__Mount *pm = c->mounts[i];
+        if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
+            return crisp_error_make(err, EINVAL, "mount %s: idmapped and image volumes are not supported yet",
+                                    pm->container_path);
+        m[i] = (struct rt_mount){pm->container_path, pm->host_path, pm->readonly, pm->recursive_read_only,
+                                 (enum rt_propagation)pm->propagation};
+    }
+    for (size_t i = 0; i < c->n_devices; i++)
+        d[i] = (struct rt_device){c->devices[i]->container_path, c->devices[i]->host_path, c->devices[i]->permissions};
+    s->mounts = m;
+    s->n_mounts = c->n_mounts;
+    s->devices = d;
+    s->n_devices = c->n_devices;
+    return 0;
+}
+
+/* This machine may lack CAP_SYS_RESOURCE: a score below crispd's own can't be set, so it is raised to
+ * it, with one warning per crispd run. */
+static int clamp_oom_score(int wanted)
+{
+    static _Atomic bool warned;
+    int own = 0;
+    FILE *f = fopen("/proc/self/oom_score_adj", "re");
+    if (f) {
+        if (fscanf(f, "%d", &own) != 1)
+            own = 0;
+        fclose(f);
+    }
+    if (wanted >= own)
+        return wanted;
+    if (!atomic_exchange(&warned, true))
+        log_warn("oom_score_adj %d is below crispd's own %d and can't be lowered here; using %d", wanted, own, own);
+    return own;
+}
+
+static char **layer_dirs(struct srv_ctx *ctx, const struct img_record *rec)
+{
+    size_t n = count(rec->chain_ids);
+    char **dirs = arena_alloc(ctx->arena, (n + 1) * sizeof(char *));
+    for (size_t i = 0; dirs && i < n; i++) {
+        _cleanup_free_ char *p = img_store_layer_path(ctx->daemon->images, rec->chain_ids[n - 1 - i]);
+        if (!p || !(dirs[i] = arena_strdup(ctx->arena, p)))
+            return NULL;
+    }
+    return dirs;
+}
+
+static int load_image(struct srv_ctx *ctx, const char *name, struct img_record **ret_rec, struct img_config **ret_cfg,
+                      crisp_error_t **err)
+{
+    if (img_store_lookup(ctx->daemon->images, name, ret_rec, err) < 0)
+        return crisp_error_wrap(err, "image");
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    if (img_store_blob_read(ctx->daemon->images, (*ret_rec)->id, IMG_CONFIG_MAX_SIZE, &text, &len, err) < 0 ||
+        img_config_parse(text, len, ret_cfg, err) < 0)
+        return crisp_error_wrap(err, "config of image %s", (*ret_rec)->id);
+    return 0;
+}
+
+static char *log_path_of(struct arena *a, const Runtime__V1__CreateContainerRequest *r)
+{
+    const char *dir = r->sandbox_config ? r->sandbox_config->log_directory : NULL;
+    const char *file = r->config->log_path;
+    if (!file || !*file)
+        return "";
+    if (file[0] == '/')
+        return (char *)file;
+    return dir && *dir ? arena_printf(a, "%s/%s", dir, file) : "";
+}
+
+int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContainerRequest *r,
+                            struct rt_container_spec *s, struct srv_container_image *img, crisp_error_t **err)
+{
+    const Runtime__V1__ContainerConfig *c = r->config;
+    if (!c || !c->metadata || !c->image || !c->image->image[0])
+        return crisp_error_make(err, EINVAL, "CreateContainer needs a config with metadata and an image");
+    if (c->n_command > MAX_LIST || c->n_args > MAX_LIST || c->n_envs > MAX_LIST)
+        return crisp_error_make(err, EINVAL, "at most %d command, args or env entries", MAX_LIST);
+    if (load_image(ctx, c->image->image, &img->rec, &img->cfg, err) < 0)
+        return -1;
+    const Runtime__V1__LinuxContainerConfig *l = c->linux;
+    struct rt_cgroup_resources *res = NULL;
+    *s = (struct rt_container_spec){
+        .sandbox_id = r->pod_sandbox_id, .name = c->metadata->name, .attempt = c->metadata->attempt,
+        .image = c->image->image, .image_id = img->rec->id, .tty = c->tty, .stdin_open = c->stdin,
+        .stdin_once = c->stdin_once, .log_path = log_path_of(ctx->arena, r),
+        .stop_signal = parse_signal(img->cfg->stop_signal),
+    };
+    s->lowerdirs = layer_dirs(ctx, img->rec);
+    s->argv = merge_argv(ctx->arena, c, img->cfg);
+    s->env = merge_env(ctx->arena, c, img->cfg);
+    s->cwd = c->working_dir && *c->working_dir ? c->working_dir : *img->cfg->working_dir ? img->cfg->working_dir : "/";
+    if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
+        return crisp_error_make(err, ENOMEM, "out of memory");
+    if (mounts_from(ctx->arena, c, s, err) < 0 ||
+        srv_security_context_apply(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
+        srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)
+        return -1;
+    s->resources = res;
+    if (l && l->resources && l->resources->oom_score_adj) {
+        s->has_oom_score_adj = true;
+        s->oom_score_adj = clamp_oom_score((int)l->resources->oom_score_adj);
+    }
+    return 0;
+}
+
+void srv_container_image_fini(struct srv_container_image *img)
+{
+    img_record_free(img->rec);
+    img_config_free(img->cfg);
+}
