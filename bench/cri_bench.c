@@ -207,7 +207,7 @@ static int bench_conn_open(const char *target, struct bench_conn *ret, crisp_err
     return 0;
 }
 
-static void bench_rpc_release(struct bench_rpc *rpc)
+static void bench_rpc_fini(struct bench_rpc *rpc)
 {
     if (rpc->call)
         grpc_call_unref(rpc->call);
@@ -310,7 +310,7 @@ static int bench_version_decode(grpc_byte_buffer *bb, Runtime__V1__VersionRespon
 static int bench_version_call(struct bench_conn *conn, grpc_slice request,
                               Runtime__V1__VersionResponse **ret_resp, crisp_error_t **err)
 {
-    _cleanup_(bench_rpc_release) struct bench_rpc rpc = {0};
+    _cleanup_(bench_rpc_fini) struct bench_rpc rpc = {0};
     if (bench_rpc_start(conn, request, &rpc, err) < 0 || bench_rpc_wait(conn, &rpc, err) < 0)
         return -1;
     if (bench_rpc_check_status(&rpc, err) < 0)
@@ -325,7 +325,7 @@ static int bench_request_pack(grpc_slice *ret, crisp_error_t **err)
     size_t len = runtime__v1__version_request__get_packed_size(&req);
     _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__version_request__pack(&req, buf);
     *ret = grpc_slice_from_copied_buffer((const char *)buf, len);
     return 0;

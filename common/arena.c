@@ -82,7 +82,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
     return d;
 }
 
-void arena_release(struct arena *a)
+void arena_fini(struct arena *a)
 {
     struct arena_chunk *c = a->head;
     while (c) {

@@ -15,6 +15,6 @@ void *arena_alloc(struct arena *a, size_t size);  /* zeroed; NULL when out of me
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void arena_release(struct arena *a);
+void arena_fini(struct arena *a);
 
 #endif

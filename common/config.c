@@ -116,7 +116,7 @@ static int replace_string(char **slot, const char *value, crisp_error_t **err)
 {
     char *copy = strdup(value);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     free(*slot);
     *slot = copy;
     return 0;
@@ -142,7 +142,7 @@ static int apply_enum(struct crisp_config *cfg, const struct key_spec *spec, con
     size_t len = 0;
     FILE *f = open_memstream(&expected, &len);
     if (!f)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     fputs("one of", f);
     for (int i = 0; spec->choices[i]; i++)
         fprintf(f, "%s %s", i ? "," : "", spec->choices[i]);
@@ -245,7 +245,7 @@ static int parse_string_list(yajl_val v, const char *origin, const char *key, co
         return wrong_type(origin, key, what, v, err);
     _cleanup_strv_ char **list = calloc(v->u.array.len + 1, sizeof(char *));
     if (!list)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < v->u.array.len; i++) {
         yajl_val item = v->u.array.values[i];
         if (!YAJL_IS_STRING(item))
@@ -253,7 +253,7 @@ static int parse_string_list(yajl_val v, const char *origin, const char *key, co
         if (!valid(item->u.string))
             return bad_value(origin, key, what, item->u.string, err);
         if (!(list[i] = strdup(item->u.string)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     *ret = TAKE_PTR(list);
     return 0;
@@ -335,20 +335,20 @@ static int apply_registry(struct crisp_config *cfg, const char *host, yajl_val v
 {
     _cleanup_free_ char *key = NULL;
     if (asprintf(&key, "registries.%s", host) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (!is_registry_host(host))
         return bad_value(origin, key, "a registry host name, optionally with :port", host, err);
     if (!YAJL_IS_OBJECT(v))
         return wrong_type(origin, key, "an object with \"mirrors\" and \"insecure\"", v, err);
     struct config_registry *r = registry_get(cfg, host);
     if (!r)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < v->u.object.len; i++) {
         const char *name = v->u.object.keys[i];
         yajl_val item = v->u.object.values[i];
         _cleanup_free_ char *full = NULL;
         if (asprintf(&full, "%s.%s", key, name) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (strcmp(name, "insecure") == 0) {
             if (!YAJL_IS_TRUE(item) && !YAJL_IS_FALSE(item))
                 return wrong_type(origin, full, "a boolean", item, err);
@@ -385,7 +385,7 @@ static int apply_object(struct crisp_config *cfg, yajl_val obj, const char *pref
         yajl_val v = obj->u.object.values[i];
         _cleanup_free_ char *name = NULL;
         if (asprintf(&name, "%s%s%s", prefix, *prefix ? "." : "", obj->u.object.keys[i]) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         const struct key_spec *spec = key_find(name);
         int r;
         if (spec)
@@ -439,14 +439,14 @@ static int apply_dropins(struct crisp_config *cfg, const char *main_path, crisp_
 {
     _cleanup_free_ char *dir = NULL;
     if (asprintf(&dir, "%s.d", main_path) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     _cleanup_strv_ char **names = NULL;
     if (dir_list_sorted(dir, is_json_dropin, &names, err) < 0)
         return crisp_error_wrap(err, "config");
     for (char **name = names; *name; name++) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", dir, *name) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (apply_file(cfg, path, true, err) < 0)
             return -1;
     }
@@ -470,7 +470,7 @@ int config_load(const struct config_sources *src, struct crisp_config **ret_cfg,
 {
     _cleanup_(config_freep) struct crisp_config *cfg = calloc(1, sizeof(*cfg));
     if (!cfg || config_set_defaults(cfg) < 0)
-        return crisp_error_make(err, ENOMEM, "config: out of memory");
+        return crisp_error_oom_in(err, "config");
     const char *path = src->path ? src->path : CONFIG_DEFAULT_PATH;
     if (apply_file(cfg, path, src->path_required, err) < 0 || apply_dropins(cfg, path, err) < 0 ||
         apply_overrides(cfg, src, err) < 0)

@@ -55,6 +55,24 @@ int crisp_error_errno(crisp_error_t **err, const char *fmt, ...)
     return error_set(err, saved ? saved : EIO, msg);
 }
 
+int crisp_error_oom(crisp_error_t **err)
+{
+    return crisp_error_make(err, ENOMEM, "out of memory");
+}
+
+int crisp_error_oom_in(crisp_error_t **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *what = vformat(fmt, ap);
+    va_end(ap);
+    char *msg = NULL;
+    if (what && asprintf(&msg, "%s: out of memory", what) < 0)
+        msg = NULL;
+    free(what);
+    return error_set(err, ENOMEM, msg);
+}
+
 int crisp_error_wrap(crisp_error_t **err, const char *fmt, ...)
 {
     if (!err || !*err)

@@ -25,6 +25,12 @@ int crisp_error_make(crisp_error_t **err, int status, const char *fmt, ...)
 /* Like crisp_error_make with status errno and ": strerror(errno)" appended. */
 int crisp_error_errno(crisp_error_t **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ENOMEM "out of memory": the one message for a failed allocation. */
+int crisp_error_oom(crisp_error_t **err);
+
+/* ENOMEM "<what>: out of memory", where the allocation's purpose helps the reader. */
+int crisp_error_oom_in(crisp_error_t **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prefixes "context: " to an existing error's message and returns -1. */
 int crisp_error_wrap(crisp_error_t **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -19,7 +19,7 @@ static int read_to_end(int fd, const char *path, size_t max, size_t hint, char *
     size_t len = 0, cap = hint < max ? hint + 1 : max + 1;
     _cleanup_free_ char *buf = malloc(cap + 1);
     if (!buf)
-        return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
+        return crisp_error_oom_in(err, "read %s", path);
     for (;;) {
         if (len == cap) {
             if (cap > max)
@@ -27,7 +27,7 @@ static int read_to_end(int fd, const char *path, size_t max, size_t hint, char *
             size_t grown_cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *grown = realloc(buf, grown_cap + 1);
             if (!grown)
-                return crisp_error_make(err, ENOMEM, "read %s: out of memory", path);
+                return crisp_error_oom_in(err, "read %s", path);
             buf = grown;
             cap = grown_cap;
         }
@@ -93,7 +93,7 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 {
     _cleanup_free_ char *tmp = NULL;
     if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
-        return crisp_error_make(err, ENOMEM, "write %s: out of memory", path);
+        return crisp_error_oom_in(err, "write %s", path);
     _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return crisp_error_errno(err, "create temp file for %s", path);
@@ -126,7 +126,7 @@ int dir_create_all(const char *path, mode_t mode, crisp_error_t **err)
 {
     _cleanup_free_ char *copy = strdup(path);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "mkdir %s: out of memory", path);
+        return crisp_error_oom_in(err, "mkdir %s", path);
     for (char *p = copy + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
@@ -175,10 +175,10 @@ int dir_list_sorted(const char *dir, int (*filter)(const struct dirent *), char 
         return crisp_error_errno(err, "read directory %s", dir);
     n = n < 0 ? 0 : n;
     char **names = calloc((size_t)n + 1, sizeof(char *));
-    int r = names ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    int r = names ? 0 : crisp_error_oom(err);
     for (int i = 0; i < n; i++) {
         if (r == 0 && !(names[i] = strdup(entries[i]->d_name)))
-            r = crisp_error_make(err, ENOMEM, "out of memory");
+            r = crisp_error_oom(err);
         free(entries[i]);
     }
     free(entries);

@@ -89,7 +89,7 @@ int flight_do(struct flight_group *g, const char *key, flight_fn fn, void *arg, 
     if (!f || !(f->key = strdup(key))) {
         pthread_mutex_unlock(&g->lock);
         free(f);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     pthread_cond_init(&f->done_cond, NULL);
     f->next = g->flights;

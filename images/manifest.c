@@ -76,7 +76,7 @@ static int json_parse(const char *what, const char *body, size_t len, size_t max
         return crisp_error_make(err, EINVAL, "%s: %s", what, refused);
     _cleanup_free_ char *text = strndup(body, len);
     if (!text)
-        return crisp_error_make(err, ENOMEM, "%s: out of memory", what);
+        return crisp_error_oom_in(err, "%s", what);
     char errbuf[256] = "";
     yajl_val root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!root) {
@@ -147,7 +147,7 @@ static int descriptor_parse(yajl_val v, const char *what, struct img_descriptor 
     if (!size || !YAJL_IS_INTEGER(size) || YAJL_GET_INTEGER(size) < 0)
         return crisp_error_make(err, EINVAL, "%s: size must be a non-negative integer", what);
     if (!(ret->media_type = strdup(media_type)))
-        return crisp_error_make(err, ENOMEM, "%s: out of memory", what);
+        return crisp_error_oom_in(err, "%s", what);
     memcpy(ret->digest, digest, strlen(digest) + 1);
     ret->size = YAJL_GET_INTEGER(size);
     return 0;
@@ -185,7 +185,7 @@ static int manifest_layers_parse(yajl_val root, struct img_manifest *m, crisp_er
         return crisp_error_make(err, EINVAL, "manifest: %zu layers, more than the limit of %d", n,
                                 IMG_MAX_LAYERS);
     if (!(m->layers = calloc(n ? n : 1, sizeof(*m->layers))))
-        return crisp_error_make(err, ENOMEM, "manifest: out of memory");
+        return crisp_error_oom_in(err, "manifest");
     for (size_t i = 0; i < n; i++) {
         char what[64];
         snprintf(what, sizeof(what), "manifest: layers[%zu]", i);
@@ -205,7 +205,7 @@ int img_manifest_parse(const char *body, size_t len, struct img_manifest **ret, 
         return -1;
     _cleanup_(manifest_freep) struct img_manifest *m = calloc(1, sizeof(*m));
     if (!m)
-        return crisp_error_make(err, ENOMEM, "manifest: out of memory");
+        return crisp_error_oom_in(err, "manifest");
     yajl_val config = json_member(root, "config");
     if (!config)
         return crisp_error_make(err, EINVAL, "manifest: missing config");
@@ -326,7 +326,7 @@ static int index_not_found(yajl_val manifests, const struct img_platform *want, 
     size_t size = 0, listed = 0;
     FILE *f = open_memstream(&msg, &size);
     if (!f)
-        return crisp_error_make(err, ENOMEM, "index: out of memory");
+        return crisp_error_oom_in(err, "index");
     fputs("no image for ", f);
     platform_print(f, want);
     fputs(" in the index; it has:", f);
@@ -344,7 +344,7 @@ static int index_not_found(yajl_val manifests, const struct img_platform *want, 
     if (!listed)
         fputs(" no platform-specific manifests", f);
     if (fclose(f) != 0 || !msg)
-        return crisp_error_make(err, ENOMEM, "index: out of memory");
+        return crisp_error_oom_in(err, "index");
     return crisp_error_make(err, ENOENT, "%s", msg);
 }
 
@@ -498,14 +498,14 @@ static int config_diff_ids_parse(yajl_val rootfs, struct img_config *c, crisp_er
         return crisp_error_make(err, EINVAL, "image config: %zu diff_ids, more than the limit of %d", n,
                                 IMG_MAX_LAYERS);
     if (!(c->diff_ids = calloc(n + 1, sizeof(char *))))
-        return crisp_error_make(err, ENOMEM, "image config: out of memory");
+        return crisp_error_oom_in(err, "image config");
     for (size_t i = 0; i < n; i++) {
         yajl_val id = ids->u.array.values[i];
         if (!YAJL_IS_STRING(id) || !img_digest_valid(id->u.string))
             return crisp_error_make(err, EINVAL, "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
                                     i);
         if (!(c->diff_ids[i] = strdup(id->u.string)))
-            return crisp_error_make(err, ENOMEM, "image config: out of memory");
+            return crisp_error_oom_in(err, "image config");
         c->n_diff_ids = i + 1;
     }
     return 0;
@@ -536,12 +536,12 @@ static int config_strv_parse(yajl_val config, const char *key, char ***ret, cris
         return crisp_error_make(err, EINVAL, "image config: config.%s has more than 4096 entries", key);
     _cleanup_strv_ char **list = calloc(n + 1, sizeof(char *));
     if (!list)
-        return crisp_error_make(err, ENOMEM, "image config: out of memory");
+        return crisp_error_oom_in(err, "image config");
     for (size_t i = 0; i < n; i++) {
         if (!YAJL_IS_STRING(v->u.array.values[i]))
             return crisp_error_make(err, EINVAL, "image config: config.%s must be a list of strings", key);
         if (!(list[i] = strdup(v->u.array.values[i]->u.string)))
-            return crisp_error_make(err, ENOMEM, "image config: out of memory");
+            return crisp_error_oom_in(err, "image config");
     }
     *ret = TAKE_PTR(list);
     return 0;
@@ -559,7 +559,7 @@ static int config_process_parse(yajl_val root, struct img_config *c, crisp_error
         return -1;
     c->working_dir = strdup(wd ? wd : "");
     c->stop_signal = strdup(sig ? sig : "");
-    return c->working_dir && c->stop_signal ? 0 : crisp_error_make(err, ENOMEM, "image config: out of memory");
+    return c->working_dir && c->stop_signal ? 0 : crisp_error_oom_in(err, "image config");
 }
 
 static int config_strings_parse(yajl_val root, struct img_config *c, crisp_error_t **err)
@@ -577,7 +577,7 @@ static int config_strings_parse(yajl_val root, struct img_config *c, crisp_error
     c->os = strdup(os ? os : "");
     c->architecture = strdup(architecture ? architecture : "");
     if (!c->user || !c->os || !c->architecture)
-        return crisp_error_make(err, ENOMEM, "image config: out of memory");
+        return crisp_error_oom_in(err, "image config");
     return 0;
 }
 
@@ -682,7 +682,7 @@ int img_config_parse(const char *body, size_t len, struct img_config **ret, cris
         return -1;
     _cleanup_(config_freep) struct img_config *c = calloc(1, sizeof(*c));
     if (!c)
-        return crisp_error_make(err, ENOMEM, "image config: out of memory");
+        return crisp_error_oom_in(err, "image config");
     if (config_rootfs_parse(root, c, err) < 0 || config_strings_parse(root, c, err) < 0 ||
         config_process_parse(root, c, err) < 0)
         return -1;

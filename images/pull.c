@@ -54,7 +54,7 @@ int img_puller_new(struct img_store *store, struct img_registry *registry, int m
 {
     struct img_puller *p = calloc(1, sizeof(*p));
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     p->store = store;
     p->registry = registry;
     p->max_downloads = max_downloads > 0 ? max_downloads : 1;
@@ -153,10 +153,10 @@ static int compute_chain_ids(struct pull_job *job, crisp_error_t **err)
     job->chain_ids = calloc(n + 1, sizeof(char *));
     job->held = calloc(n + 1, sizeof(bool));
     if (!job->chain_ids || !job->held)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         if (!(job->chain_ids[i] = malloc(IMG_DIGEST_MAX)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         img_chain_id(i ? job->chain_ids[i - 1] : NULL, job->config->diff_ids[i], job->chain_ids[i]);
     }
     return 0;
@@ -288,7 +288,7 @@ static int commit_image(struct pull_job *job, const char *config_body, size_t co
     _cleanup_strv_ char **tags = names_for(job->ref, job->top_digest, true);
     _cleanup_strv_ char **digests = names_for(job->ref, job->top_digest, false);
     if (!tags || !digests)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     rec.repo_tags = tags;
     rec.repo_digests = digests;
     if (img_store_image_commit(job->p->store, &rec, err) < 0)
@@ -348,7 +348,7 @@ int img_pull(struct img_puller *p, const char *image, const struct img_auth *aut
         return -1;
     _cleanup_free_ char *key = pull_key(ref, auth);
     if (!key)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     struct pull_job job = {.p = p, .ref = ref, .auth = auth};
     pthread_mutex_init(&job.err_lock, NULL);
     int r = flight_do(&p->images, key, pull_run, &job, err);

@@ -31,7 +31,7 @@ static int ref_invalid(crisp_error_t **err, const char *s, const char *fmt, ...)
     va_end(ap);
     if (n < 0) {
         why = NULL; /* undefined after a failure */
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     return crisp_error_make(err, EINVAL, "invalid image reference \"%s\": %s", s, why);
 }
@@ -212,18 +212,18 @@ static int ref_split_name(const char *s, const char *name, struct img_ref *ref, 
         ref->domain = strdup(DEFAULT_DOMAIN);
     }
     if (!ref->domain)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (!domain_valid(ref->domain))
         return ref_invalid(err, s, "invalid registry host \"%s\"", ref->domain);
     if (strcmp(ref->domain, LEGACY_DEFAULT_DOMAIN) == 0) {
         free(ref->domain);
         if (!(ref->domain = strdup(DEFAULT_DOMAIN)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     bool official = strcmp(ref->domain, DEFAULT_DOMAIN) == 0 && *remainder && !strchr(remainder, '/');
     if (asprintf(&ref->path, "%s%s", official ? OFFICIAL_REPO_PREFIX : "", remainder) < 0) {
         ref->path = NULL;
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     return path_validate(s, remainder, err);
 }
@@ -237,7 +237,7 @@ static int ref_split_suffixes(const char *s, char *name, struct img_ref *ref, cr
         if (digest_validate(s, at + 1, err) < 0)
             return -1;
         if (!(ref->digest = strdup(at + 1)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     char *colon = strrchr(name, ':');
     char *slash = strrchr(name, '/');
@@ -246,7 +246,7 @@ static int ref_split_suffixes(const char *s, char *name, struct img_ref *ref, cr
         if (tag_validate(s, colon + 1, err) < 0)
             return -1;
         if (!(ref->tag = strdup(colon + 1)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     return 0;
 }
@@ -262,7 +262,7 @@ int img_ref_parse(const char *s, struct img_ref **ret_ref, crisp_error_t **err)
     _cleanup_(img_ref_freep) struct img_ref *ref = calloc(1, sizeof(*ref));
     _cleanup_free_ char *name = strdup(s);
     if (!ref || !name)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (ref_split_suffixes(s, name, ref, err) < 0)
         return -1;
     if (!*name)
@@ -272,7 +272,7 @@ int img_ref_parse(const char *s, struct img_ref **ret_ref, crisp_error_t **err)
     if (strlen(ref->domain) + 1 + strlen(ref->path) > NAME_MAX_LEN)
         return ref_invalid(err, s, "repository name longer than %d characters", NAME_MAX_LEN);
     if (!ref->tag && !ref->digest && !(ref->tag = strdup(DEFAULT_TAG)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_ref = TAKE_PTR(ref);
     return 0;
 }

@@ -182,18 +182,18 @@ int img_registry_endpoints(const struct crisp_config *cfg, const struct img_ref 
         n++;
     _cleanup_strv_ char **bases = calloc(n + 2, sizeof(char *));
     if (!bases)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(reg->mirrors[i]);
         while (len > 0 && reg->mirrors[i][len - 1] == '/')
             len--;
         if (!(bases[i] = strndup(reg->mirrors[i], len)))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     const char *scheme = plain_http_allowed(cfg, ref->domain) ? "http" : "https";
     if (asprintf(&bases[n], "%s://%s", scheme, img_ref_api_host(ref)) < 0) {
         bases[n] = NULL;
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     *ret_bases = TAKE_PTR(bases);
     return 0;
@@ -227,7 +227,7 @@ long img_registry_retry_after(const char *value, time_t now)
     return t > now ? (long)(t - now) : 0;
 }
 
-static void sink_clear(struct sink *s)
+static void sink_fini(struct sink *s)
 {
     img_hasher_free(s->hasher);
     s->hasher = NULL;
@@ -245,7 +245,7 @@ static int sink_reset(struct sink *s, crisp_error_t **err)
         }
         img_hasher_free(s->hasher);
         if (!(s->hasher = img_hasher_new()))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     s->size = 0;
     return 0;
@@ -280,7 +280,7 @@ static int sink_write(struct sink *s, const char *data, size_t len, crisp_error_
         }
         img_hasher_update(s->hasher, data, len);
     } else if (buf_append(&s->buf, &s->cap, (size_t)s->size, data, len) < 0) {
-        return crisp_error_make(err, ENOMEM, "%s: out of memory", s->what);
+        return crisp_error_oom_in(err, "%s", s->what);
     }
     s->size += (int64_t)len;
     return 0;
@@ -309,7 +309,7 @@ static void resp_forget(struct http_resp *resp)
     resp->retry_after_s = -1;
 }
 
-static void resp_clear(struct http_resp *resp)
+static void resp_fini(struct http_resp *resp)
 {
     resp_forget(resp);
     crisp_error_freep(&resp->failure);
@@ -533,7 +533,7 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     char errbuf[CURL_ERROR_SIZE] = "";
     _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
     if (headers_build(req, &headers) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     CURL *h = easy_take(r);
     if (!h)
         return crisp_error_make(err, ENOMEM, "curl_easy_init failed");
@@ -580,7 +580,7 @@ static int http_fetch(struct img_registry *r, const struct http_req *req, int re
 {
     for (int attempt = 0;; attempt++) {
         _cleanup_error_ crisp_error_t *e = NULL;
-        resp_clear(resp);
+        resp_fini(resp);
         resp->sink = sink;
         resp->attempts = attempt + 1;
         int rc = sink_reset(sink, &e);
@@ -636,7 +636,7 @@ static int endpoint_credentials(struct fetch *f, const char *base, bool mirror, 
     if (mirror) {
         _cleanup_free_ char *host = host_of_url(base);
         if (!host)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         return img_credentials_from_file(f->r->auth_file, host, ret, err);
     }
     if (img_credentials_from_auth(f->auth, ret, err) < 0)
@@ -716,9 +716,9 @@ static int token_request(struct fetch *f, const struct img_challenge *ch, const 
     bool post = c->identity_token != NULL;
     const char *sep = strchr(ch->realm, '?') ? "&" : "?";
     if (post ? !(url = strdup(ch->realm)) : asprintf(&url, "%s%s%s", ch->realm, sep, params) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (!post && c->username && !(authz = basic_authorization(c)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     struct http_req req = {.method = post ? "POST" : "GET", .url = url, .authorization = authz,
                            .form = post ? params : NULL};
     int rc = http_fetch(f->r, &req, f->retries, sink, resp, err);
@@ -741,10 +741,10 @@ static int token_fetch(struct fetch *f, const char *base, const struct img_chall
         return -1;
     _cleanup_free_ char *scope = NULL, *params = NULL;
     if (asprintf(&scope, "repository:%s:pull", f->ref->path) < 0 || !(params = token_params(ch, scope, c)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
-    _cleanup_(sink_clear) struct sink sink = {.what = "token response", .overflow_status = EMSGSIZE,
+        return crisp_error_oom(err);
+    _cleanup_(sink_fini) struct sink sink = {.what = "token response", .overflow_status = EMSGSIZE,
                                               .limit = SMALL_BODY_MAX, .fd = -1};
-    _cleanup_(resp_clear) struct http_resp resp = {0};
+    _cleanup_(resp_fini) struct http_resp resp = {0};
     int rc = token_request(f, ch, c, params, &sink, &resp, err);
     explicit_bzero(params, strlen(params));
     if (rc < 0)
@@ -763,7 +763,7 @@ static int authorize_basic(struct fetch *f, const struct img_credentials *c, cha
                                 words ? words : f->resp.status_line);
     }
     if (!(*ret_authz = basic_authorization(c)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_ttl = BASIC_CACHE_S;
     return 0;
 }
@@ -778,7 +778,7 @@ static int authorize_bearer(struct fetch *f, const char *base, const struct img_
     explicit_bzero(token, strlen(token));
     if (rc < 0) {
         *ret_authz = NULL;
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     return 0;
 }
@@ -790,7 +790,7 @@ static int authorize(struct fetch *f, const char *base, const struct img_credent
     if (!f->resp.www_authenticate)
         return crisp_error_make(err, CRISP_E_UNAUTHENTICATED, "GET %s: %s without an authentication challenge",
                                 f->url, f->resp.status_line);
-    _cleanup_(img_challenge_clear) struct img_challenge ch = {0};
+    _cleanup_(img_challenge_fini) struct img_challenge ch = {0};
     if (img_challenge_parse(f->resp.www_authenticate, &ch, err) < 0)
         return crisp_error_wrap(err, "GET %s", f->url);
     long ttl = 0;
@@ -842,12 +842,12 @@ static void secret_freep(char **s)
  * answering a 401 challenge. */
 static int endpoint_fetch(struct fetch *f, const char *base, bool mirror, crisp_error_t **err)
 {
-    _cleanup_(img_credentials_clear) struct img_credentials creds = {0};
+    _cleanup_(img_credentials_fini) struct img_credentials creds = {0};
     if (endpoint_credentials(f, base, mirror, &creds, err) < 0)
         return -1;
     _cleanup_free_ char *url = img_registry_url(base, f->ref, f->kind, f->reference), *key = NULL;
     if (!url || asprintf(&key, "%s\n%s\n%s", base, f->ref->path, creds.identity) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     _cleanup_(secret_freep) char *authz = authorization_initial(f, &creds, key);
     bool fresh = creds.registry_token != NULL; /* a 401 to fresh credentials is a refusal */
     f->url = url;
@@ -903,9 +903,9 @@ static int registry_fetch(struct fetch *f, crisp_error_t **err)
     return crisp_error_make(err, EINVAL, "no endpoint for %s", f->ref->domain);
 }
 
-static void fetch_clear(struct fetch *f)
+static void fetch_fini(struct fetch *f)
 {
-    resp_clear(&f->resp);
+    resp_fini(&f->resp);
 }
 
 /* "application/vnd.oci.image.manifest.v1+json; charset=utf-8" -> the media type alone */
@@ -926,10 +926,10 @@ static int manifest_fetch(struct img_registry *r, const struct img_ref *ref, con
     _cleanup_free_ char *name = expected_digest ? img_ref_digested(ref, expected_digest) : img_ref_tagged(ref);
     _cleanup_free_ char *what = NULL;
     if (!name || asprintf(&what, "manifest %s", name) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
-    _cleanup_(sink_clear) struct sink sink = {.what = what, .overflow_status = EMSGSIZE,
+        return crisp_error_oom(err);
+    _cleanup_(sink_fini) struct sink sink = {.what = what, .overflow_status = EMSGSIZE,
                                               .limit = IMG_MANIFEST_MAX_SIZE, .fd = -1};
-    _cleanup_(fetch_clear) struct fetch f = {
+    _cleanup_(fetch_fini) struct fetch f = {
         .r = r, .ref = ref, .auth = auth, .kind = "manifests", .reference = reference,
         .accept = MANIFEST_ACCEPT, .noun = "manifest", .what = what, .expected_digest = expected_digest,
         .expected_size = -1, .sink = &sink};
@@ -937,7 +937,7 @@ static int manifest_fetch(struct img_registry *r, const struct img_ref *ref, con
         return -1;
     _cleanup_free_ char *media_type = media_type_of(f.resp.content_type);
     if (!media_type || (!sink.buf && !(sink.buf = strdup(""))))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_body = TAKE_PTR(sink.buf);
     *ret_len = (size_t)sink.size;
     *ret_content_type = TAKE_PTR(media_type);
@@ -982,10 +982,10 @@ int img_registry_get_blob(struct img_registry *r, const struct img_ref *ref, con
         return -1;
     _cleanup_free_ char *what = NULL;
     if (asprintf(&what, "blob %s", digest) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
-    _cleanup_(sink_clear) struct sink sink = {.what = what, .overflow_status = EINVAL,
+        return crisp_error_oom(err);
+    _cleanup_(sink_fini) struct sink sink = {.what = what, .overflow_status = EINVAL,
                                               .limit = expected_size >= 0 ? expected_size : -1, .fd = fd};
-    _cleanup_(fetch_clear) struct fetch f = {
+    _cleanup_(fetch_fini) struct fetch f = {
         .r = r, .ref = ref, .auth = auth, .kind = "blobs", .reference = digest, .noun = "blob", .what = what,
         .expected_digest = digest, .expected_size = expected_size, .sink = &sink};
     return registry_fetch(&f, err);
@@ -1047,7 +1047,7 @@ int img_registry_new(const struct img_registry_options *opts, struct img_registr
         return crisp_error_make(err, EIO, "curl_global_init: %s", curl_easy_strerror(curl_init_result));
     _cleanup_(img_registry_freep) struct img_registry *r = calloc(1, sizeof(*r));
     if (!r)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < ARRAY_SIZE(r->share_locks); i++)
         pthread_mutex_init(&r->share_locks[i], NULL);
     pthread_mutex_init(&r->pool_lock, NULL);
@@ -1055,7 +1055,7 @@ int img_registry_new(const struct img_registry_options *opts, struct img_registr
     r->cfg = registries_copy(opts->cfg);
     r->tokens = img_token_cache_new();
     if (!r->cfg || !r->tokens || (opts->auth_file && !(r->auth_file = strdup(opts->auth_file))))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (share_setup(r, err) < 0)
         return -1;
     *ret = TAKE_PTR(r);

@@ -97,7 +97,7 @@ static int read_quoted(const char **pp, char **ret, crisp_error_t **err)
     const char *p = *pp + 1;
     _cleanup_free_ char *out = malloc(strlen(p) + 1);
     if (!out)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     size_t n = 0;
     for (; *p != '"'; p++) {
         if (*p == '\\' && p[1])
@@ -135,7 +135,7 @@ static int read_param(const char **pp, char **ret_name, char **ret_value, crisp_
         q += m;
     }
     if (!name || !value)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     q = skip_ows(q);
     if (*q != ',' && *q != '\0')
         return challenge_malformed(err, "expected a comma after a parameter");
@@ -188,7 +188,7 @@ static enum img_challenge_scheme scheme_of(const char *p, size_t n)
 static void challenge_keep_better(struct img_challenge *best, struct img_challenge *cur)
 {
     if (cur->scheme > best->scheme) {
-        img_challenge_clear(best);
+        img_challenge_fini(best);
         *best = *cur;
         *cur = (struct img_challenge){0};
     }
@@ -199,13 +199,13 @@ int img_challenge_parse(const char *value, struct img_challenge *ret, crisp_erro
     *ret = (struct img_challenge){0};
     if (strlen(value) > IMG_CHALLENGE_MAX)
         return challenge_malformed(err, "too long");
-    _cleanup_(img_challenge_clear) struct img_challenge best = {0};
+    _cleanup_(img_challenge_fini) struct img_challenge best = {0};
     int n_params = 0;
     for (const char *p = skip_separators(value); *p; p = skip_separators(p)) {
         size_t n = token_len(p);
         if (n == 0)
             return challenge_malformed(err, "expected an authentication scheme");
-        _cleanup_(img_challenge_clear) struct img_challenge cur = {.scheme = scheme_of(p, n)};
+        _cleanup_(img_challenge_fini) struct img_challenge cur = {.scheme = scheme_of(p, n)};
         p += n;
         if (challenge_read_params(&p, &cur, &n_params, err) < 0)
             return -1;
@@ -220,7 +220,7 @@ int img_challenge_parse(const char *value, struct img_challenge *ret, crisp_erro
     return 0;
 }
 
-void img_challenge_clear(struct img_challenge *c)
+void img_challenge_fini(struct img_challenge *c)
 {
     free(c->realm);
     free(c->service);
@@ -248,7 +248,7 @@ int img_base64_decode(const char *in, char **ret, size_t *ret_len, crisp_error_t
         return crisp_error_make(err, EINVAL, "invalid base64 length");
     _cleanup_free_ char *out = malloc(n / 4 * 3 + 3);
     if (!out)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     uint32_t acc = 0;
     int bits = 0;
     size_t len = 0;
@@ -333,7 +333,7 @@ static int set_copy(char **slot, const char *value, crisp_error_t **err)
         return 0;
     free(*slot);
     if (!(*slot = strdup(value)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return 0;
 }
 
@@ -350,7 +350,7 @@ static int credentials_set_auth(struct img_credentials *c, const char *auth, cri
     if (set_copy(&c->username, plain, err) < 0 || set_copy(&c->password, colon + 1, err) < 0)
         return -1;
     if (!c->password && !(c->password = strdup("")))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return 0;
 }
 
@@ -365,14 +365,14 @@ static int credentials_check(struct img_credentials *c, crisp_error_t **err)
 
 int img_credentials_from_auth(const struct img_auth *auth, struct img_credentials *ret, crisp_error_t **err)
 {
-    _cleanup_(img_credentials_clear) struct img_credentials c = {0};
+    _cleanup_(img_credentials_fini) struct img_credentials c = {0};
     *ret = (struct img_credentials){0};
     if (!auth)
         return 0;
     if (nonempty(auth->username)) {
         if (set_copy(&c.username, auth->username, err) < 0 ||
             !(c.password = strdup(auth->password ? auth->password : "")))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     } else if (nonempty(auth->auth) && credentials_set_auth(&c, auth->auth, err) < 0) {
         return -1;
     }
@@ -419,7 +419,7 @@ static const char *entry_string(yajl_val entry, const char *name)
 
 static int credentials_from_entry(yajl_val entry, struct img_credentials *ret, crisp_error_t **err)
 {
-    _cleanup_(img_credentials_clear) struct img_credentials c = {0};
+    _cleanup_(img_credentials_fini) struct img_credentials c = {0};
     const char *auth = entry_string(entry, "auth");
     if (nonempty(auth)) {
         if (credentials_set_auth(&c, auth, err) < 0)
@@ -468,7 +468,7 @@ bool img_credentials_empty(const struct img_credentials *c)
     return !c->username && !c->password && !c->identity_token && !c->registry_token;
 }
 
-void img_credentials_clear(struct img_credentials *c)
+void img_credentials_fini(struct img_credentials *c)
 {
     char **fields[] = {&c->username, &c->password, &c->identity_token, &c->registry_token};
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
@@ -495,7 +495,7 @@ int img_token_response_parse(const char *body, char **ret_token, long *ret_expir
     yajl_val expires = yajl_tree_get(root, expires_path, yajl_t_number);
     long long expires_in = expires && YAJL_IS_INTEGER(expires) ? YAJL_GET_INTEGER(expires) : 0;
     if (!(*ret_token = strdup(token)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_expires_in = expires_in < TOKEN_MIN_EXPIRES_S ? TOKEN_MIN_EXPIRES_S
                       : expires_in > 86400       ? 86400
                                                  : (long)expires_in;
@@ -568,7 +568,7 @@ struct img_token_cache *img_token_cache_new(void)
     return c;
 }
 
-static void token_entry_clear(struct token_entry *e)
+static void token_entry_fini(struct token_entry *e)
 {
     free(e->key);
     if (e->value) {
@@ -583,7 +583,7 @@ void img_token_cache_free(struct img_token_cache *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->n; i++)
-        token_entry_clear(&c->entries[i]);
+        token_entry_fini(&c->entries[i]);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -627,12 +627,12 @@ int img_token_cache_put(struct img_token_cache *c, const char *key, const char *
     struct token_entry fresh = {.key = strdup(key), .value = strdup(value),
                                 .deadline_ms = now_ms + (int64_t)(expires_in - margin) * 1000};
     if (!fresh.key || !fresh.value) {
-        token_entry_clear(&fresh);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        token_entry_fini(&fresh);
+        return crisp_error_oom(err);
     }
     pthread_mutex_lock(&c->lock);
     struct token_entry *e = token_cache_slot(c, key);
-    token_entry_clear(e);
+    token_entry_fini(e);
     *e = fresh;
     pthread_mutex_unlock(&c->lock);
     return 0;

@@ -30,7 +30,7 @@ struct img_challenge {
  * first Bearer challenge, else the first Basic one; other schemes are skipped. EINVAL when the value
  * is malformed or offers neither. */
 int img_challenge_parse(const char *value, struct img_challenge *ret, crisp_error_t **err);
-void img_challenge_clear(struct img_challenge *c);
+void img_challenge_fini(struct img_challenge *c);
 
 /* Standard base64 with optional padding; the result is NUL-terminated. EINVAL on bad input. */
 int img_base64_decode(const char *in, char **ret, size_t *ret_len, crisp_error_t **err);
@@ -57,7 +57,7 @@ int img_credentials_from_file(const char *path, const char *host, struct img_cre
                               crisp_error_t **err);
 
 bool img_credentials_empty(const struct img_credentials *c);
-void img_credentials_clear(struct img_credentials *c);
+void img_credentials_fini(struct img_credentials *c);
 
 /* A token endpoint's JSON answer: "token" or "access_token", and "expires_in" (seconds; 60 when
  * absent or smaller, as the distribution spec says). */

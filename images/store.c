@@ -119,7 +119,7 @@ static int load_layers(struct img_store *s, crisp_error_t **err)
         _cleanup_error_ crisp_error_t *rerr = NULL;
         struct img_layer_info info;
         if (!rec)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (file_read_bounded(rec, RECORD_MAX_SIZE, &text, NULL, &rerr) < 0 ||
             img_layer_info_from_json(text, &info, &rerr) < 0 || strcmp(hex_of(info.chain_id), *n) != 0) {
             dir_remove_all(dir, NULL);
@@ -127,7 +127,7 @@ static int load_layers(struct img_store *s, crisp_error_t **err)
         }
         struct store_layer *l = layer_add(s, info.chain_id);
         if (!l)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         l->info = info;
         l->present = true;
     }
@@ -171,7 +171,7 @@ static int load_images(struct img_store *s, crisp_error_t **err)
         _cleanup_error_ crisp_error_t *rerr = NULL;
         struct img_record *r = NULL;
         if (!path)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (file_read_bounded(path, RECORD_MAX_SIZE, &text, NULL, &rerr) < 0 ||
             img_record_from_json(text, &r, &rerr) < 0 || !record_complete(s, r)) {
             img_record_free(r);
@@ -180,7 +180,7 @@ static int load_images(struct img_store *s, crisp_error_t **err)
         }
         if (images_append(s, r) < 0) {
             img_record_free(r);
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         }
     }
     return 0;
@@ -190,7 +190,7 @@ static int make_dirs(struct img_store *s, crisp_error_t **err)
 {
     _cleanup_free_ char *sha = path_join(s->blobs, "sha256");
     if (!sha)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     /* Leftovers of pulls a crash interrupted live only in tmp/. */
     if (dir_remove_all(s->tmp, err) < 0)
         return -1;
@@ -205,7 +205,7 @@ int img_store_open(const char *root, struct img_store **ret, crisp_error_t **err
 {
     struct img_store *s = calloc(1, sizeof(*s));
     if (!s)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_rwlock_init(&s->lock, NULL);
     s->root = strdup(root);
     s->blobs = path_join(root, "blobs");
@@ -214,7 +214,7 @@ int img_store_open(const char *root, struct img_store **ret, crisp_error_t **err
     s->tmp = path_join(root, "tmp");
     if (!s->root || !s->blobs || !s->layers || !s->images || !s->tmp) {
         img_store_free(s);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     if (make_dirs(s, err) < 0 || load_layers(s, err) < 0 || load_images(s, err) < 0) {
         img_store_free(s);
@@ -289,7 +289,7 @@ int img_store_lookup(struct img_store *s, const char *name, struct img_record **
     if (i < 0)
         return crisp_error_make(err, ENOENT, "image \"%s\" not found", name);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret = copy;
     return 0;
 }
@@ -305,7 +305,7 @@ int img_store_list(struct img_store *s, struct img_record ***ret_list, size_t *r
     pthread_rwlock_unlock(&s->lock);
     if (!ok) {
         img_record_list_free(list, n);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     *ret_list = list;
     *ret_n = n;
@@ -316,7 +316,7 @@ int img_store_tmp_file(struct img_store *s, char **ret_path, int *ret_fd, crisp_
 {
     _cleanup_free_ char *path = path_join(s->tmp, "blob-XXXXXX");
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0)
         return crisp_error_errno(err, "create %s", path);
@@ -329,7 +329,7 @@ int img_store_tmp_dir(struct img_store *s, char **ret_path, crisp_error_t **err)
 {
     _cleanup_free_ char *path = path_join(s->tmp, "layer-XXXXXX");
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (!mkdtemp(path))
         return crisp_error_errno(err, "create %s", path);
     *ret_path = TAKE_PTR(path);
@@ -365,7 +365,7 @@ static int layer_install(struct img_store *s, const char *tmp_dir, const struct 
     _cleanup_free_ char *diff = dir ? path_join(dir, "diff") : NULL, *rec = dir ? path_join(dir, "layer.json") : NULL;
     _cleanup_free_ char *json = img_layer_info_to_json(info);
     if (!diff || !rec || !json)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (dir_remove_all(dir, err) < 0 || dir_create_all(dir, 0700, err) < 0)
         return -1;
     if (chmod(tmp_dir, 0755) < 0 || rename(tmp_dir, diff) < 0)
@@ -380,7 +380,7 @@ int img_store_layer_commit(struct img_store *s, const char *tmp_dir, const struc
     struct store_layer *l = layer_add(s, info->chain_id);
     int r = 0;
     if (!l)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
+        r = crisp_error_oom(err);
     else if (!l->present && (r = layer_install(s, tmp_dir, info, err)) == 0) {
         l->info = *info;
         l->present = true;
@@ -400,7 +400,7 @@ int img_store_blob_put(struct img_store *s, const char *digest, const void *data
 {
     _cleanup_free_ char *path = blob_path(s, digest);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_write_atomic(path, data, len, 0600, err);
 }
 
@@ -409,7 +409,7 @@ int img_store_blob_read(struct img_store *s, const char *digest, size_t max, cha
 {
     _cleanup_free_ char *path = blob_path(s, digest);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_read_bounded(path, max, ret_data, ret_len, err);
 }
 
@@ -417,7 +417,7 @@ static int persist_image(struct img_store *s, const struct img_record *r, crisp_
 {
     _cleanup_free_ char *path = image_path(s, r->id), *json = img_record_to_json(r);
     if (!path || !json)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_write_atomic(path, json, strlen(json), 0600, err);
 }
 
@@ -456,9 +456,9 @@ int img_store_image_commit(struct img_store *s, const struct img_record *rec, cr
     ssize_t i = find_image(s, rec->id);
     struct img_record *target = i >= 0 ? s->images_list[i] : img_record_dup(rec);
     if (r == 0 && !target)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
+        r = crisp_error_oom(err);
     if (r == 0 && i >= 0 && merge_into(target, rec) < 0)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
+        r = crisp_error_oom(err);
     if (r == 0 && i < 0 && !target->created_at) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -467,7 +467,7 @@ int img_store_image_commit(struct img_store *s, const struct img_record *rec, cr
     if (r == 0)
         r = persist_image(s, target, err);
     if (r == 0 && i < 0 && images_append(s, target) < 0)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
+        r = crisp_error_oom(err);
     if (r < 0 && i < 0)
         img_record_free(target);
     pthread_rwlock_unlock(&s->lock);

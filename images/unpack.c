@@ -132,7 +132,7 @@ static int stream_init(struct layer_stream *s, int fd, crisp_error_t **err)
     s->out = malloc(STREAM_OUT_SIZE);
     s->hasher = img_hasher_new();
     if (!s->in || !s->out || !s->hasher)
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     if (stream_probe(s) < 0)
         return stream_take_error(s, err);
     if (s->codec == CODEC_GZIP) {
@@ -148,7 +148,7 @@ static int stream_init(struct layer_stream *s, int fd, crisp_error_t **err)
     return 0;
 }
 
-static void stream_clear(struct layer_stream *s)
+static void stream_fini(struct layer_stream *s)
 {
     if (s->z_ready)
         inflateEnd(&s->z);
@@ -474,7 +474,7 @@ static int walk_next(struct walk *w, char name[NAME_MAX + 1])
     return 1;
 }
 
-static void walk_clear(struct walk *w)
+static void walk_fini(struct walk *w)
 {
     if (w->cur >= 0)
         close(w->cur);
@@ -487,7 +487,7 @@ static void walk_clear(struct walk *w)
  * directory lands inside the root. Each step opens one name without following it. */
 static int walk_create(int rootfd, const char *path)
 {
-    _cleanup_(walk_clear) struct walk w = {
+    _cleanup_(walk_fini) struct walk w = {
         .rootfd = rootfd, .cur = -1, .canon = strdup(""), .rest = strdup(path)};
     if (!w.canon || !w.rest) {
         errno = ENOMEM;
@@ -722,13 +722,13 @@ static int dirs_record(struct unpack *u, struct unpack_entry *e, crisp_error_t *
         size_t cap = u->cap_dirs ? 2 * u->cap_dirs : 64;
         struct dir_times *dirs = reallocarray(u->dirs, cap, sizeof(*dirs));
         if (!dirs)
-            return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+            return crisp_error_oom_in(err, "unpack layer");
         u->dirs = dirs;
         u->cap_dirs = cap;
     }
     struct dir_times *d = &u->dirs[u->n_dirs];
     if (!(d->path = strdup(e->path)))
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     entry_times(e->ae, d->ts);
     u->n_dirs++;
     return 0;
@@ -803,7 +803,7 @@ static int entry_hardlink(struct unpack *u, struct unpack_entry *e, const char *
                                 "layer entry \"%s\": hardlink target \"%s\" escapes the layer root", e->path,
                                 raw_target);
     if (!target || path_split(target, &tparent, &tbase) < 0)
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     if (!*target)
         return crisp_error_make(err, EINVAL, "layer entry \"%s\": hardlink to the layer root", e->path);
     if (strcmp(target, e->path) == 0)
@@ -858,7 +858,7 @@ static int entry_whiteout(struct unpack *u, struct unpack_entry *e, crisp_error_
     return 0;
 }
 
-static void entry_clear(struct unpack_entry *e)
+static void entry_fini(struct unpack_entry *e)
 {
     free(e->path);
     free(e->parent);
@@ -898,16 +898,16 @@ static int entry_init(struct unpack_entry *e, crisp_error_t **err)
     if (path_clean(raw, &e->path) < 0) {
         if (errno == EPERM)
             return crisp_error_make(err, EPERM, "layer entry \"%s\" escapes the layer root", raw);
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     }
     if (path_split(e->path, &e->parent, &e->base) < 0)
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     return entry_check(e, err);
 }
 
 static int unpack_entry(struct unpack *u, struct archive_entry *ae, crisp_error_t **err)
 {
-    _cleanup_(entry_clear) struct unpack_entry e = {.ae = ae, .parentfd = -1};
+    _cleanup_(entry_fini) struct unpack_entry e = {.ae = ae, .parentfd = -1};
     if (entry_init(&e, err) < 0)
         return -1;
     if (strncmp(e.base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0)
@@ -966,7 +966,7 @@ static int unpack_open(struct unpack *u, int blob_fd, const char *dest_dir, cris
     if (stream_init(&u->stream, blob_fd, err) < 0)
         return -1;
     if (!(u->ar = archive_read_new()))
-        return crisp_error_make(err, ENOMEM, "unpack layer: out of memory");
+        return crisp_error_oom_in(err, "unpack layer");
     /* The tar reader covers ustar, pax and GNU tar. No filters: decompression is ours, so that the
      * diff ID hashes exactly what the reader reads. */
     if (archive_read_support_format_tar(u->ar) != ARCHIVE_OK)
@@ -976,11 +976,11 @@ static int unpack_open(struct unpack *u, int blob_fd, const char *dest_dir, cris
     return 0;
 }
 
-static void unpack_clear(struct unpack *u)
+static void unpack_fini(struct unpack *u)
 {
     if (u->ar)
         archive_read_free(u->ar);
-    stream_clear(&u->stream);
+    stream_fini(&u->stream);
     for (size_t i = 0; i < u->n_dirs; i++)
         free(u->dirs[i].path);
     free(u->dirs);
@@ -993,7 +993,7 @@ int img_layer_unpack(int blob_fd, const char *dest_dir, const char *expected_dif
 {
     if (expected_diff_id && !img_digest_valid(expected_diff_id))
         return crisp_error_make(err, EINVAL, "invalid expected layer diff ID \"%s\"", expected_diff_id);
-    _cleanup_(unpack_clear) struct unpack u = {.rootfd = -1};
+    _cleanup_(unpack_fini) struct unpack u = {.rootfd = -1};
     if (unpack_open(&u, blob_fd, dest_dir, err) < 0 || unpack_entries(&u, err) < 0)
         return -1;
     if (stream_drain(&u.stream, err) < 0 || dirs_apply(&u, err) < 0)

@@ -66,7 +66,7 @@ static int persist(const struct rt_container *c, crisp_error_t **err)
 {
     _cleanup_free_ char *json = rt_container_record_to_json(c), *path = path_join(c->dir, "container.json");
     if (!json || !path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_write_replace(path, json, strlen(json), 0600, err);
 }
 
@@ -107,7 +107,7 @@ static int index_add(struct rt_runtime *rt, struct rt_container *c, crisp_error_
         grown[rt->n_containers++] = c;
     }
     pthread_rwlock_unlock(&rt->lock);
-    return grown ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return grown ? 0 : crisp_error_oom(err);
 }
 
 static void index_remove(struct rt_runtime *rt, struct rt_container *c)
@@ -291,7 +291,7 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     i->uid = s->uid;
     i->gid = s->gid;
     if (groups_copy(s->groups, s->n_groups, &i->groups, &i->n_groups) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     c->stop_signal = s->stop_signal > 0 ? s->stop_signal : SIGTERM;
     c->capabilities = s->capabilities;
     c->ambient_capabilities = s->ambient_capabilities;
@@ -303,18 +303,18 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !c->env || !c->cwd ||
         !i->mounts || rt_kv_copy(s->labels, s->n_labels, &i->labels) < 0 ||
         rt_kv_copy(s->annotations, s->n_annotations, &i->annotations) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     i->n_labels = s->n_labels;
     i->n_annotations = s->n_annotations;
     if (record_resources(&i->resources, s->resources, s->has_oom_score_adj ? &s->oom_score_adj : NULL) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t m = 0; m < s->n_mounts; m++) {
         i->mounts[m] = s->mounts[m];
         i->mounts[m].container_path = strdup(s->mounts[m].container_path);
         i->mounts[m].host_path = strdup(s->mounts[m].host_path);
         i->n_mounts++;
         if (!i->mounts[m].container_path || !i->mounts[m].host_path)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     return 0;
 }
@@ -433,7 +433,7 @@ static int seccomp_install(struct rt_container *c, const struct rt_seccomp_filte
         return 0;
     _cleanup_free_ char *path = rt_container_seccomp_file(c);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_seccomp_filter_write(f, path, err) < 0)
         return -1;
     c->has_seccomp = true;
@@ -449,13 +449,13 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
     _cleanup_free_ char *rootfs = path_join(c->dir, "rootfs"), *spec = path_join(c->dir, "spec"), *exitf = exit_file(c);
     _cleanup_free_ char *oom1 = NULL, *oom2 = NULL, *attach = rt_container_attach_socket(c);
     if (!upper || !work || !rootfs || !spec || !exitf || !attach)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (mkdir(c->dir, 0700) < 0 || mkdir(rootfs, 0755) < 0)
         return crisp_error_errno(err, "make %s", c->dir);
     if (dir_create_all(upper, 0755, err) < 0 || dir_create_all(work, 0700, err) < 0)
         return -1;
     if (asprintf(&c->info.cgroup_path, "%s/ctr-%.12s", pod->cgroup_path, c->info.id) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     int depth = 0;
     if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
@@ -476,7 +476,7 @@ static int make_layout(struct rt_runtime *rt, struct rt_container *c, const stru
                                   pidns, &rt->cgroups, c->info.cgroup_path, in->devices, seccomp,
                                   c->seccomp_flags};
     if (!procs || !oom1 || !oom2)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_spec_write(spec, &ctx, err);
 }
 
@@ -504,13 +504,13 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return -1;
     struct rt_container *c = calloc(1, sizeof(*c));
     if (!c)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 1;
     if (rt_random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
         !(c->dir = path_join(rt->containers_dir, c->info.id)) || !(c->rw_dir = path_join(rt->layers_dir, c->info.id))) {
         container_free(c);
-        return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
+        return err && *err ? -1 : crisp_error_oom(err);
     }
     if (index_add(rt, c, err) < 0) {
         container_free(c);
@@ -537,7 +537,7 @@ static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret
     _cleanup_free_ char *spec = path_join(c->dir, "spec");
     int pipefd[2];
     if (!spec)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return crisp_error_errno(err, "pipe");
     posix_spawn_file_actions_t fa;
@@ -820,7 +820,7 @@ static int exec_prepare(struct rt_runtime *rt, const char *id, char *const *argv
     pthread_mutex_unlock(&p->c->lock);
     if (!running)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
-    return p->procs && p->seccomp ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return p->procs && p->seccomp ? 0 : crisp_error_oom(err);
 }
 
 int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
@@ -888,7 +888,7 @@ int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_conta
     struct rt_container_info *copy = info_copy(&c->info);
     unlock_unref(c);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret = copy;
     return 0;
 }
@@ -926,7 +926,7 @@ int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***re
     free(all);
     if (!ok) {
         rt_container_info_list_free(list, n);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     *ret = list;
     *ret_n = n;
@@ -1046,7 +1046,7 @@ int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out
     if (!running)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     /* With a tty, stdout and stderr are one stream. */
     if (rt_attach_open(path, in, out, err_stream && !tty, ret, err) < 0)
         return crisp_error_wrap(err, "attach to container %.12s", id);

@@ -91,7 +91,7 @@ int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_de
 {
     struct rt_device_node *nodes = calloc(s->n_devices + 1, sizeof(*nodes));
     if (!nodes)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < s->n_devices; i++)
         if (device_resolve(&s->devices[i], &nodes[i], err) < 0) {
             free(nodes);
@@ -113,6 +113,6 @@ char **rt_container_device_rules(const struct rt_device_node *nodes, size_t n, c
             rules = NULL;
         }
     if (!rules)
-        crisp_error_make(err, ENOMEM, "out of memory");
+        crisp_error_oom(err);
     return rules;
 }

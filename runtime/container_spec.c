@@ -245,7 +245,7 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     rt_spec_put(f, "id", c->id);
     for (char *const *l = c->spec->lowerdirs; *l; l++)
         rt_spec_put(f, "rootfs.lower", *l);
@@ -276,6 +276,6 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
     rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
     if (fclose(f) != 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_write_replace(path, text, len, 0600, err);
 }

@@ -125,7 +125,7 @@ static int helper_argv(const struct rt_exec_request *req, struct argv_builder *b
         .num = calloc(ARGV_NUMBERS_MAX + req->n_groups, sizeof(b->num[0])),
     };
     if (!b->v || !b->num)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     helper_args(req, b);
     return 0;
 }
@@ -250,7 +250,7 @@ static bool exec_process_reaped_within(pid_t pid, int pidfd, int ms)
     return waitpid(pid, NULL, WNOHANG) == pid;
 }
 
-void rt_exec_process_release(struct rt_exec_process *p)
+void rt_exec_process_fini(struct rt_exec_process *p)
 {
     if (!p)
         return;

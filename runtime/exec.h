@@ -84,6 +84,6 @@ int rt_exec_process_wait(struct rt_exec_process *p, int *ret_exit_code, crisp_er
 
 /* Kills the command's tree if it still runs (SIGTERM to crisp-exec, which kills it, then SIGKILL after
  * RT_EXEC_KILL_GRACE_MS), reaps crisp-exec and closes the fds. NULL or already reaped: closes only. */
-void rt_exec_process_release(struct rt_exec_process *p);
+void rt_exec_process_fini(struct rt_exec_process *p);
 
 #endif

@@ -169,7 +169,7 @@ int rt_image_user_resolve(char *const *lowerdirs, const char *user, uid_t *ret_u
         return crisp_error_make(err, EINVAL, "image user \"%.64s...\" is too long", user);
     _cleanup_free_ char *copy = strdup(user);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     char *colon = strchr(copy, ':');
     if (colon)
         *colon = '\0';

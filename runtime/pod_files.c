@@ -90,7 +90,7 @@ static int write_file(const char *dir, const char *name, const char *text, size_
 {
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
-        return crisp_error_make(err, ENOMEM, "write %s/%s: out of memory", dir, name);
+        return crisp_error_oom_in(err, "write %s/%s", dir, name);
     /* Derived from the pod record and rewritten by every run: no need to wait for the disk. */
     return file_write_replace(path, text, len, 0644, err);
 }
@@ -130,7 +130,7 @@ static int write_resolv_conf(const char *dir, const struct rt_pod_dns *dns, cris
     put_list(f, "options", dns->options);
     _cleanup_free_ char *text = close_memstream(f, &buf);
     if (!text)
-        return crisp_error_make(err, ENOMEM, "resolv.conf: out of memory");
+        return crisp_error_oom_in(err, "resolv.conf");
     return write_file(dir, "resolv.conf", text, len, err);
 }
 
@@ -162,7 +162,7 @@ static int write_hosts(const char *dir, const char *hostname, char *const *ips, 
         fprintf(f, "%s\t%s\n", ips[i], hostname);
     _cleanup_free_ char *text = close_memstream(f, &buf);
     if (!text)
-        return crisp_error_make(err, ENOMEM, "hosts: out of memory");
+        return crisp_error_oom_in(err, "hosts");
     return write_file(dir, "hosts", text, len, err);
 }
 
@@ -173,7 +173,7 @@ int rt_pod_files_write(const char *dir, const char *hostname, const struct rt_po
         return -1;
     _cleanup_free_ char *line = NULL;
     if (asprintf(&line, "%s\n", hostname) < 0)
-        return crisp_error_make(err, ENOMEM, "hostname: out of memory");
+        return crisp_error_oom_in(err, "hostname");
     if (write_file(dir, "hostname", line, strlen(line), err) < 0 || write_hosts(dir, hostname, ips, err) < 0)
         return -1;
     bool own_dns = dns && (strv_len(dns->servers) || strv_len(dns->searches) || strv_len(dns->options));

@@ -85,7 +85,7 @@ static int helper_create(const struct rt_pod_ns_options *o, pid_t *ret_init_pid,
     _cleanup_free_ const char **argv = helper_argv(o);
     *ret_undone = false;
     if (!argv)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     const struct rt_spawn_options so = {.argv = (char *const *)argv,
                                         .timeout_ms = RT_POD_NS_HELPER_TIMEOUT_MS,
                                         .max_output = RT_POD_NS_HELPER_OUTPUT_MAX};
@@ -107,7 +107,7 @@ static int pin_remove(const char *dir, const char *name, crisp_error_t **err)
 {
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     /* Unmount until nothing is mounted there: a pin may have been mounted twice. */
     while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
         ;

@@ -50,7 +50,7 @@ static int persist(const struct rt_sandbox *sb, crisp_error_t **err)
 {
     _cleanup_free_ char *json = rt_sandbox_record_to_json(sb), *path = path_join(sb->info.dir, "pod.json");
     if (!json || !path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return file_write_replace(path, json, strlen(json), 0600, err);
 }
 
@@ -79,7 +79,7 @@ static int index_add(struct rt_runtime *rt, struct rt_sandbox *sb, const struct 
         grown[rt->n_pods++] = sb;
     }
     pthread_rwlock_unlock(&rt->lock);
-    return grown ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return grown ? 0 : crisp_error_oom(err);
 }
 
 /* Drops the index's reference. */
@@ -137,7 +137,7 @@ static int copy_spec(struct rt_sandbox *sb, const struct rt_sandbox_spec *s, cri
     if (!i->name || !i->uid || !i->namespace_ || !i->runtime_handler || !i->ips || !i->netns_path ||
         !i->cni_result || !sb->ports || rt_kv_copy(s->labels, s->n_labels, &i->labels) < 0 ||
         rt_kv_copy(s->annotations, s->n_annotations, &i->annotations) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     i->n_labels = s->n_labels;
     i->n_annotations = s->n_annotations;
     for (size_t p = 0; p < s->n_port_mappings; p++) {
@@ -145,7 +145,7 @@ static int copy_spec(struct rt_sandbox *sb, const struct rt_sandbox_spec *s, cri
         struct rt_port *port = &sb->ports[sb->n_ports++];
         *port = (struct rt_port){m->host_port, m->container_port, strdup(m->protocol), strdup(m->host_ip)};
         if (!port->protocol || !port->host_ip)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     return 0;
 }
@@ -173,7 +173,7 @@ static int setup_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const stru
         if (rt_cgroup_parent_path(s->cgroup_parent, rt->systemd_cgroup, &parent, err) < 0)
             return -1;
     } else if (asprintf(&parent, "%s/pod-%.12s", rt->default_cgroup_parent, sb->info.id) < 0) {
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     sb->info.cgroup_path = TAKE_PTR(parent);
     if (rt_cgroup_create(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_depth, err) < 0)
@@ -189,7 +189,7 @@ static int setup_shm(struct rt_sandbox *sb, crisp_error_t **err)
         return 0;
     _cleanup_free_ char *shm = path_join(sb->info.dir, "shm");
     if (!shm)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (mkdir(shm, 0755) < 0 && errno != EEXIST)
         return crisp_error_errno(err, "mkdir %s", shm);
     /* With a user namespace, the containers' root owns it. */
@@ -222,7 +222,7 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     _cleanup_strv_ char **sysctls = sysctl_strv(s);
     _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, i->cgroup_path);
     if (!dir || !sysctls || !procs)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     char uid_map[48], gid_map[48];
     snprintf(uid_map, sizeof(uid_map), "0 %u %u", i->userns.uid, i->userns.size);
     snprintf(gid_map, sizeof(gid_map), "0 %u %u", i->userns.gid, i->userns.size);
@@ -241,7 +241,7 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     if (net) {
         free(sb->info.netns_path);
         if (!(sb->info.netns_path = path_join(dir, "net")))
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     return 0;
 }
@@ -279,7 +279,7 @@ static int setup_network(struct rt_runtime *rt, struct rt_sandbox *sb, const str
     sb->info.cni_result = TAKE_PTR(res.raw_json);
     rt_cni_result_fini(&res);
     if (!sb->info.ips || !sb->info.cni_result)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return 0;
 }
 
@@ -297,7 +297,7 @@ static int write_files(struct rt_runtime *rt, struct rt_sandbox *sb, const struc
         _cleanup_free_ char *path = path_join(sb->info.dir, "config.pb");
         /* Made before the durable pod record, which is what makes the pod exist. */
         if (!path || file_write_replace(path, s->config, s->config_len, 0600, err) < 0)
-            return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
+            return err && *err ? -1 : crisp_error_oom(err);
     }
     return 0;
 }
@@ -331,7 +331,7 @@ static int teardown_namespaces(struct rt_sandbox *sb, crisp_error_t **err)
 {
     _cleanup_free_ char *dir = path_join(sb->info.dir, "ns");
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_pod_ns_destroy(dir, sb->info.init_pid, sb->init_start, err) < 0)
         return -1;
     sb->info.init_pid = 0;
@@ -344,7 +344,7 @@ static int teardown_shm(struct rt_sandbox *sb, crisp_error_t **err)
         return 0;
     _cleanup_free_ char *shm = path_join(sb->info.dir, "shm");
     if (!shm)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (umount2(shm, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
         return crisp_error_errno(err, "unmount %s", shm);
     sb->shm_mounted = false;
@@ -394,7 +394,7 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
         return -1;
     struct rt_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_mutex_init(&sb->lock, NULL);
     sb->refs = 2; /* the index's and this run's */
     sb->creating = true;
@@ -402,7 +402,7 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
     if (rt_random_id(sb->info.id, err) < 0 || copy_spec(sb, spec, err) < 0 ||
         !(sb->info.dir = path_join(rt->pods_dir, sb->info.id))) {
         sandbox_free(sb);
-        return err && *err ? -1 : crisp_error_make(err, ENOMEM, "out of memory");
+        return err && *err ? -1 : crisp_error_oom(err);
     }
     if (index_add(rt, sb, spec, err) < 0) {
         sandbox_free(sb);
@@ -464,7 +464,7 @@ static int remove_containers(struct rt_runtime *rt, const char *pod_id, crisp_er
 {
     _cleanup_strv_ char **ids = rt_containers_of_pod(rt, pod_id);
     if (!ids)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (char **id = ids; *id; id++)
         if (rt_container_remove(rt, *id, err) < 0)
             return -1;
@@ -530,7 +530,7 @@ int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox
     if (!sb)
         return crisp_error_make(err, ENOENT, "pod sandbox %s not found", id);
     if (!c)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret = c;
     return 0;
 }
@@ -549,7 +549,7 @@ int rt_sandbox_info_list(struct rt_runtime *rt, struct rt_sandbox_info ***ret, s
     pthread_rwlock_unlock(&rt->lock);
     if (!ok) {
         rt_sandbox_info_list_free(list, n);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     *ret = list;
     *ret_n = n;
@@ -635,7 +635,7 @@ static int load_pods(struct rt_runtime *rt, crisp_error_t **err)
         return -1;
     for (char **n = names; *n; n++)
         if (load_pod(rt, *n) < 0)
-            return crisp_error_make(err, ENOMEM, "loading pod %s: out of memory", *n);
+            return crisp_error_oom_in(err, "loading pod %s", *n);
     return 0;
 }
 
@@ -643,7 +643,7 @@ int rt_runtime_open(const struct rt_runtime_options *o, struct rt_runtime **ret,
 {
     struct rt_runtime *rt = calloc(1, sizeof(*rt));
     if (!rt)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_rwlock_init(&rt->lock, NULL);
     rt->pods_dir = path_join(o->state_dir, "pods");
     rt->containers_dir = path_join(o->state_dir, "containers");
@@ -657,7 +657,7 @@ int rt_runtime_open(const struct rt_runtime_options *o, struct rt_runtime **ret,
     int r = rt->pods_dir && rt->containers_dir && rt->layers_dir && rt->pinns && rt->monitor && rt->exec_helper &&
                     rt->default_cgroup_parent && rt->host_resolv_conf
                 ? 0
-                : crisp_error_make(err, ENOMEM, "out of memory");
+                : crisp_error_oom(err);
     if (r == 0)
         r = dir_create_all(rt->pods_dir, 0700, err);
     if (r == 0)

@@ -243,7 +243,7 @@ static int run_poll(struct run *r, crisp_error_t **err)
         return crisp_error_errno(err, "poll helper %d", (int)r->pid);
     for (size_t i = 0; n > 0 && i < r->n_streams; i++)
         if (fds[i].revents && stream_read(&r->s[i]) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     if (n > 0 && fds[3].revents)
         return run_reap(r, err);
     return 0;
@@ -277,7 +277,7 @@ int rt_spawn_run(const struct rt_spawn_options *o, struct rt_spawn_result *ret, 
         r.s[i].fd = -1;
     if (output_init(&ret->out) < 0 || output_init(&ret->err_out) < 0 || output_init(&ret->status_out) < 0) {
         rt_spawn_result_fini(ret);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     int rc = streams_open(&r, ret, o->max_output, wfd, err);
     if (rc == 0)

@@ -134,7 +134,7 @@ int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_
     d->events = srv_event_bus_new();
     d->pod_cidr = load_pod_cidr(d);
     if (!d->events || !d->pod_cidr)
-        return crisp_error_make(err, ENOMEM, "daemon state: out of memory");
+        return crisp_error_oom_in(err, "daemon state");
     if (images_init(d, err) < 0 || runtime_init(d, err) < 0)
         return -1;
     seccomp_warm();
@@ -156,10 +156,10 @@ static int persist_pod_cidr(const struct srv_daemon *d, const char *cidr, crisp_
 {
     _cleanup_free_ char *path = runtime_config_path(d);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *)"pod_cidr", 8);
     yajl_gen_string(g, (const unsigned char *)cidr, strlen(cidr));
@@ -176,7 +176,7 @@ int srv_daemon_set_pod_cidr(struct srv_daemon *d, const char *cidr, crisp_error_
 {
     char *copy = strdup(cidr);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_mutex_lock(&d->lock);
     int r = persist_pod_cidr(d, cidr, err);
     if (r == 0) {

@@ -51,7 +51,7 @@ int srv_dispatch_init(const struct srv_handler *handlers, size_t n_handlers, cri
         total += services[i]->n_methods;
     methods = calloc(total, sizeof(*methods));
     if (!methods)
-        return crisp_error_make(err, ENOMEM, "dispatch table: out of memory");
+        return crisp_error_oom_in(err, "dispatch table");
     size_t pos = 0;
     for (size_t i = 0; i < ARRAY_SIZE(services); i++)
         if (add_service(services[i], &pos, err) < 0)

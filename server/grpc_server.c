@@ -69,7 +69,7 @@ static void call_free(struct srv_call *c)
         grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         grpc_completion_queue_destroy(c->cq);
     }
-    arena_release(&c->arena);
+    arena_fini(&c->arena);
     free(c);
 }
 
@@ -392,7 +392,7 @@ static int server_bind(grpc_server *server, const char *path, crisp_error_t **er
 {
     _cleanup_free_ char *addr = NULL;
     if (asprintf(&addr, "unix:%s", path) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int port = grpc_server_add_http2_port(server, addr, creds);
     grpc_server_credentials_release(creds);

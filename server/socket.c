@@ -32,7 +32,7 @@ static int prepare_dir(const struct crisp_config *cfg, gid_t gid, crisp_error_t 
 {
     _cleanup_free_ char *copy = strdup(cfg->listen);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     const char *dir = dirname(copy);
     struct stat st;
     bool existed = stat(dir, &st) == 0;

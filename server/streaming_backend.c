@@ -146,7 +146,7 @@ static int backend_start(void *data, const struct srv_streaming_request *req, st
 {
     struct backend_proc *bp = calloc(1, sizeof(*bp));
     if (!bp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *bp = (struct backend_proc){.kind = req->kind, .exec = {.pid = -1, .pidfd = -1, .error_fd = -1},
                                 .attach = {.sock = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1}, .tty_master = -1,
                                 .tty_sock = -1};
@@ -156,7 +156,7 @@ static int backend_start(void *data, const struct srv_streaming_request *req, st
                                                 : crisp_error_make(err, EINVAL, "not an exec or attach request");
     if (r < 0) {
         proc_fds_close(ret);
-        rt_exec_process_release(&bp->exec);
+        rt_exec_process_fini(&bp->exec);
         fd_close_reset(&bp->tty_master);
         fd_close_reset(&bp->tty_sock);
         rt_attach_close(&bp->attach);
@@ -190,13 +190,13 @@ static int backend_wait(void *data, struct srv_streaming_proc *p, int *ret_exit_
     return rt_exec_process_wait(&bp->exec, ret_exit_code, err);
 }
 
-static void backend_release(void *data, struct srv_streaming_proc *p)
+static void backend_fini(void *data, struct srv_streaming_proc *p)
 {
     (void)data;
     struct backend_proc *bp = p->priv;
     proc_fds_close(p);
     if (bp) {
-        rt_exec_process_release(&bp->exec);
+        rt_exec_process_fini(&bp->exec);
         rt_attach_close(&bp->attach);
         fd_close_reset(&bp->tty_master);
         fd_close_reset(&bp->tty_sock);
@@ -225,7 +225,7 @@ void srv_streaming_backend_init(struct srv_streaming_backend *b, struct srv_daem
         .start = backend_start,
         .resize = backend_resize,
         .wait = backend_wait,
-        .release = backend_release,
+        .fini = backend_fini,
         .dial = backend_dial,
     };
 }

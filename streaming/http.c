@@ -47,7 +47,7 @@ static int parse_request_line(const char *line, size_t len, struct srv_http_requ
     r->path = strndup(target, q ? (size_t)(q - target) : tlen);
     r->query = q ? strndup(q + 1, (size_t)(target + tlen - q - 1)) : strdup("");
     if (!r->path || !r->query)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return 0;
 }
 
@@ -103,15 +103,15 @@ int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, cr
 {
     if (parse_lines(buf, len, ret, err) == 0)
         return 0;
-    srv_http_request_clear(ret);
+    srv_http_request_fini(ret);
     return -1;
 }
 
-void srv_http_request_clear(struct srv_http_request *r)
+void srv_http_request_fini(struct srv_http_request *r)
 {
     free(r->path);
     free(r->query);
-    srv_headers_clear(&r->headers);
+    srv_headers_fini(&r->headers);
     *r = (struct srv_http_request){0};
 }
 

@@ -20,7 +20,7 @@ ssize_t srv_http_head_length(const char *buf, size_t len, size_t max);
 /* Parses a complete head (as measured by srv_http_head_length). EINVAL: malformed; E2BIG: too many
  * headers. */
 int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, crisp_error_t **err);
-void srv_http_request_clear(struct srv_http_request *r);
+void srv_http_request_fini(struct srv_http_request *r);
 
 /* The comma-separated tokens of every occurrence of header name, trimmed, in order; at most max
  * tokens of fewer than 64 bytes (longer ones are skipped). Returns the number found. */

@@ -65,7 +65,7 @@ void srv_buf_consume(struct srv_buf *b, size_t n)
         b->off = b->len = 0;
 }
 
-void srv_buf_release(struct srv_buf *b)
+void srv_buf_fini(struct srv_buf *b)
 {
     free(b->data);
     *b = (struct srv_buf){0};
@@ -80,7 +80,7 @@ int srv_headers_add(struct srv_headers *h, const char *name, size_t name_len, co
     if (!n || !v) {
         free(n);
         free(v);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     h->name[h->n] = n;
     h->value[h->n++] = v;
@@ -95,7 +95,7 @@ const char *srv_headers_get(const struct srv_headers *h, const char *name)
     return NULL;
 }
 
-void srv_headers_clear(struct srv_headers *h)
+void srv_headers_fini(struct srv_headers *h)
 {
     for (size_t i = 0; i < h->n; i++) {
         free(h->name[i]);

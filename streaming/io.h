@@ -32,7 +32,7 @@ int srv_buf_put_u8(struct srv_buf *b, uint8_t v);
 int srv_buf_put_be16(struct srv_buf *b, uint16_t v);
 int srv_buf_put_be32(struct srv_buf *b, uint32_t v);
 void srv_buf_consume(struct srv_buf *b, size_t n);
-void srv_buf_release(struct srv_buf *b);
+void srv_buf_fini(struct srv_buf *b);
 
 static inline uint32_t srv_be32(const uint8_t *p)
 {
@@ -56,7 +56,7 @@ int srv_headers_add(struct srv_headers *h, const char *name, size_t name_len, co
                     size_t value_len, crisp_error_t **err);
 /* The first value of name, or NULL. */
 const char *srv_headers_get(const struct srv_headers *h, const char *name);
-void srv_headers_clear(struct srv_headers *h);
+void srv_headers_fini(struct srv_headers *h);
 
 /* One accepted connection: plain TCP, or TLS over it once tls is set. */
 struct srv_conn {

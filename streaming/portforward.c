@@ -184,7 +184,7 @@ static void pf_remote_closed(struct srv_session *s, struct srv_stream *st)
     (void)s;
 }
 
-static void pf_release(struct srv_session *s)
+static void pf_fini(struct srv_session *s)
 {
     struct pf *pf = s->adata;
     for (size_t i = 0; i < pf->n_pairs; i++)
@@ -198,7 +198,7 @@ static const struct srv_app pf_app = {
     .opened = pf_opened,
     .remote_closed = pf_remote_closed,
     .step = pf_step,
-    .release = pf_release,
+    .fini = pf_fini,
 };
 
 /* WebSocket: a data and an error channel per port, each announced by the port, little-endian. */
@@ -214,13 +214,13 @@ static int ws_pairs(struct srv_session *s, struct pf *pf, const uint16_t *ports,
         struct srv_stream *data = srv_session_stream_new(s, p->data_id);
         struct srv_stream *error = srv_session_stream_new(s, p->error_id);
         if (!data || !error)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         data->role = SRV_ROLE_PF_DATA;
         error->role = SRV_ROLE_PF_ERROR;
         error->discard = true;
         uint8_t le[2] = {ports[i] & 0xff, ports[i] >> 8};
         if (srv_session_send(s, data, le, 2, false) < 0 || srv_session_send(s, error, le, 2, false) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     }
     return 0;
 }
@@ -231,7 +231,7 @@ int srv_portforward_attach(struct srv_session *s, const struct srv_streaming_req
 {
     struct pf *pf = calloc(1, sizeof(*pf));
     if (!pf)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pf->req = req;
     pf->be = be;
     pf->websocket = websocket;

@@ -356,11 +356,11 @@ static void rc_input(struct srv_session *s, struct srv_stream *st)
     apply_size(rc);
 }
 
-static void rc_release(struct srv_session *s)
+static void rc_fini(struct srv_session *s)
 {
     struct rc *rc = s->adata;
     if (rc->started)
-        rc->be->release(rc->be->data, &rc->proc);
+        rc->be->fini(rc->be->data, &rc->proc);
     free(rc);
     s->adata = NULL;
 }
@@ -370,7 +370,7 @@ static const struct srv_app rc_app = {
     .input = rc_input,
     .remote_closed = rc_remote_closed,
     .step = rc_step,
-    .release = rc_release,
+    .fini = rc_fini,
 };
 
 /* WebSocket: channels 0-4 exist at once; the client learns the session is up from an empty
@@ -380,7 +380,7 @@ static int ws_channels(struct srv_session *s, struct rc *rc, crisp_error_t **err
     for (int ch = 0; ch <= 4; ch++) {
         struct srv_stream *st = srv_session_stream_new(s, (uint32_t)ch);
         if (!st)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         rc_bind(rc, st, (enum srv_role)(SRV_ROLE_STDIN + ch));
     }
     enum srv_role first = rc->want[SRV_ROLE_STDOUT] ? SRV_ROLE_STDOUT
@@ -394,7 +394,7 @@ int srv_remotecommand_attach(struct srv_session *s, const struct srv_streaming_r
 {
     struct rc *rc = calloc(1, sizeof(*rc));
     if (!rc)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     rc->req = req;
     rc->be = be;
     rc->version = version;

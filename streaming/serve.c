@@ -131,7 +131,7 @@ static size_t ws_ports(const struct srv_streaming_request *req, const char *quer
 static void run_session(const struct head *h, struct srv_session *s)
 {
     if (h->len > h->head_len && srv_buf_append(&s->in, h->buf + h->head_len, h->len - h->head_len) < 0) {
-        srv_session_release(s);
+        srv_session_fini(s);
         return;
     }
     srv_session_run(s);
@@ -162,7 +162,7 @@ static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, con
     if (r == 0 && srv_conn_write_all(c, resp, (size_t)n, 2000) == 0) {
         run_session(h, &s);
     } else {
-        srv_session_release(&s);
+        srv_session_fini(&s);
         if (r < 0)
             srv_http_respond(c, 500, "unable to start the session\n");
     }
@@ -209,7 +209,7 @@ static int upgrade_ws(const struct srv_serve_ctx *ctx, struct srv_conn *c, const
     if (r == 0 && ws_respond(c, accept, protocol) == 0) {
         run_session(h, &s);
     } else {
-        srv_session_release(&s);
+        srv_session_fini(&s);
         if (r < 0)
             srv_http_respond(c, 500, "unable to start the session\n");
     }
@@ -261,5 +261,5 @@ void srv_streaming_serve(const struct srv_serve_ctx *ctx, struct srv_conn *c)
     else
         serve_request(ctx, c, h, &http);
     crisp_error_free(err);
-    srv_http_request_clear(&http);
+    srv_http_request_fini(&http);
 }

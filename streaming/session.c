@@ -44,7 +44,7 @@ void srv_session_stream_remove(struct srv_session *s, struct srv_stream *st)
     for (size_t i = 0; i < s->n_streams; i++) {
         if (s->streams[i] == st) {
             s->streams[i] = s->streams[--s->n_streams];
-            srv_buf_release(&st->in);
+            srv_buf_fini(&st->in);
             free(st);
             return;
         }
@@ -322,17 +322,17 @@ void srv_session_run(struct srv_session *s)
             break;
         }
     }
-    srv_session_release(s);
+    srv_session_fini(s);
 }
 
-void srv_session_release(struct srv_session *s)
+void srv_session_fini(struct srv_session *s)
 {
-    if (s->app && s->app->release)
-        s->app->release(s);
-    if (s->t && s->t->release)
-        s->t->release(s);
+    if (s->app && s->app->fini)
+        s->app->fini(s);
+    if (s->t && s->t->fini)
+        s->t->fini(s);
     while (s->n_streams > 0)
         srv_session_stream_remove(s, s->streams[0]);
-    srv_buf_release(&s->in);
-    srv_buf_release(&s->out);
+    srv_buf_fini(&s->in);
+    srv_buf_fini(&s->out);
 }

@@ -54,7 +54,7 @@ struct srv_transport {
     void (*reset)(struct srv_session *s, struct srv_stream *st);
     /* The session's last words (GOAWAY, close frame). */
     void (*finish)(struct srv_session *s);
-    void (*release)(struct srv_session *s);
+    void (*fini)(struct srv_session *s);
 };
 
 struct srv_app {
@@ -66,7 +66,7 @@ struct srv_app {
     void (*remote_closed)(struct srv_session *s, struct srv_stream *st);
     /* Each turn of the loop; true when the work is done and the session may close. */
     bool (*step)(struct srv_session *s);
-    void (*release)(struct srv_session *s);
+    void (*fini)(struct srv_session *s);
 };
 
 struct srv_session {
@@ -94,7 +94,7 @@ void srv_session_init(struct srv_session *s, struct srv_conn *conn, int stop_fd)
  * transport. Initial bytes (read past the HTTP head) go in s->in beforehand. */
 void srv_session_run(struct srv_session *s);
 /* Releases the app, the transport and the streams (srv_session_run does this when it ends). */
-void srv_session_release(struct srv_session *s);
+void srv_session_fini(struct srv_session *s);
 
 /* For transports and apps. */
 struct srv_stream *srv_session_stream_new(struct srv_session *s, uint32_t id);

@@ -203,7 +203,7 @@ static int server_init(struct srv_streaming *s, const struct srv_streaming_confi
         return -1;
     if (asprintf(&s->url_base, "%s://%s%s%s:%d", tls ? "https" : "http", v6 ? "[" : "", cfg->address, v6 ? "]" : "",
                  port) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (pthread_create(&s->accept_thread, NULL, accept_main, s) != 0)
         return crisp_error_make(err, EAGAIN, "cannot start the streaming accept thread");
     s->accepting = true;
@@ -215,7 +215,7 @@ int srv_streaming_start(const struct srv_streaming_config *cfg, const struct srv
 {
     struct srv_streaming *s = calloc(1, sizeof(*s));
     if (!s)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     s->backend = backend;
     s->listen_fd = s->stop_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -260,6 +260,6 @@ int srv_streaming_url(struct srv_streaming *s, struct srv_streaming_request *req
     if (srv_tokens_add(s->tokens, req, srv_now_ms(), &token, err) < 0)
         return -1;
     if (asprintf(ret_url, "%s/%s/%s", s->url_base, path, token) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return 0;
 }

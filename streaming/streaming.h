@@ -50,7 +50,7 @@ struct srv_streaming_backend {
     int (*wait)(void *data, struct srv_streaming_proc *p, int *ret_exit_code, crisp_error_t **err);
     /* Exactly once per successful start: kills an exec still running and reaps it, detaches an attach;
      * closes every fd of p that is still open (the server sets the ones it closed to -1). */
-    void (*release)(void *data, struct srv_streaming_proc *p);
+    void (*fini)(void *data, struct srv_streaming_proc *p);
     /* Port-forward: a connected, non-blocking stream socket to localhost:port in the pod's network
      * namespace. ECONNREFUSED and the like come back as errors to report on the port's error stream. */
     int (*dial)(void *data, const struct srv_streaming_request *req, uint16_t port, int *ret_fd,

@@ -29,7 +29,7 @@ int srv_tokens_new(int64_t ttl_ms, struct srv_tokens **ret, crisp_error_t **err)
     struct srv_tokens *t = calloc(1, sizeof(*t));
     if (!t || !(t->v = calloc(SRV_TOKENS_MAX, sizeof(*t->v)))) {
         free(t);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     pthread_mutex_init(&t->lock, NULL);
     t->ttl_ms = ttl_ms;
@@ -81,7 +81,7 @@ static char *token_make(crisp_error_t **err)
     }
     char *token = srv_base64_encode(raw, sizeof(raw), true);
     if (!token)
-        crisp_error_make(err, ENOMEM, "out of memory");
+        crisp_error_oom(err);
     return token;
 }
 
@@ -92,7 +92,7 @@ int srv_tokens_add(struct srv_tokens *t, struct srv_streaming_request *req, int6
     if (!copy) {
         free(token);
         srv_streaming_request_free(req);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     pthread_mutex_lock(&t->lock);
     prune(t, now_ms);

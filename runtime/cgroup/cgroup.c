@@ -23,7 +23,7 @@ int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_e
     char *copy = strdup(mount);
     if (!controllers || !copy) {
         free(copy);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     ret->mount = copy;
     ret->mode = access(controllers, F_OK) == 0 ? RT_CGROUP_V2 : RT_CGROUP_V1;

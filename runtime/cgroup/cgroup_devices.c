@@ -27,7 +27,7 @@ static int v1_devices_write(const char *dir, const char *file, const char *rule,
 {
     _cleanup_free_ char *p = rt_cgroup_join(dir, file);
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_write_file(p, rule, err);
 }
 
@@ -40,7 +40,7 @@ static int v2_devices_restrict(const struct rt_cgroup_root *root, const char *pa
     _cleanup_free_ struct rt_device_rule *rules = calloc(n, sizeof(*rules));
     _cleanup_free_ char *dir = NULL;
     if (!rules || asprintf(&dir, "%s%s", root->mount, path) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < n; i++)
         if (rt_device_rule_parse(i < n_default ? default_rules[i] : extra_rules[i - n_default], &rules[i], err) < 0)
             return -1;
@@ -56,7 +56,7 @@ int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *pa
         return v2_devices_restrict(root, path, extra_rules, err);
     _cleanup_free_ char *dir = NULL;
     if (asprintf(&dir, "%s/devices%s", root->mount, path) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (access(dir, F_OK) < 0)
         return 0; /* no devices controller mounted */
     if (v1_devices_write(dir, "devices.deny", "a", err) < 0)

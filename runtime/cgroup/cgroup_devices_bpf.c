@@ -69,7 +69,7 @@ int rt_device_program_build(const struct rt_device_rule *rules, size_t n, void *
         return crisp_error_make(err, EINVAL, "%zu device rules, at most %d", n, RULES_MAX);
     struct prog p = {.v = calloc(8 + n * INSNS_PER_RULE, sizeof(struct bpf_insn))};
     if (!p.v)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     emit_load_ctx(&p);
     for (size_t i = 0; i < n; i++)
         emit_rule(&p, &rules[i]);

@@ -77,7 +77,7 @@ int rt_cgroup_read_pids(const char *dir, pid_t **ret_pids, size_t *ret_n, crisp_
     _cleanup_free_ char *path = rt_cgroup_join(dir, "cgroup.procs");
     _cleanup_free_ char *text = NULL;
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_cgroup_read_file(path, &text, err) < 0)
         return -1;
     size_t lines = 1;
@@ -85,7 +85,7 @@ int rt_cgroup_read_pids(const char *dir, pid_t **ret_pids, size_t *ret_n, crisp_
         lines += *p == '\n';
     _cleanup_free_ pid_t *pids = calloc(lines, sizeof(pid_t));
     if (!pids)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (parse_pids(text, path, pids, ret_n, err) < 0)
         return -1;
     *ret_pids = TAKE_PTR(pids);
@@ -110,7 +110,7 @@ int rt_cgroup_mkdir_walk(const char *base, const char *path, rt_cgroup_step_fn s
 {
     _cleanup_free_ char *dir = rt_cgroup_dir(base, path);
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     size_t base_len = strlen(base);
     int depth = 0, first_created = 0;
     for (char *p = dir + base_len + 1;; p++) {
@@ -171,7 +171,7 @@ static int rmdir_tree(const char *dir, crisp_error_t **err)
     for (char **s = subdirs; *s; s++) {
         _cleanup_free_ char *sub = rt_cgroup_join(dir, *s);
         if (!sub)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (rmdir_tree(sub, err) < 0)
             return -1;
     }
@@ -188,12 +188,12 @@ int rt_cgroup_remove_at(const char *base, const char *path, int created_depth, c
 {
     _cleanup_free_ char *dir = rt_cgroup_dir(base, path);
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rmdir_tree(dir, err) < 0)
         return -1;
     _cleanup_free_ char *parent = strndup(path, strrchr(path, '/') - path);
     if (!parent)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     rt_cgroup_rmdir_up(base, parent, created_depth - 1);
     return 0;
 }

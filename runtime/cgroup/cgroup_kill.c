@@ -24,7 +24,7 @@ static int signal_pids(const char *dir, size_t *found, crisp_error_t **err)
 {
     _cleanup_free_ char *procs = rt_cgroup_join(dir, "cgroup.procs");
     if (!procs)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     /* The cgroup may be gone already, or go while we look: nothing left to kill there. */
     if (access(procs, F_OK) < 0 && errno == ENOENT)
         return 0;
@@ -50,7 +50,7 @@ int rt_cgroup_signal_tree(const char *dir, size_t *ret_found, crisp_error_t **er
     for (char **s = subdirs; *s; s++) {
         _cleanup_free_ char *sub = rt_cgroup_join(dir, *s);
         if (!sub)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (rt_cgroup_signal_tree(sub, ret_found, err) < 0)
             return -1;
     }

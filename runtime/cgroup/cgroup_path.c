@@ -46,7 +46,7 @@ static int cgroupfs_path(const char *parent, char **ret_path, crisp_error_t **er
 {
     _cleanup_free_ char *path = strdup(parent);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     size_t n = strlen(path);
     /* One trailing slash is a common spelling; "//" stays and is refused as an empty component. */
     if (n > 1 && path[n - 1] == '/' && path[n - 2] != '/')
@@ -90,7 +90,7 @@ static int expand_slice(const char *name, char **ret_path, crisp_error_t **err)
         return crisp_error_make(err, EINVAL, "invalid systemd slice name \"%s\"", name);
     if (strcmp(name, "-" SLICE_SUFFIX) == 0) {
         *ret_path = strdup("/");
-        return *ret_path ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+        return *ret_path ? 0 : crisp_error_oom(err);
     }
     size_t prefix = strlen(name) - strlen(SLICE_SUFFIX), len = expanded_length(name, prefix);
     if (len > RT_CGROUP_PATH_MAX)
@@ -98,7 +98,7 @@ static int expand_slice(const char *name, char **ret_path, crisp_error_t **err)
                                 RT_CGROUP_PATH_MAX);
     char *path = malloc(len + 1), *end = path;
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < prefix; i++)
         if (name[i] == '-')
             end += sprintf(end, "/%.*s" SLICE_SUFFIX, (int)i, name);

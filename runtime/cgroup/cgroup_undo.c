@@ -17,11 +17,11 @@ int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const ch
     /* Room for the record first, so that nothing is ever written without one. */
     struct rt_cgroup_undo_entry *grown = realloc(undo->entries, (undo->n + 1) * sizeof(*grown));
     if (!grown)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     undo->entries = grown;
     _cleanup_free_ char *copy = strdup(path);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_cgroup_write_file(path, value, err) < 0)
         return -1;
     undo->entries[undo->n++] = (struct rt_cgroup_undo_entry){TAKE_PTR(copy), TAKE_PTR(old)};

@@ -29,7 +29,7 @@ static int v1_mounted(const char *mount, struct v1_set *ret, crisp_error_t **err
         _cleanup_free_ char *dir = rt_cgroup_join(mount, wanted[i]);
         struct stat st;
         if (!dir)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
             continue;
         bool dup = false;
@@ -68,12 +68,12 @@ static int cpuset_copy_step(const char *dir, int depth, bool created, crisp_erro
         return 0;
     _cleanup_free_ char *parent = strndup(dir, strrchr(dir, '/') - dir);
     if (!parent)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         _cleanup_free_ char *from = rt_cgroup_join(parent, files[i]), *to = rt_cgroup_join(dir, files[i]);
         _cleanup_free_ char *value = NULL;
         if (!from || !to)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (rt_cgroup_read_file(from, &value, err) < 0 || rt_cgroup_write_file(to, value, err) < 0)
             return -1;
     }
@@ -90,7 +90,7 @@ int rt_cgroup_v1_create(const char *mount, const char *path, int *ret_created_de
         _cleanup_free_ char *base = rt_cgroup_join(mount, set.names[i]);
         rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_copy_step : NULL;
         int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err)
-                     : crisp_error_make(err, ENOMEM, "out of memory");
+                     : crisp_error_oom(err);
         if (r < 0) {
             for (size_t j = 0; j < i; j++) {
                 _cleanup_free_ char *made = rt_cgroup_join(mount, set.names[j]);
@@ -116,7 +116,7 @@ static int v1_set(const struct v1_apply *a, const char *ctrl, const char *file, 
 {
     _cleanup_free_ char *p = v1_path(a->mount, ctrl, a->path, file);
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_undo_write(a->undo, p, value, err);
 }
 
@@ -160,7 +160,7 @@ static int v1_swap_first(const struct v1_apply *a, int64_t swap, bool *ret, cris
     _cleanup_free_ char *p = v1_path(a->mount, "memory", a->path, "memory.limit_in_bytes");
     _cleanup_free_ char *text = NULL;
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_cgroup_read_file(p, &text, err) < 0)
         return -1;
     *ret = swap == -1 || strtoll(text, NULL, 10) < swap;
@@ -230,7 +230,7 @@ int rt_cgroup_v1_enter(const char *mount, const char *path, pid_t pid, crisp_err
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *procs = v1_path(mount, set.names[i], path, "cgroup.procs");
         if (!procs)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (rt_cgroup_write_file(procs, value, err) < 0)
             return -1;
     }
@@ -262,7 +262,7 @@ static int freeze_and_signal(const char *dir, int timeout_ms, crisp_error_t **er
 {
     _cleanup_free_ char *state = rt_cgroup_join(dir, "freezer.state");
     if (!state)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (access(dir, F_OK) < 0)
         return 0;
     if (rt_cgroup_write_file(state, "FROZEN", err) < 0)
@@ -284,13 +284,13 @@ int rt_cgroup_v1_kill_all(const char *mount, const char *path, int timeout_ms, c
     if (v1_has(&set, "freezer")) {
         _cleanup_free_ char *dir = v1_path(mount, "freezer", path, NULL);
         if (!dir)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (freeze_and_signal(dir, timeout_ms, err) < 0)
             return -1;
     }
     _cleanup_free_ char *dir = v1_path(mount, v1_primary(&set), path, NULL);
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
 }
 
@@ -304,7 +304,7 @@ int rt_cgroup_v1_remove(const char *mount, const char *path, int created_depth, 
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *base = rt_cgroup_join(mount, set.names[i]);
         if (!base)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         if (rt_cgroup_remove_at(base, path, created_depth, err) < 0)
             ret = -1;
     }
@@ -318,6 +318,6 @@ int rt_cgroup_v1_pids(const char *mount, const char *path, pid_t **ret_pids, siz
         return -1;
     _cleanup_free_ char *dir = v1_path(mount, v1_primary(&set), path, NULL);
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_read_pids(dir, ret_pids, ret_n, err);
 }

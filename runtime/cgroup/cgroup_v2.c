@@ -22,10 +22,10 @@ static int read_optional(const char *dir, const char *name, char **ret_text, cri
 {
     _cleanup_free_ char *path = rt_cgroup_join(dir, name);
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (access(path, F_OK) < 0 && errno == ENOENT) {
         *ret_text = strdup("");
-        return *ret_text ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+        return *ret_text ? 0 : crisp_error_oom(err);
     }
     return rt_cgroup_read_file(path, ret_text, err);
 }
@@ -36,7 +36,7 @@ static int enable_controllers(const char *dir, crisp_error_t **err)
 {
     _cleanup_free_ char *available = NULL, *enabled = NULL, *path = rt_cgroup_join(dir, "cgroup.subtree_control");
     if (!path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (read_optional(dir, "cgroup.controllers", &available, err) < 0 ||
         read_optional(dir, "cgroup.subtree_control", &enabled, err) < 0)
         return -1;
@@ -60,7 +60,7 @@ static int enable_step(const char *dir, int depth, bool created, crisp_error_t *
         return 0;
     _cleanup_free_ char *parent = strndup(dir, strrchr(dir, '/') - dir);
     if (!parent)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return enable_controllers(parent, err);
 }
 
@@ -78,7 +78,7 @@ static int v2_set(const struct v2_apply *a, const char *file, const char *value,
 {
     _cleanup_free_ char *p = rt_cgroup_join(a->dir, file);
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_undo_write(a->undo, p, value, err);
 }
 
@@ -87,7 +87,7 @@ static int v2_set_optional(const struct v2_apply *a, const char *file, const cha
 {
     _cleanup_free_ char *p = rt_cgroup_join(a->dir, file);
     if (!p)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (access(p, F_OK) < 0 && errno == ENOENT)
         return 0;
     return rt_cgroup_undo_write(a->undo, p, value, err);
@@ -168,7 +168,7 @@ int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgro
 {
     struct v2_apply a = {rt_cgroup_dir(mount, path), undo};
     if (!a.dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     int r = v2_apply_cpu(&a, res, err) < 0 || v2_apply_memory(&a, res, err) < 0 || v2_apply_rest(&a, res, err) < 0;
     free(a.dir);
     return r ? -1 : 0;
@@ -180,7 +180,7 @@ int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_err
     _cleanup_free_ char *procs = dir ? rt_cgroup_join(dir, "cgroup.procs") : NULL;
     char value[16];
     if (!procs)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     snprintf(value, sizeof(value), "%d", (int)pid);
     return rt_cgroup_write_file(procs, value, err);
 }
@@ -192,7 +192,7 @@ int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, c
     _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
     _cleanup_free_ char *kill_file = dir ? rt_cgroup_join(dir, "cgroup.kill") : NULL;
     if (!kill_file)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (access(kill_file, F_OK) == 0 && rt_cgroup_write_file(kill_file, "1", err) < 0)
         return -1;
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
@@ -207,6 +207,6 @@ int rt_cgroup_v2_pids(const char *mount, const char *path, pid_t **ret_pids, siz
 {
     _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
     if (!dir)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return rt_cgroup_read_pids(dir, ret_pids, ret_n, err);
 }

@@ -192,7 +192,7 @@ static int net_set_loopback(struct cni_net *net, crisp_error_t **err)
     snprintf(text, sizeof(text), "{\"cniVersion\": \"%s\", \"name\": \"cni-loopback\", \"type\": \"loopback\"}",
              net->version);
     if (!(net->lo_root = yajl_tree_parse(text, NULL, 0)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     net->loopback = (struct cni_plugin){net->lo_root, "loopback"};
     return 0;
 }
@@ -226,7 +226,7 @@ static int net_load(const char *conf_dir, struct stat *ret_st, struct cni_net **
 {
     _cleanup_(net_freep) struct cni_net *net = calloc(1, sizeof(*net));
     if (!net)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_cni_config_load(conf_dir, &net->path, &net->root, ret_st, err) < 0)
         return -1;
     if (net_parse(net, err) < 0)
@@ -447,7 +447,7 @@ static int stdin_build(const struct cni_op *op, const struct cni_plugin *p, cons
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     unsigned caps = caps_wanted(p, op->req);
     yajl_gen_map_open(g);
     for (size_t i = 0; i < p->conf->u.object.len; i++) {
@@ -472,7 +472,7 @@ static int stdin_build(const struct cni_op *op, const struct cni_plugin *p, cons
     yajl_gen_get_buf(g, &buf, &len);
     *ret = strndup((const char *)buf, len);
     yajl_gen_free(g);
-    return *ret ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return *ret ? 0 : crisp_error_oom(err);
 }
 
 /* ---- finding and running a plugin ---- */
@@ -484,7 +484,7 @@ static int plugin_find(const struct rt_cni *cni, const char *type, char **ret_pa
     for (char **dir = cni->bin_dirs; *dir; dir++) {
         _cleanup_free_ char *path = fmt("%s/%s", *dir, type);
         if (!path)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0) {
             *ret_path = TAKE_PTR(path);
@@ -538,7 +538,7 @@ static int env_build(const struct cni_op *op, const char *ifname, char ***ret, c
         for (size_t i = 0; i < ARRAY_SIZE(v); i++)
             free(v[i]);
         free(env);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     memcpy(env, v, sizeof(v));
     *ret = env;
@@ -833,7 +833,7 @@ static int plugin_exec(const char *path, char *const *env, const char *input, in
     ret->status = status;
     if (status < 0)
         return -1;
-    return ret->out && ret->err ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return ret->out && ret->err ? 0 : crisp_error_oom(err);
 }
 
 /* Plugin text quoted in an error: trimmed, one line, bounded. */
@@ -957,7 +957,7 @@ static int result_ips(yajl_val result, char ***ret, crisp_error_t **err)
     size_t n_ips = ips ? ips->u.array.len : 0, n = 0;
     _cleanup_strv_ char **out = calloc(n_ips + 1, sizeof(char *));
     if (!out)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     const int families[] = {AF_INET, AF_INET6};
     for (size_t f = 0; f < ARRAY_SIZE(families); f++)
         for (size_t i = 0; i < n_ips; i++)
@@ -1154,7 +1154,7 @@ int rt_cni_new(const char *conf_dir, char *const *bin_dirs, struct rt_cni **ret,
         return crisp_error_make(err, EINVAL, "no CNI plugin directory configured");
     struct rt_cni *cni = calloc(1, sizeof(*cni));
     if (!cni)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     pthread_mutex_init(&cni->lock, NULL);
     cni->timeout_ms = RT_CNI_PLUGIN_TIMEOUT_MS;
     cni->conf_dir = strdup(conf_dir);
@@ -1162,7 +1162,7 @@ int rt_cni_new(const char *conf_dir, char *const *bin_dirs, struct rt_cni **ret,
     cni->cni_path = cni->bin_dirs ? strv_join(cni->bin_dirs, ":") : NULL;
     if (!cni->conf_dir || !cni->cni_path) {
         rt_cni_free(cni);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     *ret = cni;
     return 0;

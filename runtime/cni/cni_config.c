@@ -86,7 +86,7 @@ int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root
         return crisp_error_make(err, ENOENT, "no network config found in %s", conf_dir);
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", conf_dir, names[0]) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (load_file(path, ret_root, ret_st, err) < 0)
         return -1;
     *ret_path = TAKE_PTR(path);

@@ -120,7 +120,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp_filter *ret, crisp_
                                 "at most %d", len / sizeof(struct sock_filter), BPF_MAXINSNS);
     _cleanup_free_ void *bpf = malloc(len);
     if (!bpf)
-        return crisp_error_make(err, ENOMEM, "seccomp: out of memory");
+        return crisp_error_oom_in(err, "seccomp");
     if (pread(fd, bpf, len, 0) != (ssize_t)len)
         return crisp_error_errno(err, "seccomp: read exported BPF");
     ret->bpf = TAKE_PTR(bpf);

@@ -144,7 +144,7 @@ static int strv_of(struct parser *p, yajl_val arr, const char *where, const char
 {
     const char **v = arena_alloc(&p->arena, (arr->u.array.len + 1) * sizeof(char *));
     if (!v)
-        return crisp_error_make(err, ENOMEM, "%s: out of memory", where);
+        return crisp_error_oom_in(err, "%s", where);
     for (size_t i = 0; i < arr->u.array.len; i++) {
         if (!YAJL_IS_STRING(arr->u.array.values[i]))
             return crisp_error_make(err, EINVAL, "%s[%zu]: expected a string", where, i);
@@ -250,7 +250,7 @@ static int parse_names(struct parser *p, yajl_val rule, const char *where, struc
     if (name) {
         const char **v = arena_alloc(&p->arena, 2 * sizeof(char *));
         if (!v)
-            return crisp_error_make(err, ENOMEM, "%s: out of memory", where);
+            return crisp_error_oom_in(err, "%s", where);
         v[0] = name->u.string;
         r->names = v;
         return 0;
@@ -351,7 +351,7 @@ static int parse_rules(struct parser *p, yajl_val root, struct rt_seccomp_profil
         return crisp_error_make(err, EINVAL, "syscalls: %zu rules, at most %d", n, MAX_RULES);
     struct rt_seccomp_rule *rules = arena_alloc(&p->arena, (n ? n : 1) * sizeof(*rules));
     if (!rules)
-        return crisp_error_make(err, ENOMEM, "syscalls: out of memory");
+        return crisp_error_oom_in(err, "syscalls");
     for (size_t i = 0; i < n; i++) {
         bool skip;
         if (parse_rule(p, list->u.array.values[i], i, &rules[i], &skip, err) < 0)
@@ -490,7 +490,7 @@ static int parse_profile(struct parser *p, yajl_val root, struct rt_seccomp_prof
 
 static void parser_fini(struct parser *p)
 {
-    arena_release(&p->arena);
+    arena_fini(&p->arena);
 }
 
 static int parse_text(const char *text, yajl_val *ret_root, crisp_error_t **err)
@@ -518,7 +518,7 @@ int rt_seccomp_compile_json(const char *json, size_t len, uint64_t caps, struct 
     _cleanup_(parser_fini) struct parser p = {0};
     struct rt_seccomp_profile profile;
     if (!text)
-        return crisp_error_make(err, ENOMEM, "seccomp profile: out of memory");
+        return crisp_error_oom_in(err, "seccomp profile");
     if (parse_text(text, &root, err) < 0 || parse_profile(&p, root, &profile, err) < 0)
         return -1;
     return rt_seccomp_profile_compile(&profile, caps, ret, err);

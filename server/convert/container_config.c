@@ -95,7 +95,7 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
     struct rt_mount *m = arena_alloc(a, (c->n_mounts + 1) * sizeof(*m));
     struct rt_device *d = arena_alloc(a, (c->n_devices + 1) * sizeof(*d));
     if (!m || !d)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < c->n_mounts; i++) {
         const Runtime__V1__Mount *pm = c->mounts[i];
         if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
@@ -191,7 +191,7 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
     s->env = merge_env(ctx->arena, c, img->cfg);
     s->cwd = c->working_dir && *c->working_dir ? c->working_dir : *img->cfg->working_dir ? img->cfg->working_dir : "/";
     if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (mounts_from(ctx->arena, c, s, err) < 0 ||
         srv_security_context_apply(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
         srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)

@@ -13,7 +13,7 @@ int srv_kv_from(struct arena *a, void *const *entries, size_t n, const struct rt
         return crisp_error_make(err, EINVAL, "%zu labels, annotations or sysctls: at most %d", n, MAX_KV);
     struct rt_kv *kv = arena_alloc(a, (n + 1) * sizeof(*kv));
     if (!kv)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         const struct pb_entry *e = entries[i];
         kv[i] = (struct rt_kv){e->key, e->value};

@@ -12,7 +12,7 @@ static int hugepages_from(struct arena *a, const Runtime__V1__LinuxContainerReso
     res->hugepages = arena_alloc(a, (r->n_hugepage_limits + 1) * sizeof(*res->hugepages));
     res->unified = arena_alloc(a, (r->n_unified + 1) * sizeof(*res->unified));
     if (!res->hugepages || !res->unified)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < r->n_hugepage_limits; i++) {
         res->hugepages[i].page_size = r->hugepage_limits[i]->page_size;
         res->hugepages[i].limit = r->hugepage_limits[i]->limit;
@@ -34,7 +34,7 @@ int srv_resources_from(struct arena *a, const Runtime__V1__LinuxContainerResourc
         return 0;
     struct rt_cgroup_resources *res = arena_alloc(a, sizeof(*res));
     if (!res)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     res->cpu_period = r->cpu_period;
     res->cpu_quota = r->cpu_quota;
     res->cpu_shares = r->cpu_shares;

@@ -80,7 +80,7 @@ static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_contain
     gid_t *groups = arena_alloc(a, (n_image + n_req + 1) * sizeof(gid_t));
     size_t n = 0;
     if (!groups)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < n_image; i++)
         group_add(groups, &n, image_groups[i]);
     for (size_t i = 0; i < n_req; i++) {
@@ -134,7 +134,7 @@ static int protected_paths(struct arena *a, const secctx_t *sc, struct rt_contai
     s->masked_paths = sc && sc->n_masked_paths ? strv_dup_n(a, sc->masked_paths, sc->n_masked_paths) : default_masked;
     s->readonly_paths =
         sc && sc->n_readonly_paths ? strv_dup_n(a, sc->readonly_paths, sc->n_readonly_paths) : default_readonly;
-    return s->masked_paths && s->readonly_paths ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return s->masked_paths && s->readonly_paths ? 0 : crisp_error_oom(err);
 }
 
 static int capabilities(const secctx_t *sc, struct rt_container_spec *s, crisp_error_t **err)

@@ -154,7 +154,7 @@ static int selinux_from(struct arena *a, const Runtime__V1__LinuxContainerSecuri
     s->selinux_label = arena_printf(a, "%s:%s:%s:%s", *o->user ? o->user : "system_u",
                                     *o->role ? o->role : "system_r", *o->type ? o->type : "container_t",
                                     *o->level ? o->level : "s0");
-    return s->selinux_label ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return s->selinux_label ? 0 : crisp_error_oom(err);
 }
 
 int srv_security_profiles_apply(struct arena *a, const Runtime__V1__LinuxContainerSecurityContext *sc,

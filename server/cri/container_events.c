@@ -34,7 +34,7 @@ int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req
     (void)req;
     __attribute__((cleanup(unsubscribe))) struct srv_event_sub *sub = srv_event_subscribe(ctx->daemon->events);
     if (!sub)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (;;) {
         struct srv_event ev;
         switch (srv_event_wait(sub, EVENTS_POLL_MS, &ev)) {

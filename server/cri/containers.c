@@ -31,7 +31,7 @@ static int make_log_dir(const char *log_path, crisp_error_t **err)
         return 0;
     _cleanup_free_ char *copy = strdup(log_path);
     if (!copy)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return dir_create_all(dirname(copy), 0755, err);
 }
 
@@ -43,7 +43,7 @@ int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     struct srv_container_image img = {0};
     char *id = arena_alloc(ctx->arena, RT_ID_LEN + 1);
     Runtime__V1__CreateContainerResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
-    int rc = id && resp ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    int rc = id && resp ? 0 : crisp_error_oom(err);
     if (rc == 0)
         rc = srv_container_spec_from(ctx, r, &spec, &img, err);
     const Runtime__V1__ContainerConfig *c = r->config;
@@ -70,7 +70,7 @@ int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
             init(_r);                                                                                  \
             *(ret_resp) = &_r->base;                                                                   \
         }                                                                                              \
-        _r ? 0 : crisp_error_make(err, ENOMEM, "out of memory");                                       \
+        _r ? 0 : crisp_error_oom(err);                                       \
     })
 
 int srv_container_start(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
@@ -231,15 +231,15 @@ int srv_container_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
         return -1;
     Runtime__V1__ContainerStatusResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__container_status_response__init(resp);
     if (!(resp->status = status_of(ctx->arena, info)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (r->verbose) {
         Runtime__V1__ContainerStatusResponse__InfoEntry *e = arena_alloc(ctx->arena, sizeof(*e));
         resp->info = arena_alloc(ctx->arena, sizeof(*resp->info));
         if (!e || !resp->info)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
         runtime__v1__container_status_response__info_entry__init(e);
         e->key = "info";
         e->value = arena_printf(ctx->arena, "{\"pid\":%d,\"sandboxID\":\"%s\",\"cgroupPath\":\"%s\"}", (int)info->pid,
@@ -298,11 +298,11 @@ int srv_container_list(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
         return -1;
     Runtime__V1__ListContainersResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     Runtime__V1__Container **items = arena_alloc(ctx->arena, (n + 1) * sizeof(*items));
-    int rc = resp && items ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    int rc = resp && items ? 0 : crisp_error_oom(err);
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (matches(list[i], r->filter) && !(items[k++] = summary_of(ctx->arena, list[i])))
-            rc = crisp_error_make(err, ENOMEM, "out of memory");
+            rc = crisp_error_oom(err);
     rt_container_info_list_free(list, n);
     if (rc < 0)
         return -1;
@@ -326,7 +326,7 @@ int srv_container_exec_sync(struct srv_ctx *ctx, const ProtobufCMessage *req, Pr
     char **argv = arena_alloc(ctx->arena, (r->n_cmd + 1) * sizeof(char *));
     Runtime__V1__ExecSyncResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!argv || !resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     memcpy(argv, r->cmd, r->n_cmd * sizeof(char *));
     struct rt_exec_output out = {0};
     if (rt_container_exec_sync(ctx->daemon->runtime, r->container_id, argv, r->timeout, &out, err) < 0)
@@ -344,7 +344,7 @@ int srv_container_exec_sync(struct srv_ctx *ctx, const ProtobufCMessage *req, Pr
     resp->stderr.len = out.err_len;
     rt_exec_output_fini(&out);
     if (!resp->stdout.data || !resp->stderr.data)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_resp = &resp->base;
     return 0;
 }

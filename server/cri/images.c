@@ -43,11 +43,11 @@ int srv_image_pull(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
         return crisp_error_wrap(err, "pull %s", name);
     Runtime__V1__PullImageResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__pull_image_response__init(resp);
     resp->image_ref = arena_strdup(ctx->arena, id);
     *ret_resp = &resp->base;
-    return resp->image_ref ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    return resp->image_ref ? 0 : crisp_error_oom(err);
 }
 
 static char **arena_strv(struct arena *a, char *const *v, size_t *ret_n)
@@ -115,13 +115,13 @@ static int status_info(struct srv_ctx *ctx, const struct img_record *rec, Runtim
     Runtime__V1__ImageStatusResponse__InfoEntry *e = arena_alloc(ctx->arena, sizeof(*e));
     resp->info = arena_alloc(ctx->arena, sizeof(*resp->info));
     if (!e || !resp->info)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__image_status_response__info_entry__init(e);
     e->key = "info";
     e->value = arena_printf(ctx->arena, "{\"id\":\"%s\",\"chainID\":\"%s\",\"imageSpec\":%s}", rec->id,
                             n ? rec->chain_ids[n - 1] : "", config);
     if (!e->value)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     resp->info[0] = e;
     resp->n_info = 1;
     return 0;
@@ -136,7 +136,7 @@ int srv_image_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
         return -1;
     Runtime__V1__ImageStatusResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__image_status_response__init(resp);
     *ret_resp = &resp->base;
     _cleanup_(img_record_freep) struct img_record *rec = NULL;
@@ -148,7 +148,7 @@ int srv_image_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
         return -1;
     }
     if (!(resp->image = image_message(ctx->arena, rec)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     return r->verbose ? status_info(ctx, rec, resp, err) : 0;
 }
 
@@ -164,7 +164,7 @@ static int list_one(struct srv_ctx *ctx, const char *name, Runtime__V1__ListImag
     }
     resp->images = arena_alloc(ctx->arena, sizeof(*resp->images));
     if (!resp->images || !(resp->images[0] = image_message(ctx->arena, rec)))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     resp->n_images = 1;
     return 0;
 }
@@ -176,10 +176,10 @@ static int list_all(struct srv_ctx *ctx, Runtime__V1__ListImagesResponse *resp, 
     if (img_store_list(ctx->daemon->images, &list, &n, err) < 0)
         return -1;
     resp->images = arena_alloc(ctx->arena, (n + 1) * sizeof(*resp->images));
-    int r = resp->images ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    int r = resp->images ? 0 : crisp_error_oom(err);
     for (size_t i = 0; r == 0 && i < n; i++)
         if (!(resp->images[i] = image_message(ctx->arena, list[i])))
-            r = crisp_error_make(err, ENOMEM, "out of memory");
+            r = crisp_error_oom(err);
     resp->n_images = r == 0 ? n : 0;
     img_record_list_free(list, n);
     return r;
@@ -191,7 +191,7 @@ int srv_image_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
     const Runtime__V1__ListImagesRequest *r = (const Runtime__V1__ListImagesRequest *)req;
     Runtime__V1__ListImagesResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__list_images_response__init(resp);
     *ret_resp = &resp->base;
     const char *filter = r->filter && r->filter->image ? nonempty(r->filter->image->image) : NULL;
@@ -209,7 +209,7 @@ int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
         return crisp_error_wrap(err, "remove image %s", name);
     Runtime__V1__RemoveImageResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__remove_image_response__init(resp);
     *ret_resp = &resp->base;
     return 0;
@@ -237,7 +237,7 @@ int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobuf
     Runtime__V1__FilesystemIdentifier *id = arena_alloc(a, sizeof(*id));
     Runtime__V1__FilesystemUsage **list = arena_alloc(a, sizeof(*list));
     if (!resp || !fs || !id || !list)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__image_fs_info_response__init(resp);
     runtime__v1__filesystem_usage__init(fs);
     runtime__v1__filesystem_identifier__init(id);
@@ -249,7 +249,7 @@ int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobuf
     fs->used_bytes = u64_value(a, usage.bytes);
     fs->inodes_used = u64_value(a, usage.inodes);
     if (!id->mountpoint || !fs->used_bytes || !fs->inodes_used)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     list[0] = fs;
     resp->image_filesystems = list;
     resp->n_image_filesystems = 1;

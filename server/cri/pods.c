@@ -27,7 +27,7 @@ static int ports_from(struct arena *a, const Runtime__V1__PodSandboxConfig *c, s
         return crisp_error_make(err, EINVAL, "%zu port mappings: at most %d", c->n_port_mappings, MAX_PORT_MAPPINGS);
     struct rt_cni_port_mapping *m = arena_alloc(a, (c->n_port_mappings + 1) * sizeof(*m));
     if (!m)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     for (size_t i = 0; i < c->n_port_mappings; i++) {
         const Runtime__V1__PortMapping *p = c->port_mappings[i];
         if (p->container_port <= 0 || p->container_port > 65535 || p->host_port < 0 || p->host_port > 65535)
@@ -151,7 +151,7 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
     size_t len = protobuf_c_message_get_packed_size(&c->base);
     uint8_t *packed = arena_alloc(a, len + 1);
     if (!packed)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     protobuf_c_message_pack(&c->base, packed);
     s->config = packed;
     s->config_len = len;
@@ -166,7 +166,7 @@ int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessa
     Runtime__V1__RunPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     char *id = arena_alloc(ctx->arena, RT_ID_LEN + 1);
     if (!resp || !id)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (rt_sandbox_run(ctx->daemon->runtime, &spec, id, err) < 0)
         return crisp_error_wrap(err, "run pod sandbox %s/%s", spec.namespace_, spec.name);
     runtime__v1__run_pod_sandbox_response__init(resp);
@@ -194,7 +194,7 @@ int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
     }
     Runtime__V1__StopPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__stop_pod_sandbox_response__init(resp);
     *ret_resp = &resp->base;
     return 0;
@@ -208,7 +208,7 @@ int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
         return -1;
     Runtime__V1__RemovePodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__remove_pod_sandbox_response__init(resp);
     *ret_resp = &resp->base;
     return 0;
@@ -349,13 +349,13 @@ int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
         return -1;
     Runtime__V1__PodSandboxStatusResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__pod_sandbox_status_response__init(resp);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     resp->timestamp = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
     if (!(resp->status = status_of(ctx->arena, info)) || (r->verbose && status_info(ctx->arena, info, resp) < 0))
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_resp = &resp->base;
     return 0;
 }
@@ -400,11 +400,11 @@ int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
         return -1;
     Runtime__V1__ListPodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     Runtime__V1__PodSandbox **items = arena_alloc(ctx->arena, (n + 1) * sizeof(*items));
-    int rc = resp && items ? 0 : crisp_error_make(err, ENOMEM, "out of memory");
+    int rc = resp && items ? 0 : crisp_error_oom(err);
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (filter_match(list[i], r->filter) && !(items[k++] = summary_of(ctx->arena, list[i])))
-            rc = crisp_error_make(err, ENOMEM, "out of memory");
+            rc = crisp_error_oom(err);
     rt_sandbox_info_list_free(list, n);
     if (rc < 0)
         return -1;

@@ -23,7 +23,7 @@ int srv_runtime_version(struct srv_ctx *ctx, const ProtobufCMessage *req, Protob
     (void)req;
     Runtime__V1__VersionResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__version_response__init(resp);
     resp->version = CRI_KUBELET_API_VERSION;
     resp->runtime_name = "crisp";
@@ -109,7 +109,7 @@ int srv_runtime_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     Runtime__V1__RuntimeCondition **conds = arena_alloc(a, 2 * sizeof(*conds));
     Runtime__V1__RuntimeFeatures *features = arena_alloc(a, sizeof(*features));
     if (!resp || !status || !conds || !features)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__status_response__init(resp);
     runtime__v1__runtime_status__init(status);
     runtime__v1__runtime_features__init(features);
@@ -118,14 +118,14 @@ int srv_runtime_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     conds[1] = network_condition(ctx);
     resp->runtime_handlers = runtime_handlers(a);
     if (!conds[0] || !conds[1] || !resp->runtime_handlers)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     resp->n_runtime_handlers = 1;
     status->conditions = conds;
     status->n_conditions = 2;
     resp->status = status;
     resp->features = features;
     if (r->verbose && status_verbose_info(ctx, resp) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     *ret_resp = &resp->base;
     return 0;
 }
@@ -137,7 +137,7 @@ int srv_runtime_config(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     Runtime__V1__RuntimeConfigResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     Runtime__V1__LinuxRuntimeConfiguration *linux_cfg = arena_alloc(ctx->arena, sizeof(*linux_cfg));
     if (!resp || !linux_cfg)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__runtime_config_response__init(resp);
     runtime__v1__linux_runtime_configuration__init(linux_cfg);
     linux_cfg->cgroup_driver = ctx->daemon->cfg->cgroup_driver == CGROUP_DRIVER_SYSTEMD
@@ -165,7 +165,7 @@ int srv_runtime_update_config(struct srv_ctx *ctx, const ProtobufCMessage *req, 
     }
     Runtime__V1__UpdateRuntimeConfigResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     runtime__v1__update_runtime_config_response__init(resp);
     *ret_resp = &resp->base;
     return 0;

@@ -48,7 +48,7 @@ static struct srv_streaming_request *request_new(enum srv_streaming_kind kind, c
         sr = NULL;
     }
     if (!sr)
-        crisp_error_make(err, ENOMEM, "out of memory");
+        crisp_error_oom(err);
     else
         sr->kind = kind;
     return sr;
@@ -67,7 +67,7 @@ static char *url_for(struct srv_ctx *ctx, struct srv_streaming_request *sr, cris
         return NULL;
     char *copy = arena_strdup(ctx->arena, url);
     if (!copy)
-        crisp_error_make(err, ENOMEM, "out of memory");
+        crisp_error_oom(err);
     return copy;
 }
 
@@ -95,14 +95,14 @@ int srv_container_exec(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     Runtime__V1__ExecResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     struct srv_streaming_request *sr = resp ? request_new(SRV_STREAMING_EXEC, r->container_id, err) : NULL;
     if (!sr)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     sr->tty = r->tty;
     sr->in = r->stdin;
     sr->out = r->stdout;
     sr->err = r->stderr;
     if (!(sr->cmd = cmd_copy(r->cmd, r->n_cmd))) {
         srv_streaming_request_free(sr);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     runtime__v1__exec_response__init(resp);
     if (!(resp->url = url_for(ctx, sr, err)))
@@ -121,7 +121,7 @@ int srv_container_attach(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     Runtime__V1__AttachResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     struct srv_streaming_request *sr = resp ? request_new(SRV_STREAMING_ATTACH, r->container_id, err) : NULL;
     if (!sr)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     sr->tty = r->tty;
     sr->in = r->stdin;
     sr->out = r->stdout;
@@ -164,10 +164,10 @@ int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     Runtime__V1__PortForwardResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     struct srv_streaming_request *sr = resp ? request_new(SRV_STREAMING_PORTFORWARD, r->pod_sandbox_id, err) : NULL;
     if (!sr)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (r->n_port > 0 && !(sr->ports = calloc(r->n_port, sizeof(int32_t)))) {
         srv_streaming_request_free(sr);
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     }
     if (r->n_port > 0)
         memcpy(sr->ports, r->port, r->n_port * sizeof(int32_t));

@@ -79,14 +79,14 @@ int srv_spdy_zlib_init(struct srv_spdy_zlib *z, crisp_error_t **err)
     z->in_ready = true;
     if (deflateInit(&z->out, Z_DEFAULT_COMPRESSION) != Z_OK ||
         deflateSetDictionary(&z->out, dict, (uInt)dict_len) != Z_OK) {
-        srv_spdy_zlib_release(z);
+        srv_spdy_zlib_fini(z);
         return crisp_error_make(err, ENOMEM, "deflateInit failed");
     }
     z->out_ready = true;
     return 0;
 }
 
-void srv_spdy_zlib_release(struct srv_spdy_zlib *z)
+void srv_spdy_zlib_fini(struct srv_spdy_zlib *z)
 {
     if (z->in_ready)
         inflateEnd(&z->in);
@@ -157,7 +157,7 @@ int srv_spdy_headers_decode(struct srv_spdy_zlib *z, const uint8_t *block, size_
 {
     _cleanup_free_ uint8_t *plain = malloc(SRV_SPDY_HEADER_BLOCK_MAX);
     if (!plain)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     ssize_t len = inflate_block(&z->in, block, n, plain, SRV_SPDY_HEADER_BLOCK_MAX, err);
     if (len < 0)
         return -1;
@@ -191,7 +191,7 @@ static int deflate_block(z_stream *zs, const uint8_t *plain, size_t n, struct sr
         if (r != Z_OK && r != Z_BUF_ERROR)
             return crisp_error_make(err, EIO, "deflate failed");
         if (srv_buf_append(out, chunk, sizeof(chunk) - zs->avail_out) < 0)
-            return crisp_error_make(err, ENOMEM, "out of memory");
+            return crisp_error_oom(err);
     } while (zs->avail_out == 0 || zs->avail_in > 0);
     return 0;
 }
@@ -215,8 +215,8 @@ int srv_spdy_headers_encode(struct srv_spdy_zlib *z, const struct srv_headers *h
     if (r == 0)
         r = deflate_block(&z->out, srv_buf_head(&plain), srv_buf_size(&plain), out, err);
     else
-        crisp_error_make(err, ENOMEM, "out of memory");
-    srv_buf_release(&plain);
+        crisp_error_oom(err);
+    srv_buf_fini(&plain);
     return r;
 }
 
@@ -244,12 +244,12 @@ static int put_with_headers(struct srv_buf *b, struct srv_spdy_zlib *z, uint16_t
     struct srv_buf payload = {0};
     int r = srv_buf_append(&payload, prefix, prefix_len);
     if (r < 0)
-        crisp_error_make(err, ENOMEM, "out of memory");
+        crisp_error_oom(err);
     else
         r = srv_spdy_headers_encode(z, h, &payload, err);
     if (r == 0 && srv_spdy_put_control(b, type, flags, srv_buf_head(&payload), srv_buf_size(&payload)) < 0)
-        r = crisp_error_make(err, ENOMEM, "out of memory");
-    srv_buf_release(&payload);
+        r = crisp_error_oom(err);
+    srv_buf_fini(&payload);
     return r;
 }
 

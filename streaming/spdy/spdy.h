@@ -54,7 +54,7 @@ struct srv_spdy_zlib {
 };
 
 int srv_spdy_zlib_init(struct srv_spdy_zlib *z, crisp_error_t **err);
-void srv_spdy_zlib_release(struct srv_spdy_zlib *z);
+void srv_spdy_zlib_fini(struct srv_spdy_zlib *z);
 
 /* Inflates a header block into ret (values split at NUL into repeated headers); bounded by
  * SRV_SPDY_HEADER_BLOCK_MAX bytes inflated and SRV_HEADERS_MAX pairs. */

@@ -33,11 +33,11 @@ static int on_syn_stream(struct srv_session *s, const struct srv_spdy_frame *f, 
     struct srv_headers h = {0};
     int r = srv_spdy_headers_decode(&sp->z, f->payload + 10, f->len - 10, &h, err);
     if (r < 0) {
-        srv_headers_clear(&h);
+        srv_headers_fini(&h);
         return -1;
     }
     if (id % 2 == 0 || id <= sp->last_client_id) {
-        srv_headers_clear(&h);
+        srv_headers_fini(&h);
         return crisp_error_make(err, EPROTO, "SYN_STREAM with stream id %u out of order", id);
     }
     sp->last_client_id = id;
@@ -48,12 +48,12 @@ static int on_syn_stream(struct srv_session *s, const struct srv_spdy_frame *f, 
             st->local_fin = true;
     }
     if (!st || !s->app->opened(s, st, &h)) {
-        srv_headers_clear(&h);
+        srv_headers_fini(&h);
         if (st)
             srv_session_stream_remove(s, st);
         return srv_spdy_put_rst(&s->out, id, SRV_SPDY_RST_REFUSED_STREAM) < 0 ? -1 : 0;
     }
-    srv_headers_clear(&h);
+    srv_headers_fini(&h);
     if (f->flags & SRV_SPDY_FLAG_FIN)
         srv_session_remote_fin(s, st);
     struct srv_headers none = {0};
@@ -68,7 +68,7 @@ static int skip_headers(struct srv_session *s, const struct srv_spdy_frame *f, c
         return crisp_error_make(err, EPROTO, "short header frame");
     struct srv_headers h = {0};
     int r = srv_spdy_headers_decode(&state(s)->z, f->payload + 4, f->len - 4, &h, err);
-    srv_headers_clear(&h);
+    srv_headers_fini(&h);
     return r;
 }
 
@@ -173,7 +173,7 @@ static int spdy_feed(struct srv_session *s, crisp_error_t **err)
             if (r == 0)
                 return 0;
             if (r < 0)
-                return crisp_error_make(err, ENOMEM, "out of memory");
+                return crisp_error_oom(err);
         }
         srv_buf_consume(&s->in, (size_t)n);
     }
@@ -215,10 +215,10 @@ static void spdy_finish(struct srv_session *s)
     srv_spdy_put_goaway(&s->out, state(s)->last_client_id, 0);
 }
 
-static void spdy_release(struct srv_session *s)
+static void spdy_fini(struct srv_session *s)
 {
     struct spdy_state *sp = state(s);
-    srv_spdy_zlib_release(&sp->z);
+    srv_spdy_zlib_fini(&sp->z);
     free(sp);
     s->tdata = NULL;
 }
@@ -230,14 +230,14 @@ static const struct srv_transport spdy_transport = {
     .allowance = spdy_allowance,
     .reset = spdy_reset,
     .finish = spdy_finish,
-    .release = spdy_release,
+    .fini = spdy_fini,
 };
 
 int srv_spdy_transport_attach(struct srv_session *s, crisp_error_t **err)
 {
     struct spdy_state *sp = calloc(1, sizeof(*sp));
     if (!sp)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     if (srv_spdy_zlib_init(&sp->z, err) < 0) {
         free(sp);
         return -1;

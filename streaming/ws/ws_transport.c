@@ -74,7 +74,7 @@ static int on_data_frame(struct srv_session *s, const struct srv_ws_frame *f, cr
     if (srv_buf_size(&ws->msg) + f->len > WS_MAX_MESSAGE)
         return crisp_error_make(err, EMSGSIZE, "WebSocket message too large");
     if (srv_buf_append(&ws->msg, f->payload, f->len) < 0)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     ws->in_message = !f->fin;
     if (!f->fin)
         return 1;
@@ -153,7 +153,7 @@ static int ws_send(struct srv_session *s, struct srv_stream *st, const void *dat
     if (r == 0)
         r = srv_ws_put_frame(&s->out, ws->base64 ? SRV_WS_TEXT : SRV_WS_BINARY, true, srv_buf_head(&frame),
                              srv_buf_size(&frame), NULL);
-    srv_buf_release(&frame);
+    srv_buf_fini(&frame);
     return r;
 }
 
@@ -169,9 +169,9 @@ static void ws_finish(struct srv_session *s)
     send_close(s, 1000);
 }
 
-static void ws_release(struct srv_session *s)
+static void ws_fini(struct srv_session *s)
 {
-    srv_buf_release(&state(s)->msg);
+    srv_buf_fini(&state(s)->msg);
     free(s->tdata);
     s->tdata = NULL;
 }
@@ -181,14 +181,14 @@ static const struct srv_transport ws_transport = {
     .send = ws_send,
     .allowance = ws_allowance,
     .finish = ws_finish,
-    .release = ws_release,
+    .fini = ws_fini,
 };
 
 int srv_ws_transport_attach(struct srv_session *s, bool base64, int version, crisp_error_t **err)
 {
     struct ws_state *ws = calloc(1, sizeof(*ws));
     if (!ws)
-        return crisp_error_make(err, ENOMEM, "out of memory");
+        return crisp_error_oom(err);
     ws->base64 = base64;
     ws->version = version;
     s->t = &ws_transport;

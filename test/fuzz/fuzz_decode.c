@@ -33,6 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     crisp_error_free(err);
-    arena_release(&arena);
+    arena_fini(&arena);
     return 0;
 }

@@ -20,7 +20,7 @@ static void http_one(const char *buf, size_t len)
         srv_http_header_tokens(&r.headers, "x-stream-protocol-version", tokens, 8);
         srv_http_header_has_token(&r.headers, "connection", "upgrade");
         srv_http_query_values(r.query, "port", tokens, 8);
-        srv_http_request_clear(&r);
+        srv_http_request_fini(&r);
     }
     crisp_error_free(err);
 }
@@ -38,13 +38,13 @@ static void spdy_all(const uint8_t *buf, size_t len)
         if (f.control && f.type == 1 && f.len >= 10) {
             struct srv_headers h = {0};
             if (srv_spdy_headers_decode(&z, f.payload + 10, f.len - 10, &h, &err) == 0)
-                srv_headers_clear(&h);
+                srv_headers_fini(&h);
         }
         buf += n;
         len -= (size_t)n;
     }
     crisp_error_free(err);
-    srv_spdy_zlib_release(&z);
+    srv_spdy_zlib_fini(&z);
 }
 
 static void ws_all(uint8_t *buf, size_t len)

@@ -50,7 +50,7 @@ static void test_arena(void)
     CHECK_STR(arena_strndup(&a, "abcdef", 3), "abc");
     CHECK(arena_strdup(&a, NULL) == NULL);
     CHECK(arena_alloc(&a, SIZE_MAX) == NULL);
-    arena_release(&a);
+    arena_fini(&a);
     CHECK(a.head == NULL);
 }
 

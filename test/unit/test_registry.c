@@ -30,7 +30,7 @@ static void test_challenge_bearer(void)
     CHECK_STR(c.realm, "https://auth.docker.io/token");
     CHECK_STR(c.service, "registry.docker.io");
     CHECK_STR(c.scope, "repository:library/busybox:pull");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 
     /* commas inside quotes, escapes, token values, loose spacing, case-insensitive names */
     CHECK(parse("bearer REALM = \"https://a/t?x=1,2\" ,  Service=\"s,\\\"v\\\"\", scope=tok,error=\"insufficient_scope\"",
@@ -39,11 +39,11 @@ static void test_challenge_bearer(void)
     CHECK_STR(c.realm, "https://a/t?x=1,2");
     CHECK_STR(c.service, "s,\"v\"");
     CHECK_STR(c.scope, "tok");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 
     CHECK(parse("Bearer realm=\"http://127.0.0.1:1/t\"", &c) == 0);
     CHECK(c.service == NULL && c.scope == NULL);
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 }
 
 static void test_challenge_several(void)
@@ -53,22 +53,22 @@ static void test_challenge_several(void)
     CHECK(c.scheme == IMG_CHALLENGE_BEARER);
     CHECK_STR(c.realm, "https://x/token");
     CHECK_STR(c.scope, "a b");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 
     CHECK(parse("Basic realm=\"Registry Realm\"", &c) == 0);
     CHECK(c.scheme == IMG_CHALLENGE_BASIC);
     CHECK_STR(c.realm, "Registry Realm");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 
     CHECK(parse("Negotiate abc==, Basic realm=x", &c) == 0);
     CHECK(c.scheme == IMG_CHALLENGE_BASIC);
     CHECK_STR(c.realm, "x");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 
     CHECK(parse("Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", Basic realm=\"simple\"", &c) == 0);
     CHECK(c.scheme == IMG_CHALLENGE_BASIC);
     CHECK_STR(c.realm, "simple");
-    img_challenge_clear(&c);
+    img_challenge_fini(&c);
 }
 
 static void test_challenge_bad(void)
@@ -141,25 +141,25 @@ static void test_credentials_auth(void)
     CHECK(strncmp(c.identity, "sha256:", 7) == 0);
     char first[IMG_DIGEST_MAX];
     strcpy(first, c.identity);
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
 
     struct img_auth b = {.auth = "YWxpY2U6c2VjcmV0"}; /* alice:secret */
     CHECK(img_credentials_from_auth(&b, &c, &err) == 0);
     CHECK_STR(c.username, "alice");
     CHECK_STR(c.password, "secret");
     CHECK_STR(c.identity, first);
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
 
     struct img_auth d = {.username = "alice", .password = "other"};
     CHECK(img_credentials_from_auth(&d, &c, &err) == 0);
     CHECK(strcmp(c.identity, first) != 0);
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
 
     struct img_auth colon = {.auth = "dTpwOnE="}; /* u:p:q: the password keeps its colon */
     CHECK(img_credentials_from_auth(&colon, &c, &err) == 0);
     CHECK_STR(c.username, "u");
     CHECK_STR(c.password, "p:q");
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
 
     struct img_auth empty = {.username = "", .auth = ""};
     CHECK(img_credentials_from_auth(&empty, &c, &err) == 0 && img_credentials_empty(&c) && c.identity[0] == 0);
@@ -179,7 +179,7 @@ static void test_credentials_auth(void)
     CHECK_STR(c.identity_token, "refresh");
     CHECK_STR(c.registry_token, "bearer");
     CHECK(c.username == NULL);
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
 }
 
 static char *write_file(const char *name, const char *text)
@@ -206,17 +206,17 @@ static void test_credentials_file(void)
     CHECK(img_credentials_from_file(path, "docker.io", &c, &err) == 0);
     CHECK_STR(c.username, "hub");
     CHECK_STR(c.password, "hubpass");
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
     CHECK(img_credentials_from_file(path, "registry-1.docker.io", &c, &err) == 0);
     CHECK_STR(c.username, "hub");
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
     CHECK(img_credentials_from_file(path, "127.0.0.1:5000", &c, &err) == 0);
     CHECK_STR(c.username, "a");
     CHECK_STR(c.password, "b");
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
     CHECK(img_credentials_from_file(path, "mirror.local:5001", &c, &err) == 0);
     CHECK_STR(c.identity_token, "idt");
-    img_credentials_clear(&c);
+    img_credentials_fini(&c);
     CHECK(img_credentials_from_file(path, "127.0.0.1:5001", &c, &err) == 0 && img_credentials_empty(&c));
     CHECK(img_credentials_from_file(path, "bad.example", &c, &err) == -1 && err->status == EINVAL);
     CHECK_CONTAINS(err->msg, "bad.example");

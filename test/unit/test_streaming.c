@@ -48,7 +48,7 @@ static void test_http(void)
     CHECK(srv_http_query_values(r.query, "port", tok, 16) == 2);
     CHECK_STR(tok[0], "80,81");
     CHECK_STR(tok[1], "90");
-    srv_http_request_clear(&r);
+    srv_http_request_fini(&r);
 
     const char *bad[] = {"GET /x HTTP/1.1\r\nHost x\r\n\r\n", "GET /x HTTP/2.0\r\n\r\n", "GET x HTTP/1.1\r\n\r\n",
                          "GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "G(T /x HTTP/1.1\r\n\r\n", "\r\n\r\n",
@@ -56,7 +56,7 @@ static void test_http(void)
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         CHECK(srv_http_parse(bad[i], strlen(bad[i]), &r, &err) < 0 && err->status == EINVAL);
         crisp_error_freep(&err);
-        srv_http_request_clear(&r);
+        srv_http_request_fini(&r);
     }
     char many[4096] = "GET / HTTP/1.1\r\n";
     for (int i = 0; i < 65; i++)
@@ -64,7 +64,7 @@ static void test_http(void)
     strcat(many, "\r\n");
     CHECK(srv_http_parse(many, strlen(many), &r, &err) < 0 && err->status == E2BIG);
     crisp_error_freep(&err);
-    srv_http_request_clear(&r);
+    srv_http_request_fini(&r);
     char big[9000];
     memset(big, 'a', sizeof(big));
     CHECK(srv_http_head_length(big, sizeof(big), 8192) == -1);
@@ -115,7 +115,7 @@ static void test_spdy(void)
         srv_headers_add(&h, "StreamType", 10, "stdout", 6, &err);
         srv_headers_add(&h, "port", 4, "8080", 4, &err);
         CHECK(srv_spdy_put_syn_stream(&b, &client, 1 + 2 * round, SRV_SPDY_FLAG_FIN, &h, &err) == 0);
-        srv_headers_clear(&h);
+        srv_headers_fini(&h);
         struct srv_spdy_frame f;
         ssize_t n = srv_spdy_frame_parse(srv_buf_head(&b), srv_buf_size(&b), 65536, &f, &err);
         CHECK(n == (ssize_t)srv_buf_size(&b));
@@ -125,7 +125,7 @@ static void test_spdy(void)
         CHECK_STR(srv_headers_get(&h, "streamtype"), "stdout");
         CHECK_STR(h.name[0], "streamtype"); /* lower-cased on the wire */
         CHECK_STR(srv_headers_get(&h, "port"), "8080");
-        srv_headers_clear(&h);
+        srv_headers_fini(&h);
         srv_buf_consume(&b, srv_buf_size(&b));
     }
     CHECK(srv_spdy_put_data(&b, 5, SRV_SPDY_FLAG_FIN, "abc", 3) == 0);
@@ -146,14 +146,14 @@ static void test_spdy(void)
     srv_headers_add(&h, "a", 1, huge, 20000, &err);
     free(huge);
     CHECK(srv_spdy_headers_encode(&client, &h, &b, &err) == 0);
-    srv_headers_clear(&h);
+    srv_headers_fini(&h);
     CHECK(srv_spdy_headers_decode(&server, srv_buf_head(&b), srv_buf_size(&b), &h, &err) < 0 &&
           err->status == EMSGSIZE);
     crisp_error_freep(&err);
-    srv_headers_clear(&h);
-    srv_buf_release(&b);
-    srv_spdy_zlib_release(&client);
-    srv_spdy_zlib_release(&server);
+    srv_headers_fini(&h);
+    srv_buf_fini(&b);
+    srv_spdy_zlib_fini(&client);
+    srv_spdy_zlib_fini(&server);
 }
 
 static void test_ws(void)
@@ -194,7 +194,7 @@ static void test_ws(void)
     srv_ws_put_frame(&b, SRV_WS_PING, false, "x", 1, mask); /* fragmented control frame */
     CHECK(srv_ws_frame_parse(b.data, srv_buf_size(&b), 1024, &f, &err) < 0 && err->status == EPROTO);
     crisp_error_freep(&err);
-    srv_buf_release(&b);
+    srv_buf_fini(&b);
     _cleanup_free_ char *enc = srv_base64_encode("\xff\xfe\x01", 3, false);
     CHECK_STR(enc, "//4B");
     uint8_t dec[8];
@@ -294,7 +294,7 @@ static int fake_wait(void *data, struct srv_streaming_proc *p, int *ret_code, cr
     return 0;
 }
 
-static void fake_release(void *data, struct srv_streaming_proc *p)
+static void fake_fini(void *data, struct srv_streaming_proc *p)
 {
     (void)data;
     struct fake_proc *fp = p->priv;
@@ -326,7 +326,7 @@ static int fake_dial(void *data, const struct srv_streaming_request *req, uint16
 }
 
 static const struct srv_streaming_backend fake_backend = {
-    .start = fake_start, .resize = fake_resize, .wait = fake_wait, .release = fake_release, .dial = fake_dial};
+    .start = fake_start, .resize = fake_resize, .wait = fake_wait, .fini = fake_fini, .dial = fake_dial};
 
 /* An echo port: answers "echo:" and what it read once the client half-closes or sends a newline
  * (a WebSocket client cannot half-close), then closes. */
