@@ -36,7 +36,10 @@ LIB_OBJ  := $(BUILD)/gen/api.pb-c.o $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 # helpers/<name>/ is the helper binary build/crisp-<name>; helpers/lib/ is what they share.
 HELPER_NAMES   := $(filter-out lib,$(notdir $(wildcard helpers/*)))
 HELPERS        := $(addprefix $(BUILD)/crisp-,$(HELPER_NAMES))
-HELPER_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard helpers/lib/*.c))
+# common/'s libc-only files, which the helpers share with crispd (compiled apart, unsanitized).
+HELPER_COMMON  := common/clock.c
+HELPER_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard helpers/lib/*.c)) \
+                  $(patsubst common/%.c,$(BUILD)/helpers/common/%.o,$(HELPER_COMMON))
 HELPER_LIB     := $(BUILD)/libcrisp-helpers.a
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
@@ -88,6 +91,10 @@ $(BUILD)/crispd-test: $(BUILD)/server/main.o $(BUILD)/server/test_hooks.o $(BUIL
 # its PID namespace.
 HELPER_CFLAGS := $(CFLAGS_BASE) $(OPTFLAGS) $(EXTRA_CFLAGS)
 $(BUILD)/helpers/%.o: helpers/%.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/helpers/common/%.o: common/%.c | $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(HELPER_CFLAGS) -MMD -MP -c -o $@ $<
 

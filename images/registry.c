@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "images/manifest.h"
 #include "images/registry_auth.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -128,13 +129,6 @@ static void error_append(crisp_error_t *e, const char *fmt, ...)
         free(e->msg);
         e->msg = msg;
     }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void curl_slist_freep(struct curl_slist **l)
@@ -798,7 +792,7 @@ static int authorize(struct fetch *f, const char *base, const struct img_credent
                                               : authorize_bearer(f, base, &ch, c, ret_authz, &ttl, err);
     if (rc < 0)
         return -1;
-    return img_token_cache_put(f->r->tokens, key, *ret_authz, ttl, now_ms(), err);
+    return img_token_cache_put(f->r->tokens, key, *ret_authz, ttl, clock_monotonic_ms(), err);
 }
 
 static int unauthenticated_error(struct fetch *f, const struct img_credentials *c, crisp_error_t **err)
@@ -827,7 +821,7 @@ static char *authorization_initial(struct fetch *f, const struct img_credentials
     char *value = NULL;
     if (c->registry_token)
         return asprintf(&value, "Bearer %s", c->registry_token) < 0 ? NULL : value;
-    return img_token_cache_get(f->r->tokens, key, now_ms());
+    return img_token_cache_get(f->r->tokens, key, clock_monotonic_ms());
 }
 
 static void secret_freep(char **s)

@@ -6,6 +6,7 @@
 #include "common/file.h"
 #include "images/reference.h"
 #include "images/store_record.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -459,11 +460,8 @@ int img_store_image_commit(struct img_store *s, const struct img_record *rec, cr
         r = crisp_error_oom(err);
     if (r == 0 && i >= 0 && merge_into(target, rec) < 0)
         r = crisp_error_oom(err);
-    if (r == 0 && i < 0 && !target->created_at) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        target->created_at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    }
+    if (r == 0 && i < 0 && !target->created_at)
+        target->created_at = clock_realtime_ns();
     if (r == 0)
         r = persist_image(s, target, err);
     if (r == 0 && i < 0 && images_append(s, target) < 0)

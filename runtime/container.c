@@ -13,6 +13,7 @@
 #include "runtime/runtime_internal.h"
 #include "runtime/util.h"
 #include "runtime/sandbox_internal.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,7 +283,7 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     i->name = strdup(s->name);
     i->attempt = s->attempt;
     i->state = RT_CONTAINER_CREATED;
-    i->created_at = rt_now_ns();
+    i->created_at = clock_realtime_ns();
     i->reason = strdup("");
     i->message = strdup("");
     i->image = strdup(s->image);
@@ -566,10 +567,10 @@ static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret
 static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
 {
     size_t len = 0;
-    int64_t deadline = rt_now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
+    int64_t deadline = clock_realtime_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
     while (len + 1 < size) {
         struct pollfd p = {fd, POLLIN, 0};
-        int left = (int)((deadline - rt_now_ns()) / 1000000);
+        int left = (int)((deadline - clock_realtime_ns()) / 1000000);
         if (left <= 0 || poll(&p, 1, left) == 0)
             return crisp_error_make(err, ETIMEDOUT, "crisp-monitor did not report within %d s", START_TIMEOUT_MS / 1000);
         ssize_t n = read(fd, buf + len, size - 1 - len);
@@ -598,7 +599,7 @@ static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_err
     if (sscanf(line, "ok %d %d", &pid, &monitor) == 2 && pid > 0) {
         c->info.pid = pid;
         c->monitor_pid = monitor;
-        c->info.started_at = rt_now_ns();
+        c->info.started_at = clock_realtime_ns();
         c->info.state = RT_CONTAINER_RUNNING;
         rt_proc_start_time(pid, &c->pid_start, NULL);
         return persist(c, err);
@@ -638,11 +639,11 @@ static bool pid_is_ours(const struct rt_container *c)
 /* Waits for the monitor's exit record up to timeout_ms; true once the container has exited. */
 static bool wait_exit(struct rt_container *c, int64_t timeout_ms)
 {
-    int64_t deadline = rt_now_ns() + timeout_ms * 1000000;
+    int64_t deadline = clock_realtime_ns() + timeout_ms * 1000000;
     for (;;) {
         if (read_exit(c))
             return true;
-        if (rt_now_ns() >= deadline)
+        if (clock_realtime_ns() >= deadline)
             return false;
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
@@ -653,7 +654,7 @@ static bool wait_exit(struct rt_container *c, int64_t timeout_ms)
 static void mark_lost(struct rt_container *c)
 {
     c->info.state = RT_CONTAINER_EXITED;
-    c->info.finished_at = rt_now_ns();
+    c->info.finished_at = clock_realtime_ns();
     c->info.exit_code = 137;
     free(c->info.reason);
     c->info.reason = strdup("Error");

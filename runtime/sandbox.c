@@ -10,6 +10,7 @@
 #include "runtime/util.h"
 #include "runtime/sandbox_internal.h"
 #include "runtime/sysctl.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -383,7 +384,7 @@ static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct 
         setup_network(rt, sb, s, err) < 0 || write_files(rt, sb, s, err) < 0)
         return -1;
     sb->info.state = RT_SANDBOX_READY;
-    sb->info.created_at = rt_now_ns();
+    sb->info.created_at = clock_realtime_ns();
     return persist(sb, err);
 }
 

@@ -2,6 +2,7 @@
 #include "runtime/spawn.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,13 +36,6 @@ struct run {
     int term_grace_ms;
     int64_t deadline, kill_at, drain_end;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int output_init(struct rt_spawn_output *o)
 {
@@ -181,7 +175,7 @@ static int run_start(struct run *r, const struct rt_spawn_options *o, const int 
     if (rt_spawn_start(o->argv, fds, false, &r->pid, &r->pidfd, err) < 0)
         return -1;
     if (o->timeout_ms > 0)
-        r->deadline = now_ms() + o->timeout_ms;
+        r->deadline = clock_monotonic_ms() + o->timeout_ms;
     return 0;
 }
 
@@ -191,7 +185,7 @@ static int run_reap(struct run *r, crisp_error_t **err)
         if (errno != EINTR)
             return crisp_error_errno(err, "wait for helper %d", (int)r->pid);
     r->exited = true;
-    r->drain_end = now_ms() + RT_SPAWN_DRAIN_MS;
+    r->drain_end = clock_monotonic_ms() + RT_SPAWN_DRAIN_MS;
     return 0;
 }
 
@@ -238,7 +232,7 @@ static int run_poll(struct run *r, crisp_error_t **err)
     for (size_t i = 0; i < 3; i++)
         fds[i] = (struct pollfd){.fd = i < r->n_streams ? r->s[i].fd : -1, .events = POLLIN};
     fds[3] = (struct pollfd){.fd = r->exited ? -1 : r->pidfd, .events = POLLIN};
-    int n = poll(fds, 4, run_poll_timeout(r, now_ms()));
+    int n = poll(fds, 4, run_poll_timeout(r, clock_monotonic_ms()));
     if (n < 0 && errno != EINTR)
         return crisp_error_errno(err, "poll helper %d", (int)r->pid);
     for (size_t i = 0; n > 0 && i < r->n_streams; i++)
@@ -252,7 +246,7 @@ static int run_poll(struct run *r, crisp_error_t **err)
 static int run_loop(struct run *r, crisp_error_t **err)
 {
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = clock_monotonic_ms();
         run_timers(r, now);
         if (run_done(r, now))
             return 0;

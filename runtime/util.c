@@ -10,13 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t rt_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
 {
     unsigned char raw[RT_ID_LEN / 2];

@@ -8,7 +8,6 @@
 
 #include <stdint.h>
 
-int64_t rt_now_ns(void);
 /* A new object id: 64 random hex digits, as kubelet and crictl expect. */
 int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err);
 /* The cgroup.procs files of path in every hierarchy in use that has one (a helper writes pids there so

@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -78,9 +79,7 @@ static void publish_container_event(void *data, int type, const char *container_
 {
     struct srv_daemon *d = data;
     struct srv_event ev = {.type = (enum srv_event_type)type};
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ev.created_at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    ev.created_at = clock_realtime_ns();
     snprintf(ev.container_id, sizeof(ev.container_id), "%s", container_id);
     snprintf(ev.sandbox_id, sizeof(ev.sandbox_id), "%s", sandbox_id);
     srv_event_publish(d->events, &ev);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "server/events.h"
+#include "common/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -95,23 +96,10 @@ void srv_event_unsubscribe(struct srv_event_sub *sub)
     free(sub);
 }
 
-static struct timespec deadline_after(int timeout_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 enum srv_event_wait srv_event_wait(struct srv_event_sub *sub, int timeout_ms, struct srv_event *ret_ev)
 {
     struct srv_event_bus *bus = sub->bus;
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = clock_timespec_after_ms(CLOCK_MONOTONIC, timeout_ms);
     enum srv_event_wait r = SRV_EVENT_TIMEOUT;
     pthread_mutex_lock(&bus->lock);
     for (;;) {

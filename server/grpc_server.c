@@ -7,6 +7,7 @@
 #include "server/dispatch.h"
 #include "server/status.h"
 #include "server/test_hooks.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <grpc/byte_buffer.h>
@@ -431,9 +432,7 @@ int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret
 
 static bool wait_shutdown_notified(struct srv_grpc *s, int timeout_s)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_s;
+    struct timespec deadline = clock_timespec_after_ms(CLOCK_REALTIME, (int64_t)timeout_s * 1000);
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown_notified)
         if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)

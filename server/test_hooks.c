@@ -2,18 +2,12 @@
 #include "server/test_hooks.h"
 
 #include "server/daemon.h"
+#include "common/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void srv_test_hooks_apply(struct srv_ctx *ctx)
 {
@@ -28,7 +22,7 @@ void srv_test_hooks_apply(struct srv_ctx *ctx)
     }
     const char *event_id = srv_call_metadata(ctx, "crisp-test-event");
     if (event_id) {
-        struct srv_event ev = {.type = SRV_EVENT_CONTAINER_CREATED, .created_at = now_ns()};
+        struct srv_event ev = {.type = SRV_EVENT_CONTAINER_CREATED, .created_at = clock_realtime_ns()};
         snprintf(ev.container_id, sizeof(ev.container_id), "%s", event_id);
         srv_event_publish(ctx->daemon->events, &ev);
     }

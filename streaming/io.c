@@ -239,9 +239,4 @@ ssize_t srv_base64_decode(const char *in, size_t n, uint8_t *ret)
     return (ssize_t)o;
 }
 
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+

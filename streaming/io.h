@@ -80,6 +80,5 @@ char *srv_base64_encode(const void *data, size_t n, bool url);
 /* Standard alphabet, padding optional; -1 on bad input. ret must hold n * 3 / 4 + 3 bytes. */
 ssize_t srv_base64_decode(const char *in, size_t n, uint8_t *ret);
 
-int64_t srv_now_ms(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "streaming/apps.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ static struct pf_pair *pair_get(struct pf *pf, const char *request_id, uint16_t 
     if (pf->n_pairs >= PF_MAX_PAIRS)
         return NULL;
     struct pf_pair *p = &pf->pairs[pf->n_pairs++];
-    *p = (struct pf_pair){.port = port, .fd = -1, .created = srv_now_ms()};
+    *p = (struct pf_pair){.port = port, .fd = -1, .created = clock_monotonic_ms()};
     snprintf(p->request_id, sizeof(p->request_id), "%s", request_id);
     return p;
 }
@@ -153,7 +154,7 @@ static void pair_remove(struct srv_session *s, struct pf *pf, size_t i)
 static bool pf_step(struct srv_session *s)
 {
     struct pf *pf = s->adata;
-    int64_t now = srv_now_ms();
+    int64_t now = clock_monotonic_ms();
     s->deadline = 0;
     for (size_t i = 0; i < pf->n_pairs;) {
         struct pf_pair *p = &pf->pairs[i];
@@ -208,7 +209,7 @@ static int ws_pairs(struct srv_session *s, struct pf *pf, const uint16_t *ports,
         return crisp_error_make(err, EINVAL, "port-forward over WebSocket needs 1 to %d ports", PF_MAX_PAIRS);
     for (size_t i = 0; i < n; i++) {
         struct pf_pair *p = &pf->pairs[pf->n_pairs++];
-        *p = (struct pf_pair){.port = ports[i], .fd = -1, .created = srv_now_ms(), .has_data = true,
+        *p = (struct pf_pair){.port = ports[i], .fd = -1, .created = clock_monotonic_ms(), .has_data = true,
                               .has_error = true, .data_id = (uint32_t)(2 * i), .error_id = (uint32_t)(2 * i + 1)};
         snprintf(p->request_id, sizeof(p->request_id), "%zu", i);
         struct srv_stream *data = srv_session_stream_new(s, p->data_id);

@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -242,7 +243,7 @@ static bool check_exited(struct srv_session *s, struct rc *rc)
         return false;
     }
     rc->exited = true;
-    rc->exit_seen = srv_now_ms();
+    rc->exit_seen = clock_monotonic_ms();
     s->extra_fd = -1;
     return true;
 }
@@ -254,7 +255,7 @@ static bool drained(struct srv_session *s, struct rc *rc)
     if (sources_done(rc))
         return true;
     int64_t last = s->last_output > rc->exit_seen ? s->last_output : rc->exit_seen;
-    if (srv_now_ms() >= last + RC_DRAIN_IDLE_MS)
+    if (clock_monotonic_ms() >= last + RC_DRAIN_IDLE_MS)
         return true;
     s->deadline = last + RC_DRAIN_IDLE_MS;
     return false;
@@ -278,7 +279,7 @@ static bool rc_step(struct srv_session *s)
     struct rc *rc = s->adata;
     if (!rc->started) {
         if (!streams_ready(rc)) {
-            if (srv_now_ms() >= rc->stream_deadline)
+            if (clock_monotonic_ms() >= rc->stream_deadline)
                 return true; /* as kubelet: the client never opened its streams */
             s->deadline = rc->stream_deadline;
             return false;
@@ -404,7 +405,7 @@ int srv_remotecommand_attach(struct srv_session *s, const struct srv_streaming_r
     rc->want[SRV_ROLE_STDOUT] = req->out;
     rc->want[SRV_ROLE_STDERR] = req->err && !req->tty; /* a terminal merges stderr into stdout */
     rc->want[SRV_ROLE_RESIZE] = req->tty && (version >= 3 || websocket);
-    rc->stream_deadline = srv_now_ms() + RC_STREAM_WAIT_MS;
+    rc->stream_deadline = clock_monotonic_ms() + RC_STREAM_WAIT_MS;
     s->app = &rc_app;
     s->adata = rc;
     if (websocket)

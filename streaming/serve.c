@@ -6,6 +6,7 @@
 #include "streaming/http.h"
 #include "streaming/transport.h"
 #include "streaming/ws/ws.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -32,7 +33,7 @@ struct head {
 /* Reads until the blank line ending the head: 0, or the HTTP status to answer with (-1: just close). */
 static int read_head(struct srv_conn *c, int stop_fd, struct head *h)
 {
-    int64_t deadline = srv_now_ms() + HEAD_TIMEOUT_MS;
+    int64_t deadline = clock_monotonic_ms() + HEAD_TIMEOUT_MS;
     for (;;) {
         ssize_t n = srv_http_head_length(h->buf, h->len, sizeof(h->buf));
         if (n < 0)
@@ -48,7 +49,7 @@ static int read_head(struct srv_conn *c, int stop_fd, struct head *h)
         }
         if (r == 0 || errno != EAGAIN)
             return -1;
-        int64_t left = deadline - srv_now_ms();
+        int64_t left = deadline - clock_monotonic_ms();
         if (left <= 0)
             return 408;
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
@@ -231,7 +232,7 @@ static int serve_request(const struct srv_serve_ctx *ctx, struct srv_conn *c, co
         return srv_http_respond(c, 404, "404 page not found\n");
     if (strcmp(http->method, "GET") != 0 && strcmp(http->method, "POST") != 0)
         return srv_http_respond(c, 405, "method not allowed\n");
-    _cleanup_(request_freep) struct srv_streaming_request *req = srv_tokens_take(ctx->tokens, token, srv_now_ms());
+    _cleanup_(request_freep) struct srv_streaming_request *req = srv_tokens_take(ctx->tokens, token, clock_monotonic_ms());
     if (!req || req->kind != kind)
         return srv_http_respond(c, 404, "404 page not found\n");
     if (!srv_http_header_has_token(&http->headers, "Connection", "upgrade"))

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "streaming/session.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -149,7 +150,7 @@ static void pump_source(struct srv_session *s, struct srv_stream *st)
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (r > 0) {
-        s->last_output = srv_now_ms();
+        s->last_output = clock_monotonic_ms();
         srv_session_send(s, st, buf, (size_t)r, false);
         return;
     }
@@ -288,7 +289,7 @@ static bool advance(struct srv_session *s, int64_t *linger_until)
     if (!s->closing && s->app->step(s)) {
         s->closing = true;
         s->t->finish(s);
-        *linger_until = srv_now_ms() + SESSION_LINGER_MS;
+        *linger_until = clock_monotonic_ms() + SESSION_LINGER_MS;
     }
     write_socket(s);
     return true;
@@ -298,7 +299,7 @@ void srv_session_run(struct srv_session *s)
 {
     int64_t linger_until = 0;
     bool shut = false;
-    s->last_output = s->last_activity = srv_now_ms();
+    s->last_output = s->last_activity = clock_monotonic_ms();
     for (;;) {
         if (!advance(s, &linger_until))
             break;
@@ -306,19 +307,19 @@ void srv_session_run(struct srv_session *s)
             srv_conn_shutdown_write(s->conn); /* then wait for the client's EOF, so nothing unread resets it */
             shut = true;
         }
-        if (s->peer_closed || (s->closing && srv_now_ms() >= linger_until))
+        if (s->peer_closed || (s->closing && clock_monotonic_ms() >= linger_until))
             break;
         struct poll_set p;
         build_poll_set(s, &p);
-        int r = poll(p.fds, p.n, poll_timeout(s, srv_now_ms(), linger_until));
+        int r = poll(p.fds, p.n, poll_timeout(s, clock_monotonic_ms(), linger_until));
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0 && (p.fds[1].revents & POLLIN))
             break;
         if (r > 0 || srv_conn_pending(s->conn)) {
-            s->last_activity = srv_now_ms();
+            s->last_activity = clock_monotonic_ms();
             do_io(s, &p);
-        } else if (idle_deadline(s) > 0 && srv_now_ms() >= idle_deadline(s)) {
+        } else if (idle_deadline(s) > 0 && clock_monotonic_ms() >= idle_deadline(s)) {
             break;
         }
     }

@@ -8,6 +8,7 @@
 #include "streaming/serve.h"
 #include "streaming/tls.h"
 #include "streaming/tokens.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -257,7 +258,7 @@ int srv_streaming_url(struct srv_streaming *s, struct srv_streaming_request *req
     }
     const char *path = paths[req->kind];
     _cleanup_free_ char *token = NULL;
-    if (srv_tokens_add(s->tokens, req, srv_now_ms(), &token, err) < 0)
+    if (srv_tokens_add(s->tokens, req, clock_monotonic_ms(), &token, err) < 0)
         return -1;
     if (asprintf(ret_url, "%s/%s/%s", s->url_base, path, token) < 0)
         return crisp_error_oom(err);

@@ -2,6 +2,7 @@
 #include "runtime/cgroup/cgroup_internal.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,13 +11,6 @@
 #include <time.h>
 
 #define KILL_POLL_NS 5000000L
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Our own pid is counted but never signalled: a caller that joined the cgroup by mistake gets a
  * timeout rather than its own death. */
@@ -60,14 +54,14 @@ int rt_cgroup_signal_tree(const char *dir, size_t *ret_found, crisp_error_t **er
 /* Signals again on every round: a process may have forked between reading cgroup.procs and kill(). */
 int rt_cgroup_kill_tree(const char *dir, int timeout_ms, crisp_error_t **err)
 {
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = clock_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         size_t found = 0;
         if (rt_cgroup_signal_tree(dir, &found, err) < 0)
             return -1;
         if (found == 0)
             return 0;
-        if (now_ms() >= deadline)
+        if (clock_monotonic_ms() >= deadline)
             return crisp_error_make(err, EBUSY, "%zu processes still in %s after %d ms", found, dir, timeout_ms);
         nanosleep(&(struct timespec){.tv_nsec = KILL_POLL_NS}, NULL);
     }

@@ -5,6 +5,7 @@
 #include "common/json.h"
 #include "common/strv.h"
 #include "runtime/cni/cni_config.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -794,14 +795,7 @@ static void exec_result_fini(struct exec_result *x)
 
 static int child_run(struct child *c, const char *path, char *const *env, crisp_error_t **err)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += c->timeout_ms / 1000;
-    deadline.tv_nsec += (c->timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_timespec_after_ms(CLOCK_MONOTONIC, c->timeout_ms);
     int status = 0;
     if (child_spawn(c, path, env, err) < 0 || child_pump(c, &deadline, err) < 0 ||
         child_wait(c, &deadline, &status, err) < 0)

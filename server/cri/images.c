@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "images/manifest.h"
 #include "server/daemon.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -241,9 +242,7 @@ int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobuf
     runtime__v1__image_fs_info_response__init(resp);
     runtime__v1__filesystem_usage__init(fs);
     runtime__v1__filesystem_identifier__init(id);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    fs->timestamp = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    fs->timestamp = clock_realtime_ns();
     id->mountpoint = arena_strdup(a, usage.mountpoint);
     fs->fs_id = id;
     fs->used_bytes = u64_value(a, usage.bytes);

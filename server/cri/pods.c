@@ -7,6 +7,7 @@
 #include "server/daemon.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -351,9 +352,7 @@ int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
     if (!resp)
         return crisp_error_oom(err);
     runtime__v1__pod_sandbox_status_response__init(resp);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    resp->timestamp = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    resp->timestamp = clock_realtime_ns();
     if (!(resp->status = status_of(ctx->arena, info)) || (r->verbose && status_info(ctx->arena, info, resp) < 0))
         return crisp_error_oom(err);
     *ret_resp = &resp->base;
