@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "helpers/lib/spec_keys.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -40,12 +41,12 @@ void rt_spec_putf(FILE *f, const char *key, const char *fmt, ...)
 static void put_mount(FILE *f, const char *dest, const char *source, const char *type, const char *options,
                       const char *propagation)
 {
-    rt_spec_put(f, "mount.destination", dest);
-    rt_spec_put(f, "mount.source", source);
-    rt_spec_put(f, "mount.type", type);
-    rt_spec_put(f, "mount.options", options);
+    rt_spec_put(f, SPEC_KEY_MOUNT_DESTINATION, dest);
+    rt_spec_put(f, SPEC_KEY_MOUNT_SOURCE, source);
+    rt_spec_put(f, SPEC_KEY_MOUNT_TYPE, type);
+    rt_spec_put(f, SPEC_KEY_MOUNT_OPTIONS, options);
     if (propagation)
-        rt_spec_put(f, "mount.propagation", propagation);
+        rt_spec_put(f, SPEC_KEY_MOUNT_PROPAGATION, propagation);
 }
 
 static bool requested(const struct rt_container_spec *s, const char *dest)
@@ -120,21 +121,21 @@ static void put_request_mounts(FILE *f, const struct rt_container_spec *s, bool 
         put_mount(f, m->container_path, m->host_path, "bind", m->readonly ? "ro" : "rw",
                   propagation_name(m->propagation));
         if (m->recursive_readonly)
-            rt_spec_put(f, "mount.recursive_ro", "1");
+            rt_spec_put(f, SPEC_KEY_MOUNT_RECURSIVE_RO, "1");
         if (idmap)
-            rt_spec_put(f, "mount.idmap", "1");
+            rt_spec_put(f, SPEC_KEY_MOUNT_IDMAP, "1");
     }
 }
 
 static void put_device(FILE *f, const char *path, char type, unsigned major, unsigned minor, unsigned mode)
 {
-    rt_spec_put(f, "device.path", path);
-    rt_spec_putf(f, "device.type", "%c", type);
-    rt_spec_putf(f, "device.major", "%u", major);
-    rt_spec_putf(f, "device.minor", "%u", minor);
-    rt_spec_putf(f, "device.mode", "%04o", mode);
-    rt_spec_put(f, "device.uid", "0");
-    rt_spec_put(f, "device.gid", "0");
+    rt_spec_put(f, SPEC_KEY_DEVICE_PATH, path);
+    rt_spec_putf(f, SPEC_KEY_DEVICE_TYPE, "%c", type);
+    rt_spec_putf(f, SPEC_KEY_DEVICE_MAJOR, "%u", major);
+    rt_spec_putf(f, SPEC_KEY_DEVICE_MINOR, "%u", minor);
+    rt_spec_putf(f, SPEC_KEY_DEVICE_MODE, "%04o", mode);
+    rt_spec_put(f, SPEC_KEY_DEVICE_UID, "0");
+    rt_spec_put(f, SPEC_KEY_DEVICE_GID, "0");
 }
 
 /* The request's devices come first: the monitor keeps the first node made at a path. */
@@ -200,42 +201,42 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
 {
     const struct rt_container_spec *s = c->spec;
     for (char *const *a = s->argv; *a; a++)
-        rt_spec_put(f, "arg", *a);
+        rt_spec_put(f, SPEC_KEY_ARG, *a);
     for (char *const *e = s->env; e && *e; e++)
-        rt_spec_put(f, "env", *e);
-    rt_spec_put(f, "cwd", s->cwd);
-    rt_spec_putf(f, "uid", "%u", (unsigned)s->uid);
-    rt_spec_putf(f, "gid", "%u", (unsigned)s->gid);
+        rt_spec_put(f, SPEC_KEY_ENV, *e);
+    rt_spec_put(f, SPEC_KEY_CWD, s->cwd);
+    rt_spec_putf(f, SPEC_KEY_UID, "%u", (unsigned)s->uid);
+    rt_spec_putf(f, SPEC_KEY_GID, "%u", (unsigned)s->gid);
     for (size_t i = 0; i < s->n_groups; i++)
-        rt_spec_putf(f, "group", "%u", (unsigned)s->groups[i]);
-    rt_spec_putf(f, "capabilities", "%016llx", (unsigned long long)s->capabilities);
+        rt_spec_putf(f, SPEC_KEY_GROUP, "%u", (unsigned)s->groups[i]);
+    rt_spec_putf(f, SPEC_KEY_CAPABILITIES, "%016llx", (unsigned long long)s->capabilities);
     if (s->ambient_capabilities)
-        rt_spec_putf(f, "capabilities.ambient", "%016llx", (unsigned long long)s->ambient_capabilities);
-    rt_spec_put(f, "no_new_privs", s->no_new_privs ? "1" : "0");
-    rt_spec_put(f, "readonly_rootfs", s->readonly_rootfs ? "1" : "0");
+        rt_spec_putf(f, SPEC_KEY_CAPABILITIES_AMBIENT, "%016llx", (unsigned long long)s->ambient_capabilities);
+    rt_spec_put(f, SPEC_KEY_NO_NEW_PRIVS, s->no_new_privs ? "1" : "0");
+    rt_spec_put(f, SPEC_KEY_READONLY_ROOTFS, s->readonly_rootfs ? "1" : "0");
     for (char *const *m = s->masked_paths; m && *m; m++)
-        rt_spec_put(f, "masked", *m);
+        rt_spec_put(f, SPEC_KEY_MASKED, *m);
     for (char *const *r = s->readonly_paths; r && *r; r++)
-        rt_spec_put(f, "readonly", *r);
-    rt_spec_put(f, "tty", s->tty ? "1" : "0");
-    rt_spec_put(f, "stdin", s->stdin_open ? "1" : "0");
-    rt_spec_put(f, "stdin_once", s->stdin_once ? "1" : "0");
+        rt_spec_put(f, SPEC_KEY_READONLY, *r);
+    rt_spec_put(f, SPEC_KEY_TTY, s->tty ? "1" : "0");
+    rt_spec_put(f, SPEC_KEY_STDIN, s->stdin_open ? "1" : "0");
+    rt_spec_put(f, SPEC_KEY_STDIN_ONCE, s->stdin_once ? "1" : "0");
 }
 
 static void put_namespaces(FILE *f, const struct rt_spec_context *c)
 {
     char buf[3][4096];
     const struct rt_sandbox_info *pod = c->pod;
-    rt_spec_put(f, "ns.net", ns_path(pod, pod->net_mode, "net", buf[0], sizeof(buf[0])));
-    rt_spec_put(f, "ns.ipc", ns_path(pod, pod->ipc_mode, "ipc", buf[1], sizeof(buf[1])));
-    rt_spec_put(f, "ns.uts", ns_path(pod, pod->net_mode, "uts", buf[2], sizeof(buf[2])));
-    rt_spec_put(f, "ns.pid", c->pid_ns);
+    rt_spec_put(f, SPEC_KEY_NS_NET, ns_path(pod, pod->net_mode, "net", buf[0], sizeof(buf[0])));
+    rt_spec_put(f, SPEC_KEY_NS_IPC, ns_path(pod, pod->ipc_mode, "ipc", buf[1], sizeof(buf[1])));
+    rt_spec_put(f, SPEC_KEY_NS_UTS, ns_path(pod, pod->net_mode, "uts", buf[2], sizeof(buf[2])));
+    rt_spec_put(f, SPEC_KEY_NS_PID, c->pid_ns);
     if (pod->userns.enabled) {
         char user[4096];
         snprintf(user, sizeof(user), "%s/ns/user", pod->dir);
-        rt_spec_put(f, "ns.user", user);
-        rt_spec_putf(f, "userns.uid", "%u", pod->userns.uid);
-        rt_spec_putf(f, "userns.gid", "%u", pod->userns.gid);
+        rt_spec_put(f, SPEC_KEY_NS_USER, user);
+        rt_spec_putf(f, SPEC_KEY_USERNS_UID, "%u", pod->userns.uid);
+        rt_spec_putf(f, SPEC_KEY_USERNS_GID, "%u", pod->userns.gid);
     }
 }
 
@@ -246,12 +247,12 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     FILE *f = open_memstream(&text, &len);
     if (!f)
         return crisp_error_oom(err);
-    rt_spec_put(f, "id", c->id);
+    rt_spec_put(f, SPEC_KEY_ID, c->id);
     for (char *const *l = c->spec->lowerdirs; *l; l++)
-        rt_spec_put(f, "rootfs.lower", *l);
-    rt_spec_put(f, "rootfs.upper", c->upper);
-    rt_spec_put(f, "rootfs.work", c->work);
-    rt_spec_put(f, "rootfs.mountpoint", c->rootfs);
+        rt_spec_put(f, SPEC_KEY_ROOTFS_LOWER, *l);
+    rt_spec_put(f, SPEC_KEY_ROOTFS_UPPER, c->upper);
+    rt_spec_put(f, SPEC_KEY_ROOTFS_WORK, c->work);
+    rt_spec_put(f, SPEC_KEY_ROOTFS_MOUNTPOINT, c->rootfs);
     put_process(f, c);
     put_namespaces(f, c);
     put_standard_mounts(f, c);
@@ -259,22 +260,22 @@ int rt_spec_write(const char *path, const struct rt_spec_context *c, crisp_error
     put_request_mounts(f, c->spec, c->pod->userns.enabled);
     put_devices(f, c);
     for (char *const *p = c->cgroup_procs; *p; p++)
-        rt_spec_put(f, "cgroup.procs", *p);
+        rt_spec_put(f, SPEC_KEY_CGROUP_PROCS, *p);
     if (c->spec->has_oom_score_adj)
-        rt_spec_putf(f, "oom_score_adj", "%d", c->spec->oom_score_adj);
-    rt_spec_put(f, "log.path", c->spec->log_path);
-    rt_spec_put(f, "exit_file", c->exit_file);
-    rt_spec_put(f, "attach_socket", c->attach_socket);
+        rt_spec_putf(f, SPEC_KEY_OOM_SCORE_ADJ, "%d", c->spec->oom_score_adj);
+    rt_spec_put(f, SPEC_KEY_LOG_PATH, c->spec->log_path);
+    rt_spec_put(f, SPEC_KEY_EXIT_FILE, c->exit_file);
+    rt_spec_put(f, SPEC_KEY_ATTACH_SOCKET, c->attach_socket);
     if (c->seccomp_path) {
-        rt_spec_put(f, "seccomp.path", c->seccomp_path);
-        rt_spec_putf(f, "seccomp.flags", "%u", c->seccomp_flags);
+        rt_spec_put(f, SPEC_KEY_SECCOMP_PATH, c->seccomp_path);
+        rt_spec_putf(f, SPEC_KEY_SECCOMP_FLAGS, "%u", c->seccomp_flags);
     }
     if (c->spec->apparmor_profile)
-        rt_spec_put(f, "apparmor_profile", c->spec->apparmor_profile);
+        rt_spec_put(f, SPEC_KEY_APPARMOR_PROFILE, c->spec->apparmor_profile);
     if (c->spec->selinux_label)
-        rt_spec_put(f, "selinux_label", c->spec->selinux_label);
-    rt_spec_put(f, "oom.v1_control", c->oom_v1_control);
-    rt_spec_put(f, "oom.v2_events", c->oom_v2_events);
+        rt_spec_put(f, SPEC_KEY_SELINUX_LABEL, c->spec->selinux_label);
+    rt_spec_put(f, SPEC_KEY_OOM_V1_CONTROL, c->oom_v1_control);
+    rt_spec_put(f, SPEC_KEY_OOM_V2_EVENTS, c->oom_v2_events);
     if (fclose(f) != 0)
         return crisp_error_oom(err);
     return file_write_replace(path, text, len, 0600, err);

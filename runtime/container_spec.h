@@ -1,4 +1,5 @@
-/* Writing the spec file crisp-monitor reads (format: runtime/container_spec.md). */
+/* Writing the spec file crisp-monitor reads (format: runtime/container_spec.md; keys in
+ * helpers/lib/spec_keys.h, shared with the reader). */
 #ifndef CRISP_RUNTIME_CONTAINER_SPEC_H
 #define CRISP_RUNTIME_CONTAINER_SPEC_H
 

@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "helpers/lib/proc_stat.h"
 #include "runtime/spawn.h"
 
 #include <errno.h>
@@ -145,45 +146,25 @@ int rt_pod_ns_create(const struct rt_pod_ns_options *o, pid_t *ret_init_pid, cri
     return 0;
 }
 
-/* Parses state (field 3) and start time (field 22) of /proc/pid/stat; -errno on failure. The command
- * name in field 2 may hold spaces and ')', so fields are counted from its last ')'. */
-static int proc_stat_read(pid_t pid, char *ret_state, uint64_t *ret_start)
+/* State and start time of /proc/pid/stat; -errno on failure, -ENOENT when the process is gone. */
+static int proc_stat_read(pid_t pid, struct hl_proc_stat *ret)
 {
-    char path[64], buf[2048];
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    if (n < 0)
-        return errno == ESRCH ? -ENOENT : -errno;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return -EINVAL;
-    p++;
-    for (int field = 3; field < 22; field++) {
-        p += strspn(p, " ");
-        if (field == 3)
-            *ret_state = *p;
-        p += strcspn(p, " ");
-    }
-    char *end;
-    errno = 0;
-    *ret_start = strtoull(p, &end, 10);
-    return errno || end == p ? -EINVAL : 0;
+    return hl_proc_stat_read(AT_FDCWD, path, ret);
 }
 
 int rt_proc_start_time(pid_t pid, uint64_t *ret, crisp_error_t **err)
 {
-    char state;
-    int r = proc_stat_read(pid, &state, ret);
+    struct hl_proc_stat st;
+    int r = proc_stat_read(pid, &st);
     if (r == -ENOENT)
         return crisp_error_make(err, ENOENT, "no process %d", (int)pid);
     if (r < 0) {
         errno = -r;
         return crisp_error_errno(err, "read /proc/%d/stat", (int)pid);
     }
+    *ret = st.start_time;
     return 0;
 }
 
@@ -197,9 +178,8 @@ static int init_kill(pid_t pid, uint64_t start_time, crisp_error_t **err)
         return 0;
     if (pidfd < 0)
         return crisp_error_errno(err, "pidfd_open %d", (int)pid);
-    char state;
-    uint64_t start;
-    if (proc_stat_read(pid, &state, &start) < 0 || start != start_time || state == 'Z' || state == 'X')
+    struct hl_proc_stat st;
+    if (proc_stat_read(pid, &st) < 0 || st.start_time != start_time || st.state == 'Z' || st.state == 'X')
         return 0;
     if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
         return crisp_error_errno(err, "kill pod init %d", (int)pid);

@@ -13,20 +13,19 @@
  * "<status> <message>" on --error-fd (stderr if none) and exit status 125; status is an errno value
  * for crispd's error: ENOENT when the container's process is gone, else EIO or EINVAL. */
 #define _GNU_SOURCE
-#include "helpers/lib/caps_apply.h"
 #include "helpers/lib/cgroup_self.h"
+#include "helpers/lib/cred.h"
 #include "helpers/lib/fd_pass.h"
+#include "helpers/lib/helper_error.h"
+#include "helpers/lib/proc_stat.h"
 #include "helpers/lib/seccomp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdint.h>
-#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,56 +66,23 @@ struct options {
     bool has_start_time;
     const char *cgroup_procs[MAX_CGROUPS];
     size_t n_cgroup_procs;
-    uid_t uid;
-    gid_t gid;
     gid_t groups[MAX_GROUPS];
-    size_t n_groups;
+    struct hl_cred cred; /* its seccomp filter read before we leave the host's mount namespace */
     const char *cwd;
     char *env[MAX_ENV + 1];
     size_t n_env;
-    bool no_new_privs;
     bool tty;
     const char *seccomp_path;
-    unsigned seccomp_flags;
-    struct sock_fprog seccomp; /* read before we leave the host's mount namespace */
-    bool has_caps;
-    uint64_t caps, ambient;
     int error_fd;
     char **argv;
 };
 
-static int error_status;
-static char error_line[1024];
-
-static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error_line, sizeof(error_line), fmt, ap);
-    va_end(ap);
-    error_status = status;
-    return -1;
-}
-
-static int fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail_errno(const char *fmt, ...)
-{
-    int saved = errno;
-    char head[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(head, sizeof(head), fmt, ap);
-    va_end(ap);
-    return fail(EIO, "%s: %s", head, strerror(saved));
-}
-
 static __attribute__((noreturn)) void die(const struct options *o)
 {
     if (o->error_fd >= 0)
-        dprintf(o->error_fd, "%d %s\n", error_status ? error_status : EIO, error_line);
+        dprintf(o->error_fd, "%d %s\n", hl_error_status() ? hl_error_status() : EIO, hl_error());
     else
-        fprintf(stderr, "crisp-exec: %s\n", error_line);
+        fprintf(stderr, "crisp-exec: %s\n", hl_error());
     _exit(EXIT_SETUP);
 }
 
@@ -126,7 +92,7 @@ static int parse_number(const char *s, unsigned long long max, unsigned long lon
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end || s[0] == '-' || v > max)
-        return fail(EINVAL, "invalid number \"%s\"", s);
+        return hl_fail_status(EINVAL, "invalid number \"%s\"", s);
     *ret = v;
     return 0;
 }
@@ -134,7 +100,7 @@ static int parse_number(const char *s, unsigned long long max, unsigned long lon
 static int add_item(const char **items, size_t *n, size_t max, const char *value, const char *what)
 {
     if (*n == max)
-        return fail(EINVAL, "too many %s options", what);
+        return hl_fail_status(EINVAL, "too many %s options", what);
     items[(*n)++] = value;
     return 0;
 }
@@ -142,11 +108,12 @@ static int add_item(const char **items, size_t *n, size_t max, const char *value
 static int add_group(struct options *o, const char *value)
 {
     unsigned long long v;
-    if (o->n_groups == MAX_GROUPS)
-        return fail(EINVAL, "too many --group options");
+    if (o->cred.n_groups == MAX_GROUPS)
+        return hl_fail_status(EINVAL, "too many --group options");
     if (parse_number(value, UINT32_MAX - 1, &v) < 0)
         return -1;
-    o->groups[o->n_groups++] = (gid_t)v;
+    o->groups[o->cred.n_groups++] = (gid_t)v;
+    o->cred.groups = o->groups;
     return 0;
 }
 
@@ -156,7 +123,7 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     switch (c) {
     case 'p':
         if (parse_number(arg, INT_MAX, &v) < 0 || v == 0)
-            return fail(EINVAL, "invalid --pid \"%s\"", arg);
+            return hl_fail_status(EINVAL, "invalid --pid \"%s\"", arg);
         o->pid = (pid_t)v;
         return 0;
     case 't':
@@ -167,12 +134,12 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'u':
         if (parse_number(arg, UINT32_MAX - 1, &v) < 0)
             return -1;
-        o->uid = (uid_t)v;
+        o->cred.uid = (uid_t)v;
         return 0;
     case 'g':
         if (parse_number(arg, UINT32_MAX - 1, &v) < 0)
             return -1;
-        o->gid = (gid_t)v;
+        o->cred.gid = (gid_t)v;
         return 0;
     case 'G':
         return add_group(o, arg);
@@ -181,10 +148,10 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
         return 0;
     case 'e':
         if (!strchr(arg, '=') || arg[0] == '=')
-            return fail(EINVAL, "--env %s: expected KEY=VALUE", arg);
+            return hl_fail_status(EINVAL, "--env %s: expected KEY=VALUE", arg);
         return add_item((const char **)o->env, &o->n_env, MAX_ENV, arg, "--env");
     case 'n':
-        o->no_new_privs = true;
+        o->cred.no_new_privs = true;
         return 0;
     case 'T':
         o->tty = true;
@@ -195,32 +162,32 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
     case 'A': {
         char *end;
         errno = 0;
-        o->ambient = strtoull(arg, &end, 16);
+        o->cred.ambient = strtoull(arg, &end, 16);
         if (!arg[0] || *end || errno || strlen(arg) > 16)
-            return fail(EINVAL, "invalid --ambient-caps \"%s\": expected a hex mask", arg);
+            return hl_fail_status(EINVAL, "invalid --ambient-caps \"%s\": expected a hex mask", arg);
         return 0;
     }
     case 'F':
         if (parse_number(arg, 0xff, &v) < 0)
             return -1;
-        o->seccomp_flags = (unsigned)v;
+        o->cred.seccomp_flags = (unsigned)v;
         return 0;
     case 'C': {
         char *end;
         errno = 0;
-        o->caps = strtoull(arg, &end, 16);
+        o->cred.caps = strtoull(arg, &end, 16);
         if (!arg[0] || *end || errno || strlen(arg) > 16)
-            return fail(EINVAL, "invalid --caps \"%s\": expected a hex mask", arg);
-        o->has_caps = true;
+            return hl_fail_status(EINVAL, "invalid --caps \"%s\": expected a hex mask", arg);
+        o->cred.has_caps = true;
         return 0;
     }
     case 'f':
         if (parse_number(arg, INT_MAX, &v) < 0 || v < 3)
-            return fail(EINVAL, "invalid --error-fd \"%s\"", arg);
+            return hl_fail_status(EINVAL, "invalid --error-fd \"%s\"", arg);
         o->error_fd = (int)v;
         return 0;
     }
-    return fail(EINVAL, "unknown or incomplete option %s", name);
+    return hl_fail_status(EINVAL, "unknown or incomplete option %s", name);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -242,9 +209,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (parse_option(o, c, optarg, argv[optind - 1]) < 0)
             return -1;
     if (o->pid == 0 || optind >= argc)
-        return fail(EINVAL, "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
-                            "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
-                            "[--no-new-privs] [--caps HEX] [--tty] [--seccomp FILE [--seccomp-flags N]] [--error-fd N] -- ARG...");
+        return hl_fail_status(EINVAL, "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
+                                      "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
+                                      "[--no-new-privs] [--caps HEX] [--tty] [--seccomp FILE [--seccomp-flags N]] "
+                                      "[--error-fd N] -- ARG...");
     o->argv = argv + optind;
     return 0;
 }
@@ -259,43 +227,22 @@ static void fds_close_inherited(int keep)
         fcntl(keep, F_SETFD, FD_CLOEXEC);
 }
 
-/* Field 3 (state) and 22 (start time) of stat in the process directory; the command name in field 2
- * may hold spaces and ')', so fields are counted from its last ')'. */
-static int proc_stat_read(int dir, char *ret_state, unsigned long long *ret_start)
-{
-    char buf[2048];
-    int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    static const char fields_3_to_22[] = " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                                         "%*s %*s %*s %llu";
-    if (!p || sscanf(p + 1, fields_3_to_22, ret_state, ret_start) != 2)
-        return -1;
-    return 0;
-}
-
 /* A directory fd of /proc/PID names one process for as long as it is open: files opened through it
  * after the process died fail rather than show whoever got the pid next. */
 static int target_open(const struct options *o)
 {
-    char path[64], state;
-    unsigned long long start;
+    char path[64];
+    struct hl_proc_stat st;
     snprintf(path, sizeof(path), "/proc/%d", (int)o->pid);
     int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0 && errno == ENOENT)
-        return fail(ENOENT, "container process %d is gone", (int)o->pid);
+        return hl_fail_status(ENOENT, "container process %d is gone", (int)o->pid);
     if (dir < 0)
-        return fail_errno("open %s", path);
-    if (proc_stat_read(dir, &state, &start) < 0 || state == 'Z' || state == 'X' ||
-        (o->has_start_time && start != o->start_time)) {
+        return hl_fail(errno, "open %s", path);
+    if (hl_proc_stat_read(dir, "stat", &st) < 0 || st.state == 'Z' || st.state == 'X' ||
+        (o->has_start_time && st.start_time != o->start_time)) {
         close(dir);
-        return fail(ENOENT, "container process %d is gone", (int)o->pid);
+        return hl_fail_status(ENOENT, "container process %d is gone", (int)o->pid);
     }
     return dir;
 }
@@ -310,10 +257,10 @@ static int ns_open(int dir, pid_t pid, const char *name, int *ret_fd)
     snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
     *ret_fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
     if (*ret_fd < 0)
-        return errno == ENOENT || errno == ESRCH ? fail(ENOENT, "container process %d is gone", (int)pid)
-                                                 : fail_errno("open namespace %s", name);
+        return errno == ENOENT || errno == ESRCH ? hl_fail_status(ENOENT, "container process %d is gone", (int)pid)
+                                                 : hl_fail(errno, "open namespace %s", name);
     if (fstat(*ret_fd, &theirs) < 0 || stat(self, &ours) < 0)
-        return fail_errno("stat namespace %s", name);
+        return hl_fail(errno, "stat namespace %s", name);
     if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
         close(*ret_fd);
         *ret_fd = -1;
@@ -335,11 +282,10 @@ static int container_join(const struct options *o)
         r = ns_open(dir, o->pid, namespaces[i].name, &fds[i]);
     close(dir);
     for (size_t i = 0; r == 0 && i < o->n_cgroup_procs; i++)
-        if (cgroup_self_join(o->cgroup_procs[i]) < 0)
-            r = fail_errno("join cgroup %s", o->cgroup_procs[i]);
+        r = hl_cgroup_self_join(o->cgroup_procs[i]);
     for (size_t i = 0; r == 0 && i < NS_COUNT; i++)
         if (fds[i] >= 0 && setns(fds[i], namespaces[i].flag) < 0)
-            r = fail_errno("join %s namespace of process %d", namespaces[i].name, (int)o->pid);
+            r = hl_fail(errno, "join %s namespace of process %d", namespaces[i].name, (int)o->pid);
     for (size_t i = 0; i < NS_COUNT; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -359,53 +305,20 @@ static const char *env_path(const struct options *o)
     return default_path;
 }
 
-static int seccomp_load(const struct options *o)
-{
-    if (o->seccomp.len && rt_seccomp_bpf_load(&o->seccomp, o->seccomp_flags) < 0)
-        return fail_errno("load the container's seccomp filter");
-    return 0;
-}
-
-/* The credentials last: chdir and setgroups need root. */
+/* The credentials last: chdir needs root, and they end with the seccomp filter (cred.h). */
 static int command_setup(const struct options *o)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
-        return fail_errno("setsid");
+        return hl_fail(errno, "setsid");
     if (o->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
-        return fail_errno("make stdin the controlling terminal");
+        return hl_fail(errno, "make stdin the controlling terminal");
     const char *cwd = o->cwd ? o->cwd : "/";
     if (chdir(cwd) < 0)
-        return fail_errno("chdir %s", cwd);
-    int rc;
-    if (o->has_caps && (rc = caps_apply_bounding(o->caps)) != 0) {
-        errno = rc;
-        return fail_errno("drop capabilities from the bounding set");
-    }
-    /* As in crisp-monitor: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in now. */
-    if (!o->no_new_privs && seccomp_load(o) < 0)
-        return -1;
-    if ((rc = caps_keep_for_setuid(o->ambient)) != 0) {
-        errno = rc;
-        return fail_errno("keep capabilities across setuid");
-    }
-    if (setgroups(o->n_groups, o->groups) < 0)
-        return fail_errno("setgroups");
-    if (setgid(o->gid) < 0)
-        return fail_errno("setgid %u", (unsigned)o->gid);
-    if (setuid(o->uid) < 0)
-        return fail_errno("setuid %u", (unsigned)o->uid);
-    if (o->has_caps && (rc = caps_apply_process(o->caps, o->uid == 0, o->ambient)) != 0) {
-        errno = rc;
-        return fail_errno("set capabilities");
-    }
-    if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return fail_errno("set no_new_privs");
-    if (o->no_new_privs && seccomp_load(o) < 0)
-        return -1;
-    return 0;
+        return hl_fail(errno, "chdir %s", cwd);
+    return hl_cred_apply(&o->cred);
 }
 
 /* execvpe searches the PATH of our own environment, so it gets the one the command will have. */
@@ -509,12 +422,12 @@ static __attribute__((noreturn)) void session_run(struct options *o, const sigse
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-        fail_errno("set child subreaper");
+        hl_fail(errno, "set child subreaper");
         die(o);
     }
     pid_t pid = fork();
     if (pid < 0) {
-        fail_errno("fork");
+        hl_fail(errno, "fork");
         die(o);
     }
     if (pid == 0)
@@ -542,18 +455,18 @@ static int terminal_open(void)
 {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0)
-        return fail_errno("open the container's /dev/ptmx");
+        return hl_fail(errno, "open the container's /dev/ptmx");
     int unlock = 0, slave = -1;
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0) {
-        fail_errno("set up a terminal");
+        hl_fail(errno, "set up a terminal");
         close(master);
         return -1;
     }
-    int r = fd_pass_send(STDIN_FILENO, "t", 1, &master, 1) == 1 ? 0 : fail_errno("send the terminal to crispd");
+    int r = fd_pass_send(STDIN_FILENO, "t", 1, &master, 1) == 1 ? 0 : hl_fail(errno, "send the terminal to crispd");
     close(master);
     for (int fd = 0; r == 0 && fd < 3; fd++)
         if (dup2(slave, fd) < 0)
-            r = fail_errno("make the terminal our stdio");
+            r = hl_fail(errno, "make the terminal our stdio");
     close(slave);
     return r;
 }
@@ -566,17 +479,15 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         die(&o);
     fds_close_inherited(o.error_fd);
-    if (o.seccomp_path && rt_seccomp_bpf_read(o.seccomp_path, &o.seccomp) < 0) {
-        fail_errno("read seccomp filter %s", o.seccomp_path);
+    if (o.seccomp_path && hl_seccomp_read(o.seccomp_path, &o.cred.seccomp) < 0)
         die(&o);
-    }
     /* Not dumpable: processes in the container may not ptrace us or open /proc/<pid>/exe. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (container_join(&o) < 0 || (o.tty && terminal_open() < 0))
         die(&o);
     pid_t pid = fork();
     if (pid < 0) {
-        fail_errno("fork");
+        hl_fail(errno, "fork");
         die(&o);
     }
     if (pid == 0)

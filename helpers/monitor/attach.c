@@ -52,18 +52,18 @@ static int bind_in_dir(int fd, const char *path)
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash || (size_t)(slash - path) >= sizeof dir)
-        return mon_fail(EINVAL, "attach socket path %s", path);
+        return hl_fail(EINVAL, "attach socket path %s", path);
     memcpy(dir, path, (size_t)(slash - path));
     dir[slash - path] = '\0';
     int dirfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
-        return mon_fail(errno, "open %s", dir);
+        return hl_fail(errno, "open %s", dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int n = snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1);
     int rc = n > 0 && (size_t)n < sizeof sa.sun_path ? bind(fd, (struct sockaddr *)&sa, sizeof sa) : -1;
     int saved = n > 0 && (size_t)n < sizeof sa.sun_path ? errno : ENAMETOOLONG;
     close(dirfd);
-    return rc < 0 ? mon_fail(saved, "bind attach socket %s", path) : 0;
+    return rc < 0 ? hl_fail(saved, "bind attach socket %s", path) : 0;
 }
 
 int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_once)
@@ -71,7 +71,7 @@ int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_o
     if (!path || !path[0])
         return 0;
     if (!(att.path = strdup(path)))
-        return mon_fail(ENOMEM, "attach socket %s", path);
+        return hl_fail(ENOMEM, "attach socket %s", path);
     att.tty = io->tty;
     att.stdin_once = stdin_once;
     att.stdin_fd = io->tty ? io->out_r : io->in_w;
@@ -79,11 +79,11 @@ int mon_attach_listen(const char *path, const struct mon_stdio *io, bool stdin_o
     unlink(path);
     att.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (att.listen_fd < 0)
-        return mon_fail(errno, "attach socket");
+        return hl_fail(errno, "attach socket");
     if (bind_in_dir(att.listen_fd, path) < 0)
         return -1;
     if (listen(att.listen_fd, RT_ATTACH_MAX_CLIENTS) < 0)
-        return mon_fail(errno, "listen on %s", path);
+        return hl_fail(errno, "listen on %s", path);
     if (att.stdin_fd >= 0)
         nonblock_set(att.stdin_fd);
     return 0;

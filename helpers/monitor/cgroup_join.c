@@ -38,8 +38,8 @@ int mon_cgroup2_dir_open(const struct mon_spec *spec, size_t *ret_index)
 int mon_cgroup_join_self(const struct mon_spec *spec, ssize_t skip)
 {
     for (size_t i = 0; i < spec->n_cgroup_procs; i++)
-        if ((ssize_t)i != skip && cgroup_self_join(spec->cgroup_procs[i]) < 0)
-            return mon_fail(errno, "join cgroup %s", spec->cgroup_procs[i]);
+        if ((ssize_t)i != skip && hl_cgroup_self_join(spec->cgroup_procs[i]) < 0)
+            return -1;
     return 0;
 }
 
@@ -59,5 +59,5 @@ int mon_oom_score_adj_set(const struct mon_spec *spec, pid_t pid)
     if ((saved == EACCES || saved == EPERM) && mon_read_small(path, current, sizeof current) > 0 &&
         spec->oom_score_adj < atoi(current))
         return 0;
-    return mon_fail(saved, "write %s", path);
+    return hl_fail(saved, "write %s", path);
 }

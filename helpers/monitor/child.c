@@ -3,18 +3,16 @@
  * close-on-exec error pipe as `int32 exit code` + "<step>: <error>", then the process exits. */
 #define _GNU_SOURCE
 #include "monitor.h"
-#include "helpers/lib/caps_apply.h"
+#include "helpers/lib/cred.h"
 #include "helpers/lib/seccomp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,9 +24,9 @@ static _Noreturn void child_die(int error_fd, int exit_code)
 {
     char buf[sizeof(int32_t) + 512];
     int32_t code = exit_code;
-    size_t len = strnlen(mon_error(), sizeof buf - sizeof code);
+    size_t len = strnlen(hl_error(), sizeof buf - sizeof code);
     memcpy(buf, &code, sizeof code);
-    memcpy(buf + sizeof code, mon_error(), len);
+    memcpy(buf + sizeof code, hl_error(), len);
     mon_write_all(error_fd, buf, sizeof code + len); /* below PIPE_BUF: one atomic write */
     _exit(exit_code);
 }
@@ -48,7 +46,7 @@ static void release_wait(int fd)
 /* Our own session, so that a pty can become the controlling terminal. */
 static int session_new(void)
 {
-    return setsid() < 0 ? mon_fail(errno, "setsid") : 0;
+    return setsid() < 0 ? hl_fail(errno, "setsid") : 0;
 }
 
 static int ns_join(const char *path, int type, const char *what)
@@ -57,11 +55,11 @@ static int ns_join(const char *path, int type, const char *what)
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return mon_fail(errno, "open %s namespace %s", what, path);
+        return hl_fail(errno, "open %s namespace %s", what, path);
     int rc = setns(fd, type);
     int saved = errno;
     close(fd);
-    return rc < 0 ? mon_fail(saved, "join %s namespace %s", what, path) : 0;
+    return rc < 0 ? hl_fail(saved, "join %s namespace %s", what, path) : 0;
 }
 
 static int namespaces_join(const struct mon_spec *spec)
@@ -72,27 +70,27 @@ static int namespaces_join(const struct mon_spec *spec)
     return 0;
 }
 
-/* Slave, so that host mounts still reach us but nothing we mount or unmount leaks back. */
 /* A read-only root can't get its working directory later: make it while the root is writable. */
 static int cwd_prepare(const struct mon_spec *spec, int rootfd)
 {
     int fd = mon_root_mkdir_p(rootfd, spec->cwd, 0755, true, mon_host_uid(spec, spec->uid),
                               mon_host_gid(spec, spec->gid));
     if (fd < 0)
-        return mon_fail(errno, "create cwd %s", spec->cwd);
+        return hl_fail(errno, "create cwd %s", spec->cwd);
     close(fd);
     return 0;
 }
 
 static int rootfs_build(const struct mon_spec *spec)
 {
+    /* Slave, so that host mounts still reach us but nothing we mount or unmount leaks back. */
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-        return mon_fail(errno, "make / a slave mount");
+        return hl_fail(errno, "make / a slave mount");
     if (mon_rootfs_mount(spec) < 0)
         return -1;
     int rootfd = open(spec->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
-        return mon_fail(errno, "open %s", spec->mountpoint);
+        return hl_fail(errno, "open %s", spec->mountpoint);
     int rc = mon_mounts_apply(spec, rootfd);
     if (rc == 0)
         rc = mon_devices_create(spec, rootfd);
@@ -114,73 +112,41 @@ static int cwd_enter(const struct mon_spec *spec)
     if (root >= 0)
         close(root);
     if (fd < 0)
-        return mon_fail(saved, "create cwd %s", spec->cwd);
+        return hl_fail(saved, "create cwd %s", spec->cwd);
     close(fd);
     if (chdir(spec->cwd) < 0)
-        return mon_fail(errno, "chdir %s", spec->cwd);
+        return hl_fail(errno, "chdir %s", spec->cwd);
     return 0;
 }
 
-/* The container's seccomp filter, read while the state dir is still in reach; len 0: unconfined. */
-static struct sock_fprog seccomp_prog;
+/* The workload's credentials, with its seccomp filter read while the state dir is still in reach. */
+static struct hl_cred cred;
 
-static int seccomp_read(const struct mon_spec *spec)
+static int cred_prepare(const struct mon_spec *spec)
 {
-    if (spec->seccomp_path[0] && rt_seccomp_bpf_read(spec->seccomp_path, &seccomp_prog) < 0)
-        return mon_fail(errno, "read seccomp filter %s", spec->seccomp_path);
-    return 0;
-}
-
-static int seccomp_load(const struct mon_spec *spec)
-{
-    if (seccomp_prog.len && rt_seccomp_bpf_load(&seccomp_prog, spec->seccomp_flags) < 0)
-        return mon_fail(errno, "load the seccomp filter");
-    return 0;
-}
-
-/* After every mount: those need root. The bounding set while we may still cut it, then groups, gid
- * and uid, then the capabilities the workload keeps. Without no_new_privs the kernel takes a seccomp
- * filter only from a holder of CAP_SYS_ADMIN, so then it goes in before the credentials change (as runc
- * does); with no_new_privs it is the last thing before exec. */
-static int identity_take(const struct mon_spec *spec)
-{
-    int rc;
-    if (spec->has_capabilities && (rc = caps_apply_bounding(spec->capabilities)) != 0)
-        return mon_fail(rc, "drop capabilities from the bounding set");
-    if (!spec->no_new_privs && seccomp_load(spec) < 0)
-        return -1;
-    if ((rc = caps_keep_for_setuid(spec->ambient_capabilities)) != 0)
-        return mon_fail(rc, "keep capabilities across setuid");
-    if (setgroups(spec->n_groups, spec->groups) < 0)
-        return mon_fail(errno, "setgroups");
-    if (setgid(spec->gid) < 0)
-        return mon_fail(errno, "setgid %u", (unsigned)spec->gid);
-    if (setuid(spec->uid) < 0)
-        return mon_fail(errno, "setuid %u", (unsigned)spec->uid);
-    if (spec->has_capabilities && (rc = caps_apply_process(spec->capabilities, spec->uid == 0, spec->ambient_capabilities)) != 0)
-        return mon_fail(rc, "set capabilities");
-    if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return mon_fail(errno, "set no_new_privs");
-    return 0;
+    cred = (struct hl_cred){.uid = spec->uid, .gid = spec->gid, .groups = spec->groups,
+                            .n_groups = spec->n_groups, .has_caps = spec->has_capabilities,
+                            .caps = spec->capabilities, .ambient = spec->ambient_capabilities,
+                            .no_new_privs = spec->no_new_privs, .seccomp_flags = spec->seccomp_flags};
+    return spec->seccomp_path[0] ? hl_seccomp_read(spec->seccomp_path, &cred.seccomp) : 0;
 }
 
 static int stdio_install(const struct mon_stdio *io)
 {
     if (io->tty && ioctl(io->child_out, TIOCSCTTY, 0) < 0)
-        return mon_fail(errno, "make the pty our controlling terminal");
+        return hl_fail(errno, "make the pty our controlling terminal");
     if (dup2(io->child_in, 0) < 0 || dup2(io->child_out, 1) < 0 || dup2(io->child_err, 2) < 0)
-        return mon_fail(errno, "set up stdio");
+        return hl_fail(errno, "set up stdio");
     return 0;
 }
 
 /* Close-on-exec rather than closed, so the error pipe still works if exec fails. */
-static int fds_close_on_exec(void)
+static void fds_close_on_exec(void)
 {
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return 0;
+        return;
     for (int fd = 3; fd < 65536; fd++)
         fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return 0;
 }
 
 static int exit_code_for_exec(int err)
@@ -193,17 +159,42 @@ _Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, 
 {
     mon_signals_reset();
     release_wait(release_fd);
+    /* First: every page and process of ours from here on is the container's. */
     if (mon_cgroup_join_self(spec, born_in) < 0)
         child_die(error_fd, 1);
     umask(0); /* modes of what we create are exact; the workload gets the usual 022 */
-    if (session_new() < 0 || seccomp_read(spec) < 0 || mon_userns_open(spec) < 0 || namespaces_join(spec) < 0 || rootfs_build(spec) < 0 || mon_stdio_terminal_open(io) < 0 || cwd_enter(spec) < 0 ||
-        mon_lsm_apply(spec) < 0 || mon_userns_enter() < 0 || identity_take(spec) < 0 || stdio_install(io) < 0 || fds_close_on_exec() < 0)
+    if (session_new() < 0)
         child_die(error_fd, 1);
+    /* Files of the host's, opened before the pod's namespaces and our own root hide them. */
+    if (cred_prepare(spec) < 0)
+        child_die(error_fd, 1);
+    if (mon_userns_open(spec) < 0)
+        child_die(error_fd, 1);
+    if (namespaces_join(spec) < 0)
+        child_die(error_fd, 1);
+    if (rootfs_build(spec) < 0)
+        child_die(error_fd, 1);
+    /* Once / is the container's: the terminal belongs to its own devpts. */
+    if (mon_stdio_terminal_open(io) < 0)
+        child_die(error_fd, 1);
+    if (cwd_enter(spec) < 0)
+        child_die(error_fd, 1);
+    if (mon_lsm_apply(spec) < 0)
+        child_die(error_fd, 1);
+    /* After every mount, made as the host's root; the ids below are the user namespace's. */
+    if (mon_userns_enter() < 0)
+        child_die(error_fd, 1);
+    if (hl_cred_drop(&cred) < 0)
+        child_die(error_fd, 1);
+    if (stdio_install(io) < 0)
+        child_die(error_fd, 1);
+    fds_close_on_exec();
     umask(022);
-    if (spec->no_new_privs && seccomp_load(spec) < 0)
+    /* With no_new_privs the filter is the last step: of our calls only execve meets its profile. */
+    if (hl_cred_seccomp_last(&cred) < 0)
         child_die(error_fd, 1);
     mon_exec(spec);
     int err = errno;
-    mon_fail(err, "exec %s", spec->args[0]);
+    hl_fail(err, "exec %s", spec->args[0]);
     child_die(error_fd, exit_code_for_exec(err));
 }

@@ -36,11 +36,11 @@ int mon_crilog_open(const char *path, size_t max_line)
     if (path[0] == '\0')
         return 0;
     if (strlen(path) >= sizeof crilog.path)
-        return mon_fail(ENAMETOOLONG, "open log %s", path);
+        return hl_fail(ENAMETOOLONG, "open log %s", path);
     strcpy(crilog.path, path);
     crilog.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (crilog.fd < 0)
-        return mon_fail(errno, "open log %s", path);
+        return hl_fail(errno, "open log %s", path);
     return 0;
 }
 

@@ -47,7 +47,7 @@ int mon_detach(int sync_fd)
 {
     pid_t first = fork();
     if (first < 0)
-        return mon_fail(errno, "fork");
+        return hl_fail(errno, "fork");
     if (first > 0) {
         int status;
         while (waitpid(first, &status, 0) < 0 && errno == EINTR)
@@ -58,17 +58,17 @@ int mon_detach(int sync_fd)
         _exit(1);
     pid_t monitor = fork();
     if (monitor < 0) {
-        mon_fail(errno, "fork");
-        mon_sync_error(sync_fd, 1, mon_error());
+        hl_fail(errno, "fork");
+        mon_sync_error(sync_fd, 1, hl_error());
     }
     if (monitor != 0)
         _exit(monitor < 0 ? 1 : 0);
     if (stdio_to_dev_null() < 0 || mon_fds_close_except(sync_fd) < 0)
-        return mon_fail(errno, "monitor stdio");
+        return hl_fail(errno, "monitor stdio");
     if (chdir("/") < 0) /* crispd's cwd must not stay busy for the container's lifetime */
-        return mon_fail(errno, "chdir /");
+        return hl_fail(errno, "chdir /");
     prctl(PR_SET_NAME, "crisp-monitor", 0, 0, 0);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-        return mon_fail(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+        return hl_fail(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
     return 0;
 }

@@ -35,7 +35,7 @@ static int device_create(int rootfd, const struct mon_device *d)
     if (parent < 0 && errno == ENOENT && parent_create(rootfd, d->path) == 0)
         parent = mon_root_parent_open(rootfd, d->path, buf, &name);
     if (parent < 0)
-        return mon_fail(errno, "device %s", d->path);
+        return hl_fail(errno, "device %s", d->path);
     mode_t type = d->type == 'b' ? S_IFBLK : S_IFCHR;
     int rc = mknodat(parent, name, type | (d->mode & 07777), makedev(d->major, d->minor));
     if (rc < 0 && errno == EEXIST) { /* the first device named at a path wins */
@@ -48,7 +48,7 @@ static int device_create(int rootfd, const struct mon_device *d)
         rc = fchmodat(parent, name, d->mode & 07777, 0);
     int saved = errno;
     close(parent);
-    return rc < 0 ? mon_fail(saved, "device %s", d->path) : 0;
+    return rc < 0 ? hl_fail(saved, "device %s", d->path) : 0;
 }
 
 /* Links an image already has are kept. No /dev at all means no links either. */
@@ -56,11 +56,11 @@ static int dev_links_create(int rootfd)
 {
     int dev = mon_root_open(rootfd, "/dev", O_PATH | O_DIRECTORY);
     if (dev < 0)
-        return errno == ENOENT ? 0 : mon_fail(errno, "open /dev");
+        return errno == ENOENT ? 0 : hl_fail(errno, "open /dev");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof dev_links / sizeof *dev_links; i++)
         if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0 && errno != EEXIST)
-            rc = mon_fail(errno, "symlink /dev/%s", dev_links[i][0]);
+            rc = hl_fail(errno, "symlink /dev/%s", dev_links[i][0]);
     close(dev);
     return rc;
 }

@@ -48,10 +48,10 @@ int mon_exit_file_write(const char *path, const struct mon_exit *ex)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mon_fail(ENAMETOOLONG, "write %s", path);
+        return hl_fail(ENAMETOOLONG, "write %s", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return mon_fail(errno, "write %s", tmp);
+        return hl_fail(errno, "write %s", tmp);
     int rc = record_write(fd, ex);
     int saved = errno;
     close(fd);
@@ -59,5 +59,5 @@ int mon_exit_file_write(const char *path, const struct mon_exit *ex)
         return 0;
     saved = rc < 0 ? saved : errno;
     unlink(tmp);
-    return mon_fail(saved, "write %s", path);
+    return hl_fail(saved, "write %s", path);
 }

@@ -26,10 +26,10 @@ int mon_signals_setup(void)
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return mon_fail(errno, "block signals");
+        return hl_fail(errno, "block signals");
     signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd < 0)
-        return mon_fail(errno, "signalfd");
+        return hl_fail(errno, "signalfd");
     for (size_t i = 0; i < sizeof ignored_signals / sizeof *ignored_signals; i++)
         signal(ignored_signals[i], SIG_IGN);
     return 0;

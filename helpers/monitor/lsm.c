@@ -24,7 +24,7 @@ static int attr_write(const char *const *paths, const char *value, const char *w
         if (n == (ssize_t)strlen(value))
             return 0;
     }
-    return mon_fail(err, "set %s \"%s\"", what, value);
+    return hl_fail(err, "set %s \"%s\"", what, value);
 }
 
 int mon_lsm_apply(const struct mon_spec *spec)

@@ -34,7 +34,7 @@ static int start_failed(const char *exit_file, struct mon_exit *ex, int sync_fd)
 {
     if (ex->reason == NULL) { /* a failure of ours before the workload existed */
         *ex = (struct mon_exit){.exit_code = 1, .reason = "Error", .finished_at = mon_now_ns()};
-        snprintf(ex->message, sizeof ex->message, "%s", mon_error());
+        snprintf(ex->message, sizeof ex->message, "%s", hl_error());
     }
     mon_exit_file_write(exit_file, ex);
     mon_sync_error(sync_fd, ex->exit_code, ex->message);
@@ -87,11 +87,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (mon_spec_load(spec_path, &spec) < 0) {
-        mon_sync_error(sync_fd, 1, mon_error());
+        mon_sync_error(sync_fd, 1, hl_error());
         return 1;
     }
     if (mon_detach(sync_fd) < 0) {
-        mon_sync_error(sync_fd, 1, mon_error());
+        mon_sync_error(sync_fd, 1, hl_error());
         return 1;
     }
     return monitor_run(&spec, sync_fd);

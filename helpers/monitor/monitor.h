@@ -4,73 +4,15 @@
 #ifndef CRISP_MONITOR_H
 #define CRISP_MONITOR_H
 
+#include "helpers/lib/helper_error.h"
+#include "helpers/lib/spec_read.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define MON_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define MON_DEFAULT_MAX_LINE 16384
-
-struct mon_mount {
-    char *destination, *source, *type, *options, *propagation;
-    bool recursive_ro;
-    bool idmap;          /* a bind seen through the container's user namespace */
-    unsigned long flags; /* MS_* from options */
-    char *data;          /* the options that are not flags, for the filesystem */
-    int line;
-};
-
-struct mon_device {
-    char *path;
-    char type; /* 'c' or 'b' */
-    unsigned major, minor;
-    mode_t mode;
-    uid_t uid;
-    gid_t gid;
-    int line;
-};
-
-/* Strings point into one buffer holding the file; argv and env end with NULL for exec. */
-struct mon_spec {
-    char *file;
-    char *id;
-    char **lowers;
-    size_t n_lowers;
-    char *upper, *work, *mountpoint;
-    char **args, **env;
-    size_t n_args, n_env;
-    char *cwd;
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups;
-    size_t n_groups;
-    bool tty, stdin_open, stdin_once, no_new_privs;
-    char *ns_net, *ns_ipc, *ns_uts, *ns_pid;
-    char *ns_user;                 /* the pod's user namespace, "": the host's */
-    uint32_t userns_uid, userns_gid; /* host ids of the container's 0 */
-    struct mon_mount *mounts;
-    size_t n_mounts;
-    struct mon_device *devices;
-    size_t n_devices;
-    char **masked, **readonly; /* paths inside the container: hidden, or made read-only */
-    size_t n_masked, n_readonly;
-    bool readonly_rootfs;
-    char **cgroup_procs;
-    size_t n_cgroup_procs;
-    bool has_oom_score_adj;
-    int oom_score_adj;
-    bool has_capabilities;
-    uint64_t capabilities; /* mask of capability numbers (helpers/lib/caps_apply.h) */
-    uint64_t ambient_capabilities;
-    char *log_path;
-    size_t log_max_line;
-    char *exit_file, *oom_v1_control, *oom_v2_events;
-    char *attach_socket; /* "": none */
-    char *apparmor_profile, *selinux_label; /* "": none */
-    char *seccomp_path;  /* compiled BPF (helpers/lib/seccomp_load.h), "": unconfined */
-    unsigned seccomp_flags;
-};
 
 /* mounts.c: statvfs ST_* flags as the mount(2) MS_* flags a remount must carry over. */
 unsigned long mon_statvfs_to_ms(unsigned long f);
@@ -78,20 +20,11 @@ unsigned long mon_statvfs_to_ms(unsigned long f);
 /* paths.c: masked and read-only paths, then a read-only root; before pivot_root. */
 int mon_paths_protect(const struct mon_spec *spec, int rootfd);
 
-/* error.c: the process's one error message (single-threaded; a failure ends the step that had it). */
-int mon_fail(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *mon_error(void);
-
 /* util.c */
 int mon_write_all(int fd, const void *buf, size_t len);
 ssize_t mon_read_small(const char *path, char *buf, size_t size);
 int mon_write_string(const char *path, const char *text);
 int64_t mon_now_ns(void);
-
-/* spec.c, mount_options.c */
-int mon_spec_load(const char *path, struct mon_spec *ret_spec);
-void mon_spec_free(struct mon_spec *spec);
-int mon_mount_options_parse(struct mon_mount *m);
 
 /* sync.c */
 void mon_sync_ok(int sync_fd, pid_t pid);

@@ -44,11 +44,11 @@ static int target_create(int rootfd, const struct mon_mount *m)
 {
     struct stat st;
     if (is_bind(m) && stat(m->source, &st) < 0)
-        return mon_fail(errno, "mount %s: source %s", m->destination, m->source);
+        return hl_fail(errno, "mount %s: source %s", m->destination, m->source);
     int fd = is_bind(m) && !S_ISDIR(st.st_mode) ? mon_root_create_file(rootfd, m->destination)
                                                 : mon_root_mkdir_p(rootfd, m->destination, 0755, false, 0, 0);
     if (fd < 0)
-        return mon_fail(errno, "mount %s: create the target", m->destination);
+        return hl_fail(errno, "mount %s: create the target", m->destination);
     return fd;
 }
 
@@ -66,12 +66,12 @@ static int bind_remount(const struct mon_mount *m, const char *target)
         return 0;
     struct statvfs sv;
     if (statvfs(target, &sv) < 0)
-        return mon_fail(errno, "mount %s: statvfs", m->destination);
+        return hl_fail(errno, "mount %s: statvfs", m->destination);
     unsigned long carried = mon_statvfs_to_ms(sv.f_flag);
     if (m->flags & ATIME_FLAGS) /* an atime mode asked for wins over the source's */
         carried &= ~(unsigned long)ATIME_FLAGS;
     if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | m->flags | carried, NULL) < 0)
-        return mon_fail(errno, "mount %s: remount", m->destination);
+        return hl_fail(errno, "mount %s: remount", m->destination);
     return 0;
 }
 
@@ -83,7 +83,7 @@ static int propagation_set(const struct mon_mount *m, const char *target)
                          : strcmp(m->propagation, "rslave") == 0 ? MS_SLAVE
                                                                  : MS_PRIVATE;
     if (mount(NULL, target, NULL, MS_REC | type, NULL) < 0)
-        return mon_fail(errno, "mount %s: make %s", m->destination, m->propagation);
+        return hl_fail(errno, "mount %s: make %s", m->destination, m->propagation);
     return 0;
 }
 
@@ -95,7 +95,7 @@ static int recursive_ro_set(const struct mon_mount *m, int fd)
     struct mount_attr_v0 attr = {.attr_set = ATTR_RDONLY};
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0 || errno == ENOSYS)
         return 0;
-    return mon_fail(errno, "mount %s: recursive read-only", m->destination);
+    return hl_fail(errno, "mount %s: recursive read-only", m->destination);
 }
 
 /* Flags and propagation apply to the new mount, which the fd opened before mounting does not see. */
@@ -103,7 +103,7 @@ static int mount_adjust(int rootfd, const struct mon_mount *m)
 {
     int fd = mon_root_open(rootfd, m->destination, O_PATH);
     if (fd < 0)
-        return mon_fail(errno, "mount %s: reopen", m->destination);
+        return hl_fail(errno, "mount %s: reopen", m->destination);
     char target[32];
     fd_path(fd, target);
     int rc = is_bind(m) ? bind_remount(m, target) : 0;
@@ -133,7 +133,7 @@ static int mount_one(int rootfd, const struct mon_mount *m)
     int saved = errno;
     close(fd);
     if (rc < 0)
-        return mon_fail(saved, "mount %s", m->destination);
+        return hl_fail(saved, "mount %s", m->destination);
     return mount_adjust(rootfd, m);
 }
 

@@ -26,9 +26,9 @@ static int remount_ro(const char *target, const char *what)
 {
     struct statvfs sv;
     if (statvfs(target, &sv) < 0)
-        return mon_fail(errno, "%s: statvfs", what);
+        return hl_fail(errno, "%s: statvfs", what);
     if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mon_statvfs_to_ms(sv.f_flag), NULL) < 0)
-        return mon_fail(errno, "%s: remount read-only", what);
+        return hl_fail(errno, "%s: remount read-only", what);
     return 0;
 }
 
@@ -37,7 +37,7 @@ static int mask_one(int rootfd, const char *path)
     char target[32];
     int fd = open_inside(rootfd, path, target);
     if (fd < 0)
-        return errno == ENOENT ? 0 : mon_fail(errno, "mask %s", path);
+        return errno == ENOENT ? 0 : hl_fail(errno, "mask %s", path);
     struct stat st;
     int rc = fstat(fd, &st);
     if (rc == 0 && S_ISDIR(st.st_mode))
@@ -46,7 +46,7 @@ static int mask_one(int rootfd, const char *path)
         rc = mount("/dev/null", target, NULL, MS_BIND, NULL);
     int saved = errno;
     close(fd);
-    return rc < 0 ? mon_fail(saved, "mask %s", path) : 0;
+    return rc < 0 ? hl_fail(saved, "mask %s", path) : 0;
 }
 
 static int readonly_one(int rootfd, const char *path)
@@ -54,13 +54,13 @@ static int readonly_one(int rootfd, const char *path)
     char target[32];
     int fd = open_inside(rootfd, path, target);
     if (fd < 0)
-        return errno == ENOENT ? 0 : mon_fail(errno, "make %s read-only", path);
-    int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? mon_fail(errno, "make %s read-only", path) : 0;
+        return errno == ENOENT ? 0 : hl_fail(errno, "make %s read-only", path);
+    int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? hl_fail(errno, "make %s read-only", path) : 0;
     close(fd);
     /* The new bind is on top now: reopen to reach it rather than what it covers. */
     fd = rc == 0 ? open_inside(rootfd, path, target) : -1;
     if (rc == 0 && fd < 0)
-        rc = mon_fail(errno, "make %s read-only", path);
+        rc = hl_fail(errno, "make %s read-only", path);
     if (rc == 0)
         rc = remount_ro(target, path);
     if (fd >= 0)

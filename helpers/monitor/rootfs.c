@@ -20,7 +20,7 @@
 static int path_check(const char *path)
 {
     if (strpbrk(path, ",:\\") != NULL)
-        return mon_fail(0, "rootfs: path %s contains ',', ':' or '\\'", path);
+        return hl_fail(0, "rootfs: path %s contains ',', ':' or '\\'", path);
     return 0;
 }
 
@@ -70,14 +70,14 @@ static int overlay_data_relative(const struct mon_spec *spec, char *buf, size_t 
     memcpy(parent, spec->lowers[0], len);
     parent[len] = '\0';
     if (chdir(parent) < 0)
-        return mon_fail(errno, "rootfs: chdir %s", parent);
+        return hl_fail(errno, "rootfs: chdir %s", parent);
     return overlay_data(spec, len + 1, buf, size);
 }
 
 static int fs_set(int fs, const char *key, const char *value)
 {
     if (fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0)
-        return mon_fail(errno, "rootfs: overlay %s %s", key, value);
+        return hl_fail(errno, "rootfs: overlay %s %s", key, value);
     return 0;
 }
 
@@ -86,19 +86,19 @@ static int overlay_mount_by_layer(const struct mon_spec *spec)
 {
     int fs = fsopen("overlay", FSOPEN_CLOEXEC);
     if (fs < 0)
-        return mon_fail(errno, "rootfs: %zu layers do not fit in one overlay mount", spec->n_lowers);
+        return hl_fail(errno, "rootfs: %zu layers do not fit in one overlay mount", spec->n_lowers);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < spec->n_lowers; i++)
         rc = fs_set(fs, "lowerdir+", spec->lowers[i]);
     if (rc == 0 && (fs_set(fs, "upperdir", spec->upper) < 0 || fs_set(fs, "workdir", spec->work) < 0))
         rc = -1;
     if (rc == 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        rc = mon_fail(errno, "rootfs: create overlay");
+        rc = hl_fail(errno, "rootfs: create overlay");
     int mnt = rc == 0 ? fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
     if (rc == 0 && mnt < 0)
-        rc = mon_fail(errno, "rootfs: fsmount overlay");
+        rc = hl_fail(errno, "rootfs: fsmount overlay");
     if (rc == 0 && move_mount(mnt, "", AT_FDCWD, spec->mountpoint, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        rc = mon_fail(errno, "mount rootfs on %s", spec->mountpoint);
+        rc = hl_fail(errno, "mount rootfs on %s", spec->mountpoint);
     if (mnt >= 0)
         close(mnt);
     close(fs);
@@ -114,17 +114,17 @@ static int layers_idmap(const struct mon_spec *spec, struct mon_spec *ret)
     static char *lowers[512];
     const char *slash = strrchr(spec->mountpoint, '/');
     if (spec->n_lowers > 512 || !slash)
-        return mon_fail(EINVAL, "rootfs: too many layers to idmap");
+        return hl_fail(EINVAL, "rootfs: too many layers to idmap");
     int dir_len = (int)(slash - spec->mountpoint);
     char dir[PATH_MAX - 16];
     if (snprintf(dir, sizeof dir, "%.*s/idmap", dir_len, spec->mountpoint) >= (int)sizeof dir)
-        return mon_fail(ENAMETOOLONG, "rootfs: %s", spec->mountpoint);
+        return hl_fail(ENAMETOOLONG, "rootfs: %s", spec->mountpoint);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return mon_fail(errno, "rootfs: mkdir %s", dir);
+        return hl_fail(errno, "rootfs: mkdir %s", dir);
     for (size_t i = 0; i < spec->n_lowers; i++) {
         snprintf(paths[i], PATH_MAX, "%s/%zu", dir, i);
         if (mkdir(paths[i], 0755) < 0 && errno != EEXIST)
-            return mon_fail(errno, "rootfs: mkdir %s", paths[i]);
+            return hl_fail(errno, "rootfs: mkdir %s", paths[i]);
         if (mon_idmap_mount(spec->lowers[i], paths[i], false) < 0)
             return -1;
         lowers[i] = paths[i];
@@ -132,7 +132,7 @@ static int layers_idmap(const struct mon_spec *spec, struct mon_spec *ret)
     *ret = *spec;
     ret->lowers = lowers;
     if (chown(spec->upper, spec->userns_uid, spec->userns_gid) < 0)
-        return mon_fail(errno, "rootfs: chown %s to the container's root", spec->upper);
+        return hl_fail(errno, "rootfs: chown %s to the container's root", spec->upper);
     return 0;
 }
 
@@ -151,7 +151,7 @@ int mon_rootfs_mount(const struct mon_spec *orig)
     if (overlay_data(spec, 0, data, sizeof data) < 0 && overlay_data_relative(spec, data, sizeof data) < 0)
         return overlay_mount_by_layer(spec);
     if (mount("overlay", spec->mountpoint, "overlay", 0, data) < 0)
-        return mon_fail(errno, "mount rootfs on %s", spec->mountpoint);
+        return hl_fail(errno, "mount rootfs on %s", spec->mountpoint);
     return 0;
 }
 
@@ -161,12 +161,12 @@ int mon_rootfs_mount(const struct mon_spec *orig)
 int mon_rootfs_pivot(const char *mountpoint)
 {
     if (chdir(mountpoint) < 0)
-        return mon_fail(errno, "chdir %s", mountpoint);
+        return hl_fail(errno, "chdir %s", mountpoint);
     if (syscall(SYS_pivot_root, ".", ".") < 0)
-        return mon_fail(errno, "pivot_root %s", mountpoint);
+        return hl_fail(errno, "pivot_root %s", mountpoint);
     if (umount2(".", MNT_DETACH) < 0)
-        return mon_fail(errno, "unmount the old root");
+        return hl_fail(errno, "unmount the old root");
     if (chdir("/") < 0)
-        return mon_fail(errno, "chdir /");
+        return hl_fail(errno, "chdir /");
     return 0;
 }

@@ -20,11 +20,11 @@ static int pid_ns_join(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return mon_fail(errno, "open pid namespace %s", path);
+        return hl_fail(errno, "open pid namespace %s", path);
     int rc = setns(fd, CLONE_NEWPID);
     int saved = errno;
     close(fd);
-    return rc < 0 ? mon_fail(saved, "join pid namespace %s", path) : 0;
+    return rc < 0 ? hl_fail(saved, "join pid namespace %s", path) : 0;
 }
 
 #ifndef CLONE_INTO_CGROUP
@@ -108,7 +108,7 @@ static int release_and_await(const struct mon_spec *spec, pid_t pid, int release
 {
     int placed = workload_place(spec, pid);
     if (placed == 0 && write(release_w, "g", 1) != 1)
-        placed = mon_fail(errno, "release the container process");
+        placed = hl_fail(errno, "release the container process");
     close(release_w); /* without the byte, the child reads EOF and exits silently */
     if (placed < 0)
         kill(pid, SIGKILL);
@@ -119,19 +119,19 @@ static int release_and_await(const struct mon_spec *spec, pid_t pid, int release
         return 0;
     }
     wait_child(pid);
-    return placed < 0 ? spawn_failed(ex, 1, mon_error()) : -1;
+    return placed < 0 ? spawn_failed(ex, 1, hl_error()) : -1;
 }
 
 /* RELEASE lets the child go on once placed; ERROR carries its failure, or closes on exec. */
 static int pipes_open(int release[2], int error[2])
 {
     if (pipe2(release, O_CLOEXEC) < 0)
-        return mon_fail(errno, "pipe");
+        return hl_fail(errno, "pipe");
     if (pipe2(error, O_CLOEXEC) < 0) {
         int saved = errno;
         close(release[0]);
         close(release[1]);
-        return mon_fail(saved, "pipe");
+        return hl_fail(saved, "pipe");
     }
     return 0;
 }
@@ -140,7 +140,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
 {
     int release[2], error[2];
     if (pipes_open(release, error) < 0)
-        return spawn_failed(ret_exit, 1, mon_error());
+        return spawn_failed(ret_exit, 1, hl_error());
     bool new_pid_ns = strcmp(spec->ns_pid, "new") == 0, born = false;
     size_t cgroup2_index = 0;
     int cgroup_fd = mon_cgroup2_dir_open(spec, &cgroup2_index);
@@ -148,7 +148,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
     if (spec->ns_pid[0] != '/' || pid_ns_join(spec->ns_pid) == 0) {
         pid = clone_fork(CLONE_NEWNS | (new_pid_ns ? CLONE_NEWPID : 0), cgroup_fd, &born);
         if (pid < 0)
-            mon_fail(errno, "clone");
+            hl_fail(errno, "clone");
     }
     if (cgroup_fd >= 0 && pid != 0)
         close(cgroup_fd);
@@ -163,7 +163,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
     if (pid < 0) {
         close(release[1]);
         close(error[0]);
-        return spawn_failed(ret_exit, 1, mon_error());
+        return spawn_failed(ret_exit, 1, hl_error());
     }
     *ret_pid = pid;
     if (release_and_await(spec, pid, release[1], error[0], ret_exit) < 0)
@@ -171,7 +171,7 @@ int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t 
     if (mon_stdio_terminal_receive(io) < 0) {
         kill(pid, SIGKILL);
         wait_child(pid);
-        return spawn_failed(ret_exit, 1, mon_error());
+        return spawn_failed(ret_exit, 1, hl_error());
     }
     return 0;
 }

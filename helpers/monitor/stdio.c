@@ -19,7 +19,7 @@ static int tty_socket(struct mon_stdio *io)
 {
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-        return mon_fail(errno, "socketpair");
+        return hl_fail(errno, "socketpair");
     io->tty_sock = sp[0];
     io->child_tty_sock = sp[1];
     return 0;
@@ -29,7 +29,7 @@ static int pipe_pair(int *ret_read, int *ret_write)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
-        return mon_fail(errno, "pipe");
+        return hl_fail(errno, "pipe");
     *ret_read = p[0];
     *ret_write = p[1];
     return 0;
@@ -48,7 +48,7 @@ int mon_stdio_create(const struct mon_spec *spec, struct mon_stdio *ret_io)
         return pipe_pair(&io->child_in, &io->in_w);
     io->child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (io->child_in < 0)
-        return mon_fail(errno, "open /dev/null");
+        return hl_fail(errno, "open /dev/null");
     return 0;
 }
 
@@ -80,19 +80,19 @@ int mon_stdio_terminal_open(struct mon_stdio *io)
         return 0;
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), unlock = 0;
     if (master < 0)
-        return mon_fail(errno, "open the container's /dev/ptmx");
+        return hl_fail(errno, "open the container's /dev/ptmx");
     int slave = ioctl(master, TIOCSPTLCK, &unlock) < 0 ? -1 : ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0) {
         int saved = errno;
         close(master);
-        return mon_fail(saved, "set up a terminal");
+        return hl_fail(saved, "set up a terminal");
     }
     ssize_t n = fd_pass_send(io->child_tty_sock, "t", 1, &master, 1);
     int saved = errno;
     close(master);
     if (n != 1) {
         close(slave);
-        return mon_fail(saved, "send the terminal to the monitor");
+        return hl_fail(saved, "send the terminal to the monitor");
     }
     fcntl(slave, F_SETFD, FD_CLOEXEC);
     io->child_in = io->child_out = io->child_err = slave;
@@ -107,7 +107,7 @@ int mon_stdio_terminal_receive(struct mon_stdio *io)
     size_t n = 0;
     struct pollfd p = {.fd = io->tty_sock, .events = POLLIN};
     if (poll(&p, 1, 10000) != 1 || fd_pass_recv(io->tty_sock, &byte, 1, &io->out_r, 1, &n) != 1 || n != 1)
-        return mon_fail(EIO, "the container process sent no terminal");
+        return hl_fail(EIO, "the container process sent no terminal");
     fd_close_reset(&io->tty_sock);
     mon_attach_terminal(io->out_r);
     return 0;

@@ -22,7 +22,7 @@ int mon_userns_open(const struct mon_spec *spec)
         return 0;
     userns_fd = open(spec->ns_user, O_RDONLY | O_CLOEXEC);
     if (userns_fd < 0)
-        return mon_fail(errno, "open user namespace %s", spec->ns_user);
+        return hl_fail(errno, "open user namespace %s", spec->ns_user);
     return 0;
 }
 
@@ -32,13 +32,13 @@ bool mon_userns_active(void)
 }
 
 /* setns gives every capability in the namespace; our ids, the host's root, are not mapped there
- * until identity_take sets the container's. */
+ * until hl_cred_drop sets the container's. */
 int mon_userns_enter(void)
 {
     if (userns_fd < 0)
         return 0;
     if (setns(userns_fd, CLONE_NEWUSER) < 0)
-        return mon_fail(errno, "join the pod's user namespace");
+        return hl_fail(errno, "join the pod's user namespace");
     close(userns_fd);
     userns_fd = -1;
     return 0;
@@ -49,13 +49,13 @@ int mon_idmap_mount(const char *source, const char *target, bool recursive)
     unsigned int rec = recursive ? AT_RECURSIVE : 0;
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
     if (fd < 0)
-        return mon_fail(errno, "idmapped mount of %s: open_tree", source);
+        return hl_fail(errno, "idmapped mount of %s: open_tree", source);
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (__u64)userns_fd};
     int rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof attr);
     if (rc < 0)
-        rc = mon_fail(errno, "idmapped mount of %s: the filesystem cannot be idmapped", source);
+        rc = hl_fail(errno, "idmapped mount of %s: the filesystem cannot be idmapped", source);
     if (rc == 0 && move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) < 0)
-        rc = mon_fail(errno, "idmapped mount of %s on %s", source, target);
+        rc = hl_fail(errno, "idmapped mount of %s on %s", source, target);
     close(fd);
     return rc;
 }

@@ -10,6 +10,7 @@
  * on failure it undoes what it did, prints one line on stderr and exits 1. */
 #define _GNU_SOURCE
 #include "helpers/lib/cgroup_self.h"
+#include "helpers/lib/helper_error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,34 +63,10 @@ static struct {
     pid_t userns_holder; /* the child that made the user namespace, until it is pinned */
 } made;
 
-static char error_line[1024];
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error_line, sizeof(error_line), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail_errno(const char *fmt, ...)
-{
-    int saved = errno;
-    char head[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(head, sizeof(head), fmt, ap);
-    va_end(ap);
-    return fail("%s: %s", head, strerror(saved));
-}
-
 static int add_item(const char **items, size_t *n, const char *value, const char *what)
 {
     if (*n == MAX_ITEMS)
-        return fail("too many %s options", what);
+        return hl_fail(0, "too many %s options", what);
     items[(*n)++] = value;
     return 0;
 }
@@ -142,15 +118,15 @@ static int parse_args(int argc, char **argv, struct options *o)
             r = add_item(o->cgroup_procs, &o->n_cgroup_procs, optarg, "--cgroup-procs");
             break;
         default:
-            r = fail("unknown or incomplete option %s", argv[optind - 1]);
+            r = hl_fail(0, "unknown or incomplete option %s", argv[optind - 1]);
         }
     }
     if (r < 0)
         return -1;
     if (optind < argc)
-        return fail("unexpected argument %s", argv[optind]);
+        return hl_fail(0, "unexpected argument %s", argv[optind]);
     if (!o->dir)
-        return fail("usage: crisp-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] [--hostname NAME] "
+        return hl_fail(0, "usage: crisp-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] [--hostname NAME] "
                     "[--sysctl KEY=VALUE]... [--cgroup-procs FILE]... [--userns --uid-map M --gid-map M]");
     return 0;
 }
@@ -181,7 +157,7 @@ static int sysctl_path(const char *key, size_t key_len, char *buf, size_t size)
     static const char charset[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-/";
     size_t prefix = strlen("/proc/sys/");
     if (key_len == 0 || key_len > 256 || key_len + prefix >= size || strspn(key, charset) < key_len)
-        return fail("sysctl %.*s: invalid name", (int)(key_len > 256 ? 256 : key_len), key);
+        return hl_fail(0, "sysctl %.*s: invalid name", (int)(key_len > 256 ? 256 : key_len), key);
     size_t first = strcspn(key, "./");
     char sep = first < key_len ? key[first] : '.';
     memcpy(buf, "/proc/sys/", prefix);
@@ -190,7 +166,7 @@ static int sysctl_path(const char *key, size_t key_len, char *buf, size_t size)
         buf[prefix + i] = ch == sep ? '/' : ch == '/' ? '.' : ch;
     }
     buf[prefix + key_len] = '\0';
-    return components_valid(buf + prefix) ? 0 : fail("sysctl %.*s: invalid name", (int)key_len, key);
+    return components_valid(buf + prefix) ? 0 : hl_fail(0, "sysctl %.*s: invalid name", (int)key_len, key);
 }
 
 /* The helper runs as root and writes /proc/sys, so it refuses any key whose namespace it is not
@@ -199,20 +175,20 @@ static int sysctl_allowed(const struct options *o, const char *path, const char 
 {
     const char *rel = path + strlen("/proc/sys/");
     if (has_prefix(rel, "net/"))
-        return o->ns[NS_NET] ? 0 : fail("sysctl %s: needs a new network namespace", kv);
+        return o->ns[NS_NET] ? 0 : hl_fail(0, "sysctl %s: needs a new network namespace", kv);
     if (has_prefix(rel, "kernel/shm") || has_prefix(rel, "kernel/msg") || strcmp(rel, "kernel/sem") == 0 ||
         has_prefix(rel, "fs/mqueue/"))
-        return o->ns[NS_IPC] ? 0 : fail("sysctl %s: needs a new IPC namespace", kv);
-    return fail("sysctl %s: not a namespaced sysctl", kv);
+        return o->ns[NS_IPC] ? 0 : hl_fail(0, "sysctl %s: needs a new IPC namespace", kv);
+    return hl_fail(0, "sysctl %s: not a namespaced sysctl", kv);
 }
 
 static int sysctl_check(const struct options *o, const char *kv, char *path, size_t size)
 {
     const char *eq = strchr(kv, '=');
     if (!eq)
-        return fail("sysctl %s: expected KEY=VALUE", kv);
+        return hl_fail(0, "sysctl %s: expected KEY=VALUE", kv);
     if (strchr(eq + 1, '\n') || strlen(eq + 1) > 4096)
-        return fail("sysctl %.*s: invalid value", (int)(eq - kv), kv);
+        return hl_fail(0, "sysctl %.*s: invalid value", (int)(eq - kv), kv);
     if (sysctl_path(kv, (size_t)(eq - kv), path, size) < 0)
         return -1;
     return sysctl_allowed(o, path, kv);
@@ -226,11 +202,13 @@ static int sysctl_write(const struct options *o, const char *kv)
     const char *value = strchr(kv, '=') + 1;
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return fail_errno("sysctl %s", kv);
+        return hl_fail(errno, "sysctl %s", kv);
     ssize_t n = write(fd, value, strlen(value));
-    int r = n == (ssize_t)strlen(value) ? 0 : n < 0 ? fail_errno("sysctl %s", kv) : fail("sysctl %s: short write", kv);
+    int r = n == (ssize_t)strlen(value) ? 0
+            : n < 0                     ? hl_fail(errno, "sysctl %s", kv)
+                                        : hl_fail(0, "sysctl %s: short write", kv);
     if (close(fd) < 0 && r == 0)
-        r = fail_errno("sysctl %s", kv);
+        r = hl_fail(errno, "sysctl %s", kv);
     return r;
 }
 
@@ -246,14 +224,14 @@ static int check_options(const struct options *o)
 {
     char path[PATH_MAX];
     if (o->hostname && !o->ns[NS_UTS])
-        return fail("--hostname needs --uts");
+        return hl_fail(0, "--hostname needs --uts");
     if (o->hostname && (o->hostname[0] == '\0' || strlen(o->hostname) > HOST_NAME_MAX))
-        return fail("hostname \"%s\" is empty or longer than %d bytes", o->hostname, HOST_NAME_MAX);
+        return hl_fail(0, "hostname \"%s\" is empty or longer than %d bytes", o->hostname, HOST_NAME_MAX);
     for (size_t i = 0; i < o->n_sysctls; i++)
         if (sysctl_check(o, o->sysctls[i], path, sizeof(path)) < 0)
             return -1;
     if (o->ns[NS_USER] && (!map_valid(o->uid_map) || !map_valid(o->gid_map)))
-        return fail("--userns needs --uid-map and --gid-map \"CONTAINER_ID HOST_ID LENGTH\"");
+        return hl_fail(0, "--userns needs --uid-map and --gid-map \"CONTAINER_ID HOST_ID LENGTH\"");
     return 0;
 }
 
@@ -261,13 +239,13 @@ static int pin_ns(int ns, const char *src)
 {
     char dst[PATH_MAX];
     if (snprintf(dst, sizeof(dst), "%s/%s", made.dir, namespaces[ns].name) >= (int)sizeof(dst))
-        return fail("%s: path too long", made.dir);
+        return hl_fail(0, "%s: path too long", made.dir);
     int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
     if (fd < 0)
-        return fail_errno("create %s", dst);
+        return hl_fail(errno, "create %s", dst);
     close(fd);
     if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
-        fail_errno("bind mount %s on %s", src, dst);
+        hl_fail(errno, "bind mount %s on %s", src, dst);
         unlink(dst);
         return -1;
     }
@@ -359,7 +337,7 @@ struct join_answer {
 static struct join_answer cgroups_join_self(const struct options *o)
 {
     for (size_t i = 0; i < o->n_cgroup_procs; i++)
-        if (cgroup_self_join(o->cgroup_procs[i]) < 0)
+        if (hl_cgroup_self_join(o->cgroup_procs[i]) < 0)
             return (struct join_answer){.ok = 0, .error = errno, .index = (uint32_t)i};
     return (struct join_answer){.ok = 1};
 }
@@ -394,10 +372,10 @@ static int init_start(const struct options *o)
 {
     int sync_pipe[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_pipe) < 0)
-        return fail_errno("socketpair");
+        return hl_fail(errno, "socketpair");
     pid_t pid = fork();
     if (pid < 0) {
-        fail_errno("fork the pod init");
+        hl_fail(errno, "fork the pod init");
         close(sync_pipe[0]);
         close(sync_pipe[1]);
         return -1;
@@ -413,13 +391,11 @@ static int init_start(const struct options *o)
     int r = pin_ns(NS_PID, src);
     struct join_answer a = {0};
     if (r == 0 && write(sync_pipe[1], "g", 1) != 1)
-        r = fail_errno("start the pod init");
+        r = hl_fail(errno, "start the pod init");
     if (r == 0 && read(sync_pipe[1], &a, sizeof(a)) != (ssize_t)sizeof(a))
-        r = fail("the pod init died before it joined the pod's cgroups");
-    if (r == 0 && !a.ok) {
-        errno = a.error;
-        r = fail_errno("join cgroup %s", a.index < o->n_cgroup_procs ? o->cgroup_procs[a.index] : "?");
-    }
+        r = hl_fail(0, "the pod init died before it joined the pod's cgroups");
+    if (r == 0 && !a.ok)
+        r = hl_fail(a.error, "join cgroup %s", a.index < o->n_cgroup_procs ? o->cgroup_procs[a.index] : "?");
     close(sync_pipe[1]);
     return r;
 }
@@ -427,7 +403,7 @@ static int init_start(const struct options *o)
 static int settings_apply(const struct options *o)
 {
     if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0)
-        return fail_errno("sethostname %s", o->hostname);
+        return hl_fail(errno, "sethostname %s", o->hostname);
     for (size_t i = 0; i < o->n_sysctls; i++)
         if (sysctl_write(o, o->sysctls[i]) < 0)
             return -1;
@@ -447,10 +423,10 @@ static int pins_make(const struct options *o, const char *proc_dir)
 
 static int finish(const struct options *o)
 {
-    if (o->ns[NS_PID] && (unshare(CLONE_NEWPID) < 0 ? fail_errno("unshare pid") : init_start(o)) < 0)
+    if (o->ns[NS_PID] && (unshare(CLONE_NEWPID) < 0 ? hl_fail(errno, "unshare pid") : init_start(o)) < 0)
         return -1;
     if (printf("{\"init_pid\": %d}\n", made.init_pid > 0 ? made.init_pid : 0) < 0 || fflush(stdout) != 0)
-        return fail_errno("write result");
+        return hl_fail(errno, "write result");
     return 0;
 }
 
@@ -466,7 +442,7 @@ static int run(const struct options *o)
 {
     int flags = shared_flags(o);
     if (flags && unshare(flags) < 0)
-        return fail_errno("unshare");
+        return hl_fail(errno, "unshare");
     if (settings_apply(o) < 0 || pins_make(o, "/proc/self") < 0)
         return -1;
     return finish(o);
@@ -475,7 +451,7 @@ static int run(const struct options *o)
 /* One byte over a pipe, to step the user namespace's holder along; EOF means the other side died. */
 static int step_send(int fd, char c)
 {
-    return write(fd, &c, 1) == 1 ? 0 : fail_errno("signal the user namespace's holder");
+    return write(fd, &c, 1) == 1 ? 0 : hl_fail(errno, "signal the user namespace's holder");
 }
 
 static int step_wait(int fd, char want)
@@ -484,7 +460,7 @@ static int step_wait(int fd, char want)
     ssize_t n;
     while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
         ;
-    return n == 1 && c == want ? 0 : fail("the user namespace's holder failed");
+    return n == 1 && c == want ? 0 : hl_fail(0, "the user namespace's holder failed");
 }
 
 /* The holder: makes the user namespace, waits for its maps, then (with every capability in it) makes
@@ -507,9 +483,9 @@ static int map_write(pid_t pid, const char *file, const char *map)
     snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail_errno("open %s", path);
+        return hl_fail(errno, "open %s", path);
     ssize_t n = write(fd, map, strlen(map));
-    int r = n == (ssize_t)strlen(map) ? 0 : fail_errno("write \"%s\" to %s", map, path);
+    int r = n == (ssize_t)strlen(map) ? 0 : hl_fail(errno, "write \"%s\" to %s", map, path);
     close(fd);
     return r;
 }
@@ -523,7 +499,7 @@ static int join_pod_namespaces(const struct options *o, pid_t holder)
         snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)holder, namespaces[ns].name);
         int fd = o->ns[ns] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         if (o->ns[ns] && (fd < 0 || setns(fd, namespaces[ns].flag) < 0))
-            return fail_errno("join %s", path);
+            return hl_fail(errno, "join %s", path);
         if (fd >= 0)
             close(fd);
     }
@@ -546,11 +522,11 @@ static int run_userns(const struct options *o)
 {
     int up[2], down[2];
     if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
-        return fail_errno("pipe");
+        return hl_fail(errno, "pipe");
     int flags = shared_flags(o);
     pid_t holder = fork();
     if (holder < 0)
-        return fail_errno("fork");
+        return hl_fail(errno, "fork");
     if (holder == 0) {
         close(up[0]);
         close(down[1]);
@@ -573,13 +549,13 @@ int main(int argc, char **argv)
     /* A closed stdout or a dead init must come back as errors we can undo, not kill us halfway. */
     signal(SIGPIPE, SIG_IGN);
     if (parse_args(argc, argv, &o) < 0 || check_options(&o) < 0) {
-        fprintf(stderr, "%s\n", error_line);
+        fprintf(stderr, "%s\n", hl_error());
         return 1;
     }
     made.dir = o.dir;
     if ((o.ns[NS_USER] ? run_userns(&o) : run(&o)) < 0) {
         undo();
-        fprintf(stderr, "%s\n", error_line);
+        fprintf(stderr, "%s\n", hl_error());
         return 1;
     }
     return 0;

@@ -6,12 +6,15 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,7 +75,7 @@ static int run_filtered(const struct rt_seccomp_filter *f, int (*body)(void))
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load_file(bpf_path, f->flags) < 0)
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || hl_seccomp_load_file(bpf_path, f->flags) < 0)
             _exit(200);
         /* Raw exit_group: no exit handlers (a sanitizer's leak check) making syscalls the filter denies. */
         syscall(SYS_exit_group, body());

@@ -1,6 +1,7 @@
 /* mount.options: the words mount(8) turns into MS_* flags are split from the filesystem's own data
  * (size=, mode=, newinstance, ...), which goes to mount(2) as the data string. */
-#include "monitor.h"
+#include "helpers/lib/spec_read.h"
+#include "helpers/lib/helper_error.h"
 
 #include <string.h>
 #include <sys/mount.h>
@@ -44,7 +45,7 @@ int mon_mount_options_parse(struct mon_mount *m)
         if (fw != NULL)
             m->flags = fw->clear ? (m->flags & ~fw->flag) : (m->flags | fw->flag);
         else if (bind && len > 0)
-            return mon_fail(0, "option '%.*s' is not valid for a bind mount", (int)len, r);
+            return hl_fail(0, "option '%.*s' is not valid for a bind mount", (int)len, r);
         else if (len > 0) {
             if (w != m->options)
                 *w++ = ',';

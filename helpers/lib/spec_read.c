@@ -1,7 +1,9 @@
 /* The container spec file (runtime/container_spec.md): `<key> <value>` lines, backslash escapes,
  * repeated keys as lists, mount.destination / device.path starting records. Values are unescaped in
  * place, so every string of the spec points into the one buffer holding the file. */
-#include "monitor.h"
+#include "helpers/lib/spec_read.h"
+#include "helpers/lib/helper_error.h"
+#include "helpers/lib/spec_keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,7 @@ static int bad(struct parser *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return mon_fail(0, "%s: line %d: %s", p->path, p->line, what);
+    return hl_fail(0, "%s: line %d: %s", p->path, p->line, what);
 }
 
 static int want_uint(struct parser *p, const char *v, int base, unsigned long max, unsigned long *ret)
@@ -93,7 +95,7 @@ static int push(struct parser *p, void *arrayp, size_t *n, size_t elem, size_t l
         return bad(p, "more than %zu entries", limit);
     void *grown = realloc(*array, (*n + 1 + spare) * elem);
     if (grown == NULL)
-        return mon_fail(ENOMEM, "%s", p->path);
+        return hl_fail(ENOMEM, "%s", p->path);
     *array = grown;
     memset((char *)grown + (*n + 1) * elem, 0, spare * elem); /* keeps argv and env NULL-terminated */
     (*n)++;
@@ -382,60 +384,61 @@ static int set_device_mode(struct parser *p, char *v)
 }
 
 static const struct key keys[] = {
-    {"id", KEY_SCALAR, set_id},
-    {"rootfs.lower", KEY_LIST, set_lower},
-    {"rootfs.upper", KEY_SCALAR, set_upper},
-    {"rootfs.work", KEY_SCALAR, set_work},
-    {"rootfs.mountpoint", KEY_SCALAR, set_mountpoint},
-    {"arg", KEY_LIST, set_arg},
-    {"env", KEY_LIST, set_env},
-    {"cwd", KEY_SCALAR, set_cwd},
-    {"uid", KEY_SCALAR, set_uid},
-    {"gid", KEY_SCALAR, set_gid},
-    {"group", KEY_LIST, set_group},
-    {"tty", KEY_SCALAR, set_tty},
-    {"stdin", KEY_SCALAR, set_stdin},
-    {"stdin_once", KEY_SCALAR, set_stdin_once},
-    {"ns.net", KEY_SCALAR, set_ns_net},
-    {"ns.ipc", KEY_SCALAR, set_ns_ipc},
-    {"ns.uts", KEY_SCALAR, set_ns_uts},
-    {"ns.pid", KEY_SCALAR, set_ns_pid},
-    {"mount.destination", KEY_LIST, set_mount_destination},
-    {"mount.source", KEY_MOUNT, set_mount_source},
-    {"mount.type", KEY_MOUNT, set_mount_type},
-    {"mount.options", KEY_MOUNT, set_mount_options},
-    {"mount.propagation", KEY_MOUNT, set_mount_propagation},
-    {"mount.recursive_ro", KEY_MOUNT, set_mount_recursive_ro},
-    {"mount.idmap", KEY_MOUNT, set_mount_idmap},
-    {"ns.user", KEY_SCALAR, set_ns_user},
-    {"userns.uid", KEY_SCALAR, set_userns_uid},
-    {"userns.gid", KEY_SCALAR, set_userns_gid},
-    {"device.path", KEY_LIST, set_device_path},
-    {"device.type", KEY_DEVICE, set_device_type},
-    {"device.major", KEY_DEVICE, set_device_major},
-    {"device.minor", KEY_DEVICE, set_device_minor},
-    {"device.mode", KEY_DEVICE, set_device_mode},
-    {"device.uid", KEY_DEVICE, set_device_uid},
-    {"device.gid", KEY_DEVICE, set_device_gid},
-    {"cgroup.procs", KEY_LIST, set_cgroup_procs},
-    {"oom_score_adj", KEY_SCALAR, set_oom_score_adj},
-    {"no_new_privs", KEY_SCALAR, set_nnp},
-    {"capabilities", KEY_SCALAR, set_capabilities},
-    {"capabilities.ambient", KEY_SCALAR, set_ambient},
-    {"masked", KEY_LIST, set_masked},
-    {"readonly", KEY_LIST, set_readonly},
-    {"readonly_rootfs", KEY_SCALAR, set_readonly_rootfs},
-    {"log.path", KEY_SCALAR, set_log_path},
-    {"log.max_line", KEY_SCALAR, set_max_line},
-    {"exit_file", KEY_SCALAR, set_exit_file},
-    {"attach_socket", KEY_SCALAR, set_attach_socket},
-    {"apparmor_profile", KEY_SCALAR, set_apparmor},
-    {"seccomp.path", KEY_SCALAR, set_seccomp_path},
-    {"seccomp.flags", KEY_SCALAR, set_seccomp_flags},
-    {"selinux_label", KEY_SCALAR, set_selinux},
-    {"oom.v1_control", KEY_SCALAR, set_oom_v1},
-    {"oom.v2_events", KEY_SCALAR, set_oom_v2},
+    {SPEC_KEY_ID, KEY_SCALAR, set_id},
+    {SPEC_KEY_ROOTFS_LOWER, KEY_LIST, set_lower},
+    {SPEC_KEY_ROOTFS_UPPER, KEY_SCALAR, set_upper},
+    {SPEC_KEY_ROOTFS_WORK, KEY_SCALAR, set_work},
+    {SPEC_KEY_ROOTFS_MOUNTPOINT, KEY_SCALAR, set_mountpoint},
+    {SPEC_KEY_ARG, KEY_LIST, set_arg},
+    {SPEC_KEY_ENV, KEY_LIST, set_env},
+    {SPEC_KEY_CWD, KEY_SCALAR, set_cwd},
+    {SPEC_KEY_UID, KEY_SCALAR, set_uid},
+    {SPEC_KEY_GID, KEY_SCALAR, set_gid},
+    {SPEC_KEY_GROUP, KEY_LIST, set_group},
+    {SPEC_KEY_TTY, KEY_SCALAR, set_tty},
+    {SPEC_KEY_STDIN, KEY_SCALAR, set_stdin},
+    {SPEC_KEY_STDIN_ONCE, KEY_SCALAR, set_stdin_once},
+    {SPEC_KEY_NS_NET, KEY_SCALAR, set_ns_net},
+    {SPEC_KEY_NS_IPC, KEY_SCALAR, set_ns_ipc},
+    {SPEC_KEY_NS_UTS, KEY_SCALAR, set_ns_uts},
+    {SPEC_KEY_NS_PID, KEY_SCALAR, set_ns_pid},
+    {SPEC_KEY_MOUNT_DESTINATION, KEY_LIST, set_mount_destination},
+    {SPEC_KEY_MOUNT_SOURCE, KEY_MOUNT, set_mount_source},
+    {SPEC_KEY_MOUNT_TYPE, KEY_MOUNT, set_mount_type},
+    {SPEC_KEY_MOUNT_OPTIONS, KEY_MOUNT, set_mount_options},
+    {SPEC_KEY_MOUNT_PROPAGATION, KEY_MOUNT, set_mount_propagation},
+    {SPEC_KEY_MOUNT_RECURSIVE_RO, KEY_MOUNT, set_mount_recursive_ro},
+    {SPEC_KEY_MOUNT_IDMAP, KEY_MOUNT, set_mount_idmap},
+    {SPEC_KEY_NS_USER, KEY_SCALAR, set_ns_user},
+    {SPEC_KEY_USERNS_UID, KEY_SCALAR, set_userns_uid},
+    {SPEC_KEY_USERNS_GID, KEY_SCALAR, set_userns_gid},
+    {SPEC_KEY_DEVICE_PATH, KEY_LIST, set_device_path},
+    {SPEC_KEY_DEVICE_TYPE, KEY_DEVICE, set_device_type},
+    {SPEC_KEY_DEVICE_MAJOR, KEY_DEVICE, set_device_major},
+    {SPEC_KEY_DEVICE_MINOR, KEY_DEVICE, set_device_minor},
+    {SPEC_KEY_DEVICE_MODE, KEY_DEVICE, set_device_mode},
+    {SPEC_KEY_DEVICE_UID, KEY_DEVICE, set_device_uid},
+    {SPEC_KEY_DEVICE_GID, KEY_DEVICE, set_device_gid},
+    {SPEC_KEY_CGROUP_PROCS, KEY_LIST, set_cgroup_procs},
+    {SPEC_KEY_OOM_SCORE_ADJ, KEY_SCALAR, set_oom_score_adj},
+    {SPEC_KEY_NO_NEW_PRIVS, KEY_SCALAR, set_nnp},
+    {SPEC_KEY_CAPABILITIES, KEY_SCALAR, set_capabilities},
+    {SPEC_KEY_CAPABILITIES_AMBIENT, KEY_SCALAR, set_ambient},
+    {SPEC_KEY_MASKED, KEY_LIST, set_masked},
+    {SPEC_KEY_READONLY, KEY_LIST, set_readonly},
+    {SPEC_KEY_READONLY_ROOTFS, KEY_SCALAR, set_readonly_rootfs},
+    {SPEC_KEY_LOG_PATH, KEY_SCALAR, set_log_path},
+    {SPEC_KEY_LOG_MAX_LINE, KEY_SCALAR, set_max_line},
+    {SPEC_KEY_EXIT_FILE, KEY_SCALAR, set_exit_file},
+    {SPEC_KEY_ATTACH_SOCKET, KEY_SCALAR, set_attach_socket},
+    {SPEC_KEY_APPARMOR_PROFILE, KEY_SCALAR, set_apparmor},
+    {SPEC_KEY_SECCOMP_PATH, KEY_SCALAR, set_seccomp_path},
+    {SPEC_KEY_SECCOMP_FLAGS, KEY_SCALAR, set_seccomp_flags},
+    {SPEC_KEY_SELINUX_LABEL, KEY_SCALAR, set_selinux},
+    {SPEC_KEY_OOM_V1_CONTROL, KEY_SCALAR, set_oom_v1},
+    {SPEC_KEY_OOM_V2_EVENTS, KEY_SCALAR, set_oom_v2},
 };
+_Static_assert(sizeof keys / sizeof *keys <= 64, "struct parser tracks keys in 64-bit masks");
 
 /* `\\` and `\n` are the only escapes; the result is never longer, so it is written in place. */
 static int unescape(struct parser *p, char *v)
@@ -471,7 +474,7 @@ static int check_placement(struct parser *p, size_t index, const char *key)
         return bad(p, "%s before any device.path", key);
     if ((kind == KEY_MOUNT || kind == KEY_DEVICE) && (p->record_seen & bit))
         return bad(p, "%s given twice in one record", key);
-    if (strcmp(key, "mount.destination") == 0 || strcmp(key, "device.path") == 0)
+    if (strcmp(key, SPEC_KEY_MOUNT_DESTINATION) == 0 || strcmp(key, SPEC_KEY_DEVICE_PATH) == 0)
         p->record_seen = 0;
     p->seen |= bit;
     p->record_seen |= bit;
@@ -498,7 +501,7 @@ static int parse_line(struct parser *p, char *line)
 static int parse_lines(struct parser *p, char *text, size_t len)
 {
     if (memchr(text, '\0', len) != NULL)
-        return mon_fail(0, "%s: contains a NUL byte", p->path);
+        return hl_fail(0, "%s: contains a NUL byte", p->path);
     char *line = text;
     while (line < text + len) {
         p->line++;
@@ -530,7 +533,7 @@ static int check_mount(struct parser *p, struct mon_mount *m)
     if (m->options == NULL)
         m->options = no_options;
     if (mon_mount_options_parse(m) < 0)
-        return bad(p, "mount %s: %s", m->destination, mon_error());
+        return bad(p, "mount %s: %s", m->destination, hl_error());
     return 0;
 }
 
@@ -547,18 +550,18 @@ static int check_device(struct parser *p, const struct mon_device *d)
 static int check_complete(struct parser *p)
 {
     struct mon_spec *s = p->spec;
-    const char *missing = s->id == NULL           ? "id"
-                          : s->n_lowers == 0      ? "rootfs.lower"
-                          : s->upper == NULL      ? "rootfs.upper"
-                          : s->work == NULL       ? "rootfs.work"
-                          : s->mountpoint == NULL ? "rootfs.mountpoint"
-                          : s->n_args == 0        ? "arg"
-                          : s->exit_file == NULL  ? "exit_file"
+    const char *missing = s->id == NULL           ? SPEC_KEY_ID
+                          : s->n_lowers == 0      ? SPEC_KEY_ROOTFS_LOWER
+                          : s->upper == NULL      ? SPEC_KEY_ROOTFS_UPPER
+                          : s->work == NULL       ? SPEC_KEY_ROOTFS_WORK
+                          : s->mountpoint == NULL ? SPEC_KEY_ROOTFS_MOUNTPOINT
+                          : s->n_args == 0        ? SPEC_KEY_ARG
+                          : s->exit_file == NULL  ? SPEC_KEY_EXIT_FILE
                                                   : NULL;
     if (missing != NULL)
-        return mon_fail(0, "%s: missing %s", p->path, missing);
+        return hl_fail(0, "%s: missing %s", p->path, missing);
     if (s->args[0][0] == '\0')
-        return mon_fail(0, "%s: the first arg is empty", p->path);
+        return hl_fail(0, "%s: the first arg is empty", p->path);
     for (size_t i = 0; i < s->n_mounts; i++)
         if (check_mount(p, &s->mounts[i]) < 0)
             return -1;
@@ -594,17 +597,17 @@ static char *read_spec_file(const char *path, size_t *ret_len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
-        mon_fail(errno, "open %s", path);
+        hl_fail(errno, "open %s", path);
         goto fail;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > SPEC_MAX_FILE) {
-        mon_fail(0, "%s: not a regular file of at most %d bytes", path, SPEC_MAX_FILE);
+        hl_fail(0, "%s: not a regular file of at most %d bytes", path, SPEC_MAX_FILE);
         goto fail;
     }
     char *text = malloc((size_t)st.st_size + 1);
     ssize_t n = text ? read(fd, text, (size_t)st.st_size + 1) : -1;
     if (n != st.st_size) {
-        mon_fail(n < 0 ? errno : 0, "read %s%s", path, n < 0 ? "" : ": size changed while reading");
+        hl_fail(n < 0 ? errno : 0, "read %s%s", path, n < 0 ? "" : ": size changed while reading");
         free(text);
         goto fail;
     }
