@@ -10,6 +10,12 @@
 
 #define DEFAULT_MOUNT "/sys/fs/cgroup"
 
+/* The cgroupfs driver's backend for each layout of the hierarchy. */
+static const struct rt_cgroup_ops *const cgroupfs_ops[] = {
+    [RT_CGROUP_V1] = &rt_cgroup_v1_ops,
+    [RT_CGROUP_V2] = &rt_cgroup_v2_ops,
+};
+
 /* On hybrid hosts <mount>/unified is an empty v2 tree with no controllers: it is not looked at. */
 int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_error_t **err)
 {
@@ -27,6 +33,7 @@ int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_e
     }
     ret->mount = copy;
     ret->mode = access(controllers, F_OK) == 0 ? RT_CGROUP_V2 : RT_CGROUP_V1;
+    ret->ops = cgroupfs_ops[ret->mode];
     return 0;
 }
 
@@ -36,6 +43,7 @@ void rt_cgroup_root_fini(struct rt_cgroup_root *root)
         return;
     free(root->mount);
     root->mount = NULL;
+    root->ops = NULL;
 }
 
 static int check_cpuset(const char *what, const char *list, crisp_error_t **err)
@@ -96,8 +104,7 @@ int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *r
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_create(root->mount, path, ret_created_depth, err)
-                                       : rt_cgroup_v1_create(root->mount, path, ret_created_depth, err);
+    int r = root->ops->create(root, path, ret_created_depth, err);
     return r < 0 ? crisp_error_wrap(err, "create cgroup %s", path) : 0;
 }
 
@@ -107,8 +114,7 @@ int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const s
     _cleanup_(rt_cgroup_undo_fini) struct rt_cgroup_undo undo = {0};
     if (rt_cgroup_path_check(path, false, err) < 0 || check_resources(res, err) < 0)
         return crisp_error_wrap(err, "cgroup %s", path);
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_apply(root->mount, path, res, &undo, err)
-                                       : rt_cgroup_v1_apply(root->mount, path, res, &undo, err);
+    int r = root->ops->apply(root, path, res, &undo, err);
     if (r < 0) {
         rt_cgroup_undo_rollback(&undo);
         return crisp_error_wrap(err, "set resources of cgroup %s", path);
@@ -122,8 +128,7 @@ int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t p
         return -1;
     if (pid <= 0)
         return crisp_error_make(err, EINVAL, "bad pid %d", (int)pid);
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_enter(root->mount, path, pid, err)
-                                       : rt_cgroup_v1_enter(root->mount, path, pid, err);
+    int r = root->ops->enter(root, path, pid, err);
     return r < 0 ? crisp_error_wrap(err, "move %d into cgroup %s", (int)pid, path) : 0;
 }
 
@@ -131,8 +136,7 @@ int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int 
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_kill_all(root->mount, path, timeout_ms, err)
-                                       : rt_cgroup_v1_kill_all(root->mount, path, timeout_ms, err);
+    int r = root->ops->kill_all(root, path, timeout_ms, err);
     return r < 0 ? crisp_error_wrap(err, "kill processes of cgroup %s", path) : 0;
 }
 
@@ -140,8 +144,7 @@ int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, int cr
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_remove(root->mount, path, created_depth, err)
-                                       : rt_cgroup_v1_remove(root->mount, path, created_depth, err);
+    int r = root->ops->remove(root, path, created_depth, err);
     return r < 0 ? crisp_error_wrap(err, "remove cgroup %s", path) : 0;
 }
 
@@ -150,7 +153,14 @@ int rt_cgroup_pids(const struct rt_cgroup_root *root, const char *path, pid_t **
 {
     if (rt_cgroup_path_check(path, true, err) < 0)
         return -1;
-    int r = root->mode == RT_CGROUP_V2 ? rt_cgroup_v2_pids(root->mount, path, ret_pids, ret_n, err)
-                                       : rt_cgroup_v1_pids(root->mount, path, ret_pids, ret_n, err);
+    int r = root->ops->pids(root, path, ret_pids, ret_n, err);
     return r < 0 ? crisp_error_wrap(err, "processes of cgroup %s", path) : 0;
+}
+
+int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                               crisp_error_t **err)
+{
+    if (rt_cgroup_path_check(path, false, err) < 0)
+        return -1;
+    return root->ops->devices_restrict(root, path, extra_rules, err);
 }

@@ -1,7 +1,9 @@
 /* Pod and container cgroups on cgroup v1 (one directory per controller) and v2 (one unified tree).
  * Paths are cgroup-relative ("/kubepods/burstable/pod<uid>"); systemd-driver slice names
  * ("kubepods-burstable-pod<uid>.slice") are mapped to their paths even where systemd doesn't run.
- * crisp only creates, writes and removes directories below the paths it is given. */
+ * crisp only creates, writes and removes directories below the paths it is given. These functions
+ * check their arguments and hand the work to the root's backend (struct rt_cgroup_ops in
+ * runtime/cgroup/cgroup_internal.h). */
 #ifndef CRISP_RUNTIME_CGROUP_H
 #define CRISP_RUNTIME_CGROUP_H
 
@@ -13,10 +15,13 @@
 
 enum rt_cgroup_mode { RT_CGROUP_V1, RT_CGROUP_V2 };
 
-/* Where the hierarchies are mounted; tests point this at a fake tree. */
+struct rt_cgroup_ops;
+
+/* Where the hierarchies are mounted and what drives them; tests point this at a fake tree. */
 struct rt_cgroup_root {
     char *mount;             /* "/sys/fs/cgroup" */
     enum rt_cgroup_mode mode; /* V2 when <mount>/cgroup.controllers exists */
+    const struct rt_cgroup_ops *ops; /* the backend, chosen once by rt_cgroup_root_detect */
 };
 
 int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_error_t **err);

@@ -80,18 +80,30 @@ int rt_device_program_build(const struct rt_device_rule *rules, size_t n, void *
     return 0;
 }
 
-static int prog_load(const void *insns, size_t count, crisp_error_t **err)
+static int prog_load_logged(const void *insns, size_t count, char *log, size_t log_size)
 {
     static const char license[] = "Apache-2.0";
-    char log[4096] = "";
     union bpf_attr attr = {.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE, .insn_cnt = (uint32_t)count,
                            .insns = (uint64_t)(uintptr_t)insns, .license = (uint64_t)(uintptr_t)license,
-                           .log_buf = (uint64_t)(uintptr_t)log, .log_size = sizeof(log), .log_level = 1};
-    int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
-    if (fd < 0)
-        return crisp_error_make(err, errno == EPERM ? EPERM : EIO, "load the device filter: %s%s%.200s",
-                                strerror(errno), log[0] ? ": " : "", log);
-    return fd;
+                           .log_buf = (uint64_t)(uintptr_t)log, .log_size = (uint32_t)log_size,
+                           .log_level = log ? 1 : 0};
+    return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/* Without a log first: the verifier fails a good program with ENOSPC when its trace outgrows the
+ * buffer, which a dozen rules do. The log is only asked for to explain a failure. */
+static int prog_load(const void *insns, size_t count, crisp_error_t **err)
+{
+    char log[4096] = "";
+    int fd = prog_load_logged(insns, count, NULL, 0);
+    if (fd >= 0)
+        return fd;
+    int saved = errno;
+    fd = prog_load_logged(insns, count, log, sizeof(log));
+    if (fd >= 0)
+        return fd;
+    return crisp_error_make(err, saved == EPERM ? EPERM : EIO, "load the device filter: %s%s%.200s",
+                            strerror(saved), log[0] ? ": " : "", log);
 }
 
 int rt_device_program_attach(const char *cgroup_dir, const struct rt_device_rule *rules, size_t n,

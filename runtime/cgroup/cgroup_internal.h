@@ -1,12 +1,14 @@
-/* Private to runtime/cgroup*.c: file access, directory walks, killing and the write journal shared by
- * the v1 and v2 back ends, which cgroup.c dispatches to. */
+/* Private to runtime/cgroup*.c: the backend table cgroup.c dispatches to, and the file access,
+ * directory walks, killing and write journal the backends share. */
 #ifndef CRISP_RUNTIME_CGROUP_INTERNAL_H
 #define CRISP_RUNTIME_CGROUP_INTERNAL_H
 
 #include "runtime/cgroup/cgroup.h"
+#include "runtime/cgroup/cgroup_devices.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define RT_CGROUP_PATH_MAX 4096
 
@@ -54,23 +56,33 @@ int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const ch
 void rt_cgroup_undo_rollback(struct rt_cgroup_undo *undo);
 void rt_cgroup_undo_fini(struct rt_cgroup_undo *undo);
 
-/* cgroup_v1.c */
-int rt_cgroup_v1_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err);
-int rt_cgroup_v1_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
-                       struct rt_cgroup_undo *undo, crisp_error_t **err);
-int rt_cgroup_v1_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err);
-int rt_cgroup_v1_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err);
-int rt_cgroup_v1_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err);
-int rt_cgroup_v1_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
+/* A backend, as crun's libcrun_cgroup_manager: one table per way of driving cgroups (cgroupfs on
+ * v1, cgroupfs on v2; systemd scopes next, in cgroup_systemd.c, which can hand the file writes to
+ * the table for root->mode). cgroup.c checks paths and resources before it calls a slot: a backend
+ * sees only paths rt_cgroup_path_check accepts (the root "/" only in pids) and valid resources. */
+struct rt_cgroup_ops {
+    int (*create)(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth, crisp_error_t **err);
+    /* Writes through undo; the caller rolls it back when this fails. */
+    int (*apply)(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                 struct rt_cgroup_undo *undo, crisp_error_t **err);
+    /* Allows rt_cgroup_devices_default and extra_rules, nothing else. */
+    int (*devices_restrict)(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                            crisp_error_t **err);
+    int (*enter)(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
+    int (*kill_all)(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
+    int (*remove)(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err);
+    int (*pids)(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
+                crisp_error_t **err);
+    /* Next: stats (CPU, memory and pids usage of path), read from the cgroup's files on each call. */
+};
 
-/* cgroup_v2.c */
-int rt_cgroup_v2_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err);
-int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
-                       struct rt_cgroup_undo *undo, crisp_error_t **err);
-int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err);
-int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err);
-int rt_cgroup_v2_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err);
-int rt_cgroup_v2_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
+extern const struct rt_cgroup_ops rt_cgroup_v1_ops, rt_cgroup_v2_ops;
+
+/* cgroup_devices.c: the devices every container gets, as device cgroup v1 rules (NULL-terminated). */
+extern const char *const rt_cgroup_devices_default[];
+/* The default rules and then extra_rules, parsed, for a backend that enforces them itself (eBPF). */
+int rt_cgroup_devices_rules(char *const *extra_rules, struct rt_device_rule **ret_rules, size_t *ret_n,
+                            crisp_error_t **err);
 
 /* cpu.shares (2..262144) to cpu.weight (1..10000), as runc and crun map them. */
 uint64_t rt_cgroup_shares_to_weight(uint64_t shares);

@@ -80,20 +80,21 @@ static int cpuset_copy_step(const char *dir, int depth, bool created, crisp_erro
     return 0;
 }
 
-int rt_cgroup_v1_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err)
+static int v1_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+                     crisp_error_t **err)
 {
     struct v1_set set;
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     int created[ARRAY_SIZE(wanted)] = {0}, depth = 0;
     for (size_t i = 0; i < set.n; i++) {
-        _cleanup_free_ char *base = rt_cgroup_join(mount, set.names[i]);
+        _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_copy_step : NULL;
         int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err)
                      : crisp_error_oom(err);
         if (r < 0) {
             for (size_t j = 0; j < i; j++) {
-                _cleanup_free_ char *made = rt_cgroup_join(mount, set.names[j]);
+                _cleanup_free_ char *made = rt_cgroup_join(root->mount, set.names[j]);
                 if (made)
                     rt_cgroup_rmdir_up(made, path, created[j]);
             }
@@ -206,29 +207,29 @@ static int v1_apply_rest(const struct v1_apply *a, const struct v1_set *set, con
     return 0;
 }
 
-int rt_cgroup_v1_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
-                       struct rt_cgroup_undo *undo, crisp_error_t **err)
+static int v1_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                    struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
     struct v1_set set;
-    struct v1_apply a = {mount, path, undo};
+    struct v1_apply a = {root->mount, path, undo};
     if (res->n_unified)
         return crisp_error_make(err, EINVAL, "unified cgroup resources need cgroup v2");
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     if (v1_apply_cpu(&a, res, err) < 0 || v1_apply_memory(&a, res, err) < 0)
         return -1;
     return v1_apply_rest(&a, &set, res, err);
 }
 
-int rt_cgroup_v1_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err)
+static int v1_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err)
 {
     struct v1_set set;
     char value[16];
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     snprintf(value, sizeof(value), "%d", (int)pid);
     for (size_t i = 0; i < set.n; i++) {
-        _cleanup_free_ char *procs = v1_path(mount, set.names[i], path, "cgroup.procs");
+        _cleanup_free_ char *procs = v1_path(root->mount, set.names[i], path, "cgroup.procs");
         if (!procs)
             return crisp_error_oom(err);
         if (rt_cgroup_write_file(procs, value, err) < 0)
@@ -276,33 +277,33 @@ static int freeze_and_signal(const char *dir, int timeout_ms, crisp_error_t **er
     return r;
 }
 
-int rt_cgroup_v1_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err)
+static int v1_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
 {
     struct v1_set set;
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     if (v1_has(&set, "freezer")) {
-        _cleanup_free_ char *dir = v1_path(mount, "freezer", path, NULL);
+        _cleanup_free_ char *dir = v1_path(root->mount, "freezer", path, NULL);
         if (!dir)
             return crisp_error_oom(err);
         if (freeze_and_signal(dir, timeout_ms, err) < 0)
             return -1;
     }
-    _cleanup_free_ char *dir = v1_path(mount, v1_primary(&set), path, NULL);
+    _cleanup_free_ char *dir = v1_path(root->mount, v1_primary(&set), path, NULL);
     if (!dir)
         return crisp_error_oom(err);
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
 }
 
 /* Every controller is tried, so one busy hierarchy doesn't leave the others behind. */
-int rt_cgroup_v1_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err)
+static int v1_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
 {
     struct v1_set set;
     int ret = 0;
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     for (size_t i = 0; i < set.n; i++) {
-        _cleanup_free_ char *base = rt_cgroup_join(mount, set.names[i]);
+        _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         if (!base)
             return crisp_error_oom(err);
         if (rt_cgroup_remove_at(base, path, created_depth, err) < 0)
@@ -311,13 +312,51 @@ int rt_cgroup_v1_remove(const char *mount, const char *path, int created_depth, 
     return ret;
 }
 
-int rt_cgroup_v1_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err)
+static int v1_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
+                   crisp_error_t **err)
 {
     struct v1_set set;
-    if (v1_mounted(mount, &set, err) < 0)
+    if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
-    _cleanup_free_ char *dir = v1_path(mount, v1_primary(&set), path, NULL);
+    _cleanup_free_ char *dir = v1_path(root->mount, v1_primary(&set), path, NULL);
     if (!dir)
         return crisp_error_oom(err);
     return rt_cgroup_read_pids(dir, ret_pids, ret_n, err);
 }
+
+static int v1_devices_write(const char *dir, const char *file, const char *rule, crisp_error_t **err)
+{
+    _cleanup_free_ char *p = rt_cgroup_join(dir, file);
+    if (!p)
+        return crisp_error_oom(err);
+    return rt_cgroup_write_file(p, rule, err);
+}
+
+static int v1_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                               crisp_error_t **err)
+{
+    _cleanup_free_ char *dir = v1_path(root->mount, "devices", path, NULL);
+    if (!dir)
+        return crisp_error_oom(err);
+    if (access(dir, F_OK) < 0)
+        return 0; /* no devices controller mounted */
+    if (v1_devices_write(dir, "devices.deny", "a", err) < 0)
+        return crisp_error_wrap(err, "device cgroup");
+    for (const char *const *r = rt_cgroup_devices_default; *r; r++)
+        if (v1_devices_write(dir, "devices.allow", *r, err) < 0)
+            return crisp_error_wrap(err, "device cgroup");
+    for (char *const *r = extra_rules; r && *r; r++)
+        if (v1_devices_write(dir, "devices.allow", *r, err) < 0)
+            return crisp_error_wrap(err, "device cgroup rule \"%s\"", *r);
+    return 0;
+}
+
+const struct rt_cgroup_ops rt_cgroup_v1_ops = {
+    .create = v1_create,
+    .apply = v1_apply,
+    .devices_restrict = v1_devices_restrict,
+    .enter = v1_enter,
+    .kill_all = v1_kill_all,
+    .remove = v1_remove,
+    .pids = v1_pids,
+};

@@ -64,9 +64,10 @@ static int enable_step(const char *dir, int depth, bool created, crisp_error_t *
     return enable_controllers(parent, err);
 }
 
-int rt_cgroup_v2_create(const char *mount, const char *path, int *ret_created_depth, crisp_error_t **err)
+static int v2_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+                     crisp_error_t **err)
 {
-    return rt_cgroup_mkdir_walk(mount, path, enable_step, ret_created_depth, err);
+    return rt_cgroup_mkdir_walk(root->mount, path, enable_step, ret_created_depth, err);
 }
 
 struct v2_apply {
@@ -163,10 +164,10 @@ static int v2_apply_rest(const struct v2_apply *a, const struct rt_cgroup_resour
     return 0;
 }
 
-int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgroup_resources *res,
-                       struct rt_cgroup_undo *undo, crisp_error_t **err)
+static int v2_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                    struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
-    struct v2_apply a = {rt_cgroup_dir(mount, path), undo};
+    struct v2_apply a = {rt_cgroup_dir(root->mount, path), undo};
     if (!a.dir)
         return crisp_error_oom(err);
     int r = v2_apply_cpu(&a, res, err) < 0 || v2_apply_memory(&a, res, err) < 0 || v2_apply_rest(&a, res, err) < 0;
@@ -174,9 +175,9 @@ int rt_cgroup_v2_apply(const char *mount, const char *path, const struct rt_cgro
     return r ? -1 : 0;
 }
 
-int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_error_t **err)
+static int v2_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err)
 {
-    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    _cleanup_free_ char *dir = rt_cgroup_dir(root->mount, path);
     _cleanup_free_ char *procs = dir ? rt_cgroup_join(dir, "cgroup.procs") : NULL;
     char value[16];
     if (!procs)
@@ -187,9 +188,9 @@ int rt_cgroup_v2_enter(const char *mount, const char *path, pid_t pid, crisp_err
 
 /* cgroup.kill (Linux 5.14) kills the whole subtree at once, forks included; the signal loop after it
  * waits for the processes to go, and does the killing on older kernels. */
-int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, crisp_error_t **err)
+static int v2_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
 {
-    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    _cleanup_free_ char *dir = rt_cgroup_dir(root->mount, path);
     _cleanup_free_ char *kill_file = dir ? rt_cgroup_join(dir, "cgroup.kill") : NULL;
     if (!kill_file)
         return crisp_error_oom(err);
@@ -198,15 +199,41 @@ int rt_cgroup_v2_kill_all(const char *mount, const char *path, int timeout_ms, c
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
 }
 
-int rt_cgroup_v2_remove(const char *mount, const char *path, int created_depth, crisp_error_t **err)
+static int v2_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
 {
-    return rt_cgroup_remove_at(mount, path, created_depth, err);
+    return rt_cgroup_remove_at(root->mount, path, created_depth, err);
 }
 
-int rt_cgroup_v2_pids(const char *mount, const char *path, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err)
+static int v2_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
+                   crisp_error_t **err)
 {
-    _cleanup_free_ char *dir = rt_cgroup_dir(mount, path);
+    _cleanup_free_ char *dir = rt_cgroup_dir(root->mount, path);
     if (!dir)
         return crisp_error_oom(err);
     return rt_cgroup_read_pids(dir, ret_pids, ret_n, err);
 }
+
+static int v2_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                               crisp_error_t **err)
+{
+    _cleanup_free_ struct rt_device_rule *rules = NULL;
+    size_t n = 0;
+    _cleanup_free_ char *dir = rt_cgroup_dir(root->mount, path);
+    if (!dir)
+        return crisp_error_oom(err);
+    if (rt_cgroup_devices_rules(extra_rules, &rules, &n, err) < 0)
+        return -1;
+    if (rt_device_program_attach(dir, rules, n, err) < 0)
+        return crisp_error_wrap(err, "device cgroup");
+    return 0;
+}
+
+const struct rt_cgroup_ops rt_cgroup_v2_ops = {
+    .create = v2_create,
+    .apply = v2_apply,
+    .devices_restrict = v2_devices_restrict,
+    .enter = v2_enter,
+    .kill_all = v2_kill_all,
+    .remove = v2_remove,
+    .pids = v2_pids,
+};

@@ -1,7 +1,8 @@
-/* Cgroup tests in three parts: pure path and conversion checks; v2 logic against a fake tree in /tmp
- * (plain files stand in for interface files, so the test creates the ones each step reads; code
- * under test never creates files); and real cgroup v1 below a unique parent, skipped where
- * /sys/fs/cgroup is not a writable v1 hierarchy. */
+/* Cgroup tests in four parts: pure path and conversion checks; the v2 and v1 backends against fake
+ * trees in /tmp (plain files stand in for interface files, so the test creates the ones each step
+ * reads; code under test never creates files); the dispatch through the ops table, with a backend
+ * of the test's own; and real cgroups below a unique parent: v1, and v2 (the whole tree on a v2
+ * host, the controller-less unified/ tree on a hybrid one), each skipped where not writable. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
@@ -175,12 +176,15 @@ static void test_fake_detect(struct rt_cgroup_root *root)
     struct rt_cgroup_root v1 = {0};
     CHECK(status(rt_cgroup_root_detect(fake, root, &err), &err) == 0);
     CHECK(root->mode == RT_CGROUP_V2);
+    CHECK(root->ops == &rt_cgroup_v2_ops);
     CHECK_STR(root->mount, fake);
     fake_mkdir("v1");
     _cleanup_free_ char *v1_mount = fake_path("v1");
     CHECK(status(rt_cgroup_root_detect(v1_mount, &v1, &err), &err) == 0);
     CHECK(v1.mode == RT_CGROUP_V1);
+    CHECK(v1.ops == &rt_cgroup_v1_ops);
     rt_cgroup_root_fini(&v1);
+    CHECK(!v1.mount && !v1.ops);
     rt_cgroup_root_fini(&v1);
     _cleanup_free_ char *missing = fake_path("none");
     CHECK(status(rt_cgroup_root_detect(missing, &v1, &err), &err) == ENOENT);
@@ -396,12 +400,19 @@ static void test_fake_remove(const struct rt_cgroup_root *root)
     CHECK(status(rt_cgroup_remove(root, "/", 1, &err), &err) == EINVAL);
 }
 
+/* The filter itself is test_cgroup_devices' business; here only that rules are checked before the
+ * program is made, and that the path is. */
+static void test_fake_devices(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    char *bad[] = {"c 1:3 rwx", NULL};
+    CHECK(status(rt_cgroup_devices_restrict(root, "/kubepods/pod1/ctr", bad, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_devices_restrict(root, "/", NULL, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_devices_restrict(root, "/a/../b", NULL, &err), &err) == EINVAL);
+}
+
 static void test_fake_v2(void)
 {
-    if (!mkdtemp(fake)) {
-        unit_failed++;
-        return;
-    }
     struct rt_cgroup_root root = {0};
     fake_setup();
     test_fake_detect(&root);
@@ -411,8 +422,289 @@ static void test_fake_v2(void)
     test_fake_rollback(&root);
     test_fake_invalid(&root);
     test_fake_pids(&root);
+    test_fake_devices(&root);
     test_fake_remove(&root);
     rt_cgroup_root_fini(&root);
+}
+
+/* A fake v1 mount under <fake>/v1: one directory per controller, no cpuset (a new cpuset directory
+ * gets its cpus copied into an interface file only the kernel makes) and no hugetlb. */
+static const char *const fake_v1_ctrls[] = {"cpu", "memory", "pids", "freezer", "devices"};
+
+static char *fake_v1_path(const char *ctrl, const char *rel, const char *file)
+{
+    char *p = NULL;
+    if (asprintf(&p, "v1/%s%s%s%s", ctrl, rel, file ? "/" : "", file ? file : "") < 0)
+        abort();
+    return p;
+}
+
+static void fake_v1_put_each(const char *rel, const char *file, const char *text)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
+        _cleanup_free_ char *p = fake_v1_path(fake_v1_ctrls[i], rel, file);
+        put(p, text);
+    }
+}
+
+static void fake_v1_check_each(const char *rel, bool exists)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
+        _cleanup_free_ char *p = fake_v1_path(fake_v1_ctrls[i], rel, NULL);
+        CHECK(fake_exists(p) == exists);
+    }
+}
+
+static void test_fake_v1_create(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
+        _cleanup_free_ char *p = fake_v1_path(fake_v1_ctrls[i], "", NULL);
+        fake_mkdir(p);
+    }
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1", &depth, &err), &err) == 0);
+    CHECK(depth == 2);
+    fake_v1_check_each("/kubepods/pod1", true);
+
+    /* cpuset comes after cpu: its failure takes away what was made in cpu, and only that. */
+    fake_mkdir("v1/cpuset");
+    put("v1/cpuset/cpuset.cpus", "0-3\n");
+    put("v1/cpuset/cpuset.mems", "0\n");
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod2", &depth, &err), &err) == ENOENT);
+    CHECK(!fake_exists("v1/cpu/kubepods/pod2"));
+    CHECK(fake_exists("v1/cpu/kubepods/pod1"));
+    CHECK(!fake_exists("v1/cpuset/kubepods"));
+    _cleanup_free_ char *cpus = fake_path("v1/cpuset/cpuset.cpus"), *mems = fake_path("v1/cpuset/cpuset.mems");
+    _cleanup_free_ char *cpuset = fake_path("v1/cpuset");
+    CHECK(unlink(cpus) == 0 && unlink(mems) == 0 && rmdir(cpuset) == 0);
+}
+
+static void test_fake_v1_apply(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    put("v1/cpu/kubepods/pod1/cpu.shares", "1024\n");
+    put("v1/cpu/kubepods/pod1/cpu.cfs_period_us", "100000\n");
+    put("v1/cpu/kubepods/pod1/cpu.cfs_quota_us", "-1\n");
+    put("v1/memory/kubepods/pod1/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/memory/kubepods/pod1/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    put("v1/pids/kubepods/pod1/pids.max", "max\n");
+    struct { const char *page_size; uint64_t limit; } huge[] = {{"2MB", 4194304}};
+    struct rt_cgroup_resources res = {.cpu_period = 50000, .cpu_quota = 25000, .cpu_shares = 512,
+                                      .memory_limit = 64 << 20, .memory_swap_limit = 96 << 20, .pids_limit = 50,
+                                      .hugepages = (void *)huge, .n_hugepages = 1};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1", &res, &err), &err) == 0);
+    CHECK_FILE("v1/cpu/kubepods/pod1/cpu.shares", "512");
+    CHECK_FILE("v1/cpu/kubepods/pod1/cpu.cfs_period_us", "50000");
+    CHECK_FILE("v1/cpu/kubepods/pod1/cpu.cfs_quota_us", "25000");
+    CHECK_FILE("v1/memory/kubepods/pod1/memory.limit_in_bytes", "67108864");
+    CHECK_FILE("v1/memory/kubepods/pod1/memory.memsw.limit_in_bytes", "100663296"); /* memory+swap on v1 */
+    CHECK_FILE("v1/pids/kubepods/pod1/pids.max", "50");
+    CHECK(!fake_exists("v1/hugetlb")); /* no hugetlb controller: limits skipped */
+
+    _cleanup_free_ char *pids_max = fake_path("v1/pids/kubepods/pod1/pids.max");
+    unlink(pids_max);
+    struct rt_cgroup_resources fails = {.cpu_shares = 2, .pids_limit = 10};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1", &fails, &err), &err) == ENOENT);
+    CHECK_FILE("v1/cpu/kubepods/pod1/cpu.shares", "512");
+    put("v1/pids/kubepods/pod1/pids.max", "50\n");
+    struct { const char *key; const char *value; } unified[] = {{"memory.high", "1"}};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1",
+                                 &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1}, &err),
+                 &err) == EINVAL);
+}
+
+/* Plain files keep only the last write: the deny, then the last allow. */
+static void test_fake_v1_devices(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    put("v1/devices/kubepods/pod1/devices.deny", "");
+    put("v1/devices/kubepods/pod1/devices.allow", "");
+    CHECK(status(rt_cgroup_devices_restrict(root, "/kubepods/pod1", NULL, &err), &err) == 0);
+    CHECK_FILE("v1/devices/kubepods/pod1/devices.deny", "a");
+    CHECK_FILE("v1/devices/kubepods/pod1/devices.allow", "c 136:* rwm");
+    char *extra[] = {"c 10:200 rwm", NULL};
+    CHECK(status(rt_cgroup_devices_restrict(root, "/kubepods/pod1", extra, &err), &err) == 0);
+    CHECK_FILE("v1/devices/kubepods/pod1/devices.allow", "c 10:200 rwm");
+    CHECK(status(rt_cgroup_devices_restrict(root, "/kubepods/none", extra, &err), &err) == 0);
+}
+
+/* Pids are read from the pids hierarchy. Killing is tried only on an empty cgroup: the fake's pids
+ * would be real processes. */
+static void test_fake_v1_processes(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    fake_v1_put_each("/kubepods/pod1", "cgroup.procs", "");
+    CHECK(status(rt_cgroup_enter(root, "/kubepods/pod1", 4242, &err), &err) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
+        _cleanup_free_ char *p = fake_v1_path(fake_v1_ctrls[i], "/kubepods/pod1", "cgroup.procs");
+        CHECK_FILE(p, "4242");
+    }
+    put("v1/pids/kubepods/pod1/cgroup.procs", "7\n8\n");
+    CHECK(status(rt_cgroup_pids(root, "/kubepods/pod1", &pids, &n, &err), &err) == 0);
+    CHECK(n == 2 && pids && pids[0] == 7 && pids[1] == 8);
+
+    fake_v1_put_each("/kubepods/pod1", "cgroup.procs", "");
+    put("v1/freezer/kubepods/pod1/freezer.state", "THAWED\n");
+    CHECK(status(rt_cgroup_kill_all(root, "/kubepods/pod1", 100, &err), &err) == 0);
+    CHECK_FILE("v1/freezer/kubepods/pod1/freezer.state", "THAWED");
+    CHECK(status(rt_cgroup_kill_all(root, "/kubepods/gone", 100, &err), &err) == 0);
+}
+
+static void test_fake_v1_remove(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == ENOTEMPTY);
+    for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
+        _cleanup_free_ char *rel = fake_v1_path(fake_v1_ctrls[i], "/kubepods/pod1", NULL);
+        _cleanup_free_ char *dir = fake_path(rel);
+        nftw(dir, unlink_file, 16, FTW_PHYS);
+    }
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+    fake_v1_check_each("/kubepods", false);
+    fake_v1_check_each("", true);
+}
+
+static void test_fake_v1(void)
+{
+    _cleanup_(rt_cgroup_root_fini) struct rt_cgroup_root root = {0};
+    crisp_error_t *err = NULL;
+    _cleanup_free_ char *mount = fake_path("v1");
+    CHECK(status(rt_cgroup_root_detect(mount, &root, &err), &err) == 0);
+    CHECK(root.ops == &rt_cgroup_v1_ops);
+    if (root.ops != &rt_cgroup_v1_ops)
+        return;
+    test_fake_v1_create(&root);
+    test_fake_v1_apply(&root);
+    test_fake_v1_devices(&root);
+    test_fake_v1_processes(&root);
+    test_fake_v1_remove(&root);
+}
+
+/* A backend of the test's own behind the public functions: what reaches a slot has been checked,
+ * and a failed apply's writes are undone whichever backend made them. */
+static int rec_calls;
+
+static int rec_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+                      crisp_error_t **err)
+{
+    (void)root, (void)path, (void)err;
+    *ret_created_depth = 1;
+    rec_calls++;
+    return 0;
+}
+
+static int rec_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                     struct rt_cgroup_undo *undo, crisp_error_t **err)
+{
+    (void)path, (void)res;
+    rec_calls++;
+    _cleanup_free_ char *file = rt_cgroup_join(root->mount, "rec.value");
+    if (rt_cgroup_undo_write(undo, file, "new", err) < 0)
+        return -1;
+    return crisp_error_make(err, EIO, "refused");
+}
+
+static int rec_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
+                                crisp_error_t **err)
+{
+    (void)root, (void)path, (void)extra_rules, (void)err;
+    rec_calls++;
+    return 0;
+}
+
+static int rec_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err)
+{
+    (void)root, (void)path, (void)pid, (void)err;
+    rec_calls++;
+    return 0;
+}
+
+static int rec_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
+{
+    (void)root, (void)path, (void)timeout_ms, (void)err;
+    rec_calls++;
+    return 0;
+}
+
+static int rec_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
+{
+    (void)root, (void)path, (void)created_depth, (void)err;
+    rec_calls++;
+    return 0;
+}
+
+static int rec_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
+                    crisp_error_t **err)
+{
+    (void)root, (void)path, (void)err;
+    *ret_pids = NULL;
+    *ret_n = 0;
+    rec_calls++;
+    return 0;
+}
+
+static const struct rt_cgroup_ops rec_ops = {
+    .create = rec_create,
+    .apply = rec_apply,
+    .devices_restrict = rec_devices_restrict,
+    .enter = rec_enter,
+    .kill_all = rec_kill_all,
+    .remove = rec_remove,
+    .pids = rec_pids,
+};
+
+static void test_ops_checked(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    int depth = 0;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK(status(rt_cgroup_create(root, "/a/../b", &depth, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_apply(root, "/a", &(struct rt_cgroup_resources){.pids_limit = -2}, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_devices_restrict(root, "/", NULL, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_enter(root, "/a", 0, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_kill_all(root, "/", 100, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_remove(root, "a", 1, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_pids(root, "", &pids, &n, &err), &err) == EINVAL);
+    CHECK(rec_calls == 0);
+}
+
+static void test_ops_dispatch(void)
+{
+    struct rt_cgroup_root root = {.mount = fake, .mode = RT_CGROUP_V2, .ops = &rec_ops};
+    crisp_error_t *err = NULL;
+    int depth = 0;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    test_ops_checked(&root);
+    CHECK(status(rt_cgroup_create(&root, "/a", &depth, &err), &err) == 0 && depth == 1);
+    CHECK(status(rt_cgroup_devices_restrict(&root, "/a", NULL, &err), &err) == 0);
+    CHECK(status(rt_cgroup_enter(&root, "/a", 1, &err), &err) == 0);
+    CHECK(status(rt_cgroup_kill_all(&root, "/a", 100, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(&root, "/a", 1, &err), &err) == 0);
+    CHECK(status(rt_cgroup_pids(&root, "/", &pids, &n, &err), &err) == 0 && n == 0);
+    CHECK(rec_calls == 6);
+
+    put("rec.value", "old\n");
+    CHECK(rt_cgroup_apply(&root, "/a", &(struct rt_cgroup_resources){.pids_limit = 1}, &err) < 0);
+    CHECK(rec_calls == 7);
+    CHECK_STR(err ? err->msg : NULL, "set resources of cgroup /a: refused");
+    crisp_error_freep(&err);
+    CHECK_FILE("rec.value", "old");
+}
+
+static void test_fake(void)
+{
+    if (!mkdtemp(fake)) {
+        unit_failed++;
+        return;
+    }
+    test_fake_v2();
+    test_fake_v1();
+    test_ops_dispatch();
     _cleanup_error_ crisp_error_t *err = NULL;
     dir_remove_all(fake, &err);
 }
@@ -424,7 +716,7 @@ static void test_fake_v2(void)
 static const char *const v1_ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids",
                                        "hugetlb", "blkio", "devices", "freezer"};
 static char v1_parent[64];
-static pid_t v1_child = -1;
+static pid_t real_child = -1;
 
 static char *v1_file(const char *ctrl, const char *rel, const char *file)
 {
@@ -489,13 +781,33 @@ static int cleanup_rmdir(const char *path, const struct stat *st, int type, stru
 }
 
 /* Independent of the code under test, so that its bugs can't leave cgroups or processes behind. */
+static void real_cleanup_dir(const char *dir)
+{
+    nftw(dir, cleanup_kill, 16, FTW_PHYS);
+    nftw(dir, cleanup_rmdir, 16, FTW_PHYS | FTW_DEPTH);
+    if (access(dir, F_OK) == 0)
+        fprintf(stderr, "test_cgroup: could not remove %s\n", dir);
+}
+
+static void real_kill_child(void)
+{
+    if (real_child > 0) {
+        kill(real_child, SIGKILL);
+        waitpid(real_child, NULL, 0);
+        real_child = -1;
+    }
+}
+
+/* Orphaned grandchildren came to us (subreaper); everything has been killed by now. */
+static void real_reap(void)
+{
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+}
+
 static void v1_cleanup(void)
 {
-    if (v1_child > 0) {
-        kill(v1_child, SIGKILL);
-        waitpid(v1_child, NULL, 0);
-        v1_child = -1;
-    }
+    real_kill_child();
     for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
         _cleanup_free_ char *dir = v1_file(v1_ctrls[i], "", NULL);
         _cleanup_free_ char *state = v1_file(v1_ctrls[i], "", "freezer.state");
@@ -504,14 +816,9 @@ static void v1_cleanup(void)
             (void)!write(fd, "THAWED", 6);
             close(fd);
         }
-        nftw(dir, cleanup_kill, 16, FTW_PHYS);
-        nftw(dir, cleanup_rmdir, 16, FTW_PHYS | FTW_DEPTH);
-        if (access(dir, F_OK) == 0)
-            fprintf(stderr, "test_cgroup: could not remove %s\n", dir);
+        real_cleanup_dir(dir);
     }
-    /* Orphaned grandchildren came to us (subreaper); everything has been killed by now. */
-    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-        ;
+    real_reap();
 }
 
 static void test_v1_create_apply(const struct rt_cgroup_root *root, const char *pod)
@@ -577,7 +884,7 @@ static void test_v1_rollback(const struct rt_cgroup_root *root, const char *pod)
 }
 
 /* A child that, once moved, forks a grandchild into the same cgroups and reports both are there. */
-static pid_t v1_spawn(const struct rt_cgroup_root *root, const char *pod)
+static pid_t real_spawn(const struct rt_cgroup_root *root, const char *pod)
 {
     int go[2], ready[2];
     char c = 0;
@@ -597,7 +904,7 @@ static pid_t v1_spawn(const struct rt_cgroup_root *root, const char *pod)
     close(go[0]);
     close(ready[1]);
     crisp_error_t *err = NULL;
-    v1_child = pid;
+    real_child = pid;
     CHECK(status(rt_cgroup_enter(root, pod, pid, &err), &err) == 0);
     CHECK(write(go[1], "g", 1) == 1);
     CHECK(read(ready[0], &c, 1) == 1);
@@ -617,7 +924,7 @@ static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
 static void test_v1_processes(const struct rt_cgroup_root *root, const char *pod)
 {
     crisp_error_t *err = NULL;
-    pid_t child = v1_spawn(root, pod);
+    pid_t child = real_spawn(root, pod);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
@@ -636,12 +943,27 @@ static void test_v1_processes(const struct rt_cgroup_root *root, const char *pod
     CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
     int ws = 0;
     CHECK(waitpid(child, &ws, 0) == child && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
-    v1_child = -1;
+    real_child = -1;
     free(TAKE_PTR(pids));
     CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
     CHECK(n == 0);
     if (v1_mounted("freezer"))
         CHECK_V1("freezer", "/pod1", "freezer.state", "THAWED");
+}
+
+static void test_v1_devices(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    char *extra[] = {"c 10:200 rwm", NULL};
+    CHECK(status(rt_cgroup_devices_restrict(root, pod, extra, &err), &err) == 0);
+    if (!v1_mounted("devices"))
+        return;
+    _cleanup_free_ char *list_file = v1_file("devices", "/pod1", "devices.list");
+    _cleanup_free_ char *list = NULL;
+    CHECK(rt_cgroup_read_file(list_file, &list, NULL) == 0);
+    CHECK_CONTAINS(list, "c 1:3 rwm\n");
+    CHECK_CONTAINS(list, "c 10:200 rwm\n");
+    CHECK(list && !strstr(list, "a *:* rwm"));
 }
 
 static void test_v1_remove(const struct rt_cgroup_root *root, const char *pod)
@@ -686,6 +1008,7 @@ static void test_real_v1(void)
             test_v1_create_apply(&root, pod);
             test_v1_rollback(&root, pod);
             test_v1_processes(&root, pod);
+            test_v1_devices(&root, pod);
             test_v1_remove(&root, pod);
         }
     }
@@ -693,12 +1016,85 @@ static void test_real_v1(void)
     rt_cgroup_root_fini(&root);
 }
 
+/* Real cgroup v2: the whole tree on a v2 host, or the one without controllers that hybrid hosts
+ * mount at unified/, which still has processes, cgroup.kill and device filters. */
+
+static char v2_dir[128];
+
+static void test_v2_processes(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    pid_t child = real_spawn(root, pod);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
+    CHECK(n == 2 && has_pid(pids, n, child));
+    char *extra[] = {"c 10:200 rwm", NULL};
+    CHECK(status(rt_cgroup_devices_restrict(root, pod, extra, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == EBUSY);
+
+    CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
+    int ws = 0;
+    CHECK(waitpid(child, &ws, 0) == child && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    real_child = -1;
+    free(TAKE_PTR(pids));
+    CHECK(status(rt_cgroup_pids(root, pod, &pids, &n, &err), &err) == 0);
+    CHECK(n == 0);
+}
+
+static void test_v2_remove(const struct rt_cgroup_root *root, const char *pod)
+{
+    crisp_error_t *err = NULL;
+    int depth = -1;
+    _cleanup_free_ char *ctr = NULL;
+    if (asprintf(&ctr, "%s/ctr1", pod) < 0)
+        abort();
+    CHECK(status(rt_cgroup_create(root, ctr, &depth, &err), &err) == 0);
+    CHECK(depth == 1);
+    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    CHECK(access(v2_dir, F_OK) < 0 && errno == ENOENT);
+    CHECK(status(rt_cgroup_kill_all(root, pod, 100, &err), &err) == 0);
+}
+
+static void test_real_v2(void)
+{
+    const char *mount = access(V1_MOUNT "/cgroup.controllers", F_OK) == 0 ? V1_MOUNT : V1_MOUNT "/unified";
+    _cleanup_(rt_cgroup_root_fini) struct rt_cgroup_root root = {0};
+    crisp_error_t *err = NULL;
+    if (status(rt_cgroup_root_detect(mount, &root, &err), &err) != 0 || root.ops != &rt_cgroup_v2_ops) {
+        printf("test_cgroup: skipping real cgroup v2 tests: no v2 hierarchy at %s\n", mount);
+        return;
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    char parent[64];
+    snprintf(parent, sizeof(parent), "/crisp-unit-v2-%d-%08x", (int)getpid(), (unsigned)rand());
+    snprintf(v2_dir, sizeof(v2_dir), "%s%s", mount, parent);
+    _cleanup_free_ char *pod = NULL;
+    if (asprintf(&pod, "%s/pod1", parent) < 0)
+        abort();
+    int depth = -1;
+    int s = status(rt_cgroup_create(&root, pod, &depth, &err), &err);
+    if (s == EACCES || s == EPERM || s == EROFS) {
+        printf("test_cgroup: skipping real cgroup v2 tests: %s is not writable\n", mount);
+    } else {
+        CHECK(s == 0 && depth == 2);
+        if (s == 0) {
+            test_v2_processes(&root, pod);
+            test_v2_remove(&root, pod);
+        }
+    }
+    real_kill_child();
+    real_cleanup_dir(v2_dir);
+    real_reap();
+}
+
 int main(void)
 {
     test_parent_path();
     test_parent_path_limits();
     test_weight();
-    test_fake_v2();
+    test_fake();
     test_real_v1();
+    test_real_v2();
     return unit_report("test_cgroup");
 }

@@ -88,11 +88,17 @@ static void test_enforcement(void)
         printf("test_cgroup_devices: no writable cgroup v2 hierarchy, enforcement not tested\n");
         return;
     }
-    struct rt_device_rule rules[2];
+    /* As many rules as a container's defaults, so the verifier's trace outgrows any small log. */
+    struct rt_device_rule rules[12];
     crisp_error_t *err = NULL;
     rt_device_rule_parse("c 1:3 r", &rules[0], &err);
     rt_device_rule_parse("c *:* m", &rules[1], &err);
-    CHECK(rt_device_program_attach(dir, rules, 2, &err) == 0);
+    for (int i = 2; i < 12; i++) {
+        char rule[32];
+        snprintf(rule, sizeof rule, "b 7:%d rw", i);
+        rt_device_rule_parse(rule, &rules[i], &err);
+    }
+    CHECK(rt_device_program_attach(dir, rules, 12, &err) == 0);
     if (err)
         fprintf(stderr, "attach: %s\n", err->msg);
     crisp_error_free(err);
