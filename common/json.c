@@ -70,13 +70,28 @@ char **json_get_strv(yajl_val obj, const char *key)
     return out;
 }
 
+/* Where the comment starting at p ends (its last character), or NULL when p starts none. yajl
+ * accepts comments, so a quote or bracket inside one must not count. */
+static const char *comment_end(const char *p)
+{
+    if (p[0] != '/' || (p[1] != '/' && p[1] != '*'))
+        return NULL;
+    const char *end = p[1] == '/' ? strchr(p + 2, '\n') : strstr(p + 2, "*/");
+    if (!end)
+        return p + strlen(p) - 1; /* unterminated: the rest of the text */
+    return p[1] == '/' ? end : end + 1;
+}
+
 /* yajl's tree code recurses once per level: untrusted text is measured first. */
 bool json_nesting_ok(const char *text, size_t max_depth)
 {
     size_t depth = 0;
     bool in_string = false;
     for (const char *p = text; *p; p++) {
-        if (in_string) {
+        const char *skip = in_string ? NULL : comment_end(p);
+        if (skip) {
+            p = skip;
+        } else if (in_string) {
             if (*p == '\\' && p[1])
                 p++;
             else if (*p == '"')

@@ -1,9 +1,10 @@
-/* common/: errors, arena, file helpers, address checks. */
+/* common/: errors, arena, file helpers, address checks, JSON nesting. */
 #define _GNU_SOURCE
 #include "common/arena.h"
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/netaddr.h"
 #include "unit.h"
 
@@ -102,11 +103,29 @@ static void test_netaddr(void)
     CHECK(!netaddr_cidr_list_valid("10.0.0.0/24,,fd00::/64"));
 }
 
+/* Brackets in strings and comments do not count; a comment cannot hide real ones: yajl parses
+ * comments, so a quote inside one must not open a string that swallows the nesting after it. */
+static void test_json_nesting(void)
+{
+    CHECK(json_nesting_ok("[[[]]]", 3));
+    CHECK(!json_nesting_ok("[[[[]]]]", 3));
+    CHECK(json_nesting_ok("[\"[[[[\"]", 1));
+    CHECK(json_nesting_ok("[\"\\\"[[[\"]", 1));
+    CHECK(json_nesting_ok("[/* [[[[ */]", 1));
+    CHECK(json_nesting_ok("[// [[[[\n]", 1));
+    CHECK(!json_nesting_ok("/* \" */ [[[[]]]]", 3));
+    CHECK(!json_nesting_ok("// \"\n[[[[]]]]", 3));
+    CHECK(json_nesting_ok("[] /* unterminated [[[[", 1));
+    CHECK(json_nesting_ok("[\"/* not a comment\", [[]]]", 3));
+    CHECK(!json_nesting_ok("[\"/* not a comment\", [[[]]]]", 3));
+}
+
 int main(void)
 {
     test_error();
     test_arena();
     test_files();
     test_netaddr();
+    test_json_nesting();
     return unit_report("test_common");
 }
