@@ -1,0 +1,75 @@
+/* One cgroup's figures for the CRI stats RPCs, read from its interface files on each call: a few
+ * small reads into fixed buffers, no directory walks. cgroup v1 keeps one directory per controller
+ * (<mount>/<controller><path>), v2 one unified directory (<mount><path>). A figure whose file is
+ * missing (no swap accounting, no PSI, a controller not enabled) is flagged "not available"; a file
+ * with unexpected content is an error (EINVAL), and a missing cgroup is ENOENT. */
+#ifndef CRISP_RUNTIME_STATS_CGROUP_H
+#define CRISP_RUNTIME_STATS_CGROUP_H
+
+#include "common/error.h"
+#include "runtime/cgroup/cgroup.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rt_stats_cpu {
+    bool available;
+    uint64_t usage_ns;           /* v1 cpuacct.usage; v2 cpu.stat usage_usec * 1000 */
+    bool has_user_system;
+    uint64_t user_ns, system_ns;
+    bool has_throttling;         /* v1 cpu.stat (cpu controller); v2 cpu.stat */
+    uint64_t periods, throttled_periods, throttled_ns;
+};
+
+struct rt_stats_memory {
+    bool available;
+    uint64_t usage_bytes;        /* v1 memory.usage_in_bytes; v2 memory.current */
+    uint64_t working_set_bytes;  /* usage - inactive file pages, at least 0 */
+    uint64_t rss_bytes;          /* v1 total_rss; v2 anon */
+    uint64_t page_faults, major_page_faults;
+    bool limited;                /* false: no limit, and limit_bytes and available_bytes are 0 */
+    uint64_t limit_bytes;
+    uint64_t available_bytes;    /* limit - working set, at least 0 */
+    bool has_swap;               /* v1 needs swap accounting (memory.memsw.*) */
+    uint64_t swap_bytes;
+    bool swap_limited;
+    uint64_t swap_limit_bytes;   /* swap alone, not memory + swap */
+};
+
+struct rt_stats_pids {
+    bool available;
+    uint64_t current;
+};
+
+/* One line of a v2 pressure file: "some avg10=0.00 avg60=0.00 avg300=0.00 total=0". */
+struct rt_stats_psi_line {
+    double avg10, avg60, avg300; /* percent of wall time */
+    uint64_t total_us;
+};
+
+struct rt_stats_psi {
+    bool available;              /* v2 with PSI enabled only */
+    struct rt_stats_psi_line some;
+    bool has_full;               /* cpu.pressure has no "full" line before Linux 5.13 */
+    struct rt_stats_psi_line full;
+};
+
+struct rt_stats_cgroup {
+    int64_t timestamp_ns;        /* realtime, taken before the first read */
+    struct rt_stats_cpu cpu;
+    struct rt_stats_memory memory;
+    struct rt_stats_pids pids;
+    struct rt_stats_psi cpu_pressure, memory_pressure, io_pressure;
+};
+
+/* Reads the cgroup at path ("/", or "/crisp/pod1/ctr1": absolute, no "." or ".." components)
+ * below mount ("/sys/fs/cgroup", or a fake tree in tests). On v1 a controller that is not mounted
+ * leaves its section unavailable, while a mounted one without the cgroup's directory is ENOENT. */
+int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
+                         crisp_error_t **err);
+
+/* The same, for the hierarchy runtime/cgroup detected. */
+int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, struct rt_stats_cgroup *ret,
+                              crisp_error_t **err);
+
+#endif
