@@ -100,6 +100,7 @@ struct rt_container_info {
     gid_t *groups; /* supplementary */
     size_t n_groups;
     char *cgroup_path;
+    char *upper_dir; /* the writable layer's upper directory (for its disk usage) */
     struct rt_container_resources resources;
 };
 
@@ -139,8 +140,22 @@ void rt_container_info_free(struct rt_container_info *c);
 void rt_container_info_freep(struct rt_container_info **c);
 void rt_container_info_list_free(struct rt_container_info **list, size_t n);
 
-/* Container event hook: called (without locks held) on create, start, exit seen, and remove. */
-typedef void (*rt_container_event_fn)(void *data, int type, const char *container_id, const char *sandbox_id);
+/* How many containers' monitors are running (for crispd's metrics). */
+int rt_container_monitors_alive(struct rt_runtime *rt, size_t *ret_n, crisp_error_t **err);
+
+/* Values match runtime.v1.ContainerEventType. */
+enum rt_container_event {
+    RT_EVENT_CONTAINER_CREATED = 0,
+    RT_EVENT_CONTAINER_STARTED = 1,
+    RT_EVENT_CONTAINER_STOPPED = 2,
+    RT_EVENT_CONTAINER_DELETED = 3,
+};
+
+/* Container event hook: called on create, start, exit seen, and remove, with the container's lock held
+ * so that one container's events come in order; it must not call into the runtime. Set before the
+ * runtime is shared between threads. */
+typedef void (*rt_container_event_fn)(void *data, enum rt_container_event type, const char *container_id,
+                                      const char *sandbox_id);
 void rt_runtime_set_event_hook(struct rt_runtime *rt, rt_container_event_fn fn, void *data);
 
 #endif

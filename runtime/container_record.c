@@ -211,7 +211,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
     return r < 0 ? crisp_error_make(err, EINVAL, "container record is damaged") : 0;
 }
 
-void rt_container_fields_free(struct rt_container *c)
+void rt_container_fini(struct rt_container *c)
 {
     struct rt_container_info *i = &c->info;
     free(i->name);
@@ -229,6 +229,7 @@ void rt_container_fields_free(struct rt_container *c)
     free(i->mounts);
     free(i->groups);
     free(i->cgroup_path);
+    free(i->upper_dir);
     free(i->resources.cpuset_cpus);
     free(i->resources.cpuset_mems);
     free(c->dir);

@@ -91,6 +91,7 @@ struct rt_runtime;
 int rt_runtime_open(const struct rt_runtime_options *o, struct rt_runtime **ret, crisp_error_t **err);
 void rt_runtime_free(struct rt_runtime *rt);
 struct rt_cni *rt_runtime_cni(struct rt_runtime *rt);
+const struct rt_cgroup_root *rt_runtime_cgroups(struct rt_runtime *rt);
 
 int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, char ret_id[RT_ID_LEN + 1],
                    crisp_error_t **err);

@@ -211,7 +211,7 @@ int rt_kv_copy(const struct rt_kv *src, size_t n, struct rt_kv **ret)
     return 0;
 }
 
-void rt_sandbox_fields_free(struct rt_sandbox *sb)
+void rt_sandbox_fini(struct rt_sandbox *sb)
 {
     struct rt_sandbox_info *i = &sb->info;
     free(i->name);

@@ -26,28 +26,21 @@ static int is_cni_file(const struct dirent *d)
            (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") || has_suffix(d->d_name, ".json"));
 }
 
-static const char *string_member(yajl_val obj, const char *name)
-{
-    const char *path[] = {name, NULL};
-    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
-    return v ? v->u.string : NULL;
-}
-
 /* A network list needs a name and at least one plugin with a type; a single network needs a type. */
 static int check_network(const char *path, yajl_val root, crisp_error_t **err)
 {
     if (!YAJL_IS_OBJECT(root))
         return crisp_error_make(err, EINVAL, "%s: expected a JSON object", path);
-    if (!string_member(root, "cniVersion"))
+    if (!json_get_str(root, "cniVersion"))
         return crisp_error_make(err, EINVAL, "%s: no \"cniVersion\"", path);
     const char *plugins_path[] = {"plugins", NULL};
     yajl_val plugins = yajl_tree_get(root, plugins_path, yajl_t_any);
     if (!plugins)
-        return string_member(root, "type") ? 0 : crisp_error_make(err, EINVAL, "%s: no \"type\"", path);
+        return json_get_str(root, "type") ? 0 : crisp_error_make(err, EINVAL, "%s: no \"type\"", path);
     if (!YAJL_IS_ARRAY(plugins) || plugins->u.array.len == 0)
         return crisp_error_make(err, EINVAL, "%s: \"plugins\" must be a non-empty list", path);
     for (size_t i = 0; i < plugins->u.array.len; i++)
-        if (!string_member(plugins->u.array.values[i], "type"))
+        if (!json_get_str(plugins->u.array.values[i], "type"))
             return crisp_error_make(err, EINVAL, "%s: plugin %zu has no \"type\"", path, i);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* runtime/cni/cni.c against fake plugins: /bin/sh scripts that record their environment and stdin and
+/* runtime/cni/ against fake plugins: /bin/sh scripts that record their environment and stdin and
  * print canned results, driven by marker files in the log directory. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"

@@ -1,0 +1,32 @@
+/* RemoveContainer: stops what still runs, then removes the cgroup, the writable layer and the state
+ * directory; the container leaves the index only when all of that is gone, so a failed remove can be
+ * retried. */
+#define _GNU_SOURCE
+#include "common/file.h"
+#include "runtime/container_internal.h"
+#include "runtime/runtime_internal.h"
+
+static int remove_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+{
+    rt_container_stop_locked(rt, c, 0);
+    if (rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, 1, err) < 0 || dir_remove_all(c->rw_dir, err) < 0 ||
+        dir_remove_all(c->dir, err) < 0)
+        return -1;
+    /* Lookups that took their reference before find c removed once they hold its lock; later ones miss it. */
+    c->removed = true;
+    rt_index_remove(&rt->containers, &c->node);
+    return 0;
+}
+
+/* Absent (or removed meanwhile): success. */
+int rt_container_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err)
+{
+    struct rt_container *c = rt_container_lock_by_id(rt, id);
+    if (!c)
+        return 0;
+    int r = remove_locked(rt, c, err);
+    if (r == 0)
+        rt_container_emit(rt, RT_EVENT_CONTAINER_DELETED, c);
+    rt_container_unlock_unref(c);
+    return r < 0 ? crisp_error_wrap(err, "remove container %.12s", id) : 0;
+}

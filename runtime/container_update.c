@@ -1,0 +1,84 @@
+/* UpdateContainerResources and ReopenContainerLog: changes to a container that exists. */
+#define _GNU_SOURCE
+#include "runtime/container_internal.h"
+#include "runtime/runtime_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REOPEN_POLL_MS 5
+#define REOPEN_POLLS 400
+
+int rt_container_resources_record(struct rt_container_resources *cr, const struct rt_cgroup_resources *res,
+                                  const int *oom_score_adj)
+{
+    if (res) {
+        cr->cpu_period = res->cpu_period ? res->cpu_period : cr->cpu_period;
+        cr->cpu_quota = res->cpu_quota ? res->cpu_quota : cr->cpu_quota;
+        cr->cpu_shares = res->cpu_shares ? res->cpu_shares : cr->cpu_shares;
+        cr->memory_limit = res->memory_limit ? res->memory_limit : cr->memory_limit;
+        cr->memory_swap_limit = res->memory_swap_limit ? res->memory_swap_limit : cr->memory_swap_limit;
+    }
+    if (oom_score_adj)
+        cr->oom_score_adj = *oom_score_adj;
+    const char *cpus = res && res->cpuset_cpus && *res->cpuset_cpus ? res->cpuset_cpus : cr->cpuset_cpus;
+    const char *mems = res && res->cpuset_mems && *res->cpuset_mems ? res->cpuset_mems : cr->cpuset_mems;
+    char *c = strdup(cpus ? cpus : ""), *m = strdup(mems ? mems : "");
+    if (!c || !m) {
+        free(c);
+        free(m);
+        return -1;
+    }
+    free(cr->cpuset_cpus);
+    free(cr->cpuset_mems);
+    cr->cpuset_cpus = c;
+    cr->cpuset_mems = m;
+    return 0;
+}
+
+int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_cgroup_resources *res,
+                        crisp_error_t **err)
+{
+    struct rt_container *c = rt_container_lock_by_id(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    int r = c->info.state == RT_CONTAINER_EXITED
+                ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s has exited", id)
+                : rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, res, err);
+    if (r == 0 && rt_container_resources_record(&c->info.resources, res, NULL) == 0)
+        rt_container_persist(c, NULL);
+    rt_container_unlock_unref(c);
+    return r;
+}
+
+/* kubelet renamed the log; the monitor reopens log_path on SIGUSR1, which creates the new file. */
+static int log_reopen_locked(struct rt_container *c, const char *id, crisp_error_t **err)
+{
+    if (c->info.state != RT_CONTAINER_RUNNING)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
+    const char *log = c->info.log_path;
+    if (!log[0])
+        return 0;
+    if (kill(c->monitor_pid, SIGUSR1) < 0)
+        return crisp_error_errno(err, "signal crisp-monitor of %.12s", id);
+    for (int i = 0; i < REOPEN_POLLS && access(log, F_OK) < 0; i++)
+        nanosleep(&(struct timespec){0, REOPEN_POLL_MS * 1000000}, NULL);
+    if (access(log, F_OK) < 0)
+        return crisp_error_make(err, ETIMEDOUT, "log %s was not reopened", log);
+    return 0;
+}
+
+int rt_container_reopen_log(struct rt_runtime *rt, const char *id, crisp_error_t **err)
+{
+    struct rt_container *c = rt_container_lock_by_id(rt, id);
+    if (!c)
+        return crisp_error_make(err, ENOENT, "container %s not found", id);
+    rt_container_refresh(rt, c);
+    int r = log_reopen_locked(c, id, err);
+    rt_container_unlock_unref(c);
+    return r;
+}

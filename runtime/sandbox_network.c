@@ -1,0 +1,64 @@
+/* The pod's network: CNI ADD when it runs, DEL (retried) when it stops or goes. */
+#define _GNU_SOURCE
+#include "common/cleanup.h"
+#include "common/strv.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/sandbox_internal.h"
+
+#include <stdlib.h>
+
+#define CNI_DEL_ATTEMPTS 3
+
+static void cni_request(const struct rt_sandbox *sb, struct rt_cni_port_mapping *maps, struct rt_cni_request *req)
+{
+    for (size_t p = 0; p < sb->n_ports; p++)
+        maps[p] = (struct rt_cni_port_mapping){sb->ports[p].host_port, sb->ports[p].container_port,
+                                               sb->ports[p].protocol, sb->ports[p].host_ip};
+    *req = (struct rt_cni_request){
+        .container_id = sb->info.id, .netns = sb->info.netns_path, .ifname = "eth0",
+        .pod_name = sb->info.name, .pod_namespace = sb->info.namespace_, .pod_uid = sb->info.uid,
+        .port_mappings = maps, .n_port_mappings = sb->n_ports, .cgroup_path = sb->info.cgroup_path,
+    };
+}
+
+int rt_sandbox_network_setup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                             crisp_error_t **err)
+{
+    if (sb->info.net_mode == RT_NS_NODE)
+        return 0;
+    struct rt_cni_port_mapping maps[sb->n_ports + 1];
+    struct rt_cni_request req;
+    cni_request(sb, maps, &req);
+    req.dns_servers = s->dns_servers;
+    req.dns_searches = s->dns_searches;
+    req.dns_options = s->dns_options;
+    struct rt_cni_result res = {0};
+    if (rt_cni_add(rt->cni, &req, &res, err) < 0)
+        return -1;
+    sb->network_up = true;
+    strv_free(sb->info.ips);
+    free(sb->info.cni_result);
+    sb->info.ips = TAKE_PTR(res.ips);
+    sb->info.cni_result = TAKE_PTR(res.raw_json);
+    rt_cni_result_fini(&res);
+    if (!sb->info.ips || !sb->info.cni_result)
+        return crisp_error_oom(err);
+    return 0;
+}
+
+int rt_sandbox_network_teardown(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_error_t **err)
+{
+    if (!sb->network_up)
+        return 0;
+    struct rt_cni_port_mapping maps[sb->n_ports + 1];
+    struct rt_cni_request req;
+    cni_request(sb, maps, &req);
+    int r = -1;
+    for (int attempt = 0; attempt < CNI_DEL_ATTEMPTS && r < 0; attempt++) {
+        crisp_error_freep(err);
+        r = rt_cni_del(rt->cni, &req, sb->info.cni_result[0] ? sb->info.cni_result : NULL, err);
+    }
+    if (r == 0)
+        sb->network_up = false;
+    return r;
+}
