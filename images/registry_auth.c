@@ -5,7 +5,10 @@
 #include "common/file.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,39 +275,21 @@ int img_base64_decode(const char *in, char **ret, size_t *ret_len, crisp_error_t
 
 char *img_base64_encode(const void *data, size_t len)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *in = data;
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (!out)
+    if (len > (size_t)INT_MAX / 4 * 3) /* EVP_EncodeBlock counts in int */
         return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        *o++ = alphabet[(v >> 18) & 63];
-        *o++ = alphabet[(v >> 12) & 63];
-        *o++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? alphabet[v & 63] : '=';
-    }
-    *o = '\0';
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (out)
+        EVP_EncodeBlock((unsigned char *)out, data, (int)len); /* padded, NUL-terminated */
     return out;
 }
 
+/* libcurl leaves RFC 3986's unreserved characters alone and writes %XX for every other byte; the copy
+ * is released with free() like every other string here. */
 char *img_url_escape(const char *s)
 {
-    char *out = malloc(strlen(s) * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-            *o++ = (char)c;
-        else
-            o += sprintf(o, "%%%02X", c);
-    }
-    *o = '\0';
+    char *escaped = curl_easy_escape(NULL, s, 0);
+    char *out = escaped ? strdup(escaped) : NULL;
+    curl_free(escaped);
     return out;
 }
 
