@@ -13,6 +13,9 @@ int64_t clock_realtime_ns(void);
 /* Milliseconds on the monotonic clock, for measuring and bounding waits. */
 int64_t clock_monotonic_ms(void);
 
+/* Nanoseconds on the monotonic clock, for timing calls that take microseconds. */
+int64_t clock_monotonic_ns(void);
+
 /* The absolute time ms milliseconds from now on clock clk, for pthread_cond_timedwait and friends
  * (whose condition variable's clock must be clk). */
 struct timespec clock_timespec_after_ms(clockid_t clk, int64_t ms);

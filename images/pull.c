@@ -40,6 +40,7 @@ struct pull_job {
     char id[IMG_DIGEST_MAX];
     /* layer workers */
     _Atomic size_t next_layer;
+    _Atomic uint64_t bytes; /* fetched from registries, for the caller's metrics */
     pthread_mutex_t err_lock;
     crisp_error_t *layer_err;
 };
@@ -122,6 +123,7 @@ static int fetch_blob(struct pull_job *job, const struct img_descriptor *d, char
         unlink(path);
         return err && *err ? -1 : crisp_error_errno(err, "rewind %s", path);
     }
+    job->bytes += (uint64_t)d->size;
     *ret_path = TAKE_PTR(path);
     *ret_fd = TAKE_FD(fd);
     return 0;
@@ -341,7 +343,7 @@ static char *pull_key(const struct img_ref *ref, const struct img_auth *auth)
 }
 
 int img_pull(struct img_puller *p, const char *image, const struct img_auth *auth, char ret_id[IMG_DIGEST_MAX],
-             crisp_error_t **err)
+             uint64_t *ret_bytes, crisp_error_t **err)
 {
     _cleanup_(img_ref_freep) struct img_ref *ref = NULL;
     if (img_ref_parse(image, &ref, err) < 0)
@@ -353,6 +355,8 @@ int img_pull(struct img_puller *p, const char *image, const struct img_auth *aut
     pthread_mutex_init(&job.err_lock, NULL);
     int r = flight_do(&p->images, key, pull_run, &job, err);
     pthread_mutex_destroy(&job.err_lock);
+    if (ret_bytes)
+        *ret_bytes = job.bytes;
     if (r < 0)
         return -1;
     /* A waiter that shared another caller's run looks the result up by name. */

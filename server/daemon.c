@@ -3,6 +3,7 @@
 
 #include "runtime/caps.h"
 #include "runtime/seccomp/seccomp.h"
+#include "server/stats.h"
 
 #include "common/cleanup.h"
 #include "common/file.h"
@@ -59,6 +60,22 @@ static int images_init(struct srv_daemon *d, crisp_error_t **err)
     return 0;
 }
 
+/* Writable layers are measured on the image store's filesystem, which ImageFsInfo names. */
+static int stats_init(struct srv_daemon *d, crisp_error_t **err)
+{
+    struct img_store_usage usage;
+    img_store_usage(d->images, &usage);
+    d->stats = calloc(1, sizeof(*d->stats));
+    if (!d->stats)
+        return crisp_error_oom(err);
+    if (srv_stats_init(d->stats, rt_runtime_cgroups(d->runtime), usage.mountpoint, err) < 0) {
+        free(d->stats);
+        d->stats = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* Helper binaries (crisp-pinns, crisp-monitor) are installed beside crispd. */
 static char *helper_path(const char *name)
 {
@@ -75,7 +92,8 @@ static char *helper_path(const char *name)
 }
 
 /* Container lifecycle changes go out to GetContainerEvents streams. */
-static void publish_container_event(void *data, int type, const char *container_id, const char *sandbox_id)
+static void publish_container_event(void *data, enum rt_container_event type, const char *container_id,
+                                    const char *sandbox_id)
 {
     struct srv_daemon *d = data;
     struct srv_event ev = {.type = (enum srv_event_type)type};
@@ -134,7 +152,7 @@ int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_
     d->pod_cidr = load_pod_cidr(d);
     if (!d->events || !d->pod_cidr)
         return crisp_error_oom_in(err, "daemon state");
-    if (images_init(d, err) < 0 || runtime_init(d, err) < 0)
+    if (images_init(d, err) < 0 || runtime_init(d, err) < 0 || stats_init(d, err) < 0)
         return -1;
     seccomp_warm();
     return 0;
@@ -142,6 +160,9 @@ int srv_daemon_init(struct srv_daemon *d, const struct crisp_config *cfg, crisp_
 
 void srv_daemon_fini(struct srv_daemon *d)
 {
+    if (d->stats)
+        srv_stats_fini(d->stats);
+    free(d->stats);
     rt_runtime_free(d->runtime);
     img_puller_free(d->puller);
     img_registry_free(d->registry);

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+struct srv_stats;
+
 struct srv_daemon {
     const struct crisp_config *cfg; /* immutable after start (SIGHUP only changes the log level) */
     struct srv_event_bus *events;
@@ -23,6 +25,7 @@ struct srv_daemon {
     struct img_puller *puller;
     struct rt_runtime *runtime;
     struct srv_streaming *streaming; /* NULL until started */
+    struct srv_stats *stats;         /* the stats RPCs' state: CPU samples, writable-layer usage */
 
     pthread_mutex_t lock; /* guards what follows */
     char *pod_cidr;       /* from UpdateRuntimeConfig, persisted in the state dir */

@@ -61,5 +61,26 @@ int srv_container_attach(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
 int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
     crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+/* stats.c */
+int srv_container_stats(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_stats_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_container_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+int srv_pod_stats(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_stats_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+/* pod_metrics.c */
+int srv_metric_descriptors_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_metrics_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
+int srv_pod_metrics_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+/* stream_lists.c */
+int srv_pod_list_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+int srv_container_list_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+int srv_image_list_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 
 #endif

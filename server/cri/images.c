@@ -4,9 +4,12 @@
 
 #include "api.pb-c.h"
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "images/manifest.h"
 #include "server/daemon.h"
-#include "common/clock.h"
+#include "server/metrics_series.h"
+#include "server/pb_values.h"
+#include "server/stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -40,7 +43,11 @@ int srv_image_pull(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
                                  nonempty(r->auth->registry_token)};
     }
     char id[IMG_DIGEST_MAX];
-    if (img_pull(ctx->daemon->puller, name, &auth, id, err) < 0)
+    uint64_t bytes = 0;
+    int64_t started = clock_monotonic_ns();
+    int rc = img_pull(ctx->daemon->puller, name, &auth, id, &bytes, err);
+    srv_metrics_pull_observe(rc == 0, bytes, clock_monotonic_ns() - started);
+    if (rc < 0)
         return crisp_error_wrap(err, "pull %s", name);
     Runtime__V1__PullImageResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
@@ -216,14 +223,42 @@ int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
     return 0;
 }
 
-static Runtime__V1__UInt64Value *u64_value(struct arena *a, uint64_t v)
+/* One filesystem's usage; NULL when out of memory. */
+static Runtime__V1__FilesystemUsage *fs_usage(struct arena *a, const char *mountpoint, uint64_t bytes,
+                                              uint64_t inodes)
 {
-    Runtime__V1__UInt64Value *m = arena_alloc(a, sizeof(*m));
-    if (m) {
-        runtime__v1__uint64_value__init(m);
-        m->value = v;
+    Runtime__V1__FilesystemUsage *fs = arena_alloc(a, sizeof(*fs));
+    Runtime__V1__FilesystemIdentifier *id = arena_alloc(a, sizeof(*id));
+    if (!fs || !id)
+        return NULL;
+    runtime__v1__filesystem_usage__init(fs);
+    runtime__v1__filesystem_identifier__init(id);
+    fs->timestamp = clock_realtime_ns();
+    id->mountpoint = arena_strdup(a, mountpoint);
+    fs->fs_id = id;
+    fs->used_bytes = srv_pb_u64(a, bytes);
+    fs->inodes_used = srv_pb_u64(a, inodes);
+    return id->mountpoint && fs->used_bytes && fs->inodes_used ? fs : NULL;
+}
+
+/* The writable layers, from the stats cache (never walked here): on the image store's filesystem,
+ * so kubelet sees one filesystem for images and containers, as it is. */
+static int layers_usage(struct srv_ctx *ctx, uint64_t *ret_bytes, uint64_t *ret_inodes, crisp_error_t **err)
+{
+    struct rt_container_info **list = NULL;
+    size_t n = 0;
+    if (rt_container_info_list(ctx->daemon->runtime, &list, &n, err) < 0)
+        return -1;
+    *ret_bytes = *ret_inodes = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rt_stats_fs_usage u;
+        if (srv_stats_layer_usage(ctx->daemon->stats, list[i]->id, &u)) {
+            *ret_bytes += u.used_bytes;
+            *ret_inodes += u.inodes;
+        }
     }
-    return m;
+    rt_container_info_list_free(list, n);
+    return 0;
 }
 
 int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
@@ -233,25 +268,23 @@ int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobuf
     struct arena *a = ctx->arena;
     struct img_store_usage usage;
     img_store_usage(ctx->daemon->images, &usage);
+    uint64_t layer_bytes, layer_inodes;
+    if (layers_usage(ctx, &layer_bytes, &layer_inodes, err) < 0)
+        return -1;
     Runtime__V1__ImageFsInfoResponse *resp = arena_alloc(a, sizeof(*resp));
-    Runtime__V1__FilesystemUsage *fs = arena_alloc(a, sizeof(*fs));
-    Runtime__V1__FilesystemIdentifier *id = arena_alloc(a, sizeof(*id));
-    Runtime__V1__FilesystemUsage **list = arena_alloc(a, sizeof(*list));
-    if (!resp || !fs || !id || !list)
+    Runtime__V1__FilesystemUsage **images = arena_alloc(a, sizeof(*images));
+    Runtime__V1__FilesystemUsage **containers = arena_alloc(a, sizeof(*containers));
+    if (!resp || !images || !containers)
         return crisp_error_oom(err);
     runtime__v1__image_fs_info_response__init(resp);
-    runtime__v1__filesystem_usage__init(fs);
-    runtime__v1__filesystem_identifier__init(id);
-    fs->timestamp = clock_realtime_ns();
-    id->mountpoint = arena_strdup(a, usage.mountpoint);
-    fs->fs_id = id;
-    fs->used_bytes = u64_value(a, usage.bytes);
-    fs->inodes_used = u64_value(a, usage.inodes);
-    if (!id->mountpoint || !fs->used_bytes || !fs->inodes_used)
+    images[0] = fs_usage(a, usage.mountpoint, usage.bytes, usage.inodes);
+    containers[0] = fs_usage(a, usage.mountpoint, layer_bytes, layer_inodes);
+    if (!images[0] || !containers[0])
         return crisp_error_oom(err);
-    list[0] = fs;
-    resp->image_filesystems = list;
+    resp->image_filesystems = images;
     resp->n_image_filesystems = 1;
+    resp->container_filesystems = containers;
+    resp->n_container_filesystems = 1;
     *ret_resp = &resp->base;
     return 0;
 }
