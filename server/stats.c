@@ -66,6 +66,19 @@ void srv_stats_forget(struct srv_stats *s, const char *id)
     rt_stats_cpu_rate_remove(&s->rates, id);
 }
 
+void srv_stats_forget_pod(struct srv_stats *s, struct rt_runtime *rt, const char *pod_id)
+{
+    struct rt_container_info **list = NULL;
+    size_t n = 0;
+    if (rt_container_info_list(rt, &list, &n, NULL) == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(list[i]->sandbox_id, pod_id) == 0)
+                srv_stats_forget(s, list[i]->id);
+        rt_container_info_list_free(list, n);
+    }
+    srv_stats_forget(s, pod_id);
+}
+
 static Runtime__V1__PsiData *psi_line(struct build *b, const struct rt_stats_psi_line *l)
 {
     Runtime__V1__PsiData *d = msg_new(b, sizeof(*d));

@@ -40,5 +40,7 @@ bool srv_stats_layer_usage(struct srv_stats *s, const char *container_id, struct
 
 /* Forgets what is kept for a removed container or pod. */
 void srv_stats_forget(struct srv_stats *s, const char *id);
+/* ... for a pod and its containers. */
+void srv_stats_forget_pod(struct srv_stats *s, struct rt_runtime *rt, const char *pod_id);
 
 #endif

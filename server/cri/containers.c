@@ -8,6 +8,7 @@
 #include "common/file.h"
 #include "server/convert/container_config.h"
 #include "server/daemon.h"
+#include "server/stats.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
 
@@ -103,6 +104,7 @@ int srv_container_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     const Runtime__V1__RemoveContainerRequest *r = (const Runtime__V1__RemoveContainerRequest *)req;
     if (need_id(r->container_id, err) < 0 || rt_container_remove(ctx->daemon->runtime, r->container_id, err) < 0)
         return -1;
+    srv_stats_forget(ctx->daemon->stats, r->container_id);
     return EMPTY_RESPONSE(ctx, Runtime__V1__RemoveContainerResponse, runtime__v1__remove_container_response__init,
                           ret_resp, err);
 }

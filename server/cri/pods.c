@@ -5,6 +5,7 @@
 #include "api.pb-c.h"
 #include "common/cleanup.h"
 #include "server/daemon.h"
+#include "server/stats.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
 #include "common/clock.h"
@@ -205,7 +206,11 @@ int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
                    crisp_error_t **err)
 {
     const Runtime__V1__RemovePodSandboxRequest *r = (const Runtime__V1__RemovePodSandboxRequest *)req;
-    if (need_id(r->pod_sandbox_id, err) < 0 || rt_sandbox_remove(ctx->daemon->runtime, r->pod_sandbox_id, err) < 0)
+    if (need_id(r->pod_sandbox_id, err) < 0)
+        return -1;
+    /* Before the removal, which takes the pod's containers with it: forgetting more is harmless. */
+    srv_stats_forget_pod(ctx->daemon->stats, ctx->daemon->runtime, r->pod_sandbox_id);
+    if (rt_sandbox_remove(ctx->daemon->runtime, r->pod_sandbox_id, err) < 0)
         return -1;
     Runtime__V1__RemovePodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
