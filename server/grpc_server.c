@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/sanitizer.h"
 #include "server/decode.h"
 #include "server/dispatch.h"
 #include "server/status.h"
@@ -32,6 +33,10 @@ struct srv_grpc {
     struct srv_daemon *daemon;
     grpc_server *server;
     grpc_completion_queue *cq;
+    /* Guards threads, idle, stopping and shutdown_notified; cond announces their changes. A leaf in
+     * the lock order: nothing is locked under it and no call is handled while it is held, so the
+     * handlers' locks (runtime/runtime_internal.h) never meet it. A struct srv_call needs no lock:
+     * one worker at a time owns it, from the completion queue's tag to call_free. */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int threads, idle;
@@ -82,9 +87,16 @@ static void post_request(struct srv_grpc *s)
     c->srv = s;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->metadata);
-    c->cq = grpc_completion_queue_create_for_pluck(NULL);
-    if (!c->cq || grpc_server_request_call(s->server, &c->call, &c->details, &c->metadata, c->cq, s->cq, c) !=
-                      GRPC_CALL_OK)
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    c->cq = cq;
+    if (!cq) {
+        call_free(c);
+        return;
+    }
+    /* c comes back as a tag to whichever worker gRPC wakes; only a refusal leaves it with this thread. */
+    crisp_handoff_release(c);
+    if (grpc_server_request_call(s->server, &c->call, &c->details, &c->metadata, cq, s->cq, c) !=
+        GRPC_CALL_OK)
         call_free(c);
 }
 
@@ -334,6 +346,7 @@ static void *worker_main(void *arg)
             continue;
         }
         struct srv_call *c = ev.tag;
+        crisp_handoff_acquire(c);
         if (!ev.success) { /* the server is shutting down: this posted request will never be a call */
             call_free(c);
             continue;
