@@ -97,6 +97,9 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
                    crisp_error_t **err);
 int rt_sandbox_stop(struct rt_runtime *rt, const char *id, crisp_error_t **err);
 int rt_sandbox_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err);
+/* Writes a ready pod's new total resources to its cgroup. */
+int rt_sandbox_update(struct rt_runtime *rt, const char *id, const struct rt_cgroup_resources *res,
+                      crisp_error_t **err);
 
 /* By full id or unique prefix. Absent: ENOENT. */
 int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox_info **ret, crisp_error_t **err);

@@ -61,6 +61,8 @@ int srv_container_attach(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
 int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
     crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
+int srv_pod_update_resources(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+    crisp_error_t **err);
 /* stats.c */
 int srv_container_stats(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
     crisp_error_t **err);

@@ -17,6 +17,7 @@ const struct srv_handler srv_handlers[] = {
     {RUNTIME, "PodSandboxStatus", srv_pod_status, NULL},
     {RUNTIME, "ListPodSandbox", srv_pod_list, NULL},
     {RUNTIME, "StreamPodSandboxes", NULL, srv_pod_list_stream},
+    {RUNTIME, "UpdatePodSandboxResources", srv_pod_update_resources, NULL},
     {RUNTIME, "CreateContainer", srv_container_create, NULL},
     {RUNTIME, "StartContainer", srv_container_start, NULL},
     {RUNTIME, "StopContainer", srv_container_stop, NULL},

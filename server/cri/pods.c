@@ -53,8 +53,8 @@ static char **strv_from(struct arena *a, char **items, size_t n)
 
 /* Pod resources, with the overhead added where the pod has a limit (with none there is nothing to add to). */
 static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
-                          const Runtime__V1__LinuxContainerResources *overhead, struct rt_sandbox_spec *s,
-                          crisp_error_t **err)
+                          const Runtime__V1__LinuxContainerResources *overhead,
+                          struct rt_cgroup_resources **ret, crisp_error_t **err)
 {
     struct rt_cgroup_resources *res = NULL;
     if (srv_resources_from(a, r, &res, err) < 0)
@@ -67,7 +67,7 @@ static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerReso
         if (res->cpu_shares > 0)
             res->cpu_shares += overhead->cpu_shares;
     }
-    s->resources = res;
+    *ret = res;
     return 0;
 }
 
@@ -148,8 +148,10 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
         srv_kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
         (l && srv_kv_from(a, (void *const *)l->sysctls, l->n_sysctls, &s->sysctls, &s->n_sysctls, err) < 0))
         return -1;
-    if (resources_from(a, l ? l->resources : NULL, l ? l->overhead : NULL, s, err) < 0)
+    struct rt_cgroup_resources *res = NULL;
+    if (resources_from(a, l ? l->resources : NULL, l ? l->overhead : NULL, &res, err) < 0)
         return -1;
+    s->resources = res;
     size_t len = protobuf_c_message_get_packed_size(&c->base);
     uint8_t *packed = arena_alloc(a, len + 1);
     if (!packed)
@@ -415,6 +417,22 @@ int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
     runtime__v1__list_pod_sandbox_response__init(resp);
     resp->items = items;
     resp->n_items = k;
+    *ret_resp = &resp->base;
+    return 0;
+}
+
+int srv_pod_update_resources(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                             crisp_error_t **err)
+{
+    const Runtime__V1__UpdatePodSandboxResourcesRequest *r = (const Runtime__V1__UpdatePodSandboxResourcesRequest *)req;
+    struct rt_cgroup_resources *res = NULL;
+    if (need_id(r->pod_sandbox_id, err) < 0 || resources_from(ctx->arena, r->resources, r->overhead, &res, err) < 0 ||
+        rt_sandbox_update(ctx->daemon->runtime, r->pod_sandbox_id, res, err) < 0)
+        return -1;
+    Runtime__V1__UpdatePodSandboxResourcesResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
+    if (!resp)
+        return crisp_error_oom(err);
+    runtime__v1__update_pod_sandbox_resources_response__init(resp);
     *ret_resp = &resp->base;
     return 0;
 }

@@ -270,6 +270,18 @@ def test_cgroup_parent_and_resources(crispd):
         assert int(f.read()) == (256 + 16) << 20
     with open("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % parent) as f:
         assert int(f.read()) == 50000
+    # A resize: kubelet sends the pod's new total and its overhead.
+    crispd.call("UpdatePodSandboxResources", pb().UpdatePodSandboxResourcesRequest(
+        pod_sandbox_id=pod, resources=pb().LinuxContainerResources(cpu_period=100000, cpu_quota=80000,
+                                                                   memory_limit_in_bytes=512 << 20),
+        overhead=pb().LinuxContainerResources(memory_limit_in_bytes=16 << 20)))
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % parent) as f:
+        assert int(f.read()) == (512 + 16) << 20
+    with open("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % parent) as f:
+        assert int(f.read()) == 80000
+    with pytest.raises(grpc.RpcError) as e:
+        crispd.call("UpdatePodSandboxResources", pb().UpdatePodSandboxResourcesRequest(pod_sandbox_id="f" * 64))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
     remove_pod(crispd, pod)
     assert cgroup_dirs(crispd.cgroup_parent) == []
 

@@ -103,7 +103,10 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
                "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
                "ListContainers", "ExecSync", "UpdateContainerResources", "ReopenContainerLog",
-               "Exec", "Attach", "PortForward"}
+               "Exec", "Attach", "PortForward", "ContainerStats", "ListContainerStats", "StreamContainerStats",
+               "PodSandboxStats", "ListPodSandboxStats", "StreamPodSandboxStats", "ListMetricDescriptors",
+               "ListPodSandboxMetrics", "StreamPodSandboxMetrics", "StreamPodSandboxes", "StreamContainers",
+               "StreamImages", "UpdatePodSandboxResources"}
 
 
 def all_methods():

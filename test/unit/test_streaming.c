@@ -210,7 +210,18 @@ struct fake_proc {
 };
 
 static atomic_int fake_starts, fake_releases, fake_resizes;
+/* Written on the connection's thread, read on the test's: the socket orders them, but nothing a
+ * thread checker can see does. */
+static pthread_mutex_t fake_size_lock = PTHREAD_MUTEX_INITIALIZER;
 static char fake_last_size[32];
+
+static const char *fake_last_size_get(char buf[32])
+{
+    pthread_mutex_lock(&fake_size_lock);
+    memcpy(buf, fake_last_size, 32);
+    pthread_mutex_unlock(&fake_size_lock);
+    return buf;
+}
 
 static int set_nonblock(int fd)
 {
@@ -279,7 +290,9 @@ static int fake_resize(void *data, struct srv_streaming_proc *p, uint16_t w, uin
     (void)data, (void)err;
     struct winsize ws = {.ws_col = w, .ws_row = h};
     ioctl(p->out_fd, TIOCSWINSZ, &ws);
+    pthread_mutex_lock(&fake_size_lock);
     snprintf(fake_last_size, sizeof(fake_last_size), "%ux%u", w, h);
+    pthread_mutex_unlock(&fake_size_lock);
     fake_resizes++;
     return 0;
 }
@@ -452,7 +465,8 @@ static void e2e_exec(struct srv_streaming *s)
                                      "stderr=False)\nprint(repr(o), exit_code(s))");
     CHECK_CONTAINS(o6, "30 100");
     CHECK_CONTAINS(o6, "got line");
-    CHECK_STR(fake_last_size, "100x30");
+    char size[32];
+    CHECK_STR(fake_last_size_get(size), "100x30");
 
     /* Input larger than every buffer on the way, echoed back while it is still being sent. */
     _cleanup_free_ char *u7 = exec_url(s, "cat", true, false);
