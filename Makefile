@@ -23,7 +23,7 @@ DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-com
                 protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang \
                 libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev libseccomp-dev libcap-dev \
                 docker-registry umoci skopeo busybox-static apache2-utils zstd \
-                containernetworking-plugins iproute2 iptables openssl
+                containernetworking-plugins iproute2 iptables openssl curl
 # For `make format` and `make tsan` (gcc's ThreadSanitizer runtime).
 DEB_PACKAGES += clang-format libtsan2
 

@@ -54,6 +54,8 @@ static const struct key_spec keys[] = {
     {"image.pull_progress_timeout", KEY_INT, F(image_pull_progress_timeout), NULL, 1, 3600},
     {"image.max_concurrent_downloads", KEY_INT, F(image_max_concurrent_downloads), NULL, 1, 16},
     {"image.auth_file", KEY_OPT_PATH, F(image_auth_file), NULL, 0, 0},
+    {"metrics.address", KEY_IP, F(metrics_address), NULL, 0, 0},
+    {"metrics.port", KEY_INT, F(metrics_port), NULL, 0, 65535},
 };
 
 #define MEMBER(cfg, spec, type) ((type *)((char *)(cfg) + (spec)->offset))
@@ -99,7 +101,9 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->image_max_concurrent_downloads = 3;
     cfg->image_auth_file = strdup("");
     cfg->default_cgroup_parent = strdup("/crisp");
-    if (!cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
+    cfg->metrics_address = strdup("127.0.0.1");
+    cfg->metrics_port = 0;
+    if (!cfg->metrics_address || !cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
         !cfg->cni_bin_dirs || !cfg->streaming_address || !cfg->streaming_tls_cert || !cfg->streaming_tls_key)
         return -1;
     return 0;

@@ -43,6 +43,8 @@ struct crisp_config {
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
     char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */
+    char *metrics_address;
+    int metrics_port; /* crispd's own Prometheus endpoint; 0: none */
 };
 
 /* A command-line setting: key as in the file, its value as text, and the flag it came from. */

@@ -6,6 +6,7 @@
 #include "common/sanitizer.h"
 #include "server/decode.h"
 #include "server/dispatch.h"
+#include "server/metrics_series.h"
 #include "server/status.h"
 #include "server/test_hooks.h"
 #include "common/clock.h"
@@ -219,6 +220,11 @@ static void handle_call(struct srv_call *c)
     if (!ctx.method)
         ctx.method = "?";
     const struct srv_method *m = srv_dispatch_find(path, path_len);
+    /* The dispatch table's path, not the client's: clients cannot mint label values. */
+    const char *metric_path = m ? m->path : NULL;
+    bool metric_stream = m && m->stream;
+    int64_t started = clock_monotonic_ns();
+    srv_metrics_grpc_started(metric_path, metric_stream);
     ProtobufCMessage *resp = NULL;
     grpc_byte_buffer *bb = NULL;
     _cleanup_error_ crisp_error_t *err = NULL;
@@ -226,9 +232,11 @@ static void handle_call(struct srv_call *c)
         const char *msg = err ? err->msg : "out of memory";
         grpc_status_code code = err ? srv_status_from_errno(err->status) : GRPC_STATUS_RESOURCE_EXHAUSTED;
         log_failure(&ctx, code, msg);
+        srv_metrics_grpc_observe(metric_path, metric_stream, code, clock_monotonic_ns() - started);
         finish_call(c, NULL, code, msg);
         return;
     }
+    srv_metrics_grpc_observe(metric_path, metric_stream, GRPC_STATUS_OK, clock_monotonic_ns() - started);
     finish_call(c, bb, GRPC_STATUS_OK, NULL);
     if (bb)
         grpc_byte_buffer_destroy(bb);

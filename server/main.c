@@ -9,6 +9,8 @@
 #include "server/dispatch.h"
 #include "server/grpc_server.h"
 #include "server/handlers.h"
+#include "server/metrics_daemon.h"
+#include "server/metrics_server.h"
 #include "server/socket.h"
 #include "server/streaming_backend.h"
 
@@ -161,6 +163,7 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
     _cleanup_error_ crisp_error_t *err = NULL;
     struct srv_daemon daemon;
     struct srv_grpc *server = NULL;
+    struct srv_metrics_server *metrics = NULL;
     if (make_state_dirs(cfg, &err) < 0 || srv_daemon_init(&daemon, cfg, &err) < 0 ||
         srv_dispatch_init(srv_handlers, srv_n_handlers, &err) < 0) {
         log_error("cannot start: %s", err->msg);
@@ -170,11 +173,16 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
     int status = EXIT_SUCCESS;
     struct srv_streaming_backend backend;
     srv_streaming_backend_init(&backend, &daemon);
-    if (streaming_start(&daemon, &backend, &err) < 0 || start_serving(&daemon, &server, &err) < 0) {
+    if (streaming_start(&daemon, &backend, &err) < 0 || srv_metrics_daemon_start(&daemon, &metrics, &err) < 0 ||
+        start_serving(&daemon, &server, &err) < 0) {
         log_error("cannot start: %s", err->msg);
         status = EXIT_FAILURE;
     } else {
         log_info("crispd %s serving CRI v1 on %s", CRISP_VERSION, cfg->listen);
+        if (metrics)
+            log_info("metrics on http://%s%s%s:%d/metrics", strchr(cfg->metrics_address, ':') ? "[" : "",
+                     cfg->metrics_address, strchr(cfg->metrics_address, ':') ? "]" : "",
+                     srv_metrics_server_port(metrics));
         int sig = wait_for_stop(signals, src);
         log_info("%s: stopping; in-flight calls get %d s", strsignal(sig), cfg->shutdown_timeout);
         srv_event_bus_close(daemon.events);
@@ -183,6 +191,7 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
         log_info("stopped");
     }
     srv_streaming_stop(daemon.streaming);
+    srv_metrics_daemon_stop(metrics);
     grpc_shutdown();
     srv_dispatch_fini();
     srv_daemon_fini(&daemon);
