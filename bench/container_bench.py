@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Container benchmark: a pod with one container through its whole lifecycle (p50/p90 over N pods),
 M pods each with a running container started back to back (total time and the summed PSS of crispd
-and every crisp-monitor), ListContainers with 50 and 500 containers, and ExecSync p50. Images come
+and every crisp-monitor), ListContainers, ListContainerStats and ListPodSandboxStats with 50 and 500
+containers, and ExecSync p50. Images come
 from a local registry. Prints figures; asserts nothing."""
 import argparse
 import os
@@ -90,13 +91,21 @@ def many_running(d, image, n):
     return made
 
 
+def time_lists(n, rounds, d):
+    """ListContainers beside the stats RPCs kubelet calls every 10-15 s, over the same containers."""
+    for method, req in (("ListContainers", pb().ListContainersRequest()),
+                        ("ListContainerStats", pb().ListContainerStatsRequest()),
+                        ("ListPodSandboxStats", pb().ListPodSandboxStatsRequest())):
+        times = []
+        for _ in range(rounds):
+            t = time.monotonic()
+            d.call(method, req, timeout=60)
+            times.append(time.monotonic() - t)
+        print("  %-20s (%d) p50 %7.2f ms  p90 %7.2f ms" % (method, n, ms(times, 50), ms(times, 90)))
+
+
 def list_and_exec(d, image, made):
-    times = []
-    for _ in range(50):
-        t = time.monotonic()
-        d.call("ListContainers", pb().ListContainersRequest())
-        times.append(time.monotonic() - t)
-    print("  ListContainers (%d)          p50 %7.2f ms" % (len(made), ms(times, 50)))
+    time_lists(len(made), 50, d)
     cid = made[0][1]
     times = []
     for _ in range(50):
@@ -112,12 +121,8 @@ def many_created(d, image, made, total):
     cfg = pod_config("many-0", host_network=True)
     for i in range(total - len(made)):
         extra.append(create(d, pod, cfg, image, "x%d" % i, ["true"]))
-    times = []
-    for _ in range(20):
-        t = time.monotonic()
-        n = len(d.call("ListContainers", pb().ListContainersRequest()).containers)
-        times.append(time.monotonic() - t)
-    print("  ListContainers (%d)         p50 %7.2f ms" % (n, ms(times, 50)))
+    n = len(d.call("ListContainers", pb().ListContainersRequest()).containers)
+    time_lists(n, 20, d)
 
 
 def main():

@@ -350,7 +350,8 @@ static int v1_cpu_throttling(const char *mount, const char *path, struct rt_stat
     return 1;
 }
 
-static int v1_cpu(const char *mount, const char *path, struct rt_stats_cpu *ret, crisp_error_t **err)
+static int v1_cpu(const char *mount, const char *path, unsigned want, struct rt_stats_cpu *ret,
+                  crisp_error_t **err)
 {
     _cleanup_(cg_dir_fini) struct cg_dir d = CG_DIR_INIT;
     int r = v1_open(mount, "cpuacct", path, &d, err);
@@ -360,6 +361,8 @@ static int v1_cpu(const char *mount, const char *path, struct rt_stats_cpu *ret,
     if (r <= 0)
         return r < 0 ? -1 : dir_gone(&d, err);
     ret->available = true;
+    if (!(want & RT_STATS_CPU_DETAIL))
+        return 0;
     if (v1_cpu_split(&d, ret, err) < 0)
         return -1;
     return v1_cpu_throttling(mount, path, ret, err) < 0 ? -1 : 0;
@@ -416,10 +419,15 @@ static int v1_pids(const char *mount, const char *path, struct rt_stats_pids *re
     return r < 0 ? -1 : 0;
 }
 
-static int v1_read(const char *mount, const char *path, struct rt_stats_cgroup *ret, crisp_error_t **err)
+/* Each controller is its own directory on v1: only the ones asked for are opened. */
+static int v1_read(const char *mount, const char *path, unsigned want, struct rt_stats_cgroup *ret,
+                   crisp_error_t **err)
 {
-    if (v1_cpu(mount, path, &ret->cpu, err) < 0 || v1_memory(mount, path, &ret->memory, err) < 0 ||
-        v1_pids(mount, path, &ret->pids, err) < 0)
+    if ((want & RT_STATS_CPU) && v1_cpu(mount, path, want, &ret->cpu, err) < 0)
+        return -1;
+    if ((want & RT_STATS_MEMORY) && v1_memory(mount, path, &ret->memory, err) < 0)
+        return -1;
+    if ((want & RT_STATS_PIDS) && v1_pids(mount, path, &ret->pids, err) < 0)
         return -1;
     return 0;
 }
@@ -489,39 +497,57 @@ static int v2_memory(const struct cg_dir *d, struct rt_stats_memory *ret, crisp_
     return v2_swap(d, ret, err) < 0 ? -1 : 0;
 }
 
-static int v2_read(const char *mount, const char *path, struct rt_stats_cgroup *ret, crisp_error_t **err)
+static int v2_psi(const struct cg_dir *d, struct rt_stats_cgroup *ret, crisp_error_t **err)
+{
+    if (read_psi(d, "cpu.pressure", &ret->cpu_pressure, err) < 0 ||
+        read_psi(d, "memory.pressure", &ret->memory_pressure, err) < 0 ||
+        read_psi(d, "io.pressure", &ret->io_pressure, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int v2_pids(const struct cg_dir *d, struct rt_stats_pids *ret, crisp_error_t **err)
+{
+    int r = read_value(d, "pids.current", &ret->current, NULL, err);
+    ret->available = r > 0;
+    return r < 0 ? -1 : 0;
+}
+
+/* One directory on v2; cpu.stat holds the CPU details anyway. */
+static int v2_read(const char *mount, const char *path, unsigned want, struct rt_stats_cgroup *ret,
+                   crisp_error_t **err)
 {
     _cleanup_(cg_dir_fini) struct cg_dir d = CG_DIR_INIT;
     if (asprintf(&d.path, "%s%s", mount, strcmp(path, "/") == 0 ? "" : path) < 0) {
         d.path = NULL;
         return crisp_error_oom(err);
     }
-    if (dir_open(&d, err) < 0 || v2_cpu(&d, &ret->cpu, err) < 0 || v2_memory(&d, &ret->memory, err) < 0)
-        return -1;
-    int r = read_value(&d, "pids.current", &ret->pids.current, NULL, err);
-    if (r < 0)
-        return -1;
-    ret->pids.available = r > 0;
-    if (read_psi(&d, "cpu.pressure", &ret->cpu_pressure, err) < 0 ||
-        read_psi(&d, "memory.pressure", &ret->memory_pressure, err) < 0 ||
-        read_psi(&d, "io.pressure", &ret->io_pressure, err) < 0)
+    if (dir_open(&d, err) < 0 || ((want & RT_STATS_CPU) && v2_cpu(&d, &ret->cpu, err) < 0) ||
+        ((want & RT_STATS_MEMORY) && v2_memory(&d, &ret->memory, err) < 0) ||
+        ((want & RT_STATS_PIDS) && v2_pids(&d, &ret->pids, err) < 0) || ((want & RT_STATS_PSI) && v2_psi(&d, ret, err) < 0))
         return -1;
     return 0;
 }
 
-int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
-                         crisp_error_t **err)
+int rt_stats_cgroup_read_some(const char *mount, bool v2, const char *path, unsigned want,
+                              struct rt_stats_cgroup *ret, crisp_error_t **err)
 {
     *ret = (struct rt_stats_cgroup){.timestamp_ns = clock_realtime_ns()};
     if (!mount || !mount[0] || strlen(mount) >= PATH_LEN_MAX / 2)
         return crisp_error_make(err, EINVAL, "invalid cgroup mount \"%s\"", mount ? mount : "");
     if (!path_ok(path))
         return crisp_error_make(err, EINVAL, "invalid cgroup path \"%s\"", path ? path : "");
-    return v2 ? v2_read(mount, path, ret, err) : v1_read(mount, path, ret, err);
+    return v2 ? v2_read(mount, path, want, ret, err) : v1_read(mount, path, want, ret, err);
 }
 
-int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, struct rt_stats_cgroup *ret,
-                              crisp_error_t **err)
+int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
+                         crisp_error_t **err)
 {
-    return rt_stats_cgroup_read(root->mount, root->mode == RT_CGROUP_V2, path, ret, err);
+    return rt_stats_cgroup_read_some(mount, v2, path, RT_STATS_ALL, ret, err);
+}
+
+int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, unsigned want,
+                              struct rt_stats_cgroup *ret, crisp_error_t **err)
+{
+    return rt_stats_cgroup_read_some(root->mount, root->mode == RT_CGROUP_V2, path, want, ret, err);
 }

@@ -62,14 +62,27 @@ struct rt_stats_cgroup {
     struct rt_stats_psi cpu_pressure, memory_pressure, io_pressure;
 };
 
+/* What to read: each costs a few file reads (on v1 also a directory per controller). */
+enum rt_stats_want {
+    RT_STATS_CPU = 1 << 0,        /* usage */
+    RT_STATS_CPU_DETAIL = 1 << 1, /* user/system split and throttling, for metrics */
+    RT_STATS_MEMORY = 1 << 2,     /* with swap where accounted */
+    RT_STATS_PIDS = 1 << 3,
+    RT_STATS_PSI = 1 << 4, /* v2 */
+    RT_STATS_ALL = (1 << 5) - 1,
+};
+
 /* Reads the cgroup at path ("/", or "/crisp/pod1/ctr1": absolute, no "." or ".." components)
  * below mount ("/sys/fs/cgroup", or a fake tree in tests). On v1 a controller that is not mounted
  * leaves its section unavailable, while a mounted one without the cgroup's directory is ENOENT. */
 int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
                          crisp_error_t **err);
+/* Only what want (enum rt_stats_want) names; the rest stays unavailable. */
+int rt_stats_cgroup_read_some(const char *mount, bool v2, const char *path, unsigned want,
+                              struct rt_stats_cgroup *ret, crisp_error_t **err);
 
 /* The same, for the hierarchy runtime/cgroup detected. */
-int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, struct rt_stats_cgroup *ret,
-                              crisp_error_t **err);
+int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, unsigned want,
+                              struct rt_stats_cgroup *ret, crisp_error_t **err);
 
 #endif

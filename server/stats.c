@@ -229,9 +229,9 @@ static Runtime__V1__ContainerAttributes *container_attributes(struct build *b, c
     return m;
 }
 
-bool srv_stats_cgroup_read(struct srv_stats *s, const char *path, struct rt_stats_cgroup *ret)
+bool srv_stats_cgroup_read(struct srv_stats *s, const char *path, unsigned want, struct rt_stats_cgroup *ret)
 {
-    return path && path[0] && rt_stats_cgroup_read_root(s->cgroups, path, ret, NULL) == 0;
+    return path && path[0] && rt_stats_cgroup_read_root(s->cgroups, path, want, ret, NULL) == 0;
 }
 
 Runtime__V1__ContainerStats *srv_stats_container(struct srv_stats *s, struct arena *a,
@@ -244,7 +244,7 @@ Runtime__V1__ContainerStats *srv_stats_container(struct srv_stats *s, struct are
     runtime__v1__container_stats__init(m);
     m->attributes = container_attributes(&b, c);
     struct rt_stats_cgroup st;
-    if (srv_stats_cgroup_read(s, c->cgroup_path, &st)) {
+    if (srv_stats_cgroup_read(s, c->cgroup_path, RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PSI, &st)) {
         m->cpu = cpu_of(s, &b, c->id, &st);
         m->memory = memory_of(&b, &st);
         m->swap = swap_of(&b, &st);
@@ -342,7 +342,7 @@ Runtime__V1__PodSandboxStats *srv_stats_pod(struct srv_stats *s, struct arena *a
     m->attributes = pod_attributes(&b, p);
     m->linux = l;
     struct rt_stats_cgroup st;
-    if (srv_stats_cgroup_read(s, p->cgroup_path, &st)) {
+    if (srv_stats_cgroup_read(s, p->cgroup_path, RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PIDS | RT_STATS_PSI, &st)) {
         l->cpu = cpu_of(s, &b, p->id, &st);
         l->memory = memory_of(&b, &st);
         l->process = process_of(&b, &st);

@@ -33,7 +33,7 @@ Runtime__V1__PodSandboxStats *srv_stats_pod(struct srv_stats *s, struct arena *a
                                             Runtime__V1__ContainerStats **containers, size_t n_containers);
 
 /* One cgroup's figures; false when it cannot be read (gone with an exited container). */
-bool srv_stats_cgroup_read(struct srv_stats *s, const char *cgroup_path, struct rt_stats_cgroup *ret);
+bool srv_stats_cgroup_read(struct srv_stats *s, const char *cgroup_path, unsigned want, struct rt_stats_cgroup *ret);
 
 /* The writable layer's cached usage, for ImageFsInfo; false when not measured yet. */
 bool srv_stats_layer_usage(struct srv_stats *s, const char *container_id, struct rt_stats_fs_usage *ret);

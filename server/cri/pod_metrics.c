@@ -205,7 +205,7 @@ static void memory_metrics(struct metrics *m, const struct rt_stats_memory *mem)
 static void cgroup_metrics(struct srv_stats *s, struct metrics *m, const char *cgroup_path)
 {
     struct rt_stats_cgroup st;
-    if (!srv_stats_cgroup_read(s, cgroup_path, &st))
+    if (!srv_stats_cgroup_read(s, cgroup_path, RT_STATS_ALL, &st))
         return;
     m->timestamp = st.timestamp_ns;
     cpu_metrics(m, &st.cpu);
