@@ -197,7 +197,7 @@ FUZZ_CC := clang -std=gnu11 -Ulinux -g -O1 -fsanitize=fuzzer,address,undefined -
 fuzz-streaming:
 	@mkdir -p build-fuzz fuzz-corpus-streaming
 	$(FUZZ_CC) -o build-fuzz/fuzz_streaming test/fuzz/fuzz_streaming.c streaming/http.c \
-	    streaming/spdy/spdy.c streaming/ws/ws.c streaming/io.c common/error.c -lz -lssl -lcrypto
+	    streaming/spdy/spdy.c streaming/ws/ws.c streaming/io.c common/error.c common/clock.c -lz -lssl -lcrypto
 	build-fuzz/fuzz_streaming -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz-corpus-streaming
 
 fuzz-seccomp:

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,29 @@ ssize_t srv_http_head_length(const char *buf, size_t len, size_t max)
     if (end)
         return end - buf + 4;
     return len >= max ? -1 : 0;
+}
+
+int srv_http_head_read(struct srv_conn *c, struct srv_http_head *h, int stop_fd, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = srv_http_head_length(h->buf, h->len, h->max);
+        if (n < 0)
+            return 431;
+        if (n > 0) {
+            h->head_len = (size_t)n;
+            return 0;
+        }
+        ssize_t r = srv_conn_read(c, h->buf + h->len, h->max - h->len);
+        if (r > 0) {
+            h->len += (size_t)r;
+            continue;
+        }
+        if (r == 0 || errno != EAGAIN)
+            return -1;
+        int w = srv_fd_wait(c->fd, POLLIN, stop_fd, deadline);
+        if (w <= 0)
+            return w == 0 ? 408 : -1;
+    }
 }
 
 static bool is_tchar(char c)
@@ -194,7 +218,8 @@ size_t srv_http_query_values(const char *query, const char *key, char (*ret)[64]
         const char *amp = strchr(p, '&');
         const char *e = amp ? amp : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(e - p));
-        if (eq && (size_t)(eq - p) == klen && memcmp(p, key, klen) == 0 && url_decode(eq + 1, (size_t)(e - eq - 1), ret[n]))
+        if (eq && (size_t)(eq - p) == klen && memcmp(p, key, klen) == 0 &&
+            url_decode(eq + 1, (size_t)(e - eq - 1), ret[n]))
             n++;
         p = amp ? amp + 1 : e;
     }
@@ -204,15 +229,24 @@ size_t srv_http_query_values(const char *query, const char *key, char (*ret)[64]
 static const char *reason_phrase(int code)
 {
     switch (code) {
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 

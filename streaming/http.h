@@ -17,6 +17,19 @@ struct srv_http_request {
  * no head ends within max bytes. */
 ssize_t srv_http_head_length(const char *buf, size_t len, size_t max);
 
+/* A request head being read, and whatever the client sent right behind it. */
+struct srv_http_head {
+    char *buf;       /* max bytes, the caller's */
+    size_t max;      /* the largest head accepted */
+    size_t len;      /* bytes read into buf */
+    size_t head_len; /* the head's length with its blank line, once read */
+};
+
+/* Reads from c until the blank line ending the head. 0: read; 408 or 431: the status to answer with
+ * (the deadline, on clock_monotonic_ms, passed; no head ends within max bytes); -1: the client went
+ * away, or stop_fd became readable: close without a word. */
+int srv_http_head_read(struct srv_conn *c, struct srv_http_head *h, int stop_fd, int64_t deadline);
+
 /* Parses a complete head (as measured by srv_http_head_length). EINVAL: malformed; E2BIG: too many
  * headers. */
 int srv_http_parse(const char *buf, size_t len, struct srv_http_request *ret, crisp_error_t **err);

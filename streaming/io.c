@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "streaming/io.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -157,6 +159,23 @@ void srv_conn_shutdown_write(struct srv_conn *c)
     shutdown(c->fd, SHUT_WR);
 }
 
+int srv_fd_wait(int fd, short events, int stop_fd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - clock_monotonic_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = stop_fd, .events = POLLIN}};
+        int r = poll(p, 2, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || p[1].revents)
+            return -1;
+        if (r > 0)
+            return 1;
+    }
+}
+
 int srv_conn_write_all(struct srv_conn *c, const void *data, size_t n, int timeout_ms)
 {
     const uint8_t *p = data;
@@ -238,5 +257,3 @@ ssize_t srv_base64_decode(const char *in, size_t n, uint8_t *ret)
     }
     return (ssize_t)o;
 }
-
-

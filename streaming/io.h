@@ -72,6 +72,10 @@ bool srv_conn_pending(struct srv_conn *c);
 /* TLS close_notify (best effort) and shutdown of the write side. */
 void srv_conn_shutdown_write(struct srv_conn *c);
 
+/* Waits for events on fd until deadline (clock_monotonic_ms): 1 when they came; 0 once the deadline
+ * has passed; -1 when stop_fd is readable (the server stops) or poll fails. */
+int srv_fd_wait(int fd, short events, int stop_fd, int64_t deadline);
+
 /* Writes all of data, polling up to timeout_ms per wait; for the short HTTP responses. */
 int srv_conn_write_all(struct srv_conn *c, const void *data, size_t n, int timeout_ms);
 
@@ -79,6 +83,5 @@ int srv_conn_write_all(struct srv_conn *c, const void *data, size_t n, int timeo
 char *srv_base64_encode(const void *data, size_t n, bool url);
 /* Standard alphabet, padding optional; -1 on bad input. ret must hold n * 3 / 4 + 3 bytes. */
 ssize_t srv_base64_decode(const char *in, size_t n, uint8_t *ret);
-
 
 #endif

@@ -2,14 +2,12 @@
 #include "streaming/serve.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "streaming/apps.h"
 #include "streaming/http.h"
 #include "streaming/transport.h"
 #include "streaming/ws/ws.h"
-#include "common/clock.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,47 +16,13 @@
 #define HEAD_TIMEOUT_MS 10000
 
 /* Protocols we speak, in no order: the client's order of preference decides, as in kubelet. */
-static const char *const spdy_remotecommand[] = {"v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
-                                                 "channel.k8s.io", NULL};
+static const char *const spdy_remotecommand[] = {"v4.channel.k8s.io", "v3.channel.k8s.io",
+                                                 "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const spdy_portforward[] = {"portforward.k8s.io", NULL};
-static const char *const ws_remotecommand[] = {"v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
-                                               "channel.k8s.io", "base64.channel.k8s.io", NULL};
+static const char *const ws_remotecommand[] = {"v5.channel.k8s.io",        "v4.channel.k8s.io",
+                                               "v4.base64.channel.k8s.io", "channel.k8s.io",
+                                               "base64.channel.k8s.io",    NULL};
 static const char *const ws_portforward[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io", NULL};
-
-struct head {
-    char buf[SRV_HTTP_HEAD_MAX];
-    size_t len, head_len;
-};
-
-/* Reads until the blank line ending the head: 0, or the HTTP status to answer with (-1: just close). */
-static int read_head(struct srv_conn *c, int stop_fd, struct head *h)
-{
-    int64_t deadline = clock_monotonic_ms() + HEAD_TIMEOUT_MS;
-    for (;;) {
-        ssize_t n = srv_http_head_length(h->buf, h->len, sizeof(h->buf));
-        if (n < 0)
-            return 431;
-        if (n > 0) {
-            h->head_len = (size_t)n;
-            return 0;
-        }
-        ssize_t r = srv_conn_read(c, h->buf + h->len, sizeof(h->buf) - h->len);
-        if (r > 0) {
-            h->len += (size_t)r;
-            continue;
-        }
-        if (r == 0 || errno != EAGAIN)
-            return -1;
-        int64_t left = deadline - clock_monotonic_ms();
-        if (left <= 0)
-            return 408;
-        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
-        if (poll(p, 2, (int)left) < 0 && errno != EINTR)
-            return -1;
-        if (p[1].revents)
-            return -1;
-    }
-}
 
 /* "/exec/TOKEN" and the like: the kind, and the token in ret_token; -1 for any other path. */
 static int route(const char *path, enum srv_streaming_kind *ret_kind, const char **ret_token)
@@ -82,7 +46,8 @@ static int route(const char *path, enum srv_streaming_kind *ret_kind, const char
 
 /* The first of the client's protocols (all values of header, comma-separated) that we speak: 1 and
  * ret set; 0 when the client named none; -1 when we speak none of them. */
-static int negotiate(const struct srv_headers *h, const char *header, const char *const *ours, const char **ret)
+static int negotiate(const struct srv_headers *h, const char *header, const char *const *ours,
+                     const char **ret)
 {
     char theirs[16][64];
     size_t n = srv_http_header_tokens(h, header, theirs, 16);
@@ -118,7 +83,8 @@ static size_t ws_ports(const struct srv_streaming_request *req, const char *quer
     char values[16][64];
     size_t nv = srv_http_query_values(query, "port", values, 16);
     for (size_t i = 0; i < nv; i++)
-        for (char *save = NULL, *tok = strtok_r(values[i], ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *tok = strtok_r(values[i], ",", &save); tok && n < max;
+             tok = strtok_r(NULL, ",", &save)) {
             char *end;
             long p = strtol(tok, &end, 10);
             if (*end || p < 1 || p > 65535)
@@ -129,7 +95,7 @@ static size_t ws_ports(const struct srv_streaming_request *req, const char *quer
 }
 
 /* Bytes the client sent right behind its request head are the session's first. */
-static void run_session(const struct head *h, struct srv_session *s)
+static void run_session(const struct srv_http_head *h, struct srv_session *s)
 {
     if (h->len > h->head_len && srv_buf_append(&s->in, h->buf + h->head_len, h->len - h->head_len) < 0) {
         srv_session_fini(s);
@@ -138,7 +104,7 @@ static void run_session(const struct head *h, struct srv_session *s)
     srv_session_run(s);
 }
 
-static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct head *h,
+static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct srv_http_head *h,
                         const struct srv_http_request *http, const struct srv_streaming_request *req)
 {
     bool pf = req->kind == SRV_STREAMING_PORTFORWARD;
@@ -147,9 +113,10 @@ static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, con
                   &protocol) < 0)
         return srv_http_respond(c, 403, "unable to upgrade: no common stream protocol version\n");
     char resp[256];
-    int n = snprintf(resp, sizeof(resp),
-                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n%s%s%s\r\n",
-                     protocol ? "X-Stream-Protocol-Version: " : "", protocol ? protocol : "", protocol ? "\r\n" : "");
+    int n = snprintf(
+        resp, sizeof(resp),
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n%s%s%s\r\n",
+        protocol ? "X-Stream-Protocol-Version: " : "", protocol ? protocol : "", protocol ? "\r\n" : "");
     struct srv_session s;
     srv_session_init(&s, c, ctx->stop_fd);
     s.idle_timeout_ms = ctx->idle_timeout_ms;
@@ -159,7 +126,8 @@ static int upgrade_spdy(const struct srv_serve_ctx *ctx, struct srv_conn *c, con
         return srv_http_respond(c, 500, "out of memory\n");
     }
     int r = pf ? srv_portforward_attach(&s, req, ctx->backend, NULL, 0, false, &err)
-               : srv_remotecommand_attach(&s, req, ctx->backend, remotecommand_version(protocol), false, &err);
+               : srv_remotecommand_attach(&s, req, ctx->backend, remotecommand_version(protocol), false,
+                                          &err);
     if (r == 0 && srv_conn_write_all(c, resp, (size_t)n, 2000) == 0) {
         run_session(h, &s);
     } else {
@@ -182,7 +150,7 @@ static int ws_respond(struct srv_conn *c, const char *accept, const char *protoc
     return srv_conn_write_all(c, resp, (size_t)n, 2000);
 }
 
-static int upgrade_ws(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct head *h,
+static int upgrade_ws(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct srv_http_head *h,
                       const struct srv_http_request *http, const struct srv_streaming_request *req)
 {
     bool pf = req->kind == SRV_STREAMING_PORTFORWARD;
@@ -192,7 +160,8 @@ static int upgrade_ws(const struct srv_serve_ctx *ctx, struct srv_conn *c, const
     if (!version || strcmp(version, "13") != 0 || !key || srv_ws_accept_key(key, accept) < 0)
         return srv_http_respond(c, 400, "bad WebSocket handshake\n");
     const char *protocol = NULL;
-    if (negotiate(&http->headers, "Sec-WebSocket-Protocol", pf ? ws_portforward : ws_remotecommand, &protocol) < 0)
+    if (negotiate(&http->headers, "Sec-WebSocket-Protocol", pf ? ws_portforward : ws_remotecommand,
+                  &protocol) < 0)
         return srv_http_respond(c, 403, "unable to upgrade: no common WebSocket protocol\n");
     bool base64 = protocol && strstr(protocol, "base64.") != NULL;
     uint16_t ports[64];
@@ -223,7 +192,7 @@ static void request_freep(struct srv_streaming_request **r)
     srv_streaming_request_free(*r);
 }
 
-static int serve_request(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct head *h,
+static int serve_request(const struct srv_serve_ctx *ctx, struct srv_conn *c, const struct srv_http_head *h,
                          const struct srv_http_request *http)
 {
     enum srv_streaming_kind kind;
@@ -232,7 +201,8 @@ static int serve_request(const struct srv_serve_ctx *ctx, struct srv_conn *c, co
         return srv_http_respond(c, 404, "404 page not found\n");
     if (strcmp(http->method, "GET") != 0 && strcmp(http->method, "POST") != 0)
         return srv_http_respond(c, 405, "method not allowed\n");
-    _cleanup_(request_freep) struct srv_streaming_request *req = srv_tokens_take(ctx->tokens, token, clock_monotonic_ms());
+    _cleanup_(request_freep) struct srv_streaming_request *req = srv_tokens_take(ctx->tokens, token,
+                                                                                 clock_monotonic_ms());
     if (!req || req->kind != kind)
         return srv_http_respond(c, 404, "404 page not found\n");
     if (!srv_http_header_has_token(&http->headers, "Connection", "upgrade"))
@@ -246,10 +216,11 @@ static int serve_request(const struct srv_serve_ctx *ctx, struct srv_conn *c, co
 
 void srv_streaming_serve(const struct srv_serve_ctx *ctx, struct srv_conn *c)
 {
-    _cleanup_free_ struct head *h = calloc(1, sizeof(*h));
-    if (!h)
+    _cleanup_free_ char *buf = malloc(SRV_HTTP_HEAD_MAX);
+    if (!buf)
         return;
-    int status = read_head(c, ctx->stop_fd, h);
+    struct srv_http_head h = {.buf = buf, .max = SRV_HTTP_HEAD_MAX};
+    int status = srv_http_head_read(c, &h, ctx->stop_fd, clock_monotonic_ms() + HEAD_TIMEOUT_MS);
     if (status != 0) {
         if (status > 0)
             srv_http_respond(c, status, status == 408 ? "request timeout\n" : "request head too large\n");
@@ -257,10 +228,10 @@ void srv_streaming_serve(const struct srv_serve_ctx *ctx, struct srv_conn *c)
     }
     struct srv_http_request http = {0};
     crisp_error_t *err = NULL;
-    if (srv_http_parse(h->buf, h->head_len, &http, &err) < 0)
+    if (srv_http_parse(h.buf, h.head_len, &http, &err) < 0)
         srv_http_respond(c, 400, "malformed request\n");
     else
-        serve_request(ctx, c, h, &http);
+        serve_request(ctx, c, &h, &http);
     crisp_error_free(err);
     srv_http_request_fini(&http);
 }
