@@ -5,10 +5,18 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
 
 #define MOUNTINFO_MAX (16 * 1024 * 1024)
 
@@ -77,5 +85,45 @@ int rt_propagation_ensure(const char *host_path, bool need_shared, crisp_error_t
         return 0;
     if (mount(NULL, best.mountpoint, NULL, MS_SHARED, NULL) < 0)
         return crisp_error_errno(err, "make %s (holding %s) shared", best.mountpoint, real);
+    return 0;
+}
+
+static bool rro_supported;
+
+/* A size of 0 is EINVAL where the call exists, before any fd is looked at; ENOSYS (or a seccomp
+ * filter's EPERM) where it does not. */
+static void rro_probe(void)
+{
+    rro_supported = syscall(SYS_mount_setattr, -1, "", AT_EMPTY_PATH, NULL, 0) < 0 && errno == EINVAL;
+}
+
+bool rt_mount_rro_supported(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rro_probe);
+    return rro_supported;
+}
+
+static const char *propagation_cri_name(enum rt_propagation p)
+{
+    return p == RT_PROPAGATION_BIDIRECTIONAL       ? "PROPAGATION_BIDIRECTIONAL"
+           : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "PROPAGATION_HOST_TO_CONTAINER"
+                                                   : "PROPAGATION_PRIVATE";
+}
+
+int rt_mount_rro_check(const struct rt_mount *m, crisp_error_t **err)
+{
+    if (!m->recursive_readonly)
+        return 0;
+    const char *path = m->container_path;
+    if (!m->readonly)
+        return crisp_error_make(err, EINVAL, "mount %s: recursive_read_only needs readonly", path);
+    if (m->propagation != RT_PROPAGATION_PRIVATE)
+        return crisp_error_make(err, EINVAL,
+                                "mount %s: recursive_read_only needs PROPAGATION_PRIVATE, not %s", path,
+                                propagation_cri_name(m->propagation));
+    if (!rt_mount_rro_supported())
+        return crisp_error_make(err, EINVAL,
+                                "mount %s: recursive_read_only needs mount_setattr(2), Linux 5.12", path);
     return 0;
 }

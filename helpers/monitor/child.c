@@ -83,7 +83,10 @@ static int cwd_prepare(const struct mon_spec *spec, int rootfd)
 
 static int rootfs_build(const struct mon_spec *spec)
 {
-    /* Slave, so that host mounts still reach us but nothing we mount or unmount leaks back. */
+    /* Slave, so that host mounts still reach us but nothing we mount or unmount leaks back; the
+     * bidirectional volumes are cloned first, as peers of the host's mounts. */
+    if (mon_mounts_hold_shared(spec) < 0)
+        return -1;
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return hl_fail(errno, "make / a slave mount");
     if (mon_rootfs_mount(spec) < 0)

@@ -62,6 +62,7 @@ _Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, 
 int mon_rootfs_mount(const struct mon_spec *spec);
 int mon_rootfs_pivot(const char *mountpoint);
 int mon_mounts_apply(const struct mon_spec *spec, int rootfd);
+int mon_mounts_hold_shared(const struct mon_spec *spec); /* before "/" becomes a slave */
 int mon_devices_create(const struct mon_spec *spec, int rootfd);
 int mon_exec(const struct mon_spec *spec); /* returns only on failure, with errno set */
 

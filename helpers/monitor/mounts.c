@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -87,13 +88,14 @@ static int propagation_set(const struct mon_mount *m, const char *target)
     return 0;
 }
 
-/* Read-only all the way down, submounts included; skipped on kernels before 5.12. */
+/* Read-only all the way down, submounts included. crispd refuses the request on kernels before 5.12;
+ * failing here too keeps a submount from staying writable where read-only was promised. */
 static int recursive_ro_set(const struct mon_mount *m, int fd)
 {
     if (!m->recursive_ro)
         return 0;
     struct mount_attr_v0 attr = {.attr_set = ATTR_RDONLY};
-    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0 || errno == ENOSYS)
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
         return 0;
     return hl_fail(errno, "mount %s: recursive read-only", m->destination);
 }
@@ -115,11 +117,57 @@ static int mount_adjust(int rootfd, const struct mon_mount *m)
     return rc;
 }
 
-static int mount_one(int rootfd, const struct mon_mount *m)
+static bool is_bidirectional(const struct mon_mount *m)
+{
+    return is_bind(m) && m->propagation && strcmp(m->propagation, "rshared") == 0 &&
+           !(m->idmap && mon_userns_active());
+}
+
+/* Detached clones of the bidirectional volumes by spec index (-1: none), taken while our copies of
+ * the host's mounts are still its peers: a clone stays in the peer group, so what the container
+ * mounts under it reaches the host, which a bind of our copy, a slave once "/" is, would not. */
+static int *held;
+
+static int *held_new(size_t n)
+{
+    int *fds = malloc(n * sizeof(*fds));
+    for (size_t i = 0; fds && i < n; i++)
+        fds[i] = -1;
+    return fds;
+}
+
+int mon_mounts_hold_shared(const struct mon_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct mon_mount *m = &spec->mounts[i];
+        if (!is_bidirectional(m))
+            continue;
+        if (!held && !(held = held_new(spec->n_mounts)))
+            return hl_fail(ENOMEM, "mount %s", m->destination);
+        held[i] = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (held[i] < 0)
+            return hl_fail(errno, "mount %s: clone %s for bidirectional propagation", m->destination,
+                           m->source);
+    }
+    return 0;
+}
+
+static int held_attach(const struct mon_mount *m, int held_fd, int target_fd)
+{
+    int rc = move_mount(held_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int saved = errno;
+    close(held_fd);
+    close(target_fd);
+    return rc < 0 ? hl_fail(saved, "mount %s", m->destination) : 0;
+}
+
+static int mount_one(int rootfd, const struct mon_mount *m, int held_fd)
 {
     int fd = target_create(rootfd, m);
     if (fd < 0)
         return -1;
+    if (held_fd >= 0)
+        return held_attach(m, held_fd, fd) < 0 ? -1 : mount_adjust(rootfd, m);
     char target[32];
     fd_path(fd, target);
     if (m->idmap && mon_userns_active()) {
@@ -140,7 +188,7 @@ static int mount_one(int rootfd, const struct mon_mount *m)
 int mon_mounts_apply(const struct mon_spec *spec, int rootfd)
 {
     for (size_t i = 0; i < spec->n_mounts; i++)
-        if (mount_one(rootfd, &spec->mounts[i]) < 0)
+        if (mount_one(rootfd, &spec->mounts[i], held ? held[i] : -1) < 0)
             return -1;
     return 0;
 }
