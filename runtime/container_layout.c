@@ -60,8 +60,9 @@ static int make_cgroup(struct rt_runtime *rt, struct rt_container *c, const stru
         c->info.cgroup_path = NULL;
         return crisp_error_oom(err);
     }
-    int depth = 0;
-    if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &depth, err) < 0 ||
+    /* Only "ctr-<id>" is new below the pod's cgroup, so removal takes one level (a uniform 1). */
+    struct rt_cgroup_created created;
+    if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &created, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
         return -1;
     return devices_restrict(rt, c, s, in->devices, err);
@@ -98,7 +99,7 @@ int rt_container_layout_make(struct rt_runtime *rt, struct rt_container *c, cons
 void rt_container_layout_undo(struct rt_runtime *rt, struct rt_container *c)
 {
     if (c->info.cgroup_path)
-        rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, 1, NULL);
+        rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, &RT_CGROUP_CREATED_UNIFORM(1), NULL);
     dir_remove_all(c->dir, NULL);
     dir_remove_all(c->rw_dir, NULL);
 }

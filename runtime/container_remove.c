@@ -9,8 +9,8 @@
 static int remove_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
 {
     rt_container_stop_locked(rt, c, 0);
-    if (rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, 1, err) < 0 || dir_remove_all(c->rw_dir, err) < 0 ||
-        dir_remove_all(c->dir, err) < 0)
+    if (rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, &RT_CGROUP_CREATED_UNIFORM(1), err) < 0 ||
+        dir_remove_all(c->rw_dir, err) < 0 || dir_remove_all(c->dir, err) < 0)
         return -1;
     /* Lookups that took their reference before find c removed once they hold its lock; later ones miss it. */
     c->removed = true;

@@ -26,10 +26,11 @@ static bool ip_valid(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-/* RFC 1123: dot-separated labels of letters, digits and inner hyphens, 1..63 bytes each. */
+/* RFC 1123: dot-separated labels of letters, digits and inner hyphens, 1..63 bytes each; and no
+ * longer than the kernel's UTS name (64 bytes), which the pod's namespace gets. */
 static bool hostname_valid(const char *name)
 {
-    if (strlen(name) == 0 || strlen(name) > 253)
+    if (strlen(name) == 0 || strlen(name) > RT_POD_HOSTNAME_MAX)
         return false;
     for (const char *label = name;; label++) {
         size_t len = strspn(label, ALNUM "-");
@@ -56,7 +57,7 @@ static int check_searches(char *const *searches, crisp_error_t **err)
         return crisp_error_make(err, EINVAL, "%zu DNS search domains, more than %d", n, RT_POD_DNS_SEARCH_MAX);
     for (size_t i = 0; i < n; i++) {
         if (!word_valid(searches[i], ALNUM ".-", 253))
-            return crisp_error_make(err, EINVAL, "invalid DNS search domain \"%s\"", searches[i]);
+            return crisp_error_make(err, EINVAL, "invalid DNS search domain \"%.80s\"", searches[i]);
         chars += strlen(searches[i]);
     }
     if (chars > RT_POD_DNS_SEARCH_CHARS_MAX)
@@ -69,17 +70,25 @@ static int check_dns(const struct rt_pod_dns *dns, crisp_error_t **err)
 {
     for (size_t i = 0; i < strv_len(dns->servers); i++)
         if (!ip_valid(dns->servers[i]))
-            return crisp_error_make(err, EINVAL, "invalid DNS server \"%s\": not an IP address", dns->servers[i]);
+            return crisp_error_make(err, EINVAL, "invalid DNS server \"%.80s\": not an IP address", dns->servers[i]);
     for (size_t i = 0; i < strv_len(dns->options); i++)
         if (!word_valid(dns->options[i], ALNUM ":._-", 256))
-            return crisp_error_make(err, EINVAL, "invalid DNS option \"%s\"", dns->options[i]);
+            return crisp_error_make(err, EINVAL, "invalid DNS option \"%.80s\"", dns->options[i]);
     return check_searches(dns->searches, err);
+}
+
+int rt_pod_files_check(const char *hostname, const struct rt_pod_dns *dns, crisp_error_t **err)
+{
+    if (hostname && *hostname && !hostname_valid(hostname))
+        return crisp_error_make(err, EINVAL, "invalid hostname \"%.80s\": at most %d bytes of letters, digits, "
+                                "'-' and '.'", hostname, RT_POD_HOSTNAME_MAX);
+    return dns ? check_dns(dns, err) : 0;
 }
 
 static int check_inputs(const char *hostname, const struct rt_pod_dns *dns, char *const *ips, crisp_error_t **err)
 {
     if (!hostname_valid(hostname))
-        return crisp_error_make(err, EINVAL, "invalid hostname \"%s\"", hostname);
+        return crisp_error_make(err, EINVAL, "invalid hostname \"%.80s\"", hostname);
     for (size_t i = 0; i < strv_len(ips); i++)
         if (!ip_valid(ips[i]))
             return crisp_error_make(err, EINVAL, "invalid pod IP \"%s\"", ips[i]);

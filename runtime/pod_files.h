@@ -8,6 +8,8 @@
 #define RT_POD_DNS_SEARCH_MAX 32
 #define RT_POD_DNS_SEARCH_CHARS_MAX 2048
 #define RT_POD_HOST_RESOLV_CONF_MAX (64 * 1024)
+/* The kernel's UTS name length (HOST_NAME_MAX). */
+#define RT_POD_HOSTNAME_MAX 64
 
 /* CRI's DNSConfig; each list NULL-terminated or NULL. All empty: the pod uses the host's file. */
 struct rt_pod_dns {
@@ -15,6 +17,10 @@ struct rt_pod_dns {
     char *const *searches;
     char *const *options;
 };
+
+/* Checks what rt_pod_files_write would refuse, before anything is made: the hostname ("" or NULL:
+ * the host's) and the DNS settings. */
+int rt_pod_files_check(const char *hostname, const struct rt_pod_dns *dns, crisp_error_t **err);
 
 /* Writes dir/hostname, dir/hosts (kubelet's managed format, with a line for each pod IP) and
  * dir/resolv.conf, each atomically. dns may be NULL; ips may be NULL. Bad values fail with EINVAL. */

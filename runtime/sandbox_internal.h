@@ -3,6 +3,7 @@
 #ifndef CRISP_RUNTIME_SANDBOX_INTERNAL_H
 #define CRISP_RUNTIME_SANDBOX_INTERNAL_H
 
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/index.h"
 #include "runtime/sandbox.h"
 
@@ -23,7 +24,7 @@ struct rt_sandbox {
     pthread_mutex_t lock; /* guards the rest; serialises run, stop and remove of this pod */
     bool removed;         /* torn down and out of the index: lookups holding a reference treat it as absent */
     uint64_t init_start;
-    int cgroup_depth;
+    struct rt_cgroup_created cgroup_created; /* what of info.cgroup_path crisp made, per hierarchy */
     bool shm_mounted;
     bool network_up;
     struct rt_port *ports;

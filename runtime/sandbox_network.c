@@ -54,11 +54,15 @@ int rt_sandbox_network_teardown(struct rt_runtime *rt, struct rt_sandbox *sb, cr
     struct rt_cni_request req;
     cni_request(sb, maps, &req);
     int r = -1;
+    /* Only the last attempt's error is reported; the caller may pass no error at all (err NULL). */
+    _cleanup_error_ crisp_error_t *last = NULL;
     for (int attempt = 0; attempt < CNI_DEL_ATTEMPTS && r < 0; attempt++) {
-        crisp_error_freep(err);
-        r = rt_cni_del(rt->cni, &req, sb->info.cni_result[0] ? sb->info.cni_result : NULL, err);
+        crisp_error_freep(&last);
+        r = rt_cni_del(rt->cni, &req, sb->info.cni_result[0] ? sb->info.cni_result : NULL, &last);
     }
     if (r == 0)
         sb->network_up = false;
+    else if (err && !*err)
+        *err = TAKE_PTR(last);
     return r;
 }

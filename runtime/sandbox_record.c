@@ -5,6 +5,7 @@
 #include "common/json.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,17 @@ static void gen_info(yajl_gen g, const struct rt_sandbox_info *i)
     json_gen_kv_str(g, "cni_result", i->cni_result);
 }
 
+/* "cgroup_depth", the deepest level, is what records held before per-hierarchy depths. */
+static void gen_cgroup_created(yajl_gen g, const struct rt_cgroup_created *c)
+{
+    json_gen_kv_int(g, "cgroup_depth", rt_cgroup_created_max(c));
+    json_gen_str(g, "cgroup_created");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < c->n; i++)
+        json_gen_kv_int(g, c->levels[i].name, c->levels[i].depth);
+    yajl_gen_map_close(g);
+}
+
 char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -73,7 +85,7 @@ char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
     yajl_gen_map_open(g);
     gen_info(g, &sb->info);
     json_gen_kv_int(g, "init_start", (long long)sb->init_start);
-    json_gen_kv_int(g, "cgroup_depth", sb->cgroup_depth);
+    gen_cgroup_created(g, &sb->cgroup_created);
     json_gen_str(g, "shm_mounted");
     yajl_gen_bool(g, sb->shm_mounted);
     json_gen_str(g, "network_up");
@@ -136,6 +148,25 @@ static int get_ports(yajl_val root, struct rt_sandbox *sb)
     return 0;
 }
 
+/* A record without "cgroup_created" is from before per-hierarchy depths: its one depth holds for
+ * every hierarchy, as it did when it was written. */
+static int get_cgroup_created(yajl_val root, struct rt_cgroup_created *c)
+{
+    yajl_val v = get(root, "cgroup_created", yajl_t_object);
+    *c = (struct rt_cgroup_created){0};
+    if (!v) {
+        c->rest = (int)json_get_int(root, "cgroup_depth");
+        return 0;
+    }
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        yajl_val depth = v->u.object.values[i];
+        if (!YAJL_IS_INTEGER(depth) || YAJL_GET_INTEGER(depth) > INT_MAX ||
+            rt_cgroup_created_set(c, v->u.object.keys[i], (int)YAJL_GET_INTEGER(depth), NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int load_info(yajl_val root, struct rt_sandbox_info *i)
 {
     yajl_val id = get(root, "id", yajl_t_string);
@@ -176,10 +207,9 @@ int rt_sandbox_record_from_json(const char *text, struct rt_sandbox *sb, crisp_e
     int r = root && YAJL_IS_OBJECT(root) ? load_info(root, &sb->info) : -1;
     if (r == 0) {
         sb->init_start = (uint64_t)json_get_int(root, "init_start");
-        sb->cgroup_depth = (int)json_get_int(root, "cgroup_depth");
         sb->shm_mounted = YAJL_IS_TRUE(get(root, "shm_mounted", yajl_t_any));
         sb->network_up = YAJL_IS_TRUE(get(root, "network_up", yajl_t_any));
-        r = get_ports(root, sb);
+        r = get_cgroup_created(root, &sb->cgroup_created) < 0 ? -1 : get_ports(root, sb);
     }
     yajl_tree_free(root);
     return r < 0 ? crisp_error_make(err, EINVAL, "pod record is damaged") : 0;

@@ -75,7 +75,9 @@ static int validate_spec(const struct rt_sandbox_spec *s, crisp_error_t **err)
         if (rt_sysctl_check(s->sysctls[i].key, s->sysctls[i].value, s->net_mode == RT_NS_NODE,
                             s->ipc_mode == RT_NS_NODE, err) < 0)
             return -1;
-    return 0;
+    /* Before the CNI ADD: a bad hostname or DNS setting found after it left the pod half-made. */
+    struct rt_pod_dns dns = {s->dns_servers, s->dns_searches, s->dns_options};
+    return rt_pod_files_check(s->hostname, &dns, err);
 }
 
 static int setup_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
@@ -90,7 +92,7 @@ static int setup_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const stru
         return crisp_error_oom(err);
     }
     sb->info.cgroup_path = TAKE_PTR(parent);
-    if (rt_cgroup_create(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_depth, err) < 0)
+    if (rt_cgroup_create(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_created, err) < 0)
         return -1;
     if (s->resources && rt_cgroup_apply(&rt->cgroups, sb->info.cgroup_path, s->resources, err) < 0)
         return -1;

@@ -59,9 +59,9 @@ int rt_sandbox_teardown_all(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_
 {
     if (rt_sandbox_teardown_running(rt, sb, err) < 0)
         return -1;
-    if (sb->info.cgroup_path && sb->cgroup_depth > 0 &&
-        rt_cgroup_remove(&rt->cgroups, sb->info.cgroup_path, sb->cgroup_depth, err) < 0)
+    if (sb->info.cgroup_path && rt_cgroup_created_max(&sb->cgroup_created) > 0 &&
+        rt_cgroup_remove(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_created, err) < 0)
         return -1;
-    sb->cgroup_depth = 0;
+    sb->cgroup_created = (struct rt_cgroup_created){0};
     return dir_remove_all(sb->info.dir, err);
 }

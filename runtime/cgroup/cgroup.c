@@ -99,13 +99,16 @@ static int check_resources(const struct rt_cgroup_resources *res, crisp_error_t 
     return 0;
 }
 
-int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                      crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
-    int r = root->ops->create(root, path, ret_created_depth, err);
-    return r < 0 ? crisp_error_wrap(err, "create cgroup %s", path) : 0;
+    struct rt_cgroup_created created = {0};
+    if (root->ops->create(root, path, &created, err) < 0)
+        return crisp_error_wrap(err, "create cgroup %s", path);
+    *ret_created = created;
+    return 0;
 }
 
 int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
@@ -140,11 +143,12 @@ int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int 
     return r < 0 ? crisp_error_wrap(err, "kill processes of cgroup %s", path) : 0;
 }
 
-int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
+int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                     crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
-    int r = root->ops->remove(root, path, created_depth, err);
+    int r = root->ops->remove(root, path, created, err);
     return r < 0 ? crisp_error_wrap(err, "remove cgroup %s", path) : 0;
 }
 

@@ -48,10 +48,36 @@ struct rt_cgroup_resources {
     size_t n_unified;
 };
 
+/* How many trailing components of a path crisp created, per hierarchy: a v1 controller's directory
+ * ("cpu", "devices") or "unified" on v2. Kubelet's cgroupfs driver makes kubepods/<qos>/pod<uid> only
+ * in the controllers it manages, so one pod path can be kubelet's in one hierarchy and crisp's in
+ * another; removal must tell them apart. A hierarchy not listed counts as rest: 0 for what
+ * rt_cgroup_create reports, the one depth records written before per-hierarchy depths held. */
+#define RT_CGROUP_HIERARCHIES_MAX 12
+#define RT_CGROUP_HIERARCHY_NAME_MAX 16
+
+struct rt_cgroup_created {
+    int rest;
+    size_t n;
+    struct rt_cgroup_level {
+        char name[RT_CGROUP_HIERARCHY_NAME_MAX];
+        int depth;
+    } levels[RT_CGROUP_HIERARCHIES_MAX];
+};
+
+/* The same depth in every hierarchy, as for a container's own "ctr-<id>" level. */
+#define RT_CGROUP_CREATED_UNIFORM(d) ((const struct rt_cgroup_created){.rest = (d)})
+
+int rt_cgroup_created_depth(const struct rt_cgroup_created *c, const char *hierarchy);
+/* The deepest level of any hierarchy: 0 when crisp made nothing anywhere. */
+int rt_cgroup_created_max(const struct rt_cgroup_created *c);
+/* Sets hierarchy's depth; EINVAL for a name that doesn't fit or a negative depth, ENOSPC when full. */
+int rt_cgroup_created_set(struct rt_cgroup_created *c, const char *hierarchy, int depth, crisp_error_t **err);
+
 /* Creates path (and any missing ancestors) in every hierarchy in use; on v1 the cpuset of each new
- * directory is copied from its parent so tasks can join. *ret_created_depth tells how many trailing
- * components were created, so removal takes away only what crisp made. */
-int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+ * directory is copied from its parent so tasks can join. *ret_created tells, per hierarchy, how many
+ * trailing components were created, so removal takes away only what crisp made. */
+int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                      crisp_error_t **err);
 
 /* Writes resources (all or nothing: on a failure already written values are restored). */
@@ -69,9 +95,11 @@ int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t p
 /* Kills every process in path (and below) with SIGKILL, waits up to timeout_ms for them to go. */
 int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
 
-/* Removes path's directory (children first) and then up to created_depth - 1 of its ancestors when
- * empty. A missing directory is success; a busy one is EBUSY. */
-int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err);
+/* In each hierarchy where created gives depth d > 0, removes path's directory (children first) and
+ * then up to d - 1 of its ancestors when empty; where d is 0 the path is someone else's (kubelet's
+ * pod cgroup) and is left alone. A missing directory is success; a busy one is EBUSY. */
+int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                     crisp_error_t **err);
 
 /* Pids in path (this level only); caller frees *ret_pids. */
 int rt_cgroup_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,

@@ -61,7 +61,9 @@ void rt_cgroup_undo_fini(struct rt_cgroup_undo *undo);
  * the table for root->mode). cgroup.c checks paths and resources before it calls a slot: a backend
  * sees only paths rt_cgroup_path_check accepts (the root "/" only in pids) and valid resources. */
 struct rt_cgroup_ops {
-    int (*create)(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth, crisp_error_t **err);
+    /* Fills ret_created (zeroed by the caller) with every hierarchy it looked at, 0 where nothing was made. */
+    int (*create)(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
+                  crisp_error_t **err);
     /* Writes through undo; the caller rolls it back when this fails. */
     int (*apply)(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
                  struct rt_cgroup_undo *undo, crisp_error_t **err);
@@ -70,7 +72,8 @@ struct rt_cgroup_ops {
                             crisp_error_t **err);
     int (*enter)(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
     int (*kill_all)(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
-    int (*remove)(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err);
+    int (*remove)(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                  crisp_error_t **err);
     int (*pids)(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
                 crisp_error_t **err);
     /* Next: stats (CPU, memory and pids usage of path), read from the cgroup's files on each call. */

@@ -80,29 +80,31 @@ static int cpuset_copy_step(const char *dir, int depth, bool created, crisp_erro
     return 0;
 }
 
-static int v1_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+/* Each hierarchy keeps its own depth: kubelet makes its pod cgroup only in the controllers it
+ * manages (not devices, freezer, blkio), and the levels it made must outlive crisp's pod. */
+static int v1_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                      crisp_error_t **err)
 {
     struct v1_set set;
     if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
-    int created[ARRAY_SIZE(wanted)] = {0}, depth = 0;
+    int created[ARRAY_SIZE(wanted)] = {0};
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_copy_step : NULL;
         int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err)
                      : crisp_error_oom(err);
+        if (r == 0)
+            r = rt_cgroup_created_set(ret_created, set.names[i], created[i], err);
         if (r < 0) {
-            for (size_t j = 0; j < i; j++) {
+            for (size_t j = 0; j <= i; j++) {
                 _cleanup_free_ char *made = rt_cgroup_join(root->mount, set.names[j]);
                 if (made)
                     rt_cgroup_rmdir_up(made, path, created[j]);
             }
             return -1;
         }
-        depth = created[i] > depth ? created[i] : depth;
     }
-    *ret_created_depth = depth;
     return 0;
 }
 
@@ -296,17 +298,21 @@ static int v1_kill_all(const struct rt_cgroup_root *root, const char *path, int 
 }
 
 /* Every controller is tried, so one busy hierarchy doesn't leave the others behind. */
-static int v1_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
+static int v1_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                     crisp_error_t **err)
 {
     struct v1_set set;
     int ret = 0;
     if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
     for (size_t i = 0; i < set.n; i++) {
+        int depth = rt_cgroup_created_depth(created, set.names[i]);
+        if (depth <= 0)
+            continue;
         _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         if (!base)
             return crisp_error_oom(err);
-        if (rt_cgroup_remove_at(base, path, created_depth, err) < 0)
+        if (rt_cgroup_remove_at(base, path, depth, err) < 0)
             ret = -1;
     }
     return ret;

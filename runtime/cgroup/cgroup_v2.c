@@ -11,6 +11,9 @@
 
 static const char *const wanted[] = {"cpuset", "cpu", "io", "memory", "hugetlb", "pids"};
 
+/* The one hierarchy's name in a struct rt_cgroup_created. */
+#define V2_HIERARCHY "unified"
+
 uint64_t rt_cgroup_shares_to_weight(uint64_t shares)
 {
     shares = shares < 2 ? 2 : shares > 262144 ? 262144 : shares;
@@ -64,10 +67,17 @@ static int enable_step(const char *dir, int depth, bool created, crisp_error_t *
     return enable_controllers(parent, err);
 }
 
-static int v2_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+static int v2_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                      crisp_error_t **err)
 {
-    return rt_cgroup_mkdir_walk(root->mount, path, enable_step, ret_created_depth, err);
+    int depth = 0;
+    if (rt_cgroup_mkdir_walk(root->mount, path, enable_step, &depth, err) < 0)
+        return -1;
+    if (rt_cgroup_created_set(ret_created, V2_HIERARCHY, depth, err) < 0) {
+        rt_cgroup_rmdir_up(root->mount, path, depth);
+        return -1;
+    }
+    return 0;
 }
 
 struct v2_apply {
@@ -199,9 +209,13 @@ static int v2_kill_all(const struct rt_cgroup_root *root, const char *path, int 
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
 }
 
-static int v2_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
+static int v2_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                     crisp_error_t **err)
 {
-    return rt_cgroup_remove_at(root->mount, path, created_depth, err);
+    int depth = rt_cgroup_created_depth(created, V2_HIERARCHY);
+    if (depth <= 0)
+        return 0; /* the path is someone else's */
+    return rt_cgroup_remove_at(root->mount, path, depth, err);
 }
 
 static int v2_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,

@@ -8,6 +8,7 @@
 #include "common/file.h"
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/cgroup/cgroup_internal.h"
+#include "runtime/sandbox_internal.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -27,6 +28,17 @@ static int status(int r, crisp_error_t **err)
     int s = r < 0 ? (*err ? (*err)->status : -1) : 0;
     crisp_error_freep(err);
     return s;
+}
+
+#define ALL(d) (&RT_CGROUP_CREATED_UNIFORM(d))
+
+/* Every hierarchy create looked at (at least one) had want levels made. */
+static bool created_all(const struct rt_cgroup_created *c, int want)
+{
+    bool ok = c->n > 0 && c->rest == 0;
+    for (size_t i = 0; i < c->n; i++)
+        ok &= c->levels[i].depth == want;
+    return ok;
 }
 
 static char *parent(const char *in, bool systemd, int *ret_status)
@@ -113,6 +125,83 @@ static void test_weight(void)
     CHECK(rt_cgroup_shares_to_weight(UINT64_MAX) == 10000);
 }
 
+static void test_created(void)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_created c = {0};
+    CHECK(rt_cgroup_created_max(&c) == 0 && rt_cgroup_created_depth(&c, "cpu") == 0);
+    CHECK(status(rt_cgroup_created_set(&c, "cpu", 0, &err), &err) == 0);
+    CHECK(status(rt_cgroup_created_set(&c, "devices", 3, &err), &err) == 0);
+    CHECK(status(rt_cgroup_created_set(&c, "devices", 2, &err), &err) == 0);
+    CHECK(c.n == 2 && rt_cgroup_created_depth(&c, "devices") == 2 && rt_cgroup_created_depth(&c, "cpu") == 0);
+    CHECK(rt_cgroup_created_depth(&c, "pids") == 0 && rt_cgroup_created_max(&c) == 2);
+    CHECK(status(rt_cgroup_created_set(&c, "", 1, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_created_set(&c, "a-name-of-16-chr", 1, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_created_set(&c, "cpu", -1, &err), &err) == EINVAL);
+    for (int i = 0; c.n < RT_CGROUP_HIERARCHIES_MAX; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "h%d", i);
+        CHECK(status(rt_cgroup_created_set(&c, name, 1, &err), &err) == 0);
+    }
+    CHECK(status(rt_cgroup_created_set(&c, "one-more", 1, &err), &err) == ENOSPC);
+    CHECK(status(rt_cgroup_created_set(&c, "cpu", 1, &err), &err) == 0); /* a known one still changes */
+
+    /* Records from before per-hierarchy depths: one depth everywhere. */
+    const struct rt_cgroup_created *old = ALL(3);
+    CHECK(rt_cgroup_created_depth(old, "cpu") == 3 && rt_cgroup_created_depth(old, "unified") == 3);
+    CHECK(rt_cgroup_created_max(old) == 3);
+}
+
+/* Reads a pod record back into a new pod; NULL if it doesn't load. */
+static struct rt_sandbox *record_load(const char *json)
+{
+    crisp_error_t *err = NULL;
+    struct rt_sandbox *sb = rt_sandbox_new();
+    if (!sb)
+        abort();
+    if (status(rt_sandbox_record_from_json(json, sb, &err), &err) != 0) {
+        rt_sandbox_unref(sb);
+        return NULL;
+    }
+    return sb;
+}
+
+/* The pod record keeps what crisp made per hierarchy; one written before that keeps its one depth. */
+static void test_record_depths(void)
+{
+    struct rt_sandbox *sb = rt_sandbox_new();
+    if (!sb)
+        abort();
+    memset(sb->info.id, 'a', RT_ID_LEN);
+    CHECK(rt_cgroup_created_set(&sb->cgroup_created, "cpu", 0, NULL) == 0);
+    CHECK(rt_cgroup_created_set(&sb->cgroup_created, "devices", 3, NULL) == 0);
+    _cleanup_free_ char *json = rt_sandbox_record_to_json(sb);
+    rt_sandbox_unref(sb);
+    CHECK_CONTAINS(json, "\"cgroup_created\":{\"cpu\":0,\"devices\":3}");
+    CHECK_CONTAINS(json, "\"cgroup_depth\":3");
+    struct rt_sandbox *back = json ? record_load(json) : NULL;
+    CHECK(back && back->cgroup_created.n == 2 && back->cgroup_created.rest == 0);
+    CHECK(back && rt_cgroup_created_depth(&back->cgroup_created, "cpu") == 0 &&
+          rt_cgroup_created_depth(&back->cgroup_created, "devices") == 3 &&
+          rt_cgroup_created_depth(&back->cgroup_created, "freezer") == 0);
+    rt_sandbox_unref(back);
+
+    char *at = json ? strstr(json, ",\"cgroup_created\":{") : NULL;
+    CHECK(at != NULL);
+    if (!at)
+        return;
+    memmove(at, strchr(at, '}') + 1, strlen(strchr(at, '}') + 1) + 1);
+    struct rt_sandbox *old = record_load(json);
+    CHECK(old && old->cgroup_created.n == 0 && old->cgroup_created.rest == 3);
+    rt_sandbox_unref(old);
+
+    char bad[256];
+    snprintf(bad, sizeof(bad), "{\"id\":\"%064d\",\"cgroup_created\":{\"cpu\":-1}}", 0);
+    CHECK(record_load(bad) == NULL);
+    snprintf(bad, sizeof(bad), "{\"id\":\"%064d\",\"cgroup_created\":{\"cpu\":\"x\"}}", 0);
+    CHECK(record_load(bad) == NULL);
+}
+
 static char fake[] = "/tmp/crisp-unit-cgroup-XXXXXX";
 
 static char *fake_path(const char *rel)
@@ -193,9 +282,9 @@ static void test_fake_detect(struct rt_cgroup_root *root)
 static void test_fake_create(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
-    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &depth, &err), &err) == 0);
-    CHECK(depth == 2);
+    struct rt_cgroup_created created;
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &created, &err), &err) == 0);
+    CHECK(created_all(&created, 2));
     CHECK_FILE("kubepods/cgroup.subtree_control", "+cpu +pids");
     CHECK_FILE("cgroup.subtree_control", ""); /* above the given path: never written */
     CHECK(fake_exists("kubepods/pod1/ctr"));
@@ -203,31 +292,31 @@ static void test_fake_create(const struct rt_cgroup_root *root)
 
     /* Already enabled (as the kernel lists them, without '+'): nothing is written. */
     put("kubepods/cgroup.subtree_control", "cpu memory pids\n");
-    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &depth, &err), &err) == 0);
-    CHECK(depth == 0);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &created, &err), &err) == 0);
+    CHECK(created_all(&created, 0));
     CHECK_FILE("kubepods/cgroup.subtree_control", "cpu memory pids\n");
 
     /* A created directory inside the path gets what its parent offers. */
     put("kubepods/pod1/cgroup.controllers", "cpu memory pids\n");
     put("kubepods/pod1/cgroup.subtree_control", "");
-    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr2/sub", &depth, &err), &err) == 0);
-    CHECK(depth == 2);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr2/sub", &created, &err), &err) == 0);
+    CHECK(created_all(&created, 2));
     CHECK_FILE("kubepods/pod1/cgroup.subtree_control", "+cpu +memory +pids");
 
-    CHECK(status(rt_cgroup_create(root, "/", &depth, &err), &err) == EINVAL);
-    CHECK(status(rt_cgroup_create(root, "/a/../b", &depth, &err), &err) == EINVAL);
-    CHECK(status(rt_cgroup_create(root, "kubepods", &depth, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "/", &created, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "/a/../b", &created, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "kubepods", &created, &err), &err) == EINVAL);
 }
 
 /* A failure half way leaves nothing behind that crisp made. */
 static void test_fake_create_undo(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
+    struct rt_cgroup_created created;
     fake_mkdir("qos");
     put("qos/cgroup.controllers", "cpu\n");
     fake_mkdir("qos/cgroup.subtree_control"); /* unreadable as a file */
-    CHECK(rt_cgroup_create(root, "/qos/podx/ctr", &depth, &err) < 0);
+    CHECK(rt_cgroup_create(root, "/qos/podx/ctr", &created, &err) < 0);
     CHECK(err && err->status == EINVAL);
     CHECK_CONTAINS(err ? err->msg : NULL, "create cgroup /qos/podx/ctr");
     CHECK_CONTAINS(err ? err->msg : NULL, "cgroup.subtree_control is not a regular file");
@@ -381,23 +470,23 @@ static int unlink_file(const char *path, const struct stat *st, int type, struct
 static void test_fake_remove(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
+    struct rt_cgroup_created created;
     /* Plain files make the fake directory non-empty, as a real one with tasks is busy. */
-    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1/ctr", 2, &err), &err) == ENOTEMPTY);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1/ctr", ALL(2), &err), &err) == ENOTEMPTY);
     CHECK(fake_exists("kubepods/pod1/ctr"));
     _cleanup_free_ char *pod1 = fake_path("kubepods/pod1");
     nftw(pod1, unlink_file, 16, FTW_PHYS);
-    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", ALL(2), &err), &err) == 0);
     CHECK(!fake_exists("kubepods/pod1"));
     CHECK(fake_exists("kubepods")); /* not empty: stays */
-    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", ALL(2), &err), &err) == 0);
 
-    CHECK(status(rt_cgroup_create(root, "/e1/e2", &depth, &err), &err) == 0);
-    CHECK(depth == 2);
-    CHECK(status(rt_cgroup_remove(root, "/e1/e2", 100, &err), &err) == 0);
+    CHECK(status(rt_cgroup_create(root, "/e1/e2", &created, &err), &err) == 0);
+    CHECK(created_all(&created, 2));
+    CHECK(status(rt_cgroup_remove(root, "/e1/e2", ALL(100), &err), &err) == 0);
     CHECK(!fake_exists("e1"));
     CHECK(fake_exists("cgroup.controllers"));
-    CHECK(status(rt_cgroup_remove(root, "/", 1, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_remove(root, "/", ALL(1), &err), &err) == EINVAL);
 }
 
 /* The filter itself is test_cgroup_devices' business; here only that rules are checked before the
@@ -458,20 +547,20 @@ static void fake_v1_check_each(const char *rel, bool exists)
 static void test_fake_v1_create(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
+    struct rt_cgroup_created created;
     for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
         _cleanup_free_ char *p = fake_v1_path(fake_v1_ctrls[i], "", NULL);
         fake_mkdir(p);
     }
-    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1", &depth, &err), &err) == 0);
-    CHECK(depth == 2);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod1", &created, &err), &err) == 0);
+    CHECK(created_all(&created, 2));
     fake_v1_check_each("/kubepods/pod1", true);
 
     /* cpuset comes after cpu: its failure takes away what was made in cpu, and only that. */
     fake_mkdir("v1/cpuset");
     put("v1/cpuset/cpuset.cpus", "0-3\n");
     put("v1/cpuset/cpuset.mems", "0\n");
-    CHECK(status(rt_cgroup_create(root, "/kubepods/pod2", &depth, &err), &err) == ENOENT);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/pod2", &created, &err), &err) == ENOENT);
     CHECK(!fake_exists("v1/cpu/kubepods/pod2"));
     CHECK(fake_exists("v1/cpu/kubepods/pod1"));
     CHECK(!fake_exists("v1/cpuset/kubepods"));
@@ -556,15 +645,90 @@ static void test_fake_v1_processes(const struct rt_cgroup_root *root)
 static void test_fake_v1_remove(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == ENOTEMPTY);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", ALL(2), &err), &err) == ENOTEMPTY);
     for (size_t i = 0; i < ARRAY_SIZE(fake_v1_ctrls); i++) {
         _cleanup_free_ char *rel = fake_v1_path(fake_v1_ctrls[i], "/kubepods/pod1", NULL);
         _cleanup_free_ char *dir = fake_path(rel);
         nftw(dir, unlink_file, 16, FTW_PHYS);
     }
-    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/pod1", ALL(2), &err), &err) == 0);
     fake_v1_check_each("/kubepods", false);
     fake_v1_check_each("", true);
+}
+
+static void fake_v1_mkdirs(const char *const *ctrls, size_t n, const char *rel)
+{
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *p = fake_v1_path(ctrls[i], rel, NULL);
+        fake_mkdir(p);
+    }
+}
+
+static bool fake_v1_exists(const char *ctrl, const char *rel)
+{
+    _cleanup_free_ char *p = fake_v1_path(ctrl, rel, NULL);
+    return fake_exists(p);
+}
+
+/* Kubelet's cgroupfs driver makes a pod's levels, before RunPodSandbox, only in the controllers it
+ * manages; crisp makes the rest of the path in the others (devices, freezer). Removing the pod must
+ * take away only what crisp made, in each hierarchy: kubelet's QoS and pod levels stay, even empty. */
+static const char *const kubelet_ctrls[] = {"cpu", "memory", "pids"};
+static const char *const other_ctrls[] = {"devices", "freezer"};
+
+static void test_fake_v1_kubelet_pod(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_created pod, ctr;
+    fake_v1_mkdirs(kubelet_ctrls, ARRAY_SIZE(kubelet_ctrls), "/kubepods");
+    fake_v1_mkdirs(kubelet_ctrls, ARRAY_SIZE(kubelet_ctrls), "/kubepods/burstable");
+    fake_v1_mkdirs(kubelet_ctrls, ARRAY_SIZE(kubelet_ctrls), "/kubepods/burstable/podu1");
+    CHECK(status(rt_cgroup_create(root, "/kubepods/burstable/podu1", &pod, &err), &err) == 0);
+    CHECK(pod.n == ARRAY_SIZE(fake_v1_ctrls) && pod.rest == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(kubelet_ctrls); i++)
+        CHECK(rt_cgroup_created_depth(&pod, kubelet_ctrls[i]) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(other_ctrls); i++)
+        CHECK(rt_cgroup_created_depth(&pod, other_ctrls[i]) == 3);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/burstable/podu1/ctr1", &ctr, &err), &err) == 0);
+    CHECK(created_all(&ctr, 1));
+    fake_v1_check_each("/kubepods/burstable/podu1/ctr1", true);
+
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/burstable/podu1/ctr1", ALL(1), &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/burstable/podu1", &pod, &err), &err) == 0);
+    fake_v1_check_each("/kubepods/burstable/podu1/ctr1", false);
+    for (size_t i = 0; i < ARRAY_SIZE(kubelet_ctrls); i++)
+        CHECK(fake_v1_exists(kubelet_ctrls[i], "/kubepods/burstable/podu1"));
+    for (size_t i = 0; i < ARRAY_SIZE(other_ctrls); i++)
+        CHECK(!fake_v1_exists(other_ctrls[i], "/kubepods"));
+    /* Again: gone is success, and kubelet's levels still stay. */
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/burstable/podu1", &pod, &err), &err) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(kubelet_ctrls); i++)
+        CHECK(fake_v1_exists(kubelet_ctrls[i], "/kubepods/burstable/podu1"));
+}
+
+/* Two pods: the first made the QoS levels in devices and freezer, the second only its own level.
+ * Removing the first keeps the levels the second sits in. */
+static void test_fake_v1_kubelet_two_pods(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_created a, b;
+    fake_v1_mkdirs(kubelet_ctrls, ARRAY_SIZE(kubelet_ctrls), "/kubepods/burstable/podu2");
+    CHECK(status(rt_cgroup_create(root, "/kubepods/burstable/podu1", &a, &err), &err) == 0);
+    CHECK(status(rt_cgroup_create(root, "/kubepods/burstable/podu2", &b, &err), &err) == 0);
+    CHECK(rt_cgroup_created_depth(&a, "devices") == 3 && rt_cgroup_created_depth(&b, "devices") == 1);
+    CHECK(rt_cgroup_created_depth(&b, "cpu") == 0);
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/burstable/podu1", &a, &err), &err) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(other_ctrls); i++)
+        CHECK(fake_v1_exists(other_ctrls[i], "/kubepods/burstable/podu2") &&
+              !fake_v1_exists(other_ctrls[i], "/kubepods/burstable/podu1"));
+    CHECK(status(rt_cgroup_remove(root, "/kubepods/burstable/podu2", &b, &err), &err) == 0);
+    for (size_t i = 0; i < ARRAY_SIZE(kubelet_ctrls); i++)
+        CHECK(fake_v1_exists(kubelet_ctrls[i], "/kubepods/burstable/podu1") &&
+              fake_v1_exists(kubelet_ctrls[i], "/kubepods/burstable/podu2"));
+    /* b made only its own level there, so the QoS levels a left for it stay once both are gone. */
+    for (size_t i = 0; i < ARRAY_SIZE(other_ctrls); i++)
+        CHECK(fake_v1_exists(other_ctrls[i], "/kubepods/burstable") &&
+              !fake_v1_exists(other_ctrls[i], "/kubepods/burstable/podu2"));
 }
 
 static void test_fake_v1(void)
@@ -581,19 +745,20 @@ static void test_fake_v1(void)
     test_fake_v1_devices(&root);
     test_fake_v1_processes(&root);
     test_fake_v1_remove(&root);
+    test_fake_v1_kubelet_pod(&root);
+    test_fake_v1_kubelet_two_pods(&root);
 }
 
 /* A backend of the test's own behind the public functions: what reaches a slot has been checked,
  * and a failed apply's writes are undone whichever backend made them. */
 static int rec_calls;
 
-static int rec_create(const struct rt_cgroup_root *root, const char *path, int *ret_created_depth,
+static int rec_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                       crisp_error_t **err)
 {
-    (void)root, (void)path, (void)err;
-    *ret_created_depth = 1;
+    (void)root, (void)path;
     rec_calls++;
-    return 0;
+    return rt_cgroup_created_set(ret_created, "rec", 1, err);
 }
 
 static int rec_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
@@ -629,9 +794,13 @@ static int rec_kill_all(const struct rt_cgroup_root *root, const char *path, int
     return 0;
 }
 
-static int rec_remove(const struct rt_cgroup_root *root, const char *path, int created_depth, crisp_error_t **err)
+static int rec_remove_depth = -1;
+
+static int rec_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
+                      crisp_error_t **err)
 {
-    (void)root, (void)path, (void)created_depth, (void)err;
+    (void)root, (void)path, (void)err;
+    rec_remove_depth = rt_cgroup_created_depth(created, "rec");
     rec_calls++;
     return 0;
 }
@@ -659,15 +828,15 @@ static const struct rt_cgroup_ops rec_ops = {
 static void test_ops_checked(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
-    int depth = 0;
+    struct rt_cgroup_created created;
     pid_t *pids = NULL;
     size_t n = 0;
-    CHECK(status(rt_cgroup_create(root, "/a/../b", &depth, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_create(root, "/a/../b", &created, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_apply(root, "/a", &(struct rt_cgroup_resources){.pids_limit = -2}, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_devices_restrict(root, "/", NULL, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_enter(root, "/a", 0, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_kill_all(root, "/", 100, &err), &err) == EINVAL);
-    CHECK(status(rt_cgroup_remove(root, "a", 1, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_remove(root, "a", ALL(1), &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_pids(root, "", &pids, &n, &err), &err) == EINVAL);
     CHECK(rec_calls == 0);
 }
@@ -676,15 +845,16 @@ static void test_ops_dispatch(void)
 {
     struct rt_cgroup_root root = {.mount = fake, .mode = RT_CGROUP_V2, .ops = &rec_ops};
     crisp_error_t *err = NULL;
-    int depth = 0;
+    struct rt_cgroup_created created;
     pid_t *pids = NULL;
     size_t n = 0;
     test_ops_checked(&root);
-    CHECK(status(rt_cgroup_create(&root, "/a", &depth, &err), &err) == 0 && depth == 1);
+    CHECK(status(rt_cgroup_create(&root, "/a", &created, &err), &err) == 0 && created_all(&created, 1));
     CHECK(status(rt_cgroup_devices_restrict(&root, "/a", NULL, &err), &err) == 0);
     CHECK(status(rt_cgroup_enter(&root, "/a", 1, &err), &err) == 0);
     CHECK(status(rt_cgroup_kill_all(&root, "/a", 100, &err), &err) == 0);
-    CHECK(status(rt_cgroup_remove(&root, "/a", 1, &err), &err) == 0);
+    CHECK(created.n == 1 && strcmp(created.levels[0].name, "rec") == 0);
+    CHECK(status(rt_cgroup_remove(&root, "/a", &created, &err), &err) == 0 && rec_remove_depth == 1);
     CHECK(status(rt_cgroup_pids(&root, "/", &pids, &n, &err), &err) == 0 && n == 0);
     CHECK(rec_calls == 6);
 
@@ -937,7 +1107,7 @@ static void test_v1_processes(const struct rt_cgroup_root *root, const char *pod
         if (v1_mounted(v1_ctrls[i]) && rt_cgroup_read_file(procs, &text, NULL) == 0)
             CHECK_CONTAINS(text, want);
     }
-    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == EBUSY);
+    CHECK(status(rt_cgroup_remove(root, pod, ALL(2), &err), &err) == EBUSY);
     CHECK(v1_exists("cpu", "/pod1"));
 
     CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
@@ -969,17 +1139,17 @@ static void test_v1_devices(const struct rt_cgroup_root *root, const char *pod)
 static void test_v1_remove(const struct rt_cgroup_root *root, const char *pod)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
+    struct rt_cgroup_created created;
     _cleanup_free_ char *ctr = NULL;
     if (asprintf(&ctr, "%s/ctr1", pod) < 0)
         abort();
-    CHECK(status(rt_cgroup_create(root, ctr, &depth, &err), &err) == 0);
-    CHECK(depth == 1);
-    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_create(root, ctr, &created, &err), &err) == 0);
+    CHECK(created_all(&created, 1));
+    CHECK(status(rt_cgroup_remove(root, pod, ALL(2), &err), &err) == 0);
     for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++)
         if (v1_mounted(v1_ctrls[i]))
             CHECK(!v1_exists(v1_ctrls[i], ""));
-    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_remove(root, pod, ALL(2), &err), &err) == 0);
     CHECK(status(rt_cgroup_kill_all(root, pod, 100, &err), &err) == 0);
 }
 
@@ -998,12 +1168,12 @@ static void test_real_v1(void)
     _cleanup_free_ char *pod = NULL;
     if (asprintf(&pod, "%s/pod1", v1_parent) < 0)
         abort();
-    int depth = -1;
-    int s = status(rt_cgroup_create(&root, pod, &depth, &err), &err);
+    struct rt_cgroup_created created;
+    int s = status(rt_cgroup_create(&root, pod, &created, &err), &err);
     if (s == EACCES || s == EPERM || s == EROFS) {
         printf("test_cgroup: skipping real cgroup tests: %s is not writable\n", V1_MOUNT);
     } else {
-        CHECK(s == 0 && depth == 2);
+        CHECK(s == 0 && created_all(&created, 2));
         if (s == 0) {
             test_v1_create_apply(&root, pod);
             test_v1_rollback(&root, pod);
@@ -1031,7 +1201,7 @@ static void test_v2_processes(const struct rt_cgroup_root *root, const char *pod
     CHECK(n == 2 && has_pid(pids, n, child));
     char *extra[] = {"c 10:200 rwm", NULL};
     CHECK(status(rt_cgroup_devices_restrict(root, pod, extra, &err), &err) == 0);
-    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == EBUSY);
+    CHECK(status(rt_cgroup_remove(root, pod, ALL(2), &err), &err) == EBUSY);
 
     CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
     int ws = 0;
@@ -1045,13 +1215,13 @@ static void test_v2_processes(const struct rt_cgroup_root *root, const char *pod
 static void test_v2_remove(const struct rt_cgroup_root *root, const char *pod)
 {
     crisp_error_t *err = NULL;
-    int depth = -1;
+    struct rt_cgroup_created created;
     _cleanup_free_ char *ctr = NULL;
     if (asprintf(&ctr, "%s/ctr1", pod) < 0)
         abort();
-    CHECK(status(rt_cgroup_create(root, ctr, &depth, &err), &err) == 0);
-    CHECK(depth == 1);
-    CHECK(status(rt_cgroup_remove(root, pod, 2, &err), &err) == 0);
+    CHECK(status(rt_cgroup_create(root, ctr, &created, &err), &err) == 0);
+    CHECK(created_all(&created, 1));
+    CHECK(status(rt_cgroup_remove(root, pod, ALL(2), &err), &err) == 0);
     CHECK(access(v2_dir, F_OK) < 0 && errno == ENOENT);
     CHECK(status(rt_cgroup_kill_all(root, pod, 100, &err), &err) == 0);
 }
@@ -1072,12 +1242,12 @@ static void test_real_v2(void)
     _cleanup_free_ char *pod = NULL;
     if (asprintf(&pod, "%s/pod1", parent) < 0)
         abort();
-    int depth = -1;
-    int s = status(rt_cgroup_create(&root, pod, &depth, &err), &err);
+    struct rt_cgroup_created created;
+    int s = status(rt_cgroup_create(&root, pod, &created, &err), &err);
     if (s == EACCES || s == EPERM || s == EROFS) {
         printf("test_cgroup: skipping real cgroup v2 tests: %s is not writable\n", mount);
     } else {
-        CHECK(s == 0 && depth == 2);
+        CHECK(s == 0 && created_all(&created, 2));
         if (s == 0) {
             test_v2_processes(&root, pod);
             test_v2_remove(&root, pod);
@@ -1093,6 +1263,8 @@ int main(void)
     test_parent_path();
     test_parent_path_limits();
     test_weight();
+    test_created();
+    test_record_depths();
     test_fake();
     test_real_v1();
     test_real_v2();
