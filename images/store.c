@@ -295,6 +295,30 @@ int img_store_lookup(struct img_store *s, const char *name, struct img_record **
     return 0;
 }
 
+/* Of digests ("<repository>@sha256:..."), the one of repository, else the first. */
+static const char *repo_digest_pick(char *const *digests, const char *repository)
+{
+    size_t len = repository ? strlen(repository) : 0;
+    for (char *const *d = digests; len && *d; d++)
+        if (strncmp(*d, repository, len) == 0 && (*d)[len] == '@')
+            return *d;
+    return digests ? digests[0] : NULL;
+}
+
+char *img_store_repo_digest(struct img_store *s, const char *id, const char *name)
+{
+    _cleanup_(img_ref_freep) struct img_ref *ref = NULL;
+    _cleanup_error_ crisp_error_t *perr = NULL;
+    _cleanup_free_ char *repository =
+        name && img_ref_parse(name, &ref, &perr) == 0 ? img_ref_name(ref) : NULL;
+    pthread_rwlock_rdlock(&s->lock);
+    ssize_t i = find_image(s, id);
+    const char *digest = i >= 0 ? repo_digest_pick(s->images_list[i]->repo_digests, repository) : NULL;
+    char *copy = digest ? strdup(digest) : NULL;
+    pthread_rwlock_unlock(&s->lock);
+    return copy;
+}
+
 int img_store_list(struct img_store *s, struct img_record ***ret_list, size_t *ret_n, crisp_error_t **err)
 {
     pthread_rwlock_rdlock(&s->lock);

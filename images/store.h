@@ -43,6 +43,11 @@ void img_record_list_free(struct img_record **list, size_t n);
 /* By id ("sha256:<hex>", "<hex>" or a unique prefix of at least 6 hex), repo tag or repo digest; a
  * copy. Absent: ENOENT. */
 int img_store_lookup(struct img_store *s, const char *name, struct img_record **ret, crisp_error_t **err);
+/* The repo digest ("<repository>@sha256:...") the image with this id was pulled by: the one of the
+ * repository name names (a container's image as its request named it; may be NULL), else the first.
+ * NULL when the image is gone or has no repo digest (it came another way), or out of memory. The
+ * caller frees. */
+char *img_store_repo_digest(struct img_store *s, const char *id, const char *name);
 /* Copies of every record. */
 int img_store_list(struct img_store *s, struct img_record ***ret_list, size_t *ret_n, crisp_error_t **err);
 

@@ -25,6 +25,7 @@ struct rt_mount {
     char *container_path, *host_path;
     bool readonly, recursive_readonly;
     enum rt_propagation propagation;
+    bool noexec, nosuid, nodev; /* CRI Mount.mount_options, the bind mount flags kubelet may ask for */
 };
 
 enum rt_seccomp_mode { RT_SECCOMP_UNCONFINED, RT_SECCOMP_RUNTIME_DEFAULT, RT_SECCOMP_LOCALHOST };
@@ -65,6 +66,8 @@ struct rt_container_spec {
     bool has_namespaces;   /* the request's namespace options; else the pod's modes apply */
     enum rt_ns_mode net_mode, ipc_mode, pid_mode;
     const char *pid_target_id; /* pid_mode TARGET: a running container of the same pod */
+    bool has_userns;           /* the request repeated a user namespace, which must then be the pod's */
+    struct rt_userns userns;   /* enabled false: the host's (mode NODE) */
     enum rt_seccomp_mode seccomp_mode;
     const char *seccomp_profile;  /* RT_SECCOMP_LOCALHOST: absolute path of the JSON profile */
     const char *apparmor_profile; /* a profile loaded on the host, or NULL: none */
@@ -102,12 +105,14 @@ struct rt_container_info {
     char *cgroup_path;
     char *upper_dir; /* the writable layer's upper directory (for its disk usage) */
     struct rt_container_resources resources;
+    char *spec_path; /* the spec file its monitor was given; set by rt_container_info_get only, else NULL */
 };
 
 int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *spec, char ret_id[RT_ID_LEN + 1],
                         crisp_error_t **err);
 int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **err);
-/* Sends the stop signal, then SIGKILL to the whole cgroup after timeout_s (0: at once). Idempotent. */
+/* Sends the stop signal, then SIGKILL to the whole cgroup after timeout_s (0: at once). Idempotent; an
+ * unknown id is success. */
 int rt_container_stop(struct rt_runtime *rt, const char *id, int64_t timeout_s, crisp_error_t **err);
 /* Stops if needed and removes everything; absent: success. */
 int rt_container_remove(struct rt_runtime *rt, const char *id, crisp_error_t **err);

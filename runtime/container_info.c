@@ -1,11 +1,13 @@
 /* ContainerStatus and ListContainers: copies of containers' info, each taken under the container's
  * lock after its exit record was read. */
 #define _GNU_SOURCE
+#include "common/cleanup.h"
 #include "runtime/container_internal.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
@@ -55,6 +57,7 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     c->labels = c->annotations = NULL;
     c->groups = NULL;
     c->mounts = NULL;
+    c->spec_path = NULL;
     bool ok = rt_container_groups_copy(i->groups, i->n_groups, &c->groups, &c->n_groups) == 0 && c->name &&
               c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path && c->upper_dir &&
               c->resources.cpuset_cpus && c->resources.cpuset_mems &&
@@ -74,6 +77,10 @@ int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_conta
         return crisp_error_make(err, ENOENT, "container %s not found", id);
     rt_container_refresh(rt, c);
     struct rt_container_info *copy = info_copy(&c->info);
+    if (copy && asprintf(&copy->spec_path, "%s/spec", c->dir) < 0) {
+        copy->spec_path = NULL;
+        rt_container_info_free(TAKE_PTR(copy));
+    }
     rt_container_unlock_unref(c);
     if (!copy)
         return crisp_error_oom(err);
@@ -140,6 +147,7 @@ void rt_container_info_free(struct rt_container_info *c)
     }
     free(c->mounts);
     free(c->groups);
+    free(c->spec_path);
     free(c);
 }
 

@@ -34,6 +34,77 @@ static void gen_mounts(yajl_gen g, const struct rt_container_info *i)
     yajl_gen_array_close(g);
 }
 
+/* Environment values are bytes (CRI's KeyValue.value), but a JSON parser refuses what is not
+ * UTF-8: the record keeps them hex-encoded ("env_hex"). Records written before read "env". */
+static char **strv_map(char *const *v, char *(*fn)(const char *s))
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = fn(v[i]))) {
+            strv_free(out);
+            return NULL;
+        }
+    return out;
+}
+
+static char *hex_encode(const char *s)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    char *out = malloc(2 * n + 1);
+    for (size_t i = 0; out && i < n; i++) {
+        out[2 * i] = digits[(unsigned char)s[i] >> 4];
+        out[2 * i + 1] = digits[(unsigned char)s[i] & 15];
+    }
+    if (out)
+        out[2 * n] = '\0';
+    return out;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* NULL for odd lengths, bad digits and NUL bytes: the record is damaged. */
+static char *hex_decode(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = n % 2 ? NULL : malloc(n / 2 + 1);
+    for (size_t i = 0; out && i < n / 2; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (char)(hi << 4 | lo);
+    }
+    if (out)
+        out[n / 2] = '\0';
+    return out;
+}
+
+static void gen_env(yajl_gen g, char *const *env)
+{
+    _cleanup_strv_ char **hex = strv_map(env, hex_encode);
+    if (hex)
+        json_gen_kv_strv(g, "env_hex", hex);
+    else /* out of memory: as before, which loses only values that are not UTF-8 */
+        json_gen_kv_strv(g, "env", env);
+}
+
+static char **load_env(yajl_val root)
+{
+    const char *path[] = {"env_hex", NULL};
+    if (!yajl_tree_get(root, path, yajl_t_array))
+        return json_get_strv(root, "env");
+    _cleanup_strv_ char **hex = json_get_strv(root, "env_hex");
+    return hex ? strv_map(hex, hex_decode) : NULL;
+}
+
 char *rt_container_record_to_json(const struct rt_container *c)
 {
     const struct rt_container_info *i = &c->info;
@@ -82,7 +153,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "no_new_privs", c->no_new_privs);
     json_gen_kv_int(g, "seccomp", c->has_seccomp ? (long long)c->seccomp_flags : -1);
     json_gen_kv_int(g, "tty", c->tty);
-    json_gen_kv_strv(g, "env", c->env);
+    gen_env(g, c->env);
     json_gen_kv_str(g, "cwd", c->cwd);
     yajl_gen_map_close(g);
     return json_gen_take(g);
@@ -187,7 +258,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->has_seccomp = seccomp >= 0;
         c->seccomp_flags = seccomp >= 0 ? (unsigned)seccomp : 0;
         c->tty = json_get_int(root, "tty") != 0;
-        c->env = json_get_strv(root, "env");
+        c->env = load_env(root);
         c->cwd = dup_str(root, "cwd");
         const char *res_path[] = {"resources", NULL};
         yajl_val res = yajl_tree_get(root, res_path, yajl_t_object);

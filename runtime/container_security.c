@@ -50,12 +50,32 @@ static int pid_mode_check(const struct rt_container_spec *s, const struct rt_san
     return crisp_error_make(err, EINVAL, "unknown PID namespace mode %d", (int)s->pid_mode);
 }
 
+/* The user namespace is the pod's: a container may repeat it, not change it. */
+static int userns_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                        crisp_error_t **err)
+{
+    const struct rt_userns *c = &s->userns, *p = &pod->userns;
+    if (!s->has_userns)
+        return 0;
+    if (c->enabled != p->enabled)
+        return crisp_error_make(err, EINVAL, "user namespace mode %s does not match the pod's (%s)",
+                                c->enabled ? "POD" : "NODE", p->enabled ? "POD" : "NODE");
+    if (c->enabled && (c->uid != p->uid || c->gid != p->gid || c->size != p->size))
+        return crisp_error_make(err, EINVAL,
+                                "user namespace mappings (uid %u, gid %u, %u ids) do not match the pod's "
+                                "(uid %u, gid %u, %u ids)",
+                                c->uid, c->gid, c->size, p->uid, p->gid, p->size);
+    return 0;
+}
+
 int rt_container_security_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
                                 crisp_error_t **err)
 {
     if (s->privileged && !pod->privileged)
         return crisp_error_make(err, EINVAL, "privileged container %s in pod %.12s, which is not privileged", s->name,
                                 pod->id);
+    if (userns_check(s, pod, err) < 0)
+        return -1;
     if (!s->has_namespaces)
         return 0;
     if (shared_mode_check("network", s->net_mode, pod->net_mode, err) < 0 ||

@@ -118,8 +118,10 @@ static void put_request_mounts(FILE *f, const struct rt_container_spec *s, bool 
 {
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct rt_mount *m = &s->mounts[i];
-        put_mount(f, m->container_path, m->host_path, "bind", m->readonly ? "ro" : "rw",
-                  propagation_name(m->propagation));
+        char options[32];
+        snprintf(options, sizeof(options), "%s%s%s%s", m->readonly ? "ro" : "rw", m->noexec ? ",noexec" : "",
+                 m->nosuid ? ",nosuid" : "", m->nodev ? ",nodev" : "");
+        put_mount(f, m->container_path, m->host_path, "bind", options, propagation_name(m->propagation));
         if (m->recursive_readonly)
             rt_spec_put(f, SPEC_KEY_MOUNT_RECURSIVE_RO, "1");
         if (idmap)

@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "images/manifest.h"
+#include "runtime/propagation.h"
 #include "server/daemon.h"
 #include "server/convert/resources.h"
 #include "server/convert/security_context.h"
@@ -53,6 +54,34 @@ static bool same_key(const char *kv, const char *key, size_t klen)
     return strncmp(kv, key, klen) == 0 && kv[klen] == '=';
 }
 
+/* "KEY=VALUE" with the value's bytes as sent (CRI's KeyValue.value is bytes: not always UTF-8). */
+static char *env_entry(struct arena *a, const Runtime__V1__KeyValue *kv)
+{
+    size_t klen = strlen(kv->key);
+    char *e = arena_alloc(a, klen + 1 + kv->value.len + 1);
+    if (!e)
+        return NULL;
+    memcpy(e, kv->key, klen);
+    e[klen] = '=';
+    if (kv->value.len)
+        memcpy(e + klen + 1, kv->value.data, kv->value.len);
+    e[klen + 1 + kv->value.len] = '\0';
+    return e;
+}
+
+/* execve takes NUL-terminated strings: a value with a NUL byte cannot reach the workload whole. */
+static int envs_check(const Runtime__V1__ContainerConfig *c, crisp_error_t **err)
+{
+    for (size_t k = 0; k < c->n_envs; k++) {
+        const Runtime__V1__KeyValue *kv = c->envs[k];
+        const uint8_t *nul = kv->value.len ? memchr(kv->value.data, '\0', kv->value.len) : NULL;
+        if (nul)
+            return crisp_error_make(err, EINVAL, "env %s: the value has a NUL byte at offset %zu", kv->key,
+                                    (size_t)(nul - kv->value.data));
+    }
+    return 0;
+}
+
 static char **merge_env(struct arena *a, const Runtime__V1__ContainerConfig *c, const struct img_config *img)
 {
     size_t ni = count(img->env), n = 0;
@@ -66,7 +95,8 @@ static char **merge_env(struct arena *a, const Runtime__V1__ContainerConfig *c, 
             v[n++] = img->env[i];
     }
     for (size_t k = 0; v && k < c->n_envs; k++)
-        v[n++] = arena_printf(a, "%s=%s", c->envs[k]->key, c->envs[k]->value);
+        if (!(v[n++] = env_entry(a, c->envs[k])))
+            return NULL;
     return v;
 }
 
@@ -87,6 +117,30 @@ static int parse_signal(const char *s)
     return SIGTERM;
 }
 
+/* Kubelet sends only noexec, nodev and nosuid (KEP-5855's bindMountOptions): bind mount flags the kernel
+ * applies on the remount. Anything else is refused rather than silently ignored. */
+static int mount_options_from(const Runtime__V1__Mount *pm, struct rt_mount *m, crisp_error_t **err)
+{
+    if (pm->n_mount_options > 16)
+        return crisp_error_make(err, EINVAL, "mount %s: %zu mount options: at most 16", pm->container_path,
+                                pm->n_mount_options);
+    for (size_t k = 0; k < pm->n_mount_options; k++) {
+        const char *o = pm->mount_options[k];
+        if (strcmp(o, "noexec") == 0)
+            m->noexec = true;
+        else if (strcmp(o, "nosuid") == 0)
+            m->nosuid = true;
+        else if (strcmp(o, "nodev") == 0)
+            m->nodev = true;
+        else
+            return crisp_error_make(err, EINVAL,
+                                    "mount %s: mount option \"%.64s\" is not supported (only noexec, "
+                                    "nosuid and nodev are)",
+                                    pm->container_path, o);
+    }
+    return 0;
+}
+
 static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, struct rt_container_spec *s,
                        crisp_error_t **err)
 {
@@ -101,8 +155,11 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
         if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
             return crisp_error_make(err, EINVAL, "mount %s: idmapped and image volumes are not supported yet",
                                     pm->container_path);
-        m[i] = (struct rt_mount){pm->container_path, pm->host_path, pm->readonly, pm->recursive_read_only,
-                                 (enum rt_propagation)pm->propagation};
+        m[i] = (struct rt_mount){.container_path = pm->container_path, .host_path = pm->host_path,
+                                 .readonly = pm->readonly, .recursive_readonly = pm->recursive_read_only,
+                                 .propagation = (enum rt_propagation)pm->propagation};
+        if (mount_options_from(pm, &m[i], err) < 0 || rt_mount_rro_check(&m[i], err) < 0)
+            return -1;
     }
     for (size_t i = 0; i < c->n_devices; i++)
         d[i] = (struct rt_device){c->devices[i]->container_path, c->devices[i]->host_path, c->devices[i]->permissions};
@@ -176,6 +233,8 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
         return crisp_error_make(err, EINVAL, "CreateContainer needs a config with metadata and an image");
     if (c->n_command > MAX_LIST || c->n_args > MAX_LIST || c->n_envs > MAX_LIST)
         return crisp_error_make(err, EINVAL, "at most %d command, args or env entries", MAX_LIST);
+    if (envs_check(c, err) < 0)
+        return -1;
     if (load_image(ctx, c->image->image, &img->rec, &img->cfg, err) < 0)
         return -1;
     const Runtime__V1__LinuxContainerConfig *l = c->linux;

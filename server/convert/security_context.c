@@ -54,19 +54,28 @@ static int user_resolve(const secctx_t *sc, const struct img_config *img, struct
     return 0;
 }
 
+/* The primary gid comes on top of MAX_GROUPS: the limit is on the groups a request can add. */
 static int group_add(gid_t *groups, size_t *n, gid_t g)
 {
     for (size_t i = 0; i < *n; i++)
         if (groups[i] == g)
             return 0;
-    if (*n >= MAX_GROUPS)
+    if (*n >= MAX_GROUPS + 1)
         return -1;
     groups[(*n)++] = g;
     return 0;
 }
 
-/* Merge (the default): the user's groups from the image's /etc/group, then the request's.
- * Strict: the request's only. */
+static int gid_compare(const void *a, const void *b)
+{
+    gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every group the process has, as `id -G` shows them: the primary gid first (runc and containerd put
+ * it among the supplementary groups too), then in ascending order, as the kernel keeps them, the
+ * request's and, under Merge (the default), the user's groups from the image's /etc/group. Strict:
+ * the primary gid and the request's only. */
 static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_container_spec *s, crisp_error_t **err)
 {
     size_t n_req = sc ? sc->n_supplemental_groups : 0;
@@ -81,6 +90,7 @@ static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_contain
     size_t n = 0;
     if (!groups)
         return crisp_error_oom(err);
+    group_add(groups, &n, s->gid);
     for (size_t i = 0; i < n_image; i++)
         group_add(groups, &n, image_groups[i]);
     for (size_t i = 0; i < n_req; i++) {
@@ -89,6 +99,7 @@ static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_contain
         if (group_add(groups, &n, (gid_t)sc->supplemental_groups[i]) < 0)
             return crisp_error_make(err, EINVAL, "more than %d supplemental groups", MAX_GROUPS);
     }
+    qsort(groups + 1, n - 1, sizeof(gid_t), gid_compare);
     s->groups = groups;
     s->n_groups = n;
     return 0;
@@ -162,6 +173,36 @@ static int mode_check(const char *what, Runtime__V1__NamespaceMode m, crisp_erro
     return 0;
 }
 
+/* kubelet repeats the pod's user namespace options for each container: they can only be the pod's (one
+ * mapping each for uids and gids, from container id 0), which runtime/container_security.c checks. */
+static int userns_from(const Runtime__V1__UserNamespace *u, struct rt_container_spec *s, crisp_error_t **err)
+{
+    if (!u)
+        return 0;
+    s->has_userns = true;
+    s->userns = (struct rt_userns){0};
+    if (u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE) {
+        if (u->n_uids || u->n_gids)
+            return crisp_error_make(err, EINVAL, "user namespace mode NODE takes no id mappings");
+        return 0;
+    }
+    if (u->mode != RUNTIME__V1__NAMESPACE_MODE__POD)
+        return crisp_error_make(err, EINVAL,
+                                "user namespace mode %d is not supported for a container: use the pod's",
+                                (int)u->mode);
+    if (u->n_uids != 1 || u->n_gids != 1)
+        return crisp_error_make(err, EINVAL,
+                                "user namespace: %zu uid and %zu gid mappings, where the pod has one of each",
+                                u->n_uids, u->n_gids);
+    const Runtime__V1__IDMapping *uid = u->uids[0], *gid = u->gids[0];
+    if (uid->container_id != 0 || gid->container_id != 0 || uid->length != gid->length)
+        return crisp_error_make(err, EINVAL,
+                                "user namespace: the uid and gid mappings must start at container id 0 and "
+                                "have the same length, as the pod's");
+    s->userns = (struct rt_userns){true, uid->host_id, gid->host_id, uid->length};
+    return 0;
+}
+
 static int namespaces(const secctx_t *sc, struct rt_container_spec *s, crisp_error_t **err)
 {
     const Runtime__V1__NamespaceOption *ns = sc ? sc->namespace_options : NULL;
@@ -170,8 +211,8 @@ static int namespaces(const secctx_t *sc, struct rt_container_spec *s, crisp_err
     if (mode_check("network", ns->network, err) < 0 || mode_check("PID", ns->pid, err) < 0 ||
         mode_check("IPC", ns->ipc, err) < 0)
         return -1;
-    if (ns->userns_options && ns->userns_options->mode != RUNTIME__V1__NAMESPACE_MODE__NODE)
-        return crisp_error_make(err, EINVAL, "user namespaces are set for the pod, not for a container");
+    if (userns_from(ns->userns_options, s, err) < 0)
+        return -1;
     s->has_namespaces = true;
     s->net_mode = (enum rt_ns_mode)ns->network;
     s->pid_mode = (enum rt_ns_mode)ns->pid;

@@ -6,11 +6,13 @@
 #include "api.pb-c.h"
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "images/store.h"
 #include "server/convert/container_config.h"
 #include "server/daemon.h"
 #include "server/stats.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
+#include "server/cri/verbose.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -188,7 +190,16 @@ static Runtime__V1__ContainerResources *resources_of(struct arena *a, const stru
     return l->cpuset_cpus && l->cpuset_mems ? r : NULL;
 }
 
-static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_container_info *i)
+/* The repo digest the container's image was pulled by, as containerd and CRI-O report it (kubectl's
+ * imageID); the config id when the image has none or is gone. */
+static char *image_ref_of(struct srv_ctx *ctx, const struct rt_container_info *i)
+{
+    _cleanup_free_ char *digest = img_store_repo_digest(ctx->daemon->images, i->image_id, i->image);
+    return arena_strdup(ctx->arena, digest ? digest : i->image_id);
+}
+
+static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_container_info *i,
+                                               char *image_ref)
 {
     Runtime__V1__ContainerStatus *s = arena_alloc(a, sizeof(*s));
     if (!s)
@@ -202,8 +213,8 @@ static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_
     s->finished_at = i->finished_at;
     s->exit_code = i->exit_code;
     s->image = image_of(a, i);
-    s->image_ref = arena_strdup(a, i->image_id);
-    s->image_id = s->image_ref;
+    s->image_ref = image_ref;
+    s->image_id = arena_strdup(a, i->image_id);
     s->reason = arena_strdup(a, i->reason);
     s->message = arena_strdup(a, i->message);
     s->labels = (Runtime__V1__ContainerStatus__LabelsEntry **)srv_entries_of(
@@ -217,8 +228,8 @@ static Runtime__V1__ContainerStatus *status_of(struct arena *a, const struct rt_
     s->log_path = arena_strdup(a, i->log_path);
     s->user = user_of(a, i);
     s->resources = resources_of(a, i);
-    if (!s->resources || !s->id || !s->metadata || !s->image || !s->image_ref || !s->reason || !s->message || !s->labels ||
-        !s->annotations || !s->mounts || !s->log_path || !s->user)
+    if (!s->resources || !s->id || !s->metadata || !s->image || !s->image_ref || !s->image_id || !s->reason ||
+        !s->message || !s->labels || !s->annotations || !s->mounts || !s->log_path || !s->user)
         return NULL;
     return s;
 }
@@ -235,7 +246,7 @@ int srv_container_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     if (!resp)
         return crisp_error_oom(err);
     runtime__v1__container_status_response__init(resp);
-    if (!(resp->status = status_of(ctx->arena, info)))
+    if (!(resp->status = status_of(ctx->arena, info, image_ref_of(ctx, info))))
         return crisp_error_oom(err);
     if (r->verbose) {
         Runtime__V1__ContainerStatusResponse__InfoEntry *e = arena_alloc(ctx->arena, sizeof(*e));
@@ -244,8 +255,11 @@ int srv_container_status(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
             return crisp_error_oom(err);
         runtime__v1__container_status_response__info_entry__init(e);
         e->key = "info";
-        e->value = arena_printf(ctx->arena, "{\"pid\":%d,\"sandboxID\":\"%s\",\"cgroupPath\":\"%s\"}", (int)info->pid,
-                                info->sandbox_id, info->cgroup_path);
+        _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *pod = NULL;
+        /* A pod removed meanwhile only leaves the hostname out. */
+        (void)rt_sandbox_info_get(ctx->daemon->runtime, info->sandbox_id, &pod, NULL);
+        if (!(e->value = srv_verbose_container_info(ctx->arena, info, pod, err)))
+            return -1;
         resp->info[0] = e;
         resp->n_info = 1;
     }
@@ -266,7 +280,7 @@ static bool matches(const struct rt_container_info *i, const Runtime__V1__Contai
     return srv_labels_match(i->labels, i->n_labels, (void *const *)f->label_selector, f->n_label_selector);
 }
 
-static Runtime__V1__Container *summary_of(struct arena *a, const struct rt_container_info *i)
+static Runtime__V1__Container *summary_of(struct arena *a, const struct rt_container_info *i, char *image_ref)
 {
     Runtime__V1__Container *c = arena_alloc(a, sizeof(*c));
     if (!c)
@@ -276,8 +290,8 @@ static Runtime__V1__Container *summary_of(struct arena *a, const struct rt_conta
     c->pod_sandbox_id = arena_strdup(a, i->sandbox_id);
     c->metadata = metadata_of(a, i);
     c->image = image_of(a, i);
-    c->image_ref = arena_strdup(a, i->image_id);
-    c->image_id = c->image_ref;
+    c->image_ref = image_ref;
+    c->image_id = arena_strdup(a, i->image_id);
     c->state = (Runtime__V1__ContainerState)i->state;
     c->created_at = i->created_at;
     c->labels = (Runtime__V1__Container__LabelsEntry **)srv_entries_of(
@@ -286,8 +300,9 @@ static Runtime__V1__Container *summary_of(struct arena *a, const struct rt_conta
     c->annotations = (Runtime__V1__Container__AnnotationsEntry **)srv_entries_of(
         a, &runtime__v1__container__annotations_entry__descriptor, i->annotations, i->n_annotations);
     c->n_annotations = i->n_annotations;
-    return c->id && c->pod_sandbox_id && c->metadata && c->image && c->image_ref && c->labels && c->annotations ? c
-                                                                                                                : NULL;
+    bool ok = c->id && c->pod_sandbox_id && c->metadata && c->image && c->image_ref && c->image_id &&
+              c->labels && c->annotations;
+    return ok ? c : NULL;
 }
 
 int srv_container_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
@@ -303,7 +318,8 @@ int srv_container_list(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
     int rc = resp && items ? 0 : crisp_error_oom(err);
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (matches(list[i], r->filter) && !(items[k++] = summary_of(ctx->arena, list[i])))
+        if (matches(list[i], r->filter) &&
+            !(items[k++] = summary_of(ctx->arena, list[i], image_ref_of(ctx, list[i]))))
             rc = crisp_error_oom(err);
     rt_container_info_list_free(list, n);
     if (rc < 0)

@@ -8,6 +8,7 @@
 #include "server/stats.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
+#include "server/cri/verbose.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -338,11 +339,7 @@ static int status_info(struct arena *a, const struct rt_sandbox_info *i, Runtime
         return -1;
     runtime__v1__pod_sandbox_status_response__info_entry__init(e);
     e->key = "info";
-    /* Paths and ids are crisp's own; the CNI result is JSON that a plugin produced and ADD parsed. */
-    e->value = arena_printf(a, "{\"pid\":%d,\"netnsPath\":\"%s\",\"cgroupPath\":\"%s\",\"stateDir\":\"%s\","
-                               "\"cniResult\":%s}",
-                            (int)i->init_pid, i->netns_path, i->cgroup_path, i->dir,
-                            i->cni_result[0] ? i->cni_result : "null");
+    e->value = srv_verbose_pod_info(a, i, NULL);
     resp->info[0] = e;
     resp->n_info = 1;
     return e->value ? 0 : -1;

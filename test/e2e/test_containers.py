@@ -65,7 +65,7 @@ def create(d, pod_id, cfg, image, name="c", command=None, args=None, env=None, m
     config = pb().ContainerConfig(
         metadata=pb().ContainerMetadata(name=name, attempt=attempt), image=pb().ImageSpec(image=image),
         command=command or [], args=args or [], working_dir=workdir,
-        envs=[pb().KeyValue(key=k, value=v) for k, v in (env or {}).items()], mounts=mounts or [], log_path=log,
+        envs=[pb().KeyValue(key=k, value=v.encode() if isinstance(v, str) else v) for k, v in (env or {}).items()], mounts=mounts or [], log_path=log,
         linux=linux, labels={"app": name})
     req = pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config, sandbox_config=cfg)
     return d.call("CreateContainer", req, timeout=60).container_id
@@ -105,7 +105,7 @@ def test_long_running_lifecycle(pod):
                  command=["sh", "-c", "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done"])
     st = status(d, cid)
     assert st.state == pb().CONTAINER_CREATED and st.metadata.name == "c" and st.labels["app"] == "c"
-    assert st.image.image == image and st.image_ref.startswith("sha256:")
+    assert st.image.image == image and "@sha256:" in st.image_ref and st.image_id.startswith("sha256:")
     start(d, cid)
     st = status(d, cid)
     assert st.state == pb().CONTAINER_RUNNING and st.started_at > 0
@@ -441,3 +441,225 @@ def test_workload_and_execs_are_in_the_container_cgroups(pod):
     assert workload and set(workload.values()) == {want}
     execd = paths(exec_sync(d, cid, ["cat", "/proc/self/cgroup"]).stdout.decode())
     assert execd == workload
+
+
+def mountpoints(*under):
+    """The host's mount points, or those below the given directories (other tests may be mounting)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [l.split()[4] for l in f]
+    return [p for p in points if not under or any(p == u or p.startswith(u + "/") for u in under)]
+
+
+def rro_supported(d):
+    handlers = d.call("Status", pb().StatusRequest()).runtime_handlers
+    return handlers[0].features.recursive_read_only_mounts
+
+
+def test_status_advertises_recursive_read_only_mounts(crispd):
+    # mount_setattr(2) came with Linux 5.12; Status says so exactly when the kernel has it.
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    assert rro_supported(crispd) == ((major, minor) >= (5, 12))
+
+
+def test_recursive_read_only_volume(pod, tmpdir_clean):
+    d, pod_id, cfg, image = pod
+    if not rro_supported(d):
+        pytest.skip("the kernel has no mount_setattr")
+    vol = os.path.join(tmpdir_clean, "vol")
+    sub = os.path.join(vol, "tmpfs")
+    os.makedirs(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", sub], check=True)
+    try:
+        mounts = [pb().Mount(container_path="/rro", host_path=vol, readonly=True, recursive_read_only=True),
+                  pb().Mount(container_path="/ro", host_path=vol, readonly=True)]
+        cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], mounts=mounts)
+        start(d, cid)
+        r = exec_sync(d, cid, ["touch", "/rro/tmpfs/file"])
+        assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+        r = exec_sync(d, cid, ["touch", "/rro/file"])
+        assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+        # Plain read-only covers the volume's own mount, not the mounts below it.
+        assert exec_sync(d, cid, ["touch", "/ro/tmpfs/file"]).exit_code == 0
+        assert os.path.exists(os.path.join(sub, "file"))
+        r = exec_sync(d, cid, ["touch", "/ro/file"])
+        assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+        d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+    finally:
+        subprocess.run(["umount", "-l", sub], check=False)
+
+
+@pytest.mark.parametrize("readonly,propagation,message", [
+    (False, "PROPAGATION_PRIVATE", "recursive_read_only needs readonly"),
+    (True, "PROPAGATION_HOST_TO_CONTAINER", "needs PROPAGATION_PRIVATE, not PROPAGATION_HOST_TO_CONTAINER"),
+    (True, "PROPAGATION_BIDIRECTIONAL", "needs PROPAGATION_PRIVATE, not PROPAGATION_BIDIRECTIONAL"),
+])
+def test_recursive_read_only_bad_combinations_are_refused(pod, tmpdir_clean, readonly, propagation, message):
+    d, pod_id, cfg, image = pod
+    before = mountpoints(tmpdir_clean, d.dir)
+    mounts = [pb().Mount(container_path="/mnt", host_path=tmpdir_clean, readonly=readonly, recursive_read_only=True,
+                         propagation=pb().MountPropagation.Value(propagation))]
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, command=["true"], mounts=mounts)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in e.value.details()
+    assert "/mnt" in e.value.details()
+    assert len(d.call("ListContainers", pb().ListContainersRequest()).containers) == 0
+    assert mountpoints(tmpdir_clean, d.dir) == before  # refused before any host mount was touched
+
+
+def test_bidirectional_propagation(crispd, busybox, tmpdir_clean):
+    """critest's "mount with 'rshared' should support propagation from host to container and vice versa"."""
+    d = crispd
+    d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=busybox.ref_str)), timeout=120)
+    mnt = os.path.join(tmpdir_clean, "mnt")
+    host_point = os.path.join(mnt, "propagationMnt")
+    ctr_point = os.path.join(mnt, "containerMntPoint")
+    src = os.path.join(tmpdir_clean, "propagationSrcDir")
+    os.makedirs(host_point)
+    os.makedirs(src)
+    open(os.path.join(src, "flagFile"), "w").close()
+    cfg = pod_config("bidi-pod", host_network=True)
+    cfg.linux.security_context.privileged = True
+    cfg.log_directory = os.path.join(d.dir, "logs-bidi")
+    os.mkdir(cfg.log_directory)
+    subprocess.run(["mount", "--bind", mnt, mnt], check=True)
+    pod_id = None
+    try:
+        subprocess.run(["mount", "--make-rshared", mnt], check=True)
+        pod_id = run_pod(d, cfg)
+        mounts = [pb().Mount(container_path=mnt, host_path=mnt,
+                             propagation=pb().MountPropagation.Value("PROPAGATION_BIDIRECTIONAL"))]
+        cid = create(d, pod_id, cfg, busybox.ref_str, command=["sleep", "1000"], mounts=mounts,
+                     security=pb().LinuxContainerSecurityContext(privileged=True))
+        before = mountpoints(tmpdir_clean, d.dir)
+        start(d, cid)
+        assert mountpoints(tmpdir_clean, d.dir) == before  # nothing of the container's own reaches the host
+        # Host to container.
+        subprocess.run(["mount", "--bind", src, host_point], check=True)
+        assert exec_sync(d, cid, ["ls", "-A", host_point]).stdout == b"flagFile\n"
+        # Container to host.
+        assert exec_sync(d, cid, ["mkdir", "-p", ctr_point]).exit_code == 0
+        r = exec_sync(d, cid, ["mount", "--bind", "/etc", ctr_point])
+        assert r.exit_code == 0, r.stderr
+        assert ctr_point in mountpoints()
+        assert "hostname" in os.listdir(ctr_point)
+    finally:
+        for point in (ctr_point, host_point, mnt):
+            while point in mountpoints():
+                subprocess.run(["umount", "-l", point], check=True)
+        if pod_id:
+            remove_pod(d, pod_id)
+
+
+def test_image_ref_is_the_repo_digest(pod, busybox, registry):
+    """ContainerStatus and ListContainers report the repository digest the image was pulled by, as
+    containerd and CRI-O do (kubectl's imageID); image_id keeps the config digest."""
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    want = "%s/library/busybox@%s" % (registry.host, busybox.manifest_digest)
+    st = status(d, cid)
+    assert (st.image_ref, st.image_id) == (want, busybox.config_digest)
+    listed = d.call("ListContainers", pb().ListContainersRequest()).containers
+    assert [(c.image_ref, c.image_id) for c in listed] == [(want, busybox.config_digest)]
+    # Named by its config id, as kubelet does: the same digest.
+    by_id = create(d, pod_id, cfg, busybox.config_digest, name="by-id", log="by-id/0.log", command=["true"])
+    assert status(d, by_id).image_ref == want
+
+
+def test_unknown_ids_are_idempotent(crispd):
+    """critest's Idempotence specs: stopping or removing what does not exist is no error."""
+    unknown = "4a6f7e52-9d0c-4c53-8d0e-3b7f5c1a2b3c"
+    d = crispd
+    d.call("StopContainer", pb().StopContainerRequest(container_id=unknown, timeout=0))
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=unknown))
+    d.call("StopPodSandbox", pb().StopPodSandboxRequest(pod_sandbox_id=unknown))
+    d.call("RemovePodSandbox", pb().RemovePodSandboxRequest(pod_sandbox_id=unknown))
+    with pytest.raises(grpc.RpcError) as e:
+        d.call("StopContainer", pb().StopContainerRequest(container_id=""))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def verbose_info(d, cid):
+    import json
+    resp = d.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid, verbose=True))
+    return json.loads(resp.info["info"])
+
+
+def test_verbose_status_has_the_runtime_spec(pod, tmpdir_clean):
+    d, pod_id, cfg, image = pod
+    src = str(tmpdir_clean)
+    m = pb().Mount(container_path="/data", host_path=src, mount_options=["noexec", "nosuid"])
+    cid = create(d, pod_id, cfg, image, command=["/bin/sh", "-c", "sleep 60"], env={"GREETING": "a \"quoted\" \\ value"},
+                 mounts=[m])
+    try:
+        start(d, cid)
+        info = verbose_info(d, cid)
+        spec = info["runtimeSpec"]
+        assert info["sandboxID"] == pod_id and info["pid"] > 0
+        assert spec["process"]["args"] == ["/bin/sh", "-c", "sleep 60"]
+        assert 'GREETING=a "quoted" \\ value' in spec["process"]["env"]
+        assert spec["process"]["user"]["uid"] == 0
+        assert "CAP_CHOWN" in spec["process"]["capabilities"]["bounding"]
+        assert spec["process"]["cwd"] == "/srv"
+        data = [x for x in spec["mounts"] if x["destination"] == "/data"]
+        assert data and data[0]["source"] == src and data[0]["type"] == "bind"
+        assert {"noexec", "nosuid"} <= set(data[0]["options"])
+        assert any(x["destination"] == "/proc" and x["type"] == "proc" for x in spec["mounts"])
+        types = {n["type"] for n in spec["linux"]["namespaces"]}
+        assert {"mount", "pid"} <= types and "network" not in types  # a host-network pod
+        assert spec["linux"]["cgroupsPath"] == info["cgroupPath"]
+        assert "/proc/kcore" in spec["linux"]["maskedPaths"]
+    finally:
+        d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+
+
+def test_mount_options_are_applied(pod, tmpdir_clean):
+    d, pod_id, cfg, image = pod
+    src = str(tmpdir_clean)
+    with open(os.path.join(src, "run.sh"), "w") as f:
+        f.write("#!/bin/sh\necho ran\n")
+    os.chmod(os.path.join(src, "run.sh"), 0o755)
+    mounts = [pb().Mount(container_path="/noexec", host_path=src, mount_options=["noexec", "nodev", "nosuid"]),
+              pb().Mount(container_path="/plain", host_path=src)]
+    cid = create(d, pod_id, cfg, image, command=["/bin/sh", "-c", "sleep 60"], mounts=mounts)
+    try:
+        start(d, cid)
+        assert exec_sync(d, cid, ["/plain/run.sh"]).stdout == b"ran\n"
+        r = exec_sync(d, cid, ["/noexec/run.sh"])
+        assert r.exit_code != 0
+        opts = [l.split()[5] for l in exec_sync(d, cid, ["cat", "/proc/self/mountinfo"]).stdout.decode().splitlines()
+                if l.split()[4] == "/noexec"]
+        assert opts and {"noexec", "nodev", "nosuid"} <= set(opts[0].split(","))
+    finally:
+        d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+
+
+def test_unsupported_mount_option_is_invalid_argument(pod, tmpdir_clean):
+    d, pod_id, cfg, image = pod
+    m = pb().Mount(container_path="/data", host_path=str(tmpdir_clean), mount_options=["size=1m"])
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, command=["true"], mounts=[m])
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "size=1m" in e.value.details()
+
+
+def test_env_values_are_bytes(pod):
+    d, pod_id, cfg, image = pod
+    odd = b"\xff\xfe caf\xc3\xa9 \\ \" ="
+    cid = create(d, pod_id, cfg, image, command=["/bin/sh", "-c", "sleep 60"], env={"ODD": odd})
+    try:
+        start(d, cid)
+        assert b"ODD=" + odd + b"\0" in exec_sync(d, cid, ["cat", "/proc/1/environ"]).stdout
+        assert b"ODD=" + odd + b"\0" in exec_sync(d, cid, ["cat", "/proc/self/environ"]).stdout
+        env = verbose_info(d, cid)["runtimeSpec"]["process"]["env"]
+        assert "ODD=\ufffd\ufffd caf\u00e9 \\ \" =" in env  # JSON text is UTF-8: invalid bytes become U+FFFD
+        # The container's record keeps the bytes too: it comes back after a restart, and so do its execs'.
+        assert d.stop() == 0
+        d.start()
+        assert status(d, cid).state == pb().CONTAINER_RUNNING
+        assert b"ODD=" + odd + b"\0" in exec_sync(d, cid, ["cat", "/proc/self/environ"]).stdout
+    finally:
+        d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, cfg, image, command=["true"], env={"NUL": b"a\x00b"})
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "NUL byte at offset 1" in e.value.details()

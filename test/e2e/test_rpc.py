@@ -117,9 +117,10 @@ def all_methods():
 
 def test_proto_has_every_cri_method():
     methods = {path.split("/")[-1] for path, _ in all_methods()}
-    assert len(methods) == 41
+    assert len(methods) == 43
     for name in ("GetContainerEvents", "RuntimeConfig", "UpdatePodSandboxResources", "ListMetricDescriptors",
-                 "ListPodSandboxMetrics", "CheckpointContainer", "StreamPodSandboxes", "StreamImages"):
+                 "ListPodSandboxMetrics", "CheckpointContainer", "StreamPodSandboxes", "StreamImages",
+                 "CheckpointPod", "RestorePod"):
         assert name in methods
 
 
@@ -138,7 +139,7 @@ def test_every_unimplemented_method_answers_unimplemented_naming_it(crispd):
         assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, path
         assert path in e.value.details()
         count += 1
-    assert count == 41 - len(IMPLEMENTED)
+    assert count == 43 - len(IMPLEMENTED)
 
 
 def test_unknown_methods_are_unimplemented(crispd):
@@ -168,3 +169,19 @@ def test_message_over_16_mib_is_refused(crispd):
     # Just under the limit passes.
     ok = pb().VersionRequest(version="x" * (16 * 1024 * 1024 - 100))
     assert crispd.call("Version", ok, timeout=30).runtime_name == "crisp"
+
+
+def test_checkpoint_and_restore_answer_unimplemented_naming_the_method(crispd):
+    for name, req in (("CheckpointContainer", pb().CheckpointContainerRequest(container_id="x")),
+                      ("CheckpointPod", pb().CheckpointPodRequest(pod_sandbox_id="x", path="/tmp/x")),
+                      ("RestorePod", pb().RestorePodRequest(path="/tmp/x"))):
+        path = "/runtime.v1.RuntimeService/" + name
+        with pytest.raises(grpc.RpcError) as e:
+            crispd.call(path, req, timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert path in e.value.details()
+
+
+def test_status_advertises_mount_options(crispd):
+    resp = crispd.call("/runtime.v1.RuntimeService/Status", pb().StatusRequest(), timeout=10)
+    assert resp.features.mount_options

@@ -4,6 +4,7 @@ namespace; TARGET). Checked from inside with id, /proc/self/status and /proc/sel
 import os
 import subprocess
 import tempfile
+import time
 
 import grpc
 import pytest
@@ -11,7 +12,7 @@ import pytest
 import imagelib as il
 from conftest import TMP_PREFIX, pb
 from podlib import BridgeNetwork, pod_config, remove_pod, run_pod
-from test_containers import create, exec_sync, start, status, status_pid
+from test_containers import create, exec_sync, log_lines, start, status, status_pid
 
 GROUP = "root:x:0:\napp:x:1000:\nnobody:x:65534:\nwheel:x:10:root,app\naudio:x:29:other,app\nstaff:x:50:other\n"
 EUID_C = b'#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d\\n",(int)geteuid());return 0;}\n'
@@ -103,9 +104,10 @@ def test_run_as_username_and_merged_groups(pod):
     assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [10, 29, 1000, 4000]
     with open("/proc/%d/status" % status_pid(d, cid)) as f:
         groups = [l for l in f.read().splitlines() if l.startswith("Groups:")][0].split()[1:]
-    assert sorted(int(g) for g in groups) == [10, 29, 4000]
+    # The primary gid is among the supplementary groups too, as runc puts it.
+    assert sorted(int(g) for g in groups) == [10, 29, 1000, 4000]
     user = status(d, cid).user.linux
-    assert (user.uid, user.gid, sorted(user.supplemental_groups)) == (1000, 1000, [10, 29, 4000])
+    assert (user.uid, user.gid, list(user.supplemental_groups)) == (1000, 1000, [1000, 10, 29, 4000])
     # ExecSync runs with the same groups.
     assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [10, 29, 1000, 4000]
 
@@ -118,7 +120,52 @@ def test_strict_groups_and_run_as_group(pod):
     cid = run(pod, security=sc)
     assert out(d, cid, ["id", "-u"]) == "1000"
     assert sorted(int(g) for g in out(d, cid, ["id", "-G"]).split()) == [3000, 4000]
-    assert list(status(d, cid).user.linux.supplemental_groups) == [4000]
+    assert list(status(d, cid).user.linux.supplemental_groups) == [3000, 4000]
+
+
+@pytest.fixture(scope="module")
+def group_image():
+    """critest's image-predefined-group: user 1000 (app) by default, listed in group 50000 of /etc/group."""
+    r = il.Registry()
+    base = [m for m in il.busybox_members() if m.name != "etc/group"]
+    group = "root:x:0:\napp:x:1000:\ngroup-defined-in-image:x:50000:app\n"
+    il.build_image_from_layers(r, "library/groups", "v1", [base, [il.file("/etc/group", group)]],
+                               config={"user": "1000", "cmd": ["sleep", "1000"], "env": [il.DEFAULT_PATH_ENV]})
+    yield "%s/library/groups:v1" % r.host
+    r.cleanup()
+
+
+@pytest.mark.parametrize("policy,groups", [("Merge", [1000, 1234, 50000]), ("Strict", [1000, 1234])])
+def test_supplemental_groups_policy_as_critest_checks_it(crispd, group_image, policy, groups):
+    d = crispd
+    assert d.call("Status", pb().StatusRequest()).features.supplemental_groups_policy
+    pod_id, cfg = make_pod(d, group_image, "groups")
+    try:
+        sc = pb().LinuxContainerSecurityContext(
+            run_as_user=pb().Int64Value(value=1000), supplemental_groups=[1234],
+            supplemental_groups_policy=pb().SupplementalGroupsPolicy.Value(policy))
+        cid = run((d, pod_id, cfg, group_image), security=sc, command=("sh", "-c", "id -G; sleep 1000"))
+        user = status(d, cid).user.linux
+        assert (user.uid, user.gid, list(user.supplemental_groups)) == (1000, 1000, groups)
+        want = " ".join(str(g) for g in groups)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not log_lines(d, cfg, "c.log"):
+            time.sleep(0.05)
+        assert [m.group(4) for m in log_lines(d, cfg, "c.log")] == [want]
+        assert out(d, cid, ["id", "-G"]) == want
+    finally:
+        remove_pod(d, pod_id)
+
+
+def test_run_as_group_and_fs_group_as_kubelet_sends_them(pod):
+    """runAsUser, runAsGroup 3000, fsGroup 2000 (a user the image's /etc/group does not list): `id` shows
+    groups=2000,3000, as with containerd."""
+    d = pod[0]
+    sc = pb().LinuxContainerSecurityContext(run_as_user=pb().Int64Value(value=1001),
+                                            run_as_group=pb().Int64Value(value=3000), supplemental_groups=[2000])
+    cid = run(pod, security=sc)
+    assert out(d, cid, ["id"]) == "uid=1001 gid=3000 groups=2000,3000"
+    assert list(status(d, cid).user.linux.supplemental_groups) == [3000, 2000]
 
 
 def test_numeric_user_takes_the_passwd_group(pod):
@@ -400,6 +447,46 @@ def test_user_namespace_pod(crispd, image, tmp_path_factory):
     finally:
         net.cleanup()
         subprocess.run(["rm", "-rf", vol])
+
+
+def test_containers_repeat_the_pods_user_namespace(crispd, image):
+    """kubelet and critest send the pod's userns_options again for each container: the pod's are
+    accepted, others refused."""
+    d = crispd
+    d.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=image)), timeout=120)
+    net = BridgeNetwork(d.cni_dir, portmap=False)
+    try:
+        pod_id, cfg = userns_pod(d, image, "userns-ctr", userns_opts())
+        try:
+            def security(opts):
+                ns = pb().NamespaceOption()
+                ns.CopyFrom(cfg.linux.security_context.namespace_options)
+                ns.userns_options.CopyFrom(opts)
+                return pb().LinuxContainerSecurityContext(namespace_options=ns)
+
+            cid = run((d, pod_id, cfg, image), security=security(userns_opts()))
+            assert out(d, cid, ["cat", "/proc/self/uid_map"]).split() == ["0", "1000000", "65536"]
+            assert out(d, cid, ["id", "-u"]) == "0"
+            for opts, text in [
+                (userns_opts(uids=((0, 2000000, 65536),)),
+                 "user namespace mappings (uid 2000000, gid 1000000, 65536 ids) do not match the pod's "
+                 "(uid 1000000, gid 1000000, 65536 ids)"),
+                (userns_opts(mode="NODE", uids=(), gids=()), "user namespace mode NODE does not match the pod's (POD)"),
+            ]:
+                with pytest.raises(grpc.RpcError) as e:
+                    create(d, pod_id, cfg, image, name="bad", log="bad.log", command=["true"],
+                           security=security(opts))
+                assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and text in e.value.details()
+        finally:
+            remove_pod(d, pod_id)
+    finally:
+        net.cleanup()
+
+
+def test_a_user_namespace_for_a_container_of_a_host_userns_pod_is_refused(pod):
+    ns = pb().NamespaceOption(userns_options=userns_opts())
+    invalid(pod, pb().LinuxContainerSecurityContext(namespace_options=ns),
+            "user namespace mode POD does not match the pod's (NODE)")
 
 
 @pytest.mark.parametrize("opts,host_network,text", [

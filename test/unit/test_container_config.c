@@ -172,7 +172,7 @@ static void test_fields(void)
     expect_strv(s.lowerdirs, (const char *const[]){top, base}, 2);
     /* USER app from the image's own passwd and group. */
     CHECK(s.uid == 1000 && s.gid == 1001);
-    CHECK(s.n_groups == 1 && s.groups[0] == 29);
+    CHECK(s.n_groups == 2 && s.groups[0] == 1001 && s.groups[1] == 29); /* the primary gid first, as id -G prints */
     CHECK(s.resources == NULL && !s.has_oom_score_adj);
     CHECK(s.n_mounts == 0 && s.n_devices == 0);
     CHECK_STR(s.log_path, "");
@@ -184,7 +184,7 @@ static void test_fields(void)
     q.c.linux = &q.linux_;
     expect_ok(&q, &s);
     CHECK(s.uid == 0 && s.gid == 0);
-    CHECK(s.n_groups == 1 && s.groups[0] == 10);
+    CHECK(s.n_groups == 2 && s.groups[0] == 0 && s.groups[1] == 10);
 }
 
 static void test_argv(void)
@@ -218,6 +218,11 @@ static void test_argv(void)
     expect_strv(s.argv, (const char *const[]){"echo hi"}, 1);
 }
 
+static ProtobufCBinaryData bytes(const char *s)
+{
+    return (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
+}
+
 static void test_env(void)
 {
     struct req q;
@@ -228,10 +233,10 @@ static void test_env(void)
     /* The request's variables come last and replace the image's of the same name (not of a prefix). */
     Runtime__V1__KeyValue e[4] = {RUNTIME__V1__KEY_VALUE__INIT, RUNTIME__V1__KEY_VALUE__INIT,
                                   RUNTIME__V1__KEY_VALUE__INIT, RUNTIME__V1__KEY_VALUE__INIT};
-    e[0].key = "HOME", e[0].value = "/home/app";
-    e[1].key = "PAT", e[1].value = "x=y";
-    e[2].key = "LANG", e[2].value = "";
-    e[3].key = "HOME", e[3].value = "/again";
+    e[0].key = "HOME", e[0].value = bytes("/home/app");
+    e[1].key = "PAT", e[1].value = bytes("x=y");
+    e[2].key = "LANG", e[2].value = bytes("");
+    e[3].key = "HOME", e[3].value = bytes("/again");
     Runtime__V1__KeyValue *envs[] = {&e[0], &e[1], &e[2], &e[3]};
     q.c.envs = envs;
     q.c.n_envs = N(envs);
@@ -245,6 +250,29 @@ static void test_env(void)
     q.c.n_envs = 1;
     expect_ok(&q, &s);
     expect_strv(s.env, (const char *const[]){"HOME=/home/app"}, 1);
+}
+
+/* KeyValue.value is bytes: every byte but NUL reaches the workload as sent; NUL is refused, as execve
+ * would cut the value there. */
+static void test_env_bytes(void)
+{
+    struct req q;
+    struct rt_container_spec s;
+    req_init(&q, "localhost/test/bare:1");
+    static const uint8_t odd[] = {0xff, 0xfe, '\n', '\\', '"', 0x01, 0xc3, 0x28, '='};
+    Runtime__V1__KeyValue e[2] = {RUNTIME__V1__KEY_VALUE__INIT, RUNTIME__V1__KEY_VALUE__INIT};
+    e[0].key = "BIN", e[0].value = (ProtobufCBinaryData){sizeof(odd), (uint8_t *)odd};
+    e[1].key = "NONE"; /* an unset value: empty */
+    Runtime__V1__KeyValue *envs[] = {&e[0], &e[1]};
+    q.c.envs = envs;
+    q.c.n_envs = N(envs);
+    expect_ok(&q, &s);
+    CHECK(s.env[0] && strlen(s.env[0]) == 4 + sizeof(odd) && memcmp(s.env[0], "BIN=", 4) == 0 &&
+          memcmp(s.env[0] + 4, odd, sizeof(odd)) == 0);
+    CHECK_STR(s.env[1], "NONE=");
+    static const uint8_t nul[] = {'a', 'b', 0, 'c'};
+    e[1].value = (ProtobufCBinaryData){sizeof(nul), (uint8_t *)nul};
+    expect_error(&q, EINVAL, "env NONE: the value has a NUL byte at offset 2", true);
 }
 
 static void test_working_dir(void)
@@ -320,8 +348,7 @@ static void test_mounts(void)
     req_init(&q, "localhost/test/bare:1");
     Runtime__V1__Mount m[2] = {RUNTIME__V1__MOUNT__INIT, RUNTIME__V1__MOUNT__INIT};
     m[0].container_path = "/data", m[0].host_path = "/srv/data", m[0].readonly = true;
-    m[0].recursive_read_only = true;
-    m[0].propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+    m[0].recursive_read_only = true; /* which needs readonly and private propagation */
     m[1].container_path = "/shared", m[1].host_path = "/srv/shared";
     m[1].propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL;
     Runtime__V1__Mount *mounts[] = {&m[0], &m[1]};
@@ -337,13 +364,36 @@ static void test_mounts(void)
     CHECK_STR(s.mounts[0].container_path, "/data");
     CHECK_STR(s.mounts[0].host_path, "/srv/data");
     CHECK(s.mounts[0].readonly && s.mounts[0].recursive_readonly);
-    CHECK(s.mounts[0].propagation == RT_PROPAGATION_HOST_TO_CONTAINER);
+    CHECK(s.mounts[0].propagation == RT_PROPAGATION_PRIVATE);
     CHECK_STR(s.mounts[1].container_path, "/shared");
     CHECK(!s.mounts[1].readonly && !s.mounts[1].recursive_readonly);
     CHECK(s.mounts[1].propagation == RT_PROPAGATION_BIDIRECTIONAL);
+    m[0].propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+    expect_error(&q, EINVAL, "mount /data: recursive_read_only needs PROPAGATION_PRIVATE", false);
+    m[0].propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
+    m[0].readonly = false;
+    expect_error(&q, EINVAL, "mount /data: recursive_read_only needs readonly", false);
+    m[0].readonly = true;
     CHECK_STR(s.devices[0].container_path, "/dev/fuse");
     CHECK_STR(s.devices[0].host_path, "/dev/fuse");
     CHECK_STR(s.devices[0].permissions, "rw");
+    CHECK(!s.mounts[0].noexec && !s.mounts[0].nosuid && !s.mounts[0].nodev);
+    /* Mount options: the bind flags kubelet may ask for, and nothing else. */
+    char *opts[] = {"noexec", "nodev", "nosuid"};
+    m[0].mount_options = opts;
+    m[0].n_mount_options = 2;
+    expect_ok(&q, &s);
+    CHECK(s.mounts[0].noexec && s.mounts[0].nodev && !s.mounts[0].nosuid);
+    m[0].n_mount_options = 3;
+    expect_ok(&q, &s);
+    CHECK(s.mounts[0].noexec && s.mounts[0].nodev && s.mounts[0].nosuid);
+    CHECK(!s.mounts[1].noexec && !s.mounts[1].nodev && !s.mounts[1].nosuid);
+    char *bad[] = {"noexec", "size=1m"};
+    m[0].mount_options = bad;
+    m[0].n_mount_options = 2;
+    expect_error(&q, EINVAL, "mount /data: mount option \"size=1m\" is not supported (only noexec, nosuid and "
+                             "nodev are)", true);
+    m[0].n_mount_options = 0;
     /* Not supported yet: idmapped mounts and image volumes. */
     Runtime__V1__IDMapping map = RUNTIME__V1__IDMAPPING__INIT;
     Runtime__V1__IDMapping *maps[] = {&map};
@@ -612,6 +662,7 @@ int main(void)
     test_fields();
     test_argv();
     test_env();
+    test_env_bytes();
     test_working_dir();
     test_stop_signal();
     test_log_path();

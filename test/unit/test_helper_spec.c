@@ -39,9 +39,10 @@ static int write_and_load(const struct rt_spec_context *c, struct mon_spec *ret)
 }
 
 static const struct rt_mount request_mounts[] = {
-    {"/data", "/host/data", true, true, RT_PROPAGATION_HOST_TO_CONTAINER},
-    {"/shared", "/host/shared", false, false, RT_PROPAGATION_BIDIRECTIONAL},
-    {"/etc/hostname", "/host/hostname", false, false, RT_PROPAGATION_PRIVATE},
+    {.container_path = "/data", .host_path = "/host/data", .readonly = true, .recursive_readonly = true,
+     .propagation = RT_PROPAGATION_HOST_TO_CONTAINER},
+    {.container_path = "/shared", .host_path = "/host/shared", .propagation = RT_PROPAGATION_BIDIRECTIONAL},
+    {.container_path = "/etc/hostname", .host_path = "/host/hostname", .propagation = RT_PROPAGATION_PRIVATE},
 };
 static const struct rt_device_node request_devices[] = {{"/dev/fuse", "rwm", 'c', 10, 229, 0640}};
 static const gid_t groups[] = {10, 4000000000u};

@@ -166,21 +166,33 @@ static void expect_groups(const secctx_t *sc, const char *image_user, const gid_
 
 static void test_groups(void)
 {
-    /* Merge, the default: the image's memberships of the user, then the request's, each once. */
-    expect_groups(NULL, "app", (const gid_t[]){10, 29, 44}, 3);
-    expect_groups(NULL, "root", (const gid_t[]){10}, 1);
-    expect_groups(NULL, "4242", NULL, 0);
+    /* Merge, the default: the primary gid, then the image's memberships of the user and the request's,
+     * each once, in ascending order. */
+    expect_groups(NULL, "app", (const gid_t[]){1001, 10, 29, 44}, 4);
+    expect_groups(NULL, "root", (const gid_t[]){0, 10}, 2);
+    expect_groups(NULL, "4242", (const gid_t[]){0}, 1);
     int64_t extra[] = {5000, 29, 5000, 0};
     secctx_t sc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
     sc.supplemental_groups = extra;
     sc.n_supplemental_groups = N(extra);
-    expect_groups(&sc, "app", (const gid_t[]){10, 29, 44, 5000, 0}, 5);
-    expect_groups(&sc, "4242", (const gid_t[]){5000, 29, 0}, 3);
-    /* Strict: the request's only. */
+    expect_groups(&sc, "app", (const gid_t[]){1001, 0, 10, 29, 44, 5000}, 6);
+    expect_groups(&sc, "4242", (const gid_t[]){0, 29, 5000}, 3);
+    /* run_as_group is the primary gid, and so the first group. */
+    Runtime__V1__Int64Value uid = RUNTIME__V1__INT64_VALUE__INIT, gid = RUNTIME__V1__INT64_VALUE__INIT;
+    uid.value = 1000;
+    gid.value = 3000;
+    sc.run_as_user = &uid;
+    sc.run_as_group = &gid;
+    expect_groups(&sc, "", (const gid_t[]){3000, 0, 10, 29, 44, 5000}, 6);
+    sc.run_as_group = NULL;
+    /* run_as_user with an entry in the image's passwd: that entry's group. */
+    expect_groups(&sc, "", (const gid_t[]){1001, 0, 10, 29, 44, 5000}, 6);
+    sc.run_as_user = NULL;
+    /* Strict: the primary gid and the request's only. */
     sc.supplemental_groups_policy = RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
-    expect_groups(&sc, "app", (const gid_t[]){5000, 29, 0}, 3);
+    expect_groups(&sc, "app", (const gid_t[]){1001, 0, 29, 5000}, 4);
     sc.n_supplemental_groups = 0;
-    expect_groups(&sc, "app", NULL, 0);
+    expect_groups(&sc, "app", (const gid_t[]){1001}, 1);
 }
 
 static void test_groups_refused(void)
@@ -201,9 +213,9 @@ static void test_groups_refused(void)
     /* 1024 of the request's are fine alone, not on top of the image's three. */
     sc.n_supplemental_groups = 1024;
     expect_error(&sc, "app", "more than 1024 supplemental groups", true);
-    expect_groups(&sc, "4242", NULL, 1024);
+    expect_groups(&sc, "4242", NULL, 1025); /* the primary gid 0 on top */
     sc.supplemental_groups_policy = RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
-    expect_groups(&sc, "app", NULL, 1024);
+    expect_groups(&sc, "app", NULL, 1025);
     free(many);
 }
 
@@ -384,13 +396,39 @@ static void test_namespaces(void)
     expect_ok(&sc, "", &s);
     CHECK(s.pid_mode == RT_NS_TARGET);
     CHECK_STR(s.pid_target_id, "abc123");
-    /* A container may say NODE for user namespaces (none of its own); anything else is the pod's. */
+    CHECK(!s.has_userns);
+    /* kubelet repeats the pod's user namespace options: kept for the check against the pod's. */
     Runtime__V1__UserNamespace userns = RUNTIME__V1__USER_NAMESPACE__INIT;
     ns.userns_options = &userns;
     userns.mode = RUNTIME__V1__NAMESPACE_MODE__NODE;
     expect_ok(&sc, "", &s);
+    CHECK(s.has_userns && !s.userns.enabled);
+    Runtime__V1__IDMapping uids = RUNTIME__V1__IDMAPPING__INIT, gids = RUNTIME__V1__IDMAPPING__INIT;
+    Runtime__V1__IDMapping *uidv[] = {&uids, &uids}, *gidv[] = {&gids};
+    uids.host_id = 65536, gids.host_id = 131072, uids.length = gids.length = 65536;
+    userns.uids = uidv, userns.gids = gidv, userns.n_uids = 1, userns.n_gids = 1;
+    expect_error(&sc, "", "user namespace mode NODE takes no id mappings", true);
     userns.mode = RUNTIME__V1__NAMESPACE_MODE__POD;
-    expect_error(&sc, "", "user namespaces are set for the pod, not for a container", true);
+    expect_ok(&sc, "", &s);
+    CHECK(s.has_userns && s.userns.enabled && s.userns.uid == 65536 && s.userns.gid == 131072 &&
+          s.userns.size == 65536);
+    userns.n_uids = 2;
+    expect_error(&sc, "", "user namespace: 2 uid and 1 gid mappings, where the pod has one of each", true);
+    userns.n_uids = 1;
+    gids.container_id = 1;
+    expect_error(&sc, "",
+                 "user namespace: the uid and gid mappings must start at container id 0 and have the same "
+                 "length, as the pod's",
+                 true);
+    gids.container_id = 0;
+    gids.length = 1000;
+    expect_error(&sc, "",
+                 "user namespace: the uid and gid mappings must start at container id 0 and have the same "
+                 "length, as the pod's",
+                 true);
+    gids.length = 65536;
+    userns.mode = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+    expect_error(&sc, "", "user namespace mode 1 is not supported for a container: use the pod's", true);
     ns.userns_options = NULL;
     ns.network = (Runtime__V1__NamespaceMode)7;
     expect_error(&sc, "", "unknown network namespace mode 7", true);
@@ -413,6 +451,36 @@ static void expect_pod_check(const struct rt_container_spec *s, const struct rt_
         CHECK_STR(err ? err->msg : NULL, msg);
     }
     crisp_error_free(err);
+}
+
+/* A container's user namespace options are the pod's, or refused. */
+static void test_pod_check_userns(void)
+{
+    struct rt_sandbox_info pod = {.id = "0123456789abcdef0123", .net_mode = RT_NS_POD, .pid_mode = RT_NS_POD,
+                                  .ipc_mode = RT_NS_POD};
+    struct rt_container_spec s;
+    expect_ok(NULL, "", &s);
+    expect_pod_check(&s, &pod, NULL);
+    s.has_namespaces = s.has_userns = true;
+    s.net_mode = s.ipc_mode = s.pid_mode = RT_NS_POD;
+    expect_pod_check(&s, &pod, NULL); /* NODE in a pod on the host's user namespace */
+    s.userns = (struct rt_userns){true, 65536, 65536, 65536};
+    expect_pod_check(&s, &pod, "user namespace mode POD does not match the pod's (NODE)");
+    pod.userns = s.userns;
+    expect_pod_check(&s, &pod, NULL);
+    s.has_userns = false; /* none given: the pod's applies */
+    expect_pod_check(&s, &pod, NULL);
+    s.has_userns = true;
+    s.userns.gid = 131072;
+    expect_pod_check(&s, &pod,
+                     "user namespace mappings (uid 65536, gid 131072, 65536 ids) do not match the pod's "
+                     "(uid 65536, gid 65536, 65536 ids)");
+    s.userns = (struct rt_userns){true, 65536, 65536, 1000};
+    expect_pod_check(&s, &pod,
+                     "user namespace mappings (uid 65536, gid 65536, 1000 ids) do not match the pod's "
+                     "(uid 65536, gid 65536, 65536 ids)");
+    s.userns = (struct rt_userns){0};
+    expect_pod_check(&s, &pod, "user namespace mode NODE does not match the pod's (POD)");
 }
 
 /* A privileged container only in a privileged pod; namespace modes that fit the pod's. */
@@ -500,6 +568,7 @@ int main(void)
     test_paths_refused();
     test_namespaces();
     test_pod_check();
+    test_pod_check_userns();
     test_privileged();
     arena_fini(&arena);
     crisp_error_t *err = NULL;
