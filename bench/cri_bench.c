@@ -39,7 +39,7 @@
 #define BENCH_ERRMSG_MAX 512
 
 struct bench_opts {
-    const char *endpoint; /* as given, for the report */
+    const char *endpoint;          /* as given, for the report */
     char target[BENCH_TARGET_MAX]; /* "unix:/path", what gRPC dials */
     size_t requests, clients, warmup;
 };
@@ -71,7 +71,7 @@ struct bench_client {
     struct bench_gate *gate;
     grpc_slice request;
     size_t warmup, count;
-    uint64_t *lat; /* this client's share of the phase's array: count slots */
+    uint64_t *lat;                  /* this client's share of the phase's array: count slots */
     size_t done, attempted, errors; /* errors include the warm-up's */
     bool gave_up;
     char first_error[BENCH_ERRMSG_MAX];
@@ -121,8 +121,8 @@ static int parse_count(const char *name, const char *s, size_t min, size_t max, 
     /* strtoull would quietly accept "-1" as a huge value. */
     unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
     if (!end || *end || errno || v < min || v > max)
-        return crisp_error_make(err, EINVAL, "--%s: want a number from %zu to %zu, got '%s'", name, min,
-                                max, s);
+        return crisp_error_make(err, EINVAL, "--%s: want a number from %zu to %zu, got '%s'", name, min, max,
+                                s);
     *ret = (size_t)v;
     return 0;
 }
@@ -159,11 +159,21 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o, crisp_e
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         int r = 0;
         switch (c) {
-        case 'e': o->endpoint = optarg; break;
-        case 'n': r = parse_count("requests", optarg, 1, BENCH_MAX_REQUESTS, &o->requests, err); break;
-        case 'c': r = parse_count("clients", optarg, 1, BENCH_MAX_CLIENTS, &o->clients, err); break;
-        case 'w': r = parse_count("warmup", optarg, 0, BENCH_MAX_WARMUP, &o->warmup, err); break;
-        case 'h': usage(stdout); return 1;
+        case 'e':
+            o->endpoint = optarg;
+            break;
+        case 'n':
+            r = parse_count("requests", optarg, 1, BENCH_MAX_REQUESTS, &o->requests, err);
+            break;
+        case 'c':
+            r = parse_count("clients", optarg, 1, BENCH_MAX_CLIENTS, &o->clients, err);
+            break;
+        case 'w':
+            r = parse_count("warmup", optarg, 0, BENCH_MAX_WARMUP, &o->warmup, err);
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
         default:
             return crisp_error_make(err, EINVAL, "unknown option or missing value: %s", argv[optind - 1]);
         }
@@ -294,8 +304,9 @@ static int bench_version_decode(grpc_byte_buffer *bb, Runtime__V1__VersionRespon
         return crisp_error_make(err, EPROTO, "cannot read the response message");
     grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    _cleanup_(version_response_freep) Runtime__V1__VersionResponse *resp =
-        runtime__v1__version_response__unpack(NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    _cleanup_(version_response_freep)
+        Runtime__V1__VersionResponse *resp = runtime__v1__version_response__unpack(NULL, GRPC_SLICE_LENGTH(s),
+                                                                                   GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
     if (!resp)
         return crisp_error_make(err, EPROTO, "response does not decode as a VersionResponse");

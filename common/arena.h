@@ -11,7 +11,7 @@ struct arena {
     struct arena_chunk *head;
 };
 
-void *arena_alloc(struct arena *a, size_t size);  /* zeroed; NULL when out of memory */
+void *arena_alloc(struct arena *a, size_t size); /* zeroed; NULL when out of memory */
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,10 +3,10 @@
 #ifndef CRISP_CLEANUP_H
 #define CRISP_CLEANUP_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #define _cleanup_(fn) __attribute__((cleanup(fn)))
 #define _cleanup_free_ _cleanup_(cleanup_freep)
@@ -61,18 +61,18 @@ static inline void strv_freep(char ***v)
     strv_free(*v);
 }
 
-#define TAKE_PTR(p)                                                                                \
-    ({                                                                                             \
-        __typeof__(p) _taken = (p);                                                                \
-        (p) = NULL;                                                                                \
-        _taken;                                                                                    \
+#define TAKE_PTR(p)                                                                                          \
+    ({                                                                                                       \
+        __typeof__(p) _taken = (p);                                                                          \
+        (p) = NULL;                                                                                          \
+        _taken;                                                                                              \
     })
 
-#define TAKE_FD(fd)                                                                                \
-    ({                                                                                             \
-        int _taken = (fd);                                                                         \
-        (fd) = -1;                                                                                 \
-        _taken;                                                                                    \
+#define TAKE_FD(fd)                                                                                          \
+    ({                                                                                                       \
+        int _taken = (fd);                                                                                   \
+        (fd) = -1;                                                                                           \
+        _taken;                                                                                              \
     })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -3,8 +3,8 @@
 #include "common/strv.h"
 
 #include "cleanup.h"
-#include "json.h"
 #include "file.h"
+#include "json.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -103,8 +103,9 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->default_cgroup_parent = strdup("/crisp");
     cfg->metrics_address = strdup("127.0.0.1");
     cfg->metrics_port = 0;
-    if (!cfg->metrics_address || !cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen || !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir ||
-        !cfg->cni_bin_dirs || !cfg->streaming_address || !cfg->streaming_tls_cert || !cfg->streaming_tls_key)
+    if (!cfg->metrics_address || !cfg->image_auth_file || !cfg->default_cgroup_parent || !cfg->listen ||
+        !cfg->listen_group || !cfg->root || !cfg->state || !cfg->cni_conf_dir || !cfg->cni_bin_dirs ||
+        !cfg->streaming_address || !cfg->streaming_tls_cert || !cfg->streaming_tls_key)
         return -1;
     return 0;
 }
@@ -112,8 +113,8 @@ static int config_set_defaults(struct crisp_config *cfg)
 static int bad_value(const char *origin, const char *key, const char *expected, const char *got,
                      crisp_error_t **err)
 {
-    return crisp_error_make(err, EINVAL, "%s: key \"%s\": expected %s, got \"%s\"", origin, key,
-                            expected, got);
+    return crisp_error_make(err, EINVAL, "%s: key \"%s\": expected %s, got \"%s\"", origin, key, expected,
+                            got);
 }
 
 static int replace_string(char **slot, const char *value, crisp_error_t **err)
@@ -263,8 +264,8 @@ static int parse_string_list(yajl_val v, const char *origin, const char *key, co
     return 0;
 }
 
-static int apply_json(struct crisp_config *cfg, const struct key_spec *spec, yajl_val v,
-                      const char *origin, crisp_error_t **err)
+static int apply_json(struct crisp_config *cfg, const struct key_spec *spec, yajl_val v, const char *origin,
+                      crisp_error_t **err)
 {
     if (spec->type == KEY_INT) {
         if (!YAJL_IS_INTEGER(v))
@@ -275,8 +276,8 @@ static int apply_json(struct crisp_config *cfg, const struct key_spec *spec, yaj
     }
     if (spec->type == KEY_PATH_LIST) {
         char **list = NULL;
-        if (parse_string_list(v, origin, spec->name, "a list of absolute paths",
-                              is_absolute_clean_path, &list, err) < 0)
+        if (parse_string_list(v, origin, spec->name, "a list of absolute paths", is_absolute_clean_path,
+                              &list, err) < 0)
             return -1;
         strv_free(*MEMBER(cfg, spec, char **));
         *MEMBER(cfg, spec, char **) = list;
@@ -318,8 +319,8 @@ static struct config_registry *registry_get(struct crisp_config *cfg, const char
     for (size_t i = 0; i < cfg->n_registries; i++)
         if (strcmp(cfg->registries[i].host, host) == 0)
             return &cfg->registries[i];
-    struct config_registry *grown =
-        realloc(cfg->registries, (cfg->n_registries + 1) * sizeof(*cfg->registries));
+    struct config_registry *grown = realloc(cfg->registries,
+                                            (cfg->n_registries + 1) * sizeof(*cfg->registries));
     if (!grown)
         return NULL;
     cfg->registries = grown;
@@ -359,8 +360,8 @@ static int apply_registry(struct crisp_config *cfg, const char *host, yajl_val v
             r->insecure = YAJL_IS_TRUE(item);
         } else if (strcmp(name, "mirrors") == 0) {
             char **mirrors = NULL;
-            if (parse_string_list(item, origin, full, "a list of http:// or https:// URLs",
-                                  is_mirror_url, &mirrors, err) < 0)
+            if (parse_string_list(item, origin, full, "a list of http:// or https:// URLs", is_mirror_url,
+                                  &mirrors, err) < 0)
                 return -1;
             strv_free(r->mirrors);
             r->mirrors = mirrors;
@@ -426,9 +427,10 @@ static int apply_file(struct crisp_config *cfg, const char *path, bool required,
         errbuf[strcspn(errbuf, "\n")] = '\0';
         return crisp_error_make(err, EINVAL, "%s: invalid JSON: %s", path, errbuf);
     }
-    int r = YAJL_IS_OBJECT(root) ? apply_object(cfg, root, "", path, err)
-                                 : crisp_error_make(err, EINVAL, "%s: expected a JSON object at the top, got %s",
-                                                    path, json_type_name(root));
+    int r = YAJL_IS_OBJECT(root)
+                ? apply_object(cfg, root, "", path, err)
+                : crisp_error_make(err, EINVAL, "%s: expected a JSON object at the top, got %s", path,
+                                   json_type_name(root));
     yajl_tree_free(root);
     return r;
 }

@@ -29,17 +29,17 @@ struct crisp_config {
     int log_format; /* enum log_format */
     int cgroup_driver;
     char *default_cgroup_parent; /* for pods that name no cgroup_parent */
-    int shutdown_timeout; /* seconds in-flight calls get at SIGTERM */
+    int shutdown_timeout;        /* seconds in-flight calls get at SIGTERM */
     char *cni_conf_dir;
     char **cni_bin_dirs;
     struct config_registry *registries;
     size_t n_registries;
     char *streaming_address;
-    int streaming_port;      /* 0: a free port */
+    int streaming_port;       /* 0: a free port */
     char *streaming_tls_cert; /* PEM files; both empty: plain HTTP */
     char *streaming_tls_key;
-    int streaming_token_ttl; /* seconds a streaming URL stays valid */
-    int streaming_idle_timeout; /* seconds a streaming session may move nothing; 0: forever */
+    int streaming_token_ttl;         /* seconds a streaming URL stays valid */
+    int streaming_idle_timeout;      /* seconds a streaming session may move nothing; 0: forever */
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
     char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */

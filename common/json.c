@@ -107,4 +107,3 @@ bool json_nesting_ok(const char *text, size_t max_depth)
     }
     return true;
 }
-

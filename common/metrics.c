@@ -22,8 +22,8 @@ struct metrics_series {
     struct metrics_series *hash_next, *all_next;
     uint64_t hash;
     char *values[METRICS_MAX_LABELS];
-    _Atomic uint64_t value; /* counter: the count; gauge: the bits of a double */
-    _Atomic uint64_t sum;   /* histogram: the bits of a double */
+    _Atomic uint64_t value;    /* counter: the count; gauge: the bits of a double */
+    _Atomic uint64_t sum;      /* histogram: the bits of a double */
     _Atomic uint64_t counts[]; /* histogram: per bucket (not cumulative), the last one for +Inf */
 };
 
@@ -326,7 +326,8 @@ static bool name_valid(const char *s, bool metric)
     if (!s || !*s || (!metric && strncmp(s, "__", 2) == 0))
         return false;
     for (const char *p = s; *p; p++) {
-        bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (metric && *p == ':');
+        bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+                     (metric && *p == ':');
         if (!alpha && !(p > s && *p >= '0' && *p <= '9'))
             return false;
     }
@@ -338,10 +339,12 @@ static int labels_check(const struct metrics_family_spec *spec, size_t *ret_n, c
     size_t n = 0;
     for (; spec->labels && spec->labels[n]; n++) {
         if (n == METRICS_MAX_LABELS)
-            return crisp_error_make(err, EINVAL, "metric %s: more than %d labels", spec->name, METRICS_MAX_LABELS);
+            return crisp_error_make(err, EINVAL, "metric %s: more than %d labels", spec->name,
+                                    METRICS_MAX_LABELS);
         if (!name_valid(spec->labels[n], false) ||
             (spec->type == METRICS_HISTOGRAM && strcmp(spec->labels[n], "le") == 0))
-            return crisp_error_make(err, EINVAL, "metric %s: invalid label name \"%s\"", spec->name, spec->labels[n]);
+            return crisp_error_make(err, EINVAL, "metric %s: invalid label name \"%s\"", spec->name,
+                                    spec->labels[n]);
     }
     *ret_n = n;
     return 0;
@@ -352,10 +355,12 @@ static int buckets_check(const struct metrics_family_spec *spec, crisp_error_t *
     if (spec->type != METRICS_HISTOGRAM)
         return 0;
     if (spec->n_buckets == 0 || spec->n_buckets > METRICS_MAX_BUCKETS)
-        return crisp_error_make(err, EINVAL, "metric %s: 1 to %d buckets needed", spec->name, METRICS_MAX_BUCKETS);
+        return crisp_error_make(err, EINVAL, "metric %s: 1 to %d buckets needed", spec->name,
+                                METRICS_MAX_BUCKETS);
     for (size_t i = 0; i < spec->n_buckets; i++)
         if (!isfinite(spec->buckets[i]) || (i > 0 && spec->buckets[i] <= spec->buckets[i - 1]))
-            return crisp_error_make(err, EINVAL, "metric %s: buckets must be finite and ascending", spec->name);
+            return crisp_error_make(err, EINVAL, "metric %s: buckets must be finite and ascending",
+                                    spec->name);
     return 0;
 }
 
@@ -403,7 +408,8 @@ static int registry_append(struct metrics_registry *r, struct metrics_family *f,
     return 0;
 }
 
-static int family_spec_check(const struct metrics_family_spec *spec, size_t *ret_n_labels, crisp_error_t **err)
+static int family_spec_check(const struct metrics_family_spec *spec, size_t *ret_n_labels,
+                             crisp_error_t **err)
 {
     if (!name_valid(spec->name, true))
         return crisp_error_make(err, EINVAL, "invalid metric name \"%s\"", spec->name ? spec->name : "");
@@ -461,8 +467,8 @@ static int callback_spec_check(const struct metrics_callback_spec *spec, size_t 
     return 0;
 }
 
-int metrics_callback_add(struct metrics_registry *r, const struct metrics_callback_spec *spec, metrics_collect_fn fn,
-                         void *data, struct metrics_family **ret, crisp_error_t **err)
+int metrics_callback_add(struct metrics_registry *r, const struct metrics_callback_spec *spec,
+                         metrics_collect_fn fn, void *data, struct metrics_family **ret, crisp_error_t **err)
 {
     size_t n = 0;
     if (callback_spec_check(spec, &n, err) < 0)
@@ -486,7 +492,8 @@ int metrics_callback_add(struct metrics_registry *r, const struct metrics_callba
     return 0;
 }
 
-void metrics_callback_set(struct metrics_registry *r, struct metrics_family *f, metrics_collect_fn fn, void *data)
+void metrics_callback_set(struct metrics_registry *r, struct metrics_family *f, metrics_collect_fn fn,
+                          void *data)
 {
     if (!r || !f || !f->is_callback)
         return;
@@ -659,7 +666,8 @@ static void render_series(struct text *t, const struct metrics_family *f, struct
 
 static int series_compare(const void *a, const void *b)
 {
-    const struct metrics_series *x = *(struct metrics_series *const *)a, *y = *(struct metrics_series *const *)b;
+    const struct metrics_series *x = *(struct metrics_series *const *)a,
+                                *y = *(struct metrics_series *const *)b;
     for (size_t i = 0; i < x->family->n_labels; i++) {
         int c = strcmp(x->values[i], y->values[i]);
         if (c)

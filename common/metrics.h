@@ -59,12 +59,13 @@ int metrics_family_add(struct metrics_registry *r, const struct metrics_family_s
                        struct metrics_family **ret, crisp_error_t **err);
 
 /* Adds a family whose values fn computes at each scrape; fn may be NULL until metrics_callback_set. */
-int metrics_callback_add(struct metrics_registry *r, const struct metrics_callback_spec *spec, metrics_collect_fn fn,
-                         void *data, struct metrics_family **ret, crisp_error_t **err);
+int metrics_callback_add(struct metrics_registry *r, const struct metrics_callback_spec *spec,
+                         metrics_collect_fn fn, void *data, struct metrics_family **ret, crisp_error_t **err);
 
 /* Replaces a callback family's function. Scrapes call callbacks under the registry's lock, so once this
  * returns the old function is not running and will not run again: its data may be freed. */
-void metrics_callback_set(struct metrics_registry *r, struct metrics_family *f, metrics_collect_fn fn, void *data);
+void metrics_callback_set(struct metrics_registry *r, struct metrics_family *f, metrics_collect_fn fn,
+                          void *data);
 
 /* The series for one label value per label name, created on first use; NULL only when f is NULL or
  * memory ran out. */
@@ -80,6 +81,7 @@ size_t metrics_family_series_count(const struct metrics_family *f);
 
 /* The whole registry in the text exposition format, NUL-terminated; the caller frees *ret_text.
  * Families without any series yet are left out, as Prometheus clients do. */
-int metrics_registry_render(struct metrics_registry *r, char **ret_text, size_t *ret_len, crisp_error_t **err);
+int metrics_registry_render(struct metrics_registry *r, char **ret_text, size_t *ret_len,
+                            crisp_error_t **err);
 
 #endif

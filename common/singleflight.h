@@ -14,7 +14,10 @@ struct flight_group {
     struct flight *flights;
 };
 
-#define FLIGHT_GROUP_INIT {PTHREAD_MUTEX_INITIALIZER, NULL}
+#define FLIGHT_GROUP_INIT                                                                                    \
+    {                                                                                                        \
+        PTHREAD_MUTEX_INITIALIZER, NULL                                                                      \
+    }
 
 typedef int (*flight_fn)(void *arg, crisp_error_t **err);
 

@@ -408,8 +408,8 @@ static int doc_kind_from_type(const char *type, size_t n, enum img_doc_kind *ret
             *ret_kind = doc_types[i].kind;
             return 0;
         }
-    bool schema1 =
-        media_type_is(type, n, MT_DOCKER_SCHEMA1) || media_type_is(type, n, MT_DOCKER_SCHEMA1_SIGNED);
+    bool schema1 = media_type_is(type, n, MT_DOCKER_SCHEMA1) ||
+                   media_type_is(type, n, MT_DOCKER_SCHEMA1_SIGNED);
     return crisp_error_make(
         err, EINVAL, "unsupported manifest media type \"%.*s\"%s", (int)(n < ECHO_MAX ? n : ECHO_MAX), type,
         schema1 ? " (Docker schema 1 images are not supported; push it again as schema 2)" : "");
@@ -552,7 +552,8 @@ static int config_process_parse(yajl_val root, struct img_config *c, crisp_error
     yajl_val config = json_member(root, "config");
     const char *wd = NULL, *sig = NULL;
     if (config_strv_parse(config, "Entrypoint", &c->entrypoint, err) < 0 ||
-        config_strv_parse(config, "Cmd", &c->cmd, err) < 0 || config_strv_parse(config, "Env", &c->env, err) < 0)
+        config_strv_parse(config, "Cmd", &c->cmd, err) < 0 ||
+        config_strv_parse(config, "Env", &c->env, err) < 0)
         return -1;
     if (config && (json_string(config, "WorkingDir", "image config: config", &wd, err) < 0 ||
                    json_string(config, "StopSignal", "image config: config", &sig, err) < 0))

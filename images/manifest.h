@@ -62,13 +62,13 @@ int img_layer_compression(const char *media_type, enum img_compression *ret, cri
 struct img_config {
     char **diff_ids; /* NULL-terminated, rootfs.diff_ids */
     size_t n_diff_ids;
-    char *user;        /* config.User, "" when unset */
+    char *user; /* config.User, "" when unset */
     char *os, *architecture;
     /* What a container of the image runs, merged with the request's command, args and env. */
     char **entrypoint, **cmd, **env; /* NULL-terminated (empty when unset) */
     char *working_dir;               /* "" when unset */
     char *stop_signal;               /* "" when unset, e.g. "SIGQUIT" or "3" */
-    int64_t created; /* ns since the epoch, 0 when absent */
+    int64_t created;                 /* ns since the epoch, 0 when absent */
 };
 
 int img_config_parse(const char *body, size_t len, struct img_config **ret, crisp_error_t **err);

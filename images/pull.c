@@ -279,7 +279,8 @@ static int commit_image(struct pull_job *job, const char *config_body, size_t co
 {
     const struct img_manifest *m = job->manifest;
     if (img_store_blob_put(job->p->store, m->config.digest, config_body, config_len, err) < 0 ||
-        img_store_blob_put(job->p->store, job->manifest_digest, job->manifest_body, job->manifest_len, err) < 0)
+        img_store_blob_put(job->p->store, job->manifest_digest, job->manifest_body, job->manifest_len, err) <
+            0)
         return -1;
     struct img_record rec = {.chain_ids = job->chain_ids, .user = job->config->user};
     snprintf(rec.id, sizeof(rec.id), "%s", m->config.digest);
@@ -336,14 +337,14 @@ static char *pull_key(const struct img_ref *ref, const struct img_auth *auth)
 {
     _cleanup_free_ char *name = img_ref_name(ref);
     char *key = NULL;
-    if (!name || asprintf(&key, "%s:%s@%s\n%s", name, ref->tag ? ref->tag : "", ref->digest ? ref->digest : "",
-                          auth && auth->username ? auth->username : "") < 0)
+    if (!name || asprintf(&key, "%s:%s@%s\n%s", name, ref->tag ? ref->tag : "",
+                          ref->digest ? ref->digest : "", auth && auth->username ? auth->username : "") < 0)
         return NULL;
     return key;
 }
 
-int img_pull(struct img_puller *p, const char *image, const struct img_auth *auth, char ret_id[IMG_DIGEST_MAX],
-             uint64_t *ret_bytes, crisp_error_t **err)
+int img_pull(struct img_puller *p, const char *image, const struct img_auth *auth,
+             char ret_id[IMG_DIGEST_MAX], uint64_t *ret_bytes, crisp_error_t **err)
 {
     _cleanup_(img_ref_freep) struct img_ref *ref = NULL;
     if (img_ref_parse(image, &ref, err) < 0)

@@ -16,7 +16,7 @@ int img_puller_new(struct img_store *store, struct img_registry *registry, int m
 void img_puller_free(struct img_puller *p);
 
 /* Pulls image (any reference form) and returns its id (the config digest). */
-int img_pull(struct img_puller *p, const char *image, const struct img_auth *auth, char ret_id[IMG_DIGEST_MAX],
-             uint64_t *ret_bytes, crisp_error_t **err);
+int img_pull(struct img_puller *p, const char *image, const struct img_auth *auth,
+             char ret_id[IMG_DIGEST_MAX], uint64_t *ret_bytes, crisp_error_t **err);
 
 #endif

@@ -2,10 +2,10 @@
 #include "images/registry.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/file.h"
 #include "images/manifest.h"
 #include "images/registry_auth.h"
-#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,7 +31,7 @@
 #define BASIC_CACHE_S 600L
 #define POOL_MAX 8
 #define USER_AGENT "crisp"
-#define MANIFEST_ACCEPT                                                                            \
+#define MANIFEST_ACCEPT                                                                                      \
     "Accept: " IMG_MT_OCI_INDEX ", " IMG_MT_OCI_MANIFEST ", " IMG_MT_DOCKER_LIST ", " IMG_MT_DOCKER_MANIFEST
 
 struct img_registry {
@@ -456,14 +456,14 @@ static int headers_build(const struct http_req *req, struct curl_slist **ret)
     return ok ? 0 : -1;
 }
 
-#define SETOPT(h, rc, opt, val)                                                                    \
-    do {                                                                                           \
-        if ((rc) == CURLE_OK)                                                                      \
-            (rc) = curl_easy_setopt((h), (opt), (val));                                            \
+#define SETOPT(h, rc, opt, val)                                                                              \
+    do {                                                                                                     \
+        if ((rc) == CURLE_OK)                                                                                \
+            (rc) = curl_easy_setopt((h), (opt), (val));                                                      \
     } while (0)
 
-static CURLcode easy_setup(struct img_registry *r, CURL *h, const struct http_req *req, struct http_resp *resp,
-                           struct curl_slist *headers, char *errbuf)
+static CURLcode easy_setup(struct img_registry *r, CURL *h, const struct http_req *req,
+                           struct http_resp *resp, struct curl_slist *headers, char *errbuf)
 {
     CURLcode rc = CURLE_OK;
     SETOPT(h, rc, CURLOPT_URL, req->url);
@@ -507,8 +507,8 @@ static bool curl_retryable(CURLcode rc)
     }
 }
 
-static int transport_error(struct img_registry *r, const struct http_req *req, CURLcode rc, const char *errbuf,
-                           crisp_error_t **err)
+static int transport_error(struct img_registry *r, const struct http_req *req, CURLcode rc,
+                           const char *errbuf, crisp_error_t **err)
 {
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     if (rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"))
@@ -547,7 +547,8 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     if (rc != CURLE_OK) {
         /* A stall is the one timeout not tried again: image.pull_progress_timeout bounds the whole pull's
          * time without progress, not each attempt's. */
-        resp->retryable = curl_retryable(rc) && !(rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"));
+        resp->retryable = curl_retryable(rc) &&
+                          !(rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"));
         return transport_error(r, req, rc, errbuf, err);
     }
     return 0;
@@ -609,7 +610,8 @@ static int status_error(const struct http_req *req, const struct http_resp *resp
     }
     int rc = status_retryable(resp->status)
                  ? crisp_error_make(err, CRISP_E_UNAVAILABLE, "%s %s: %s", req->method, req->url, said)
-                 : crisp_error_make(err, EPROTO, "%s %s: unexpected response: %s", req->method, req->url, said);
+                 : crisp_error_make(err, EPROTO, "%s %s: unexpected response: %s", req->method, req->url,
+                                    said);
     if (err && *err && resp->attempts > 1)
         error_append(*err, " (after %d attempts)", resp->attempts);
     return rc;
@@ -713,8 +715,8 @@ static int token_request(struct fetch *f, const struct img_challenge *ch, const 
         return crisp_error_oom(err);
     if (!post && c->username && !(authz = basic_authorization(c)))
         return crisp_error_oom(err);
-    struct http_req req = {.method = post ? "POST" : "GET", .url = url, .authorization = authz,
-                           .form = post ? params : NULL};
+    struct http_req req = {
+        .method = post ? "POST" : "GET", .url = url, .authorization = authz, .form = post ? params : NULL};
     int rc = http_fetch(f->r, &req, f->retries, sink, resp, err);
     if (rc == 0 && resp->status == 401) {
         _cleanup_free_ char *words = img_registry_error_words(resp->error_body);
@@ -729,15 +731,16 @@ static int token_request(struct fetch *f, const struct img_challenge *ch, const 
 }
 
 static int token_fetch(struct fetch *f, const char *base, const struct img_challenge *ch,
-                       const struct img_credentials *c, char **ret_token, long *ret_expires_in, crisp_error_t **err)
+                       const struct img_credentials *c, char **ret_token, long *ret_expires_in,
+                       crisp_error_t **err)
 {
     if (realm_check(f, base, ch->realm, c, err) < 0)
         return -1;
     _cleanup_free_ char *scope = NULL, *params = NULL;
     if (asprintf(&scope, "repository:%s:pull", f->ref->path) < 0 || !(params = token_params(ch, scope, c)))
         return crisp_error_oom(err);
-    _cleanup_(sink_fini) struct sink sink = {.what = "token response", .overflow_status = EMSGSIZE,
-                                              .limit = SMALL_BODY_MAX, .fd = -1};
+    _cleanup_(sink_fini) struct sink sink = {
+        .what = "token response", .overflow_status = EMSGSIZE, .limit = SMALL_BODY_MAX, .fd = -1};
     _cleanup_(resp_fini) struct http_resp resp = {0};
     int rc = token_request(f, ch, c, params, &sink, &resp, err);
     explicit_bzero(params, strlen(params));
@@ -763,7 +766,8 @@ static int authorize_basic(struct fetch *f, const struct img_credentials *c, cha
 }
 
 static int authorize_bearer(struct fetch *f, const char *base, const struct img_challenge *ch,
-                            const struct img_credentials *c, char **ret_authz, long *ret_ttl, crisp_error_t **err)
+                            const struct img_credentials *c, char **ret_authz, long *ret_ttl,
+                            crisp_error_t **err)
 {
     _cleanup_free_ char *token = NULL;
     if (token_fetch(f, base, ch, c, &token, ret_ttl, err) < 0)
@@ -782,8 +786,9 @@ static int authorize(struct fetch *f, const char *base, const struct img_credent
                      char **ret_authz, crisp_error_t **err)
 {
     if (!f->resp.www_authenticate)
-        return crisp_error_make(err, CRISP_E_UNAUTHENTICATED, "GET %s: %s without an authentication challenge",
-                                f->url, f->resp.status_line);
+        return crisp_error_make(err, CRISP_E_UNAUTHENTICATED,
+                                "GET %s: %s without an authentication challenge", f->url,
+                                f->resp.status_line);
     _cleanup_(img_challenge_fini) struct img_challenge ch = {0};
     if (img_challenge_parse(f->resp.www_authenticate, &ch, err) < 0)
         return crisp_error_wrap(err, "GET %s", f->url);
@@ -808,8 +813,8 @@ static int fetch_verify(struct fetch *f, crisp_error_t **err)
     struct sink *s = f->sink;
     sink_digest(s, f->digest);
     if (f->expected_size >= 0 && s->size != f->expected_size)
-        return crisp_error_make(err, EINVAL, "%s size mismatch: expected %lld bytes, got %lld (from %s)", f->what,
-                                (long long)f->expected_size, (long long)s->size, f->url);
+        return crisp_error_make(err, EINVAL, "%s size mismatch: expected %lld bytes, got %lld (from %s)",
+                                f->what, (long long)f->expected_size, (long long)s->size, f->url);
     if (f->expected_digest && strcmp(f->digest, f->expected_digest) != 0)
         return crisp_error_make(err, EINVAL, "%s digest mismatch: expected %s, got %s (from %s)", f->noun,
                                 f->expected_digest, f->digest, f->url);
@@ -914,19 +919,28 @@ static char *media_type_of(const char *content_type)
 }
 
 static int manifest_fetch(struct img_registry *r, const struct img_ref *ref, const char *reference,
-                          const char *expected_digest, const struct img_auth *auth, char **ret_body, size_t *ret_len,
-                          char **ret_content_type, char ret_digest[IMG_DIGEST_MAX], crisp_error_t **err)
+                          const char *expected_digest, const struct img_auth *auth, char **ret_body,
+                          size_t *ret_len, char **ret_content_type, char ret_digest[IMG_DIGEST_MAX],
+                          crisp_error_t **err)
 {
-    _cleanup_free_ char *name = expected_digest ? img_ref_digested(ref, expected_digest) : img_ref_tagged(ref);
+    _cleanup_free_ char *name = expected_digest ? img_ref_digested(ref, expected_digest)
+                                                : img_ref_tagged(ref);
     _cleanup_free_ char *what = NULL;
     if (!name || asprintf(&what, "manifest %s", name) < 0)
         return crisp_error_oom(err);
-    _cleanup_(sink_fini) struct sink sink = {.what = what, .overflow_status = EMSGSIZE,
-                                              .limit = IMG_MANIFEST_MAX_SIZE, .fd = -1};
-    _cleanup_(fetch_fini) struct fetch f = {
-        .r = r, .ref = ref, .auth = auth, .kind = "manifests", .reference = reference,
-        .accept = MANIFEST_ACCEPT, .noun = "manifest", .what = what, .expected_digest = expected_digest,
-        .expected_size = -1, .sink = &sink};
+    _cleanup_(sink_fini) struct sink sink = {
+        .what = what, .overflow_status = EMSGSIZE, .limit = IMG_MANIFEST_MAX_SIZE, .fd = -1};
+    _cleanup_(fetch_fini) struct fetch f = {.r = r,
+                                            .ref = ref,
+                                            .auth = auth,
+                                            .kind = "manifests",
+                                            .reference = reference,
+                                            .accept = MANIFEST_ACCEPT,
+                                            .noun = "manifest",
+                                            .what = what,
+                                            .expected_digest = expected_digest,
+                                            .expected_size = -1,
+                                            .sink = &sink};
     if (registry_fetch(&f, err) < 0)
         return -1;
     _cleanup_free_ char *media_type = media_type_of(f.resp.content_type);
@@ -956,8 +970,8 @@ int img_registry_get_manifest(struct img_registry *r, const struct img_ref *ref,
     const char *reference = ref->digest ? ref->digest : ref->tag;
     if (!reference)
         return crisp_error_make(err, EINVAL, "reference %s has neither tag nor digest", ref->path);
-    return manifest_fetch(r, ref, reference, ref->digest, auth, ret_body, ret_len, ret_content_type, ret_digest,
-                          err);
+    return manifest_fetch(r, ref, reference, ref->digest, auth, ret_body, ret_len, ret_content_type,
+                          ret_digest, err);
 }
 
 int img_registry_get_manifest_digest(struct img_registry *r, const struct img_ref *ref, const char *digest,
@@ -977,11 +991,18 @@ int img_registry_get_blob(struct img_registry *r, const struct img_ref *ref, con
     _cleanup_free_ char *what = NULL;
     if (asprintf(&what, "blob %s", digest) < 0)
         return crisp_error_oom(err);
-    _cleanup_(sink_fini) struct sink sink = {.what = what, .overflow_status = EINVAL,
-                                              .limit = expected_size >= 0 ? expected_size : -1, .fd = fd};
-    _cleanup_(fetch_fini) struct fetch f = {
-        .r = r, .ref = ref, .auth = auth, .kind = "blobs", .reference = digest, .noun = "blob", .what = what,
-        .expected_digest = digest, .expected_size = expected_size, .sink = &sink};
+    _cleanup_(sink_fini) struct sink sink = {
+        .what = what, .overflow_status = EINVAL, .limit = expected_size >= 0 ? expected_size : -1, .fd = fd};
+    _cleanup_(fetch_fini) struct fetch f = {.r = r,
+                                            .ref = ref,
+                                            .auth = auth,
+                                            .kind = "blobs",
+                                            .reference = digest,
+                                            .noun = "blob",
+                                            .what = what,
+                                            .expected_digest = digest,
+                                            .expected_size = expected_size,
+                                            .sink = &sink};
     return registry_fetch(&f, err);
 }
 

@@ -215,7 +215,8 @@ int img_challenge_parse(const char *value, struct img_challenge *ret, crisp_erro
         challenge_keep_better(&best, &cur);
     }
     if (best.scheme == IMG_CHALLENGE_NONE)
-        return crisp_error_make(err, EINVAL, "WWW-Authenticate offers neither Bearer nor Basic authentication");
+        return crisp_error_make(err, EINVAL,
+                                "WWW-Authenticate offers neither Bearer nor Basic authentication");
     if (best.scheme == IMG_CHALLENGE_BEARER && !nonempty(best.realm))
         return challenge_malformed(err, "Bearer challenge without a realm");
     *ret = best;
@@ -390,7 +391,8 @@ static yajl_val auths_find(yajl_val auths, const char *host)
             names = docker_names;
     for (size_t n = 0; names[n]; n++)
         for (size_t i = 0; i < auths->u.object.len; i++)
-            if (auth_key_matches(auths->u.object.keys[i], names[n]) && YAJL_IS_OBJECT(auths->u.object.values[i]))
+            if (auth_key_matches(auths->u.object.keys[i], names[n]) &&
+                YAJL_IS_OBJECT(auths->u.object.values[i]))
                 return auths->u.object.values[i];
     return NULL;
 }
@@ -482,8 +484,8 @@ int img_token_response_parse(const char *body, char **ret_token, long *ret_expir
     if (!(*ret_token = strdup(token)))
         return crisp_error_oom(err);
     *ret_expires_in = expires_in < TOKEN_MIN_EXPIRES_S ? TOKEN_MIN_EXPIRES_S
-                      : expires_in > 86400       ? 86400
-                                                 : (long)expires_in;
+                      : expires_in > 86400             ? 86400
+                                                       : (long)expires_in;
     return 0;
 }
 
@@ -492,8 +494,8 @@ static void words_add(char *buf, const char *sep, const char *a, const char *b)
     size_t n = strlen(buf);
     if (!nonempty(a) && !nonempty(b))
         return;
-    snprintf(buf + n, WORDS_MAX - n, "%s%s%s%s", n ? sep : "", a ? a : "", nonempty(a) && nonempty(b) ? ": " : "",
-             b ? b : "");
+    snprintf(buf + n, WORDS_MAX - n, "%s%s%s%s", n ? sep : "", a ? a : "",
+             nonempty(a) && nonempty(b) ? ": " : "", b ? b : "");
 }
 
 static void words_from_errors(yajl_val errors, char *buf)
@@ -609,7 +611,8 @@ int img_token_cache_put(struct img_token_cache *c, const char *key, const char *
                         int64_t now_ms, crisp_error_t **err)
 {
     long margin = expires_in >= 120 ? 30 : expires_in / 4;
-    struct token_entry fresh = {.key = strdup(key), .value = strdup(value),
+    struct token_entry fresh = {.key = strdup(key),
+                                .value = strdup(value),
                                 .deadline_ms = now_ms + (int64_t)(expires_in - margin) * 1000};
     if (!fresh.key || !fresh.value) {
         token_entry_fini(&fresh);

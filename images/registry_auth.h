@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define IMG_CHALLENGE_MAX 8192     /* longest WWW-Authenticate value we parse */
+#define IMG_CHALLENGE_MAX 8192      /* longest WWW-Authenticate value we parse */
 #define IMG_AUTH_FILE_MAX (1 << 20) /* docker config.json */
 
 enum img_challenge_scheme { IMG_CHALLENGE_NONE, IMG_CHALLENGE_BASIC, IMG_CHALLENGE_BEARER };

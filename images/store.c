@@ -2,11 +2,11 @@
 #include "images/store.h"
 
 #include "common/cleanup.h"
-#include "common/strv.h"
+#include "common/clock.h"
 #include "common/file.h"
+#include "common/strv.h"
 #include "images/reference.h"
 #include "images/store_record.h"
-#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -309,8 +309,8 @@ char *img_store_repo_digest(struct img_store *s, const char *id, const char *nam
 {
     _cleanup_(img_ref_freep) struct img_ref *ref = NULL;
     _cleanup_error_ crisp_error_t *perr = NULL;
-    _cleanup_free_ char *repository =
-        name && img_ref_parse(name, &ref, &perr) == 0 ? img_ref_name(ref) : NULL;
+    _cleanup_free_ char *repository = name && img_ref_parse(name, &ref, &perr) == 0 ? img_ref_name(ref)
+                                                                                    : NULL;
     pthread_rwlock_rdlock(&s->lock);
     ssize_t i = find_image(s, id);
     const char *digest = i >= 0 ? repo_digest_pick(s->images_list[i]->repo_digests, repository) : NULL;
@@ -387,7 +387,8 @@ static int layer_install(struct img_store *s, const char *tmp_dir, const struct 
                          crisp_error_t **err)
 {
     _cleanup_free_ char *dir = layer_dir(s, info->chain_id);
-    _cleanup_free_ char *diff = dir ? path_join(dir, "diff") : NULL, *rec = dir ? path_join(dir, "layer.json") : NULL;
+    _cleanup_free_ char *diff = dir ? path_join(dir, "diff") : NULL,
+                        *rec = dir ? path_join(dir, "layer.json") : NULL;
     _cleanup_free_ char *json = img_layer_info_to_json(info);
     if (!diff || !rec || !json)
         return crisp_error_oom(err);
@@ -421,7 +422,8 @@ char *img_store_layer_path(struct img_store *s, const char *chain_id)
     return dir ? path_join(dir, "diff") : NULL;
 }
 
-int img_store_blob_put(struct img_store *s, const char *digest, const void *data, size_t len, crisp_error_t **err)
+int img_store_blob_put(struct img_store *s, const char *digest, const void *data, size_t len,
+                       crisp_error_t **err)
 {
     _cleanup_free_ char *path = blob_path(s, digest);
     if (!path)

@@ -64,7 +64,8 @@ int img_store_layer_commit(struct img_store *s, const char *tmp_dir, const struc
 /* The layer's overlayfs lower dir (caller frees). */
 char *img_store_layer_path(struct img_store *s, const char *chain_id);
 
-int img_store_blob_put(struct img_store *s, const char *digest, const void *data, size_t len, crisp_error_t **err);
+int img_store_blob_put(struct img_store *s, const char *digest, const void *data, size_t len,
+                       crisp_error_t **err);
 /* A stored blob (configs, manifests) of at most max bytes, NUL-terminated. */
 int img_store_blob_read(struct img_store *s, const char *digest, size_t max, char **ret_data, size_t *ret_len,
                         crisp_error_t **err);

@@ -707,8 +707,8 @@ static int entry_file(struct unpack *u, struct unpack_entry *e, crisp_error_t **
     enum room room;
     if (entry_make_room(e, false, &room, err) < 0)
         return -1;
-    _cleanup_close_ int fd =
-        openat(e->parentfd, e->base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    _cleanup_close_ int fd = openat(e->parentfd, e->base,
+                                    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return entry_errno(e, "create", err);
     if (entry_write_data(u, e, fd, err) < 0)

@@ -60,7 +60,8 @@ static int pipes_make(struct rt_attachment *a, bool in, bool out, bool err_strea
     return 0;
 }
 
-static int hello_send(int sock, bool in, bool out, bool err_stream, const int *fds, int n, crisp_error_t **err)
+static int hello_send(int sock, bool in, bool out, bool err_stream, const int *fds, int n,
+                      crisp_error_t **err)
 {
     struct rt_attach_hello h = {.has_stdin = in, .has_stdout = out, .has_stderr = err_stream};
     memcpy(h.magic, RT_ATTACH_HELLO, 4);

@@ -39,7 +39,8 @@ static bool same_name(const struct rt_index_node *n, const void *key)
 {
     const struct rt_container_info *o = &rt_index_entry(n, const struct rt_container, node)->info;
     const struct rt_container_info *i = key;
-    return strcmp(o->sandbox_id, i->sandbox_id) == 0 && strcmp(o->name, i->name) == 0 && o->attempt == i->attempt;
+    return strcmp(o->sandbox_id, i->sandbox_id) == 0 && strcmp(o->name, i->name) == 0 &&
+           o->attempt == i->attempt;
 }
 
 int rt_container_index_add(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)

@@ -16,10 +16,18 @@
 #include <sys/types.h>
 
 /* Values match runtime.v1.ContainerState. */
-enum rt_container_state { RT_CONTAINER_CREATED = 0, RT_CONTAINER_RUNNING = 1, RT_CONTAINER_EXITED = 2,
-                          RT_CONTAINER_UNKNOWN = 3 };
+enum rt_container_state {
+    RT_CONTAINER_CREATED = 0,
+    RT_CONTAINER_RUNNING = 1,
+    RT_CONTAINER_EXITED = 2,
+    RT_CONTAINER_UNKNOWN = 3
+};
 /* Values match runtime.v1.MountPropagation. */
-enum rt_propagation { RT_PROPAGATION_PRIVATE = 0, RT_PROPAGATION_HOST_TO_CONTAINER = 1, RT_PROPAGATION_BIDIRECTIONAL = 2 };
+enum rt_propagation {
+    RT_PROPAGATION_PRIVATE = 0,
+    RT_PROPAGATION_HOST_TO_CONTAINER = 1,
+    RT_PROPAGATION_BIDIRECTIONAL = 2
+};
 
 struct rt_mount {
     char *container_path, *host_path;
@@ -38,8 +46,8 @@ struct rt_container_spec {
     const char *sandbox_id;
     const char *name;
     uint32_t attempt;
-    const char *image;    /* as the request named it */
-    const char *image_id; /* config digest */
+    const char *image;      /* as the request named it */
+    const char *image_id;   /* config digest */
     char *const *lowerdirs; /* the image's layers, top-most first */
     char *const *argv, *const *env;
     const char *cwd;
@@ -59,11 +67,11 @@ struct rt_container_spec {
     bool has_oom_score_adj;
     int oom_score_adj;
     int stop_signal;
-    uint64_t capabilities; /* mask of capability numbers (runtime/caps.h) */
+    uint64_t capabilities;         /* mask of capability numbers (runtime/caps.h) */
     uint64_t ambient_capabilities; /* a subset of capabilities, kept by non-root workloads too */
     bool no_new_privs;
-    bool privileged;       /* all devices, /sys and cgroupfs writable; the pod must be privileged too */
-    bool has_namespaces;   /* the request's namespace options; else the pod's modes apply */
+    bool privileged;     /* all devices, /sys and cgroupfs writable; the pod must be privileged too */
+    bool has_namespaces; /* the request's namespace options; else the pod's modes apply */
     enum rt_ns_mode net_mode, ipc_mode, pid_mode;
     const char *pid_target_id; /* pid_mode TARGET: a running container of the same pod */
     bool has_userns;           /* the request repeated a user namespace, which must then be the pod's */
@@ -108,8 +116,8 @@ struct rt_container_info {
     char *spec_path; /* the spec file its monitor was given; set by rt_container_info_get only, else NULL */
 };
 
-int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *spec, char ret_id[RT_ID_LEN + 1],
-                        crisp_error_t **err);
+int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *spec,
+                        char ret_id[RT_ID_LEN + 1], crisp_error_t **err);
 int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **err);
 /* Sends the stop signal, then SIGKILL to the whole cgroup after timeout_s (0: at once). Idempotent; an
  * unknown id is success. */
@@ -131,16 +139,18 @@ void rt_exec_output_fini(struct rt_exec_output *o);
 
 /* Exec for the streaming server: starts argv in the running container with stdio[0..2] (see
  * rt_exec_start) and returns at once. */
-int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty, const int stdio[3],
-                            struct rt_exec_process *ret, crisp_error_t **err);
+int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty,
+                            const int stdio[3], struct rt_exec_process *ret, crisp_error_t **err);
 
 /* Attaches to the running container's own stdio; *ret_tty says whether it has a terminal (then its
  * stdout and stderr are one stream and no stderr pipe is made). */
 int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out, bool err_stream,
                         struct rt_attachment *ret, bool *ret_tty, crisp_error_t **err);
 
-int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret, crisp_error_t **err);
-int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n, crisp_error_t **err);
+int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret,
+                          crisp_error_t **err);
+int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n,
+                           crisp_error_t **err);
 void rt_container_info_free(struct rt_container_info *c);
 void rt_container_info_freep(struct rt_container_info **c);
 void rt_container_info_list_free(struct rt_container_info **list, size_t n);

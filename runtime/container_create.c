@@ -34,8 +34,8 @@ static int copy_mounts(struct rt_container_info *i, const struct rt_container_sp
     return 0;
 }
 
-static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
-                     crisp_error_t **err)
+static int copy_spec(struct rt_container *c, const struct rt_container_spec *s,
+                     const struct rt_sandbox_info *pod, crisp_error_t **err)
 {
     struct rt_container_info *i = &c->info;
     memcpy(i->sandbox_id, pod->id, RT_ID_LEN + 1);
@@ -59,13 +59,14 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s, 
     c->tty = s->tty;
     c->env = strv_copy(s->env);
     c->cwd = strdup(s->cwd);
-    if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !c->env || !c->cwd ||
-        rt_kv_copy(s->labels, s->n_labels, &i->labels) < 0 ||
+    if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !c->env ||
+        !c->cwd || rt_kv_copy(s->labels, s->n_labels, &i->labels) < 0 ||
         rt_kv_copy(s->annotations, s->n_annotations, &i->annotations) < 0)
         return crisp_error_oom(err);
     i->n_labels = s->n_labels;
     i->n_annotations = s->n_annotations;
-    if (rt_container_resources_record(&i->resources, s->resources, s->has_oom_score_adj ? &s->oom_score_adj : NULL) < 0)
+    if (rt_container_resources_record(&i->resources, s->resources,
+                                      s->has_oom_score_adj ? &s->oom_score_adj : NULL) < 0)
         return crisp_error_oom(err);
     return copy_mounts(i, s, err);
 }
@@ -75,14 +76,17 @@ static int validate(const struct rt_container_spec *s, crisp_error_t **err)
     if (!s->name || !*s->name || strlen(s->name) > 253)
         return crisp_error_make(err, EINVAL, "container metadata needs a name of at most 253 bytes");
     if (!s->argv || !s->argv[0])
-        return crisp_error_make(err, EINVAL, "container %s has no command: the image sets none and neither does the request",
-                                s->name);
+        return crisp_error_make(
+            err, EINVAL, "container %s has no command: the image sets none and neither does the request",
+            s->name);
     if (!s->cwd || s->cwd[0] != '/')
-        return crisp_error_make(err, EINVAL, "working directory \"%s\" is not absolute", s->cwd ? s->cwd : "");
+        return crisp_error_make(err, EINVAL, "working directory \"%s\" is not absolute",
+                                s->cwd ? s->cwd : "");
     for (size_t m = 0; m < s->n_mounts; m++) {
         const struct rt_mount *mt = &s->mounts[m];
         if (mt->container_path[0] != '/' || strstr(mt->container_path, "/../"))
-            return crisp_error_make(err, EINVAL, "mount destination \"%s\" must be an absolute path without \"..\"",
+            return crisp_error_make(err, EINVAL,
+                                    "mount destination \"%s\" must be an absolute path without \"..\"",
                                     mt->container_path);
         struct stat st;
         if (stat(mt->host_path, &st) < 0)
@@ -104,7 +108,8 @@ static int prepare_propagation(const struct rt_container_spec *s, crisp_error_t 
 }
 
 /* Looked up before the new container locks itself: no code holds two containers' locks. */
-static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_id, char **ret, crisp_error_t **err)
+static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_id, char **ret,
+                         crisp_error_t **err)
 {
     struct rt_container *t = rt_container_lock_by_id(rt, id);
     if (!t)
@@ -114,7 +119,8 @@ static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_
     pid_t pid = t->info.pid;
     rt_container_unlock_unref(t);
     if (!ok)
-        return crisp_error_make(err, EINVAL, "target container %.12s is not running in pod %.12s", id, pod_id);
+        return crisp_error_make(err, EINVAL, "target container %.12s is not running in pod %.12s", id,
+                                pod_id);
     char *path;
     if (asprintf(&path, "/proc/%d/ns/pid", (int)pid) < 0)
         return crisp_error_oom(err);
@@ -123,8 +129,8 @@ static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_
 }
 
 /* The PID namespace the container joins: "host", "new", or a namespace file. */
-static int pid_ns_for(struct rt_runtime *rt, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
-                      char **ret, crisp_error_t **err)
+static int pid_ns_for(struct rt_runtime *rt, const struct rt_container_spec *s,
+                      const struct rt_sandbox_info *pod, char **ret, crisp_error_t **err)
 {
     enum rt_ns_mode mode = s->has_namespaces ? s->pid_mode : pod->pid_mode;
     if (mode == RT_NS_TARGET && target_pid_ns(rt, s->pid_target_id, pod->id, ret, err) < 0)
@@ -139,7 +145,8 @@ static int pid_ns_for(struct rt_runtime *rt, const struct rt_container_spec *s, 
 
 /* Compiled once here; the monitor and every exec only load the bytes. A Localhost profile that can't
  * be read or compiled is the request's fault: INVALID_ARGUMENT, with the file named. */
-static int seccomp_compile(const struct rt_container_spec *s, struct rt_seccomp_filter *ret, crisp_error_t **err)
+static int seccomp_compile(const struct rt_container_spec *s, struct rt_seccomp_filter *ret,
+                           crisp_error_t **err)
 {
     *ret = (struct rt_seccomp_filter){0};
     if (s->seccomp_mode == RT_SECCOMP_RUNTIME_DEFAULT)
@@ -160,25 +167,27 @@ static void inputs_fini(struct rt_container_inputs *in)
     free(in->pid_ns);
 }
 
-static int inputs_prepare(struct rt_runtime *rt, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
-                          struct rt_container_inputs *in, crisp_error_t **err)
+static int inputs_prepare(struct rt_runtime *rt, const struct rt_container_spec *s,
+                          const struct rt_sandbox_info *pod, struct rt_container_inputs *in,
+                          crisp_error_t **err)
 {
-    if (rt_container_security_check(s, pod, err) < 0 || rt_container_devices_resolve(s, &in->devices, err) < 0 ||
-        seccomp_compile(s, &in->filter, err) < 0)
+    if (rt_container_security_check(s, pod, err) < 0 ||
+        rt_container_devices_resolve(s, &in->devices, err) < 0 || seccomp_compile(s, &in->filter, err) < 0)
         return -1;
     return pid_ns_for(rt, s, pod, &in->pid_ns, err);
 }
 
 /* The new container, indexed and locked (the caller unlocks it); its name must be free in the pod. */
-static int container_add(struct rt_runtime *rt, const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
-                         struct rt_container **ret, crisp_error_t **err)
+static int container_add(struct rt_runtime *rt, const struct rt_container_spec *s,
+                         const struct rt_sandbox_info *pod, struct rt_container **ret, crisp_error_t **err)
 {
     struct rt_container *c = rt_container_new();
     if (!c)
         return crisp_error_oom(err);
     pthread_mutex_lock(&c->lock);
     if (rt_random_id(c->info.id, err) < 0 || copy_spec(c, s, pod, err) < 0 ||
-        !(c->dir = path_join(rt->containers_dir, c->info.id)) || !(c->rw_dir = path_join(rt->layers_dir, c->info.id)) ||
+        !(c->dir = path_join(rt->containers_dir, c->info.id)) ||
+        !(c->rw_dir = path_join(rt->layers_dir, c->info.id)) ||
         !(c->info.upper_dir = path_join(c->rw_dir, "upper")) || rt_container_index_add(rt, c, err) < 0) {
         rt_container_unlock_unref(c);
         return err && *err ? -1 : crisp_error_oom(err);

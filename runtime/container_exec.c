@@ -27,11 +27,22 @@ static void exec_request_fill(struct rt_runtime *rt, struct rt_container *c, cha
                               const char *seccomp, struct rt_exec_request *req)
 {
     *req = (struct rt_exec_request){
-        .helper = rt->exec_helper, .pid = c->info.pid, .start_time = c->pid_start, .cgroup_procs = procs,
-        .uid = c->info.uid, .gid = c->info.gid, .groups = c->info.groups, .n_groups = c->info.n_groups,
-        .cwd = c->cwd, .env = c->env, .argv = argv,
-        .has_caps = true, .no_new_privs = c->no_new_privs, .seccomp_path = c->has_seccomp ? seccomp : NULL,
-        .seccomp_flags = c->seccomp_flags, .ambient_caps = c->ambient_capabilities,
+        .helper = rt->exec_helper,
+        .pid = c->info.pid,
+        .start_time = c->pid_start,
+        .cgroup_procs = procs,
+        .uid = c->info.uid,
+        .gid = c->info.gid,
+        .groups = c->info.groups,
+        .n_groups = c->info.n_groups,
+        .cwd = c->cwd,
+        .env = c->env,
+        .argv = argv,
+        .has_caps = true,
+        .no_new_privs = c->no_new_privs,
+        .seccomp_path = c->has_seccomp ? seccomp : NULL,
+        .seccomp_flags = c->seccomp_flags,
+        .ambient_caps = c->ambient_capabilities,
     };
     snprintf(req->caps_hex, sizeof(req->caps_hex), "%016llx", (unsigned long long)c->capabilities);
 }
@@ -88,8 +99,8 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
     return r;
 }
 
-int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty, const int stdio[3],
-                            struct rt_exec_process *ret, crisp_error_t **err)
+int rt_container_exec_start(struct rt_runtime *rt, const char *id, char *const *argv, bool tty,
+                            const int stdio[3], struct rt_exec_process *ret, crisp_error_t **err)
 {
     _cleanup_(exec_prep_fini) struct exec_prep prep = {0};
     struct rt_exec_request req;

@@ -7,9 +7,9 @@
 #include "runtime/sandbox_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
 
 int rt_container_groups_copy(const gid_t *groups, size_t n, gid_t **ret, size_t *ret_n)
@@ -59,8 +59,8 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     c->mounts = NULL;
     c->spec_path = NULL;
     bool ok = rt_container_groups_copy(i->groups, i->n_groups, &c->groups, &c->n_groups) == 0 && c->name &&
-              c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path && c->upper_dir &&
-              c->resources.cpuset_cpus && c->resources.cpuset_mems &&
+              c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
+              c->upper_dir && c->resources.cpuset_cpus && c->resources.cpuset_mems &&
               rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
               rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) == 0 && mounts_copy(c, i);
     if (!ok) {
@@ -70,7 +70,8 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     return c;
 }
 
-int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret, crisp_error_t **err)
+int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_container_info **ret,
+                          crisp_error_t **err)
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
@@ -103,7 +104,8 @@ static int info_list_one(struct rt_runtime *rt, struct rt_container *c, struct r
 }
 
 /* The list holds references, so the containers are refreshed without the index lock. */
-int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n, crisp_error_t **err)
+int rt_container_info_list(struct rt_runtime *rt, struct rt_container_info ***ret, size_t *ret_n,
+                           crisp_error_t **err)
 {
     struct rt_index_node **all = NULL;
     size_t n_all = 0, n = 0;

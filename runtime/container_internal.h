@@ -16,19 +16,20 @@ struct rt_container {
     struct rt_container_info info;
     pthread_mutex_t lock; /* guards all that is not fixed; serialises create, start, stop, remove, update
                              and exec bookkeeping of this container */
-    bool removed;   /* its state is gone and it has left the index: lookups holding a reference treat it as absent */
-    char *dir;      /* state dir: spec, record, exit file */
-    char *rw_dir;   /* root/containers/<id>: upper and work */
+    bool removed; /* its state is gone and it has left the index: lookups holding a reference treat it as
+                     absent */
+    char *dir;    /* state dir: spec, record, exit file */
+    char *rw_dir; /* root/containers/<id>: upper and work */
     uint64_t pid_start;
     pid_t monitor_pid;
     int stop_signal;
     uint64_t capabilities; /* for ExecSync: the same set as the workload */
     uint64_t ambient_capabilities;
     bool no_new_privs;
-    bool has_seccomp;       /* <dir>/seccomp.bpf holds the filter, for the workload and every exec */
+    bool has_seccomp; /* <dir>/seccomp.bpf holds the filter, for the workload and every exec */
     unsigned seccomp_flags;
     bool tty;
-    char **env;     /* for exec: the container's environment */
+    char **env; /* for exec: the container's environment */
     char *cwd;
 };
 
@@ -98,7 +99,8 @@ struct rt_device_node {
 };
 /* One per s->devices (the caller frees the array); EINVAL for bad permissions or a path that is no
  * device. */
-int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret, crisp_error_t **err);
+int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret,
+                                 crisp_error_t **err);
 char **rt_container_device_rules(const struct rt_device_node *nodes, size_t n, crisp_error_t **err);
 
 /* container_record.c */

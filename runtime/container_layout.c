@@ -25,8 +25,9 @@ static char *oom_file(struct rt_runtime *rt, const char *path, bool v2)
 }
 
 /* Non-privileged containers get only the standard devices and those they asked for. */
-static int devices_restrict(struct rt_runtime *rt, const struct rt_container *c, const struct rt_container_spec *s,
-                            const struct rt_device_node *devices, crisp_error_t **err)
+static int devices_restrict(struct rt_runtime *rt, const struct rt_container *c,
+                            const struct rt_container_spec *s, const struct rt_device_node *devices,
+                            crisp_error_t **err)
 {
     if (s->privileged)
         return 0;
@@ -54,7 +55,8 @@ static int seccomp_install(struct rt_container *c, const struct rt_seccomp_filte
 }
 
 static int make_cgroup(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
-                       const struct rt_sandbox_info *pod, const struct rt_container_inputs *in, crisp_error_t **err)
+                       const struct rt_sandbox_info *pod, const struct rt_container_inputs *in,
+                       crisp_error_t **err)
 {
     if (asprintf(&c->info.cgroup_path, "%s/ctr-%.12s", pod->cgroup_path, c->info.id) < 0) {
         c->info.cgroup_path = NULL;
@@ -88,8 +90,22 @@ int rt_container_layout_make(struct rt_runtime *rt, struct rt_container *c, cons
     _cleanup_free_ char *seccomp = NULL;
     if (seccomp_install(c, &in->filter, &seccomp, err) < 0)
         return -1;
-    struct rt_spec_context ctx = {s, pod, c->info.id, rootfs, upper, work, exitf, attach, procs, oom1, oom2,
-                                  in->pid_ns, &rt->cgroups, c->info.cgroup_path, in->devices, seccomp,
+    struct rt_spec_context ctx = {s,
+                                  pod,
+                                  c->info.id,
+                                  rootfs,
+                                  upper,
+                                  work,
+                                  exitf,
+                                  attach,
+                                  procs,
+                                  oom1,
+                                  oom2,
+                                  in->pid_ns,
+                                  &rt->cgroups,
+                                  c->info.cgroup_path,
+                                  in->devices,
+                                  seccomp,
                                   c->seccomp_flags};
     if (!procs || !oom1 || !oom2)
         return crisp_error_oom(err);

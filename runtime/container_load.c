@@ -19,14 +19,16 @@ static int is_container_dir(const struct dirent *d)
 
 static void load_one(struct rt_runtime *rt, const char *name)
 {
-    _cleanup_free_ char *dir = path_join(rt->containers_dir, name), *rec = dir ? path_join(dir, "container.json") : NULL;
+    _cleanup_free_ char *dir = path_join(rt->containers_dir, name),
+                        *rec = dir ? path_join(dir, "container.json") : NULL;
     _cleanup_free_ char *text = NULL;
     _cleanup_error_ crisp_error_t *err = NULL;
     struct rt_container *c = rt_container_new();
     if (!c || !rec)
         return rt_container_unref(c);
-    if (file_read_bounded(rec, RECORD_MAX, &text, NULL, &err) < 0 || rt_container_record_from_json(text, c, &err) < 0 ||
-        strcmp(c->info.id, name) != 0 || !(c->rw_dir = path_join(rt->layers_dir, name)) ||
+    if (file_read_bounded(rec, RECORD_MAX, &text, NULL, &err) < 0 ||
+        rt_container_record_from_json(text, c, &err) < 0 || strcmp(c->info.id, name) != 0 ||
+        !(c->rw_dir = path_join(rt->layers_dir, name)) ||
         !(c->info.upper_dir = path_join(c->rw_dir, "upper"))) {
         /* A create that crashed before its record: nothing refers to it. */
         rt_container_unref(c);

@@ -226,7 +226,8 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
 {
     yajl_val root = yajl_tree_parse(text, NULL, 0);
     struct rt_container_info *i = &c->info;
-    int r = root && copy_id(i->id, json_get_str(root, "id")) && copy_id(i->sandbox_id, json_get_str(root, "sandbox_id"))
+    int r = root && copy_id(i->id, json_get_str(root, "id")) &&
+                    copy_id(i->sandbox_id, json_get_str(root, "sandbox_id"))
                 ? 0
                 : -1;
     if (r == 0) {
@@ -269,12 +270,14 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         cr->memory_limit = res ? json_get_int(res, "memory_limit") : 0;
         cr->memory_swap_limit = res ? json_get_int(res, "memory_swap_limit") : 0;
         cr->oom_score_adj = res ? json_get_int(res, "oom_score_adj") : 0;
-        cr->cpuset_cpus = strdup(res && json_get_str(res, "cpuset_cpus") ? json_get_str(res, "cpuset_cpus") : "");
-        cr->cpuset_mems = strdup(res && json_get_str(res, "cpuset_mems") ? json_get_str(res, "cpuset_mems") : "");
+        cr->cpuset_cpus = strdup(res && json_get_str(res, "cpuset_cpus") ? json_get_str(res, "cpuset_cpus")
+                                                                         : "");
+        cr->cpuset_mems = strdup(res && json_get_str(res, "cpuset_mems") ? json_get_str(res, "cpuset_mems")
+                                                                         : "");
         if (!cr->cpuset_cpus || !cr->cpuset_mems)
             r = -1;
-        if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path || !i->cgroup_path ||
-            !c->env || !c->cwd || load_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
+        if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path ||
+            !i->cgroup_path || !c->env || !c->cwd || load_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
             load_map(root, "annotations", &i->annotations, &i->n_annotations) < 0 || load_mounts(root, i) < 0)
             r = -1;
     }

@@ -29,16 +29,19 @@ static int shared_mode_check(const char *what, enum rt_ns_mode want, enum rt_ns_
     return 0;
 }
 
-static int pid_mode_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod, crisp_error_t **err)
+static int pid_mode_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                          crisp_error_t **err)
 {
     switch (s->pid_mode) {
     case RT_NS_NODE:
         if (pod->pid_mode != RT_NS_NODE)
-            return crisp_error_make(err, EINVAL, "PID namespace mode NODE needs a pod on the host's PID namespace");
+            return crisp_error_make(err, EINVAL,
+                                    "PID namespace mode NODE needs a pod on the host's PID namespace");
         return 0;
     case RT_NS_POD:
         if (pod->pid_mode != RT_NS_POD)
-            return crisp_error_make(err, EINVAL, "PID namespace mode POD needs a pod that shares its PID namespace");
+            return crisp_error_make(err, EINVAL,
+                                    "PID namespace mode POD needs a pod that shares its PID namespace");
         return 0;
     case RT_NS_CONTAINER:
         return 0;
@@ -72,8 +75,8 @@ int rt_container_security_check(const struct rt_container_spec *s, const struct 
                                 crisp_error_t **err)
 {
     if (s->privileged && !pod->privileged)
-        return crisp_error_make(err, EINVAL, "privileged container %s in pod %.12s, which is not privileged", s->name,
-                                pod->id);
+        return crisp_error_make(err, EINVAL, "privileged container %s in pod %.12s, which is not privileged",
+                                s->name, pod->id);
     if (userns_check(s, pod, err) < 0)
         return -1;
     if (!s->has_namespaces)
@@ -95,19 +98,24 @@ static int device_resolve(const struct rt_device *d, struct rt_device_node *ret,
     struct stat st;
     const char *perm = d->permissions && *d->permissions ? d->permissions : "rwm";
     if (!permissions_valid(perm))
-        return crisp_error_make(err, EINVAL, "device %s: permissions \"%s\" are not a combination of r, w and m",
+        return crisp_error_make(err, EINVAL,
+                                "device %s: permissions \"%s\" are not a combination of r, w and m",
                                 d->host_path, perm);
     if (stat(d->host_path, &st) < 0)
         return crisp_error_errno(err, "device %s", d->host_path);
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
         return crisp_error_make(err, EINVAL, "device %s is not a character or block device", d->host_path);
-    *ret = (struct rt_device_node){.container_path = d->container_path, .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
-                                   .major = major(st.st_rdev), .minor = minor(st.st_rdev),
-                                   .mode = st.st_mode & 07777, .permissions = perm};
+    *ret = (struct rt_device_node){.container_path = d->container_path,
+                                   .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
+                                   .major = major(st.st_rdev),
+                                   .minor = minor(st.st_rdev),
+                                   .mode = st.st_mode & 07777,
+                                   .permissions = perm};
     return 0;
 }
 
-int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret, crisp_error_t **err)
+int rt_container_devices_resolve(const struct rt_container_spec *s, struct rt_device_node **ret,
+                                 crisp_error_t **err)
 {
     struct rt_device_node *nodes = calloc(s->n_devices + 1, sizeof(*nodes));
     if (!nodes)

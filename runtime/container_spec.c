@@ -5,11 +5,11 @@
 #include "common/file.h"
 #include "helpers/lib/spec_keys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -68,15 +68,15 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
              c->pod->userns.enabled ? c->pod->userns.gid + 5 : 5);
     put_mount(f, "/dev/pts", "devpts", "devpts", devpts, NULL);
     put_mount(f, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev", NULL);
-    put_mount(f, "/sys", "sysfs", "sysfs", c->spec->privileged ? "rw,nosuid,noexec,nodev" : "ro,nosuid,noexec,nodev",
-              NULL);
+    put_mount(f, "/sys", "sysfs", "sysfs",
+              c->spec->privileged ? "rw,nosuid,noexec,nodev" : "ro,nosuid,noexec,nodev", NULL);
     _cleanup_free_ char *shm = NULL;
     if (c->pod->ipc_mode == RT_NS_NODE)
         put_mount(f, "/dev/shm", "/dev/shm", "bind", "nosuid,nodev,noexec", "private");
     else if (asprintf(&shm, "%s/shm", c->pod->dir) >= 0)
         put_mount(f, "/dev/shm", shm, "bind", "nosuid,nodev,noexec", "private");
-    static const char *const files[][2] = {{"/etc/hosts", "hosts"}, {"/etc/resolv.conf", "resolv.conf"},
-                                           {"/etc/hostname", "hostname"}};
+    static const char *const files[][2] = {
+        {"/etc/hosts", "hosts"}, {"/etc/resolv.conf", "resolv.conf"}, {"/etc/hostname", "hostname"}};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         _cleanup_free_ char *src = NULL;
         if (!requested(c->spec, files[i][0]) && asprintf(&src, "%s/%s", c->pod->dir, files[i][1]) >= 0)
@@ -94,8 +94,8 @@ static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
             put_mount(f, "/sys/fs/cgroup", src, "bind", opts, "private");
         return;
     }
-    static const char *const ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices",
-                                        "freezer", "hugetlb"};
+    static const char *const ctrls[] = {"cpu",   "cpuacct", "cpuset",  "memory", "pids",
+                                        "blkio", "devices", "freezer", "hugetlb"};
     put_mount(f, "/sys/fs/cgroup", "tmpfs", "tmpfs", "nosuid,nodev,noexec,mode=755,size=64k", NULL);
     for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
         _cleanup_free_ char *src = NULL, *dst = NULL;
@@ -109,7 +109,9 @@ static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
 
 static const char *propagation_name(enum rt_propagation p)
 {
-    return p == RT_PROPAGATION_BIDIRECTIONAL ? "rshared" : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "rslave" : "private";
+    return p == RT_PROPAGATION_BIDIRECTIONAL       ? "rshared"
+           : p == RT_PROPAGATION_HOST_TO_CONTAINER ? "rslave"
+                                                   : "private";
 }
 
 /* In a user namespace, volumes are idmapped: files keep their owners on disk, and the container's
@@ -144,15 +146,16 @@ static void put_device(FILE *f, const char *path, char type, unsigned major, uns
 static void put_request_devices(FILE *f, const struct rt_spec_context *c)
 {
     for (size_t i = 0; i < c->spec->n_devices; i++)
-        put_device(f, c->devices[i].container_path, c->devices[i].type, c->devices[i].major, c->devices[i].minor,
-                   c->devices[i].mode);
+        put_device(f, c->devices[i].container_path, c->devices[i].type, c->devices[i].major,
+                   c->devices[i].minor, c->devices[i].mode);
 }
 
 /* What a privileged container gets: every device node of the host's /dev, bar the directories the
  * container has its own instances of. */
 static bool host_dev_skipped(const char *path)
 {
-    static const char *const skip[] = {"/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/console", NULL};
+    static const char *const skip[] = {"/dev/pts", "/dev/shm",     "/dev/mqueue",
+                                       "/dev/fd",  "/dev/console", NULL};
     for (const char *const *p = skip; *p; p++)
         if (strcmp(path, *p) == 0)
             return true;
@@ -179,8 +182,11 @@ static void put_host_devices_in(FILE *f, const char *dir, int depth)
 
 static void put_devices(FILE *f, const struct rt_spec_context *c)
 {
-    static const struct { const char *path; unsigned major, minor; } std[] = {
-        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+    static const struct {
+        const char *path;
+        unsigned major, minor;
+    } std[] = {
+        {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
         {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
     };
     put_request_devices(f, c);
@@ -190,8 +196,8 @@ static void put_devices(FILE *f, const struct rt_spec_context *c)
         put_host_devices_in(f, "/dev", 0);
 }
 
-static const char *ns_path(const struct rt_sandbox_info *pod, enum rt_ns_mode mode, const char *name, char *buf,
-                           size_t size)
+static const char *ns_path(const struct rt_sandbox_info *pod, enum rt_ns_mode mode, const char *name,
+                           char *buf, size_t size)
 {
     if (mode == RT_NS_NODE)
         return "host";
@@ -213,7 +219,8 @@ static void put_process(FILE *f, const struct rt_spec_context *c)
         rt_spec_putf(f, SPEC_KEY_GROUP, "%u", (unsigned)s->groups[i]);
     rt_spec_putf(f, SPEC_KEY_CAPABILITIES, "%016llx", (unsigned long long)s->capabilities);
     if (s->ambient_capabilities)
-        rt_spec_putf(f, SPEC_KEY_CAPABILITIES_AMBIENT, "%016llx", (unsigned long long)s->ambient_capabilities);
+        rt_spec_putf(f, SPEC_KEY_CAPABILITIES_AMBIENT, "%016llx",
+                     (unsigned long long)s->ambient_capabilities);
     rt_spec_put(f, SPEC_KEY_NO_NEW_PRIVS, s->no_new_privs ? "1" : "0");
     rt_spec_put(f, SPEC_KEY_READONLY_ROOTFS, s->readonly_rootfs ? "1" : "0");
     for (char *const *m = s->masked_paths; m && *m; m++)

@@ -21,9 +21,9 @@ struct rt_spec_context {
     const char *oom_v1_control, *oom_v2_events;
     const char *pid_ns; /* "new", "host" or a pid namespace path */
     const struct rt_cgroup_root *cgroups;
-    const char *cgroup_path; /* the container's own cgroup, shown read-only at /sys/fs/cgroup */
+    const char *cgroup_path;              /* the container's own cgroup, shown read-only at /sys/fs/cgroup */
     const struct rt_device_node *devices; /* spec->devices, checked (runtime/container_internal.h) */
-    const char *seccomp_path; /* compiled filter, or NULL: unconfined */
+    const char *seccomp_path;             /* compiled filter, or NULL: unconfined */
     unsigned seccomp_flags;
 };
 

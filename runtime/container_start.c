@@ -60,7 +60,8 @@ static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
         struct pollfd p = {fd, POLLIN, 0};
         int left = (int)((deadline - clock_realtime_ns()) / 1000000);
         if (left <= 0 || poll(&p, 1, left) == 0)
-            return crisp_error_make(err, ETIMEDOUT, "crisp-monitor did not report within %d s", START_TIMEOUT_MS / 1000);
+            return crisp_error_make(err, ETIMEDOUT, "crisp-monitor did not report within %d s",
+                                    START_TIMEOUT_MS / 1000);
         ssize_t n = read(fd, buf + len, size - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -78,7 +79,8 @@ static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
 static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
 {
     if (c->info.state != RT_CONTAINER_CREATED)
-        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED", c->info.id);
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED",
+                                c->info.id);
     _cleanup_close_ int fd = -1;
     char line[SYNC_LINE_MAX];
     if (spawn_monitor(rt, c, &fd, err) < 0 || read_sync_line(fd, line, sizeof(line), err) < 0)

@@ -8,14 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* Room for helper_args' fixed flags (each with its value, plus "--" and the helper) and for its
  * numbers besides the groups; generous, so a new flag doesn't overflow them. */

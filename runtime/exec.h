@@ -18,34 +18,34 @@
 #define RT_EXEC_KILL_GRACE_MS 2000
 
 struct rt_exec_request {
-    const char *helper;         /* path of crisp-exec */
-    pid_t pid;                  /* a process of the container, whose namespaces are joined */
-    uint64_t start_time;        /* of pid (rt_proc_start_time), so a reused pid is refused; 0: unchecked */
-    char *const *cgroup_procs;  /* cgroup.procs files to join, NULL-terminated or NULL */
+    const char *helper;        /* path of crisp-exec */
+    pid_t pid;                 /* a process of the container, whose namespaces are joined */
+    uint64_t start_time;       /* of pid (rt_proc_start_time), so a reused pid is refused; 0: unchecked */
+    char *const *cgroup_procs; /* cgroup.procs files to join, NULL-terminated or NULL */
     uid_t uid;
     gid_t gid;
-    const gid_t *groups;        /* supplementary groups; none when n_groups is 0 */
+    const gid_t *groups; /* supplementary groups; none when n_groups is 0 */
     size_t n_groups;
-    const char *cwd;            /* in the container; NULL: "/" */
-    char *const *env;           /* "KEY=VALUE", NULL-terminated or NULL; its PATH finds argv[0] */
-    char *const *argv;          /* NULL-terminated, at least one */
+    const char *cwd;   /* in the container; NULL: "/" */
+    char *const *env;  /* "KEY=VALUE", NULL-terminated or NULL; its PATH finds argv[0] */
+    char *const *argv; /* NULL-terminated, at least one */
     bool no_new_privs;
-    const char *seccomp_path;   /* the container's compiled filter, or NULL */
+    const char *seccomp_path; /* the container's compiled filter, or NULL */
     unsigned seccomp_flags;
-    bool tty;                   /* rt_exec_start: give the command a terminal of the container's devpts */
+    bool tty; /* rt_exec_start: give the command a terminal of the container's devpts */
     bool has_caps;
-    char caps_hex[17];          /* the container's capability mask (runtime/caps.h) */
-    uint64_t ambient_caps;      /* raised for the command, also when it is not root */
-    int timeout_ms;             /* from the start; 0: none */
-    size_t max_output;          /* per stream; the rest is dropped */
+    char caps_hex[17];     /* the container's capability mask (runtime/caps.h) */
+    uint64_t ambient_caps; /* raised for the command, also when it is not root */
+    int timeout_ms;        /* from the start; 0: none */
+    size_t max_output;     /* per stream; the rest is dropped */
 };
 
 struct rt_exec_result {
-    int exit_code;              /* 128+N for signal N; -1 when timed out */
-    bool timed_out;             /* the command's whole tree was killed */
-    char *out;                  /* NUL-terminated */
+    int exit_code;  /* 128+N for signal N; -1 when timed out */
+    bool timed_out; /* the command's whole tree was killed */
+    char *out;      /* NUL-terminated */
     size_t out_len;
-    char *err_out;              /* NUL-terminated */
+    char *err_out; /* NUL-terminated */
     size_t err_len;
     bool out_truncated, err_truncated;
 };

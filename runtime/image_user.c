@@ -57,7 +57,8 @@ static bool db_lookup(const char *text, const char *name, unsigned long *ret_id,
 }
 
 /* The passwd entry whose uid is id: its name (copied into name) and gid. */
-static bool passwd_by_uid(const char *text, unsigned long id, char *name, size_t name_size, unsigned long *ret_gid)
+static bool passwd_by_uid(const char *text, unsigned long id, char *name, size_t name_size,
+                          unsigned long *ret_gid)
 {
     for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         size_t nlen = strcspn(line, ":\n");
@@ -89,8 +90,8 @@ static int resolve_part(char *const *lowerdirs, const char *part, bool group, un
     }
     _cleanup_free_ char *db = read_db(lowerdirs, group ? "etc/group" : "etc/passwd");
     if (!db || !db_lookup(db, part, ret_id, group ? NULL : ret_gid))
-        return crisp_error_make(err, EINVAL, "%s \"%s\" is not in the image's /etc/%s", group ? "group" : "user",
-                                part, group ? "group" : "passwd");
+        return crisp_error_make(err, EINVAL, "%s \"%s\" is not in the image's /etc/%s",
+                                group ? "group" : "user", part, group ? "group" : "passwd");
     return 0;
 }
 
@@ -135,7 +136,8 @@ static int groups_add(gid_t **groups, size_t *n, unsigned long gid)
     return 0;
 }
 
-int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, size_t *ret_n, crisp_error_t **err)
+int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, size_t *ret_n,
+                         crisp_error_t **err)
 {
     *ret_groups = NULL;
     *ret_n = 0;
@@ -143,7 +145,8 @@ int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, 
     unsigned long gid;
     _cleanup_free_ char *passwd = read_db(lowerdirs, "etc/passwd");
     _cleanup_free_ char *group = passwd && passwd_by_uid(passwd, uid, name, sizeof(name), &gid)
-                                     ? read_db(lowerdirs, "etc/group") : NULL;
+                                     ? read_db(lowerdirs, "etc/group")
+                                     : NULL;
     for (const char *line = group; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         unsigned long g;
         if (!group_line_lists(line, name, &g))
@@ -152,7 +155,8 @@ int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, 
             free(*ret_groups);
             *ret_groups = NULL;
             *ret_n = 0;
-            return crisp_error_make(err, ENOMEM, "the image's /etc/group lists user %s in too many groups", name);
+            return crisp_error_make(err, ENOMEM, "the image's /etc/group lists user %s in too many groups",
+                                    name);
         }
     }
     return 0;

@@ -15,6 +15,7 @@ int rt_image_user_resolve(char *const *lowerdirs, const char *user, uid_t *ret_u
 
 /* The groups the image's /etc/group lists the user with this uid (named in /etc/passwd) as a member
  * of; none when the image has no such user. The caller frees *ret_groups. */
-int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, size_t *ret_n, crisp_error_t **err);
+int rt_image_user_groups(char *const *lowerdirs, uid_t uid, gid_t **ret_groups, size_t *ret_n,
+                         crisp_error_t **err);
 
 #endif

@@ -20,10 +20,11 @@ struct rt_index_node {
 };
 
 /* The object that embeds node as member. */
-#define rt_index_entry(node, type, member) ((type *)((char *)(node) - offsetof(type, member)))
+#define rt_index_entry(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
 
 struct rt_index {
-    pthread_rwlock_t lock; /* guards nodes, n and every node's hidden flag; a leaf: nothing is locked under it */
+    pthread_rwlock_t
+        lock; /* guards nodes, n and every node's hidden flag; a leaf: nothing is locked under it */
     struct rt_index_node **nodes; /* in the order added, but a removal moves the last node into the gap */
     size_t n;
 };

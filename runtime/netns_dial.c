@@ -38,8 +38,8 @@ static int sockets_in_netns(const char *netns_path, int *ret_fd4, int *ret_fd6, 
 {
     _cleanup_close_ int nsfd = netns_path[0] ? open(netns_path, O_RDONLY | O_CLOEXEC) : -1;
     if (netns_path[0] && nsfd < 0)
-        return crisp_error_make(err, errno == ENOENT ? ENOENT : EIO, "open the pod's network namespace %s: %s",
-                                netns_path, strerror(errno));
+        return crisp_error_make(err, errno == ENOENT ? ENOENT : EIO,
+                                "open the pod's network namespace %s: %s", netns_path, strerror(errno));
     struct maker m = {.nsfd = nsfd, .fd4 = -1, .fd6 = -1};
     pthread_t t;
     int r = pthread_create(&t, NULL, sockets_make, &m);
@@ -62,11 +62,12 @@ static int connect_loopback(int fd, int family, uint16_t port)
     if (fd < 0)
         return -1;
     if (family == AF_INET) {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in sa = {
+            .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     }
-    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr_in6 sa = {
+        .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 }
 

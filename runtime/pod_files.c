@@ -54,7 +54,8 @@ static int check_searches(char *const *searches, crisp_error_t **err)
 {
     size_t n = strv_len(searches), chars = n > 0 ? n - 1 : 0;
     if (n > RT_POD_DNS_SEARCH_MAX)
-        return crisp_error_make(err, EINVAL, "%zu DNS search domains, more than %d", n, RT_POD_DNS_SEARCH_MAX);
+        return crisp_error_make(err, EINVAL, "%zu DNS search domains, more than %d", n,
+                                RT_POD_DNS_SEARCH_MAX);
     for (size_t i = 0; i < n; i++) {
         if (!word_valid(searches[i], ALNUM ".-", 253))
             return crisp_error_make(err, EINVAL, "invalid DNS search domain \"%.80s\"", searches[i]);
@@ -70,7 +71,8 @@ static int check_dns(const struct rt_pod_dns *dns, crisp_error_t **err)
 {
     for (size_t i = 0; i < strv_len(dns->servers); i++)
         if (!ip_valid(dns->servers[i]))
-            return crisp_error_make(err, EINVAL, "invalid DNS server \"%.80s\": not an IP address", dns->servers[i]);
+            return crisp_error_make(err, EINVAL, "invalid DNS server \"%.80s\": not an IP address",
+                                    dns->servers[i]);
     for (size_t i = 0; i < strv_len(dns->options); i++)
         if (!word_valid(dns->options[i], ALNUM ":._-", 256))
             return crisp_error_make(err, EINVAL, "invalid DNS option \"%.80s\"", dns->options[i]);
@@ -80,12 +82,15 @@ static int check_dns(const struct rt_pod_dns *dns, crisp_error_t **err)
 int rt_pod_files_check(const char *hostname, const struct rt_pod_dns *dns, crisp_error_t **err)
 {
     if (hostname && *hostname && !hostname_valid(hostname))
-        return crisp_error_make(err, EINVAL, "invalid hostname \"%.80s\": at most %d bytes of letters, digits, "
-                                "'-' and '.'", hostname, RT_POD_HOSTNAME_MAX);
+        return crisp_error_make(err, EINVAL,
+                                "invalid hostname \"%.80s\": at most %d bytes of letters, digits, "
+                                "'-' and '.'",
+                                hostname, RT_POD_HOSTNAME_MAX);
     return dns ? check_dns(dns, err) : 0;
 }
 
-static int check_inputs(const char *hostname, const struct rt_pod_dns *dns, char *const *ips, crisp_error_t **err)
+static int check_inputs(const char *hostname, const struct rt_pod_dns *dns, char *const *ips,
+                        crisp_error_t **err)
 {
     if (!hostname_valid(hostname))
         return crisp_error_make(err, EINVAL, "invalid hostname \"%.80s\"", hostname);

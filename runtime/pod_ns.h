@@ -17,11 +17,11 @@ struct rt_pod_ns_options {
     const char *helper; /* path of crisp-pinns */
     const char *dir;    /* gets the pins: dir/net, dir/ipc, dir/uts, dir/pid, dir/user */
     bool net, ipc, uts, pid;
-    bool userns;                /* a user namespace owning net, ipc and uts, with these maps: */
+    bool userns;                   /* a user namespace owning net, ipc and uts, with these maps: */
     const char *uid_map, *gid_map; /* "CONTAINER_ID HOST_ID LENGTH" */
-    const char *hostname;       /* needs uts */
-    char *const *sysctls;       /* "key=value", NULL-terminated or NULL; checked by rt_sysctl_check */
-    char *const *cgroup_procs;  /* cgroup.procs files the init joins, NULL-terminated or NULL */
+    const char *hostname;          /* needs uts */
+    char *const *sysctls;          /* "key=value", NULL-terminated or NULL; checked by rt_sysctl_check */
+    char *const *cgroup_procs;     /* cgroup.procs files the init joins, NULL-terminated or NULL */
 };
 
 /* Creates dir (0700) if missing and runs the helper. *ret_init_pid is the host pid of the pod's init,

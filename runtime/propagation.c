@@ -25,7 +25,8 @@ static void unescape(char *s)
 {
     char *o = s;
     for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+            p[3] <= '7') {
             *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
             p += 3;
         } else {
@@ -62,7 +63,8 @@ static void consider_line(char *line, const char *path, struct mount_found *best
     snprintf(best->mountpoint, sizeof(best->mountpoint), "%s", field);
     best->shared = best->slave = false;
     strtok_r(NULL, " ", &save); /* options */
-    for (char *opt = strtok_r(NULL, " ", &save); opt && strcmp(opt, "-") != 0; opt = strtok_r(NULL, " ", &save)) {
+    for (char *opt = strtok_r(NULL, " ", &save); opt && strcmp(opt, "-") != 0;
+         opt = strtok_r(NULL, " ", &save)) {
         best->shared |= strncmp(opt, "shared:", 7) == 0;
         best->slave |= strncmp(opt, "master:", 7) == 0;
     }

@@ -52,8 +52,8 @@ int rt_sandbox_index_add(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_err
     int r = rt_index_add(&rt->pods, &sb->node, true, same_key, i, &same, err);
     if (r <= 0)
         return r;
-    crisp_error_make(err, EEXIST, "pod sandbox %s/%s (uid %s, attempt %u) already exists as %s", i->namespace_,
-                     i->name, i->uid, i->attempt, same->id);
+    crisp_error_make(err, EEXIST, "pod sandbox %s/%s (uid %s, attempt %u) already exists as %s",
+                     i->namespace_, i->name, i->uid, i->attempt, same->id);
     rt_index_node_unref(same);
     return -1;
 }

@@ -45,7 +45,7 @@ struct rt_sandbox_spec {
     const struct rt_kv *sysctls;
     size_t n_sysctls;
     const struct rt_cgroup_resources *resources; /* pod resources plus overhead, or NULL */
-    const void *config;                          /* the request's packed PodSandboxConfig, kept for containers */
+    const void *config; /* the request's packed PodSandboxConfig, kept for containers */
     size_t config_len;
 };
 
@@ -71,12 +71,12 @@ struct rt_sandbox_info {
 };
 
 struct rt_runtime_options {
-    const char *state_dir;       /* pods in <state_dir>/pods, containers in <state_dir>/containers */
-    const char *root_dir;        /* containers' writable layers in <root_dir>/containers */
-    const char *pinns_path;      /* crisp-pinns */
-    const char *monitor_path;    /* crisp-monitor */
-    const char *exec_path;       /* crisp-exec */
-    const char *cgroup_mount;    /* "/sys/fs/cgroup" */
+    const char *state_dir;    /* pods in <state_dir>/pods, containers in <state_dir>/containers */
+    const char *root_dir;     /* containers' writable layers in <root_dir>/containers */
+    const char *pinns_path;   /* crisp-pinns */
+    const char *monitor_path; /* crisp-monitor */
+    const char *exec_path;    /* crisp-exec */
+    const char *cgroup_mount; /* "/sys/fs/cgroup" */
     const char *default_cgroup_parent;
     bool systemd_cgroup;
     const char *cni_conf_dir;
@@ -102,9 +102,11 @@ int rt_sandbox_update(struct rt_runtime *rt, const char *id, const struct rt_cgr
                       crisp_error_t **err);
 
 /* By full id or unique prefix. Absent: ENOENT. */
-int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox_info **ret, crisp_error_t **err);
+int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox_info **ret,
+                        crisp_error_t **err);
 /* Every pod (being created ones excluded). */
-int rt_sandbox_info_list(struct rt_runtime *rt, struct rt_sandbox_info ***ret, size_t *ret_n, crisp_error_t **err);
+int rt_sandbox_info_list(struct rt_runtime *rt, struct rt_sandbox_info ***ret, size_t *ret_n,
+                         crisp_error_t **err);
 void rt_sandbox_info_free(struct rt_sandbox_info *info);
 void rt_sandbox_info_freep(struct rt_sandbox_info **info);
 void rt_sandbox_info_list_free(struct rt_sandbox_info **list, size_t n);

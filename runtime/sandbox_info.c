@@ -28,8 +28,8 @@ static struct rt_sandbox_info *info_copy(const struct rt_sandbox_info *i)
     c->labels = c->annotations = NULL;
     if (rt_kv_copy(i->labels, i->n_labels, &c->labels) < 0 ||
         rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) < 0 || !c->name || !c->uid ||
-        !c->namespace_ || !c->runtime_handler || !c->ips || !c->netns_path || !c->cgroup_path || !c->cni_result ||
-        !c->dir) {
+        !c->namespace_ || !c->runtime_handler || !c->ips || !c->netns_path || !c->cgroup_path ||
+        !c->cni_result || !c->dir) {
         rt_sandbox_info_free(c);
         return NULL;
     }
@@ -44,7 +44,8 @@ static struct rt_sandbox_info *sandbox_info_copy(struct rt_sandbox *sb)
     return c;
 }
 
-int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox_info **ret, crisp_error_t **err)
+int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox_info **ret,
+                        crisp_error_t **err)
 {
     struct rt_index_node *n = rt_index_get(&rt->pods, id);
     if (!n)
@@ -58,7 +59,8 @@ int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox
     return 0;
 }
 
-int rt_sandbox_info_list(struct rt_runtime *rt, struct rt_sandbox_info ***ret, size_t *ret_n, crisp_error_t **err)
+int rt_sandbox_info_list(struct rt_runtime *rt, struct rt_sandbox_info ***ret, size_t *ret_n,
+                         crisp_error_t **err)
 {
     struct rt_index_node **all = NULL;
     size_t n = 0;

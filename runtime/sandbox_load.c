@@ -42,8 +42,8 @@ static int load_pod(struct rt_runtime *rt, const char *name)
     struct rt_sandbox *sb = rt_sandbox_new();
     if (!sb)
         return -1;
-    if (file_read_bounded(rec, RECORD_MAX, &text, NULL, &err) < 0 || rt_sandbox_record_from_json(text, sb, &err) < 0 ||
-        strcmp(sb->info.id, name) != 0) {
+    if (file_read_bounded(rec, RECORD_MAX, &text, NULL, &err) < 0 ||
+        rt_sandbox_record_from_json(text, sb, &err) < 0 || strcmp(sb->info.id, name) != 0) {
         /* A directory without a usable record is a run that crashed midway: nothing knows it. */
         rt_sandbox_unref(sb);
         umount2(dir, MNT_DETACH);
@@ -80,10 +80,11 @@ static int runtime_init(struct rt_runtime *rt, const struct rt_runtime_options *
     rt->default_cgroup_parent = strdup(o->default_cgroup_parent);
     rt->host_resolv_conf = strdup(o->host_resolv_conf);
     rt->systemd_cgroup = o->systemd_cgroup;
-    if (!rt->pods_dir || !rt->containers_dir || !rt->layers_dir || !rt->pinns || !rt->monitor || !rt->exec_helper ||
-        !rt->default_cgroup_parent || !rt->host_resolv_conf)
+    if (!rt->pods_dir || !rt->containers_dir || !rt->layers_dir || !rt->pinns || !rt->monitor ||
+        !rt->exec_helper || !rt->default_cgroup_parent || !rt->host_resolv_conf)
         return crisp_error_oom(err);
-    if (dir_create_all(rt->pods_dir, 0700, err) < 0 || rt_cgroup_root_detect(o->cgroup_mount, &rt->cgroups, err) < 0)
+    if (dir_create_all(rt->pods_dir, 0700, err) < 0 ||
+        rt_cgroup_root_detect(o->cgroup_mount, &rt->cgroups, err) < 0)
         return -1;
     return rt_cni_new(o->cni_conf_dir, o->cni_bin_dirs, &rt->cni, err);
 }

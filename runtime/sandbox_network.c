@@ -9,15 +9,22 @@
 
 #define CNI_DEL_ATTEMPTS 3
 
-static void cni_request(const struct rt_sandbox *sb, struct rt_cni_port_mapping *maps, struct rt_cni_request *req)
+static void cni_request(const struct rt_sandbox *sb, struct rt_cni_port_mapping *maps,
+                        struct rt_cni_request *req)
 {
     for (size_t p = 0; p < sb->n_ports; p++)
         maps[p] = (struct rt_cni_port_mapping){sb->ports[p].host_port, sb->ports[p].container_port,
                                                sb->ports[p].protocol, sb->ports[p].host_ip};
     *req = (struct rt_cni_request){
-        .container_id = sb->info.id, .netns = sb->info.netns_path, .ifname = "eth0",
-        .pod_name = sb->info.name, .pod_namespace = sb->info.namespace_, .pod_uid = sb->info.uid,
-        .port_mappings = maps, .n_port_mappings = sb->n_ports, .cgroup_path = sb->info.cgroup_path,
+        .container_id = sb->info.id,
+        .netns = sb->info.netns_path,
+        .ifname = "eth0",
+        .pod_name = sb->info.name,
+        .pod_namespace = sb->info.namespace_,
+        .pod_uid = sb->info.uid,
+        .port_mappings = maps,
+        .n_port_mappings = sb->n_ports,
+        .cgroup_path = sb->info.cgroup_path,
     };
 }
 

@@ -185,8 +185,9 @@ static int load_info(yajl_val root, struct rt_sandbox_info *i)
     i->ipc_mode = (enum rt_ns_mode)json_get_int(root, "ipc_mode");
     i->privileged = json_get_int(root, "privileged") != 0;
     long long uid = json_get_int(root, "userns_uid");
-    i->userns = (struct rt_userns){uid >= 0 && json_get_int(root, "userns_size") > 0, uid >= 0 ? (uint32_t)uid : 0,
-                                   (uint32_t)json_get_int(root, "userns_gid"), (uint32_t)json_get_int(root, "userns_size")};
+    i->userns = (struct rt_userns){uid >= 0 && json_get_int(root, "userns_size") > 0,
+                                   uid >= 0 ? (uint32_t)uid : 0, (uint32_t)json_get_int(root, "userns_gid"),
+                                   (uint32_t)json_get_int(root, "userns_size")};
     i->ips = json_get_strv(root, "ips");
     i->init_pid = (pid_t)json_get_int(root, "init_pid");
     i->netns_path = get_str(root, "netns_path");

@@ -110,7 +110,8 @@ static int setup_shm(struct rt_sandbox *sb, crisp_error_t **err)
         return crisp_error_errno(err, "mkdir %s", shm);
     /* With a user namespace, the containers' root owns it. */
     char opts[96];
-    snprintf(opts, sizeof(opts), "mode=1777,%s,uid=%u,gid=%u", POD_SHM_SIZE, sb->info.userns.uid, sb->info.userns.gid);
+    snprintf(opts, sizeof(opts), "mode=1777,%s,uid=%u,gid=%u", POD_SHM_SIZE, sb->info.userns.uid,
+             sb->info.userns.gid);
     if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
         return crisp_error_errno(err, "mount pod /dev/shm at %s", shm);
     sb->shm_mounted = true;
@@ -143,10 +144,18 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     snprintf(uid_map, sizeof(uid_map), "0 %u %u", i->userns.uid, i->userns.size);
     snprintf(gid_map, sizeof(gid_map), "0 %u %u", i->userns.gid, i->userns.size);
     struct rt_pod_ns_options o = {
-        .helper = rt->pinns, .dir = dir, .net = net, .ipc = ipc, .uts = net, .pid = pid,
-        .userns = i->userns.enabled, .uid_map = uid_map, .gid_map = gid_map,
+        .helper = rt->pinns,
+        .dir = dir,
+        .net = net,
+        .ipc = ipc,
+        .uts = net,
+        .pid = pid,
+        .userns = i->userns.enabled,
+        .uid_map = uid_map,
+        .gid_map = gid_map,
         .hostname = net && s->hostname && *s->hostname ? s->hostname : NULL,
-        .sysctls = sysctls, .cgroup_procs = procs,
+        .sysctls = sysctls,
+        .cgroup_procs = procs,
     };
     pid_t init = 0;
     if (rt_pod_ns_create(&o, &init, err) < 0)
@@ -196,7 +205,8 @@ static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct 
 }
 
 /* The new pod, indexed (hidden) and locked (the caller unlocks it); NULL if its name is taken. */
-static struct rt_sandbox *sandbox_add(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, crisp_error_t **err)
+static struct rt_sandbox *sandbox_add(struct rt_runtime *rt, const struct rt_sandbox_spec *spec,
+                                      crisp_error_t **err)
 {
     struct rt_sandbox *sb = rt_sandbox_new();
     if (!sb) {
@@ -228,7 +238,8 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
     if (r == 0) {
         rt_index_show(&rt->pods, &sb->node);
     } else {
-        rt_sandbox_teardown_all(rt, sb, NULL); /* undo whatever was made; the run's own error is what counts */
+        rt_sandbox_teardown_all(rt, sb,
+                                NULL); /* undo whatever was made; the run's own error is what counts */
         sb->removed = true;
         rt_index_remove(&rt->pods, &sb->node);
     }

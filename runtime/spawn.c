@@ -263,8 +263,8 @@ static int run_loop(struct run *r, crisp_error_t **err)
 
 int rt_spawn_run(const struct rt_spawn_options *o, struct rt_spawn_result *ret, crisp_error_t **err)
 {
-    struct run r = {.n_streams = o->status_pipe ? 3 : 2, .pid = -1, .pidfd = -1,
-                    .term_grace_ms = o->term_grace_ms};
+    struct run r = {
+        .n_streams = o->status_pipe ? 3 : 2, .pid = -1, .pidfd = -1, .term_grace_ms = o->term_grace_ms};
     int wfd[3] = {-1, -1, -1};
     *ret = (struct rt_spawn_result){0};
     for (size_t i = 0; i < 3; i++)

@@ -14,11 +14,11 @@
 #define RT_SPAWN_DRAIN_MS 1000
 
 struct rt_spawn_options {
-    char *const *argv;    /* argv[0] is the helper's path */
-    bool status_pipe;     /* give the helper a third pipe as fd 3, read into ret->status_out */
-    int timeout_ms;       /* from the spawn; 0: none */
-    int term_grace_ms;    /* on timeout: SIGTERM, SIGKILL this much later; 0: SIGKILL at once */
-    size_t max_output;    /* per stream; the rest is read and dropped */
+    char *const *argv; /* argv[0] is the helper's path */
+    bool status_pipe;  /* give the helper a third pipe as fd 3, read into ret->status_out */
+    int timeout_ms;    /* from the spawn; 0: none */
+    int term_grace_ms; /* on timeout: SIGTERM, SIGKILL this much later; 0: SIGKILL at once */
+    size_t max_output; /* per stream; the rest is read and dropped */
 };
 
 /* What a helper printed on one stream; data is always NUL-terminated. */

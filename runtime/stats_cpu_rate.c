@@ -148,8 +148,8 @@ static int entry_sample(struct rt_stats_cpu_rate *t, struct rt_stats_cpu_rate_en
     return 1;
 }
 
-int rt_stats_cpu_rate_sample(struct rt_stats_cpu_rate *t, const char *id, int64_t timestamp_ns, uint64_t usage_ns,
-                             uint64_t *ret_nano_cores, crisp_error_t **err)
+int rt_stats_cpu_rate_sample(struct rt_stats_cpu_rate *t, const char *id, int64_t timestamp_ns,
+                             uint64_t usage_ns, uint64_t *ret_nano_cores, crisp_error_t **err)
 {
     if (!id || !id[0] || strnlen(id, ID_MAX + 1) > ID_MAX)
         return crisp_error_make(err, EINVAL, "invalid id for a CPU usage rate");

@@ -32,9 +32,9 @@ struct rt_stats_cpu_rate {
     pthread_mutex_t lock;
     struct rt_stats_cpu_rate_entry **entries; /* sorted by id */
     size_t n, alloc;
-    size_t capacity;        /* at most this many ids; the least recently sampled one makes room */
+    size_t capacity; /* at most this many ids; the least recently sampled one makes room */
     int64_t min_interval_ns;
-    uint64_t clock;         /* counts samples, to find the least recently sampled id */
+    uint64_t clock; /* counts samples, to find the least recently sampled id */
 };
 
 /* capacity 0: RT_STATS_CPU_RATE_DEFAULT_CAPACITY; min_interval_ns < 0: the default (1 s). */
@@ -44,8 +44,8 @@ void rt_stats_cpu_rate_fini(struct rt_stats_cpu_rate *t);
 /* Records id's sample (timestamp_ns: when usage_ns was read, on one clock for all calls) and
  * returns 1 with *ret_nano_cores set when a rate can be given, 0 when not (see above), -1 on error
  * (EINVAL for an empty or overlong id, ENOMEM). */
-int rt_stats_cpu_rate_sample(struct rt_stats_cpu_rate *t, const char *id, int64_t timestamp_ns, uint64_t usage_ns,
-                             uint64_t *ret_nano_cores, crisp_error_t **err);
+int rt_stats_cpu_rate_sample(struct rt_stats_cpu_rate *t, const char *id, int64_t timestamp_ns,
+                             uint64_t usage_ns, uint64_t *ret_nano_cores, crisp_error_t **err);
 
 /* Forgets id (its container or pod was removed); an unknown id is fine. */
 void rt_stats_cpu_rate_remove(struct rt_stats_cpu_rate *t, const char *id);

@@ -118,8 +118,9 @@ static int walk_entry(struct walk *w, int dfd, const char *name, int depth)
     }
     int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0)
-        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0
-                                                                     : crisp_error_errno(w->err, "open %s", name);
+        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+                   ? 0
+                   : crisp_error_errno(w->err, "open %s", name);
     return walk_dir(w, sub, depth + 1);
 }
 
@@ -296,7 +297,8 @@ static void *refresher_run(void *arg)
 
 int rt_stats_fs_cache_init(struct rt_stats_fs_cache *c, int64_t max_age_ms, crisp_error_t **err)
 {
-    *c = (struct rt_stats_fs_cache){.max_age_ms = max_age_ms > 0 ? max_age_ms : RT_STATS_FS_DEFAULT_MAX_AGE_MS};
+    *c = (struct rt_stats_fs_cache){.max_age_ms = max_age_ms > 0 ? max_age_ms
+                                                                 : RT_STATS_FS_DEFAULT_MAX_AGE_MS};
     atomic_init(&c->stop, false);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

@@ -47,12 +47,12 @@ struct rt_stats_fs_entry;
 /* The fields are private; the lock guards all but thread and stop. */
 struct rt_stats_fs_cache {
     pthread_mutex_t lock;
-    pthread_cond_t wake;              /* CLOCK_MONOTONIC: an entry added, or stop */
+    pthread_cond_t wake;                /* CLOCK_MONOTONIC: an entry added, or stop */
     struct rt_stats_fs_entry **entries; /* sorted by id */
     size_t n, alloc;
     int64_t max_age_ms;
-    uint64_t serial;                  /* tells a re-added id from the one being walked */
-    uint64_t walks;                   /* walks done, for tests */
+    uint64_t serial; /* tells a re-added id from the one being walked */
+    uint64_t walks;  /* walks done, for tests */
     atomic_bool stop;
     bool started;
     pthread_t thread;

@@ -94,8 +94,8 @@ static int texts_read(const char *netns_path, struct texts *t, crisp_error_t **e
 {
     _cleanup_close_ int nsfd = netns_path[0] ? open(netns_path, O_RDONLY | O_CLOEXEC) : -1;
     if (netns_path[0] && nsfd < 0)
-        return crisp_error_make(err, errno == ENOENT ? ENOENT : EIO, "open network namespace %s: %s", netns_path,
-                                strerror(errno));
+        return crisp_error_make(err, errno == ENOENT ? ENOENT : EIO, "open network namespace %s: %s",
+                                netns_path, strerror(errno));
     struct reader r = {.nsfd = nsfd, .t = t};
     pthread_t thread;
     int e = pthread_create(&thread, NULL, reader_run, &r);
@@ -173,8 +173,14 @@ static bool parse_dev_line(const char *line, struct rt_stats_netdev_iface *ret)
     }
     if (skip_blank(q) != eol)
         return false;
-    *ret = (struct rt_stats_netdev_iface){.rx_bytes = v[0], .rx_packets = v[1], .rx_errors = v[2], .rx_drops = v[3],
-                                          .tx_bytes = v[8], .tx_packets = v[9], .tx_errors = v[10], .tx_drops = v[11]};
+    *ret = (struct rt_stats_netdev_iface){.rx_bytes = v[0],
+                                          .rx_packets = v[1],
+                                          .rx_errors = v[2],
+                                          .rx_drops = v[3],
+                                          .tx_bytes = v[8],
+                                          .tx_packets = v[9],
+                                          .tx_errors = v[10],
+                                          .tx_drops = v[11]};
     memcpy(ret->name, p, colon - p);
     ret->name[colon - p] = '\0';
     return true;
@@ -213,7 +219,8 @@ int rt_stats_netdev_parse(const char *text, struct rt_stats_netdev *ret, crisp_e
 
 /* /proc/net/route: "Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT", hex
  * addresses. The default route has destination and mask 0. */
-static int route4_default(const char *text, char ret_name[IFNAMSIZ], uint64_t *ret_metric, crisp_error_t **err)
+static int route4_default(const char *text, char ret_name[IFNAMSIZ], uint64_t *ret_metric,
+                          crisp_error_t **err)
 {
     if (!text[0])
         return 0;

@@ -22,10 +22,10 @@ struct rt_stats_netdev_iface {
 
 struct rt_stats_netdev {
     struct rt_stats_netdev_iface ifaces[RT_STATS_NETDEV_MAX];
-    size_t n;                      /* kept in ifaces, in the kernel's order */
-    size_t n_seen;                 /* listed, lo excluded; > n when some were left out (a /proc/net/dev
-                                    * over 64 KiB, ~500 interfaces, is read up to its last whole line) */
-    char default_iface[IFNAMSIZ];  /* IPv4 default route's, else IPv6's, else "eth0" as CNI names it */
+    size_t n;                     /* kept in ifaces, in the kernel's order */
+    size_t n_seen;                /* listed, lo excluded; > n when some were left out (a /proc/net/dev
+                                   * over 64 KiB, ~500 interfaces, is read up to its last whole line) */
+    char default_iface[IFNAMSIZ]; /* IPv4 default route's, else IPv6's, else "eth0" as CNI names it */
 };
 
 /* Reads the namespace pinned at netns_path ("" reads the calling process's own). */

@@ -29,7 +29,8 @@ static bool key_syntax_valid(const char *dotted)
     static const char charset[] = "abcdefghijklmnopqrstuvwxyz0123456789_-/";
     for (const char *c = dotted;; c++) {
         size_t len = strcspn(c, ".");
-        if (len == 0 || strspn(c, charset) < len || c[0] == '/' || c[len - 1] == '/' || memmem(c, len, "//", 2))
+        if (len == 0 || strspn(c, charset) < len || c[0] == '/' || c[len - 1] == '/' ||
+            memmem(c, len, "//", 2))
             return false;
         c += len;
         if (*c == '\0')
@@ -41,8 +42,8 @@ static enum sysctl_ns namespace_of(const char *dotted)
 {
     if (has_prefix(dotted, "net."))
         return SYSCTL_NS_NET;
-    if (has_prefix(dotted, "kernel.shm") || has_prefix(dotted, "kernel.msg") || strcmp(dotted, "kernel.sem") == 0 ||
-        has_prefix(dotted, "fs.mqueue."))
+    if (has_prefix(dotted, "kernel.shm") || has_prefix(dotted, "kernel.msg") ||
+        strcmp(dotted, "kernel.sem") == 0 || has_prefix(dotted, "fs.mqueue."))
         return SYSCTL_NS_IPC;
     return SYSCTL_NS_NONE;
 }
@@ -55,7 +56,8 @@ static int check_syntax(const char *key, const char *value, char *dotted, crisp_
     if (!key_syntax_valid(dotted))
         return crisp_error_make(err, EINVAL, "invalid sysctl name \"%s\"", key);
     if (strlen(value) > RT_SYSCTL_VALUE_MAX)
-        return crisp_error_make(err, EINVAL, "sysctl %s: value is longer than %d bytes", key, RT_SYSCTL_VALUE_MAX);
+        return crisp_error_make(err, EINVAL, "sysctl %s: value is longer than %d bytes", key,
+                                RT_SYSCTL_VALUE_MAX);
     if (strchr(value, '\n'))
         return crisp_error_make(err, EINVAL, "sysctl %s: value contains a newline", key);
     return 0;
@@ -69,11 +71,13 @@ int rt_sysctl_check(const char *key, const char *value, bool host_network, bool 
     switch (namespace_of(dotted)) {
     case SYSCTL_NS_NET:
         if (host_network)
-            return crisp_error_make(err, EINVAL, "sysctl %s is not allowed for a pod on the host network", key);
+            return crisp_error_make(err, EINVAL, "sysctl %s is not allowed for a pod on the host network",
+                                    key);
         return 0;
     case SYSCTL_NS_IPC:
         if (host_ipc)
-            return crisp_error_make(err, EINVAL, "sysctl %s is not allowed for a pod in the host IPC namespace", key);
+            return crisp_error_make(err, EINVAL,
+                                    "sysctl %s is not allowed for a pod in the host IPC namespace", key);
         return 0;
     default:
         return crisp_error_make(err, EINVAL, "sysctl %s is not namespaced and cannot be set per pod", key);

@@ -12,6 +12,7 @@
 
 /* Whether key (dotted, or kubelet's '/'-separated form) may be set to value in a pod; net.* needs the
  * pod's own network namespace, the IPC sysctls its own IPC namespace. Fails with EINVAL. */
-int rt_sysctl_check(const char *key, const char *value, bool host_network, bool host_ipc, crisp_error_t **err);
+int rt_sysctl_check(const char *key, const char *value, bool host_network, bool host_ipc,
+                    crisp_error_t **err);
 
 #endif

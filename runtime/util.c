@@ -23,15 +23,14 @@ int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
 
 char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path)
 {
-    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio",
-                                     "devices", "freezer", NULL};
+    static const char *const v1[] = {"cpu",     "cpuacct", "cpuset",  "memory",  "pids",
+                                     "hugetlb", "blkio",   "devices", "freezer", NULL};
     char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
     size_t n = 0;
     for (size_t i = 0; files && (root->mode == RT_CGROUP_V2 ? i < 1 : v1[i] != NULL); i++) {
         char *f = NULL;
-        int r = root->mode == RT_CGROUP_V2
-                    ? asprintf(&f, "%s%s/cgroup.procs", root->mount, path)
-                    : asprintf(&f, "%s/%s%s/cgroup.procs", root->mount, v1[i], path);
+        int r = root->mode == RT_CGROUP_V2 ? asprintf(&f, "%s%s/cgroup.procs", root->mount, path)
+                                           : asprintf(&f, "%s/%s%s/cgroup.procs", root->mount, v1[i], path);
         if (r < 0) {
             strv_free(files);
             return NULL;
@@ -43,4 +42,3 @@ char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path
     }
     return files;
 }
-

@@ -6,16 +6,16 @@
 #include "server/stats.h"
 
 #include "common/cleanup.h"
-#include "common/file.h"
 #include "common/clock.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <malloc.h>
-#include <time.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -136,7 +136,8 @@ static void seccomp_warm(void)
 {
     uint64_t caps;
     struct rt_seccomp_filter f;
-    if (rt_caps_mask(NULL, 0, NULL, 0, false, &caps, NULL) == 0 && rt_seccomp_compile_default(caps, &f, NULL) == 0)
+    if (rt_caps_mask(NULL, 0, NULL, 0, false, &caps, NULL) == 0 &&
+        rt_seccomp_compile_default(caps, &f, NULL) == 0)
         rt_seccomp_filter_fini(&f);
     malloc_trim(0); /* libseccomp's working memory is freed, but stays in the heap until trimmed */
 }

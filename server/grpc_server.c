@@ -2,6 +2,7 @@
 #include "server/grpc_server.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/sanitizer.h"
 #include "server/decode.h"
@@ -9,7 +10,6 @@
 #include "server/metrics_series.h"
 #include "server/status.h"
 #include "server/test_hooks.h"
-#include "common/clock.h"
 
 #include <errno.h>
 #include <grpc/byte_buffer.h>
@@ -106,7 +106,8 @@ static bool run_batch(struct srv_call *c, const grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(c->call, ops, n, &c->batch_tag, NULL) != GRPC_CALL_OK)
         return false;
-    grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->batch_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->batch_tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                                NULL);
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -275,7 +276,8 @@ bool srv_stream_closed(struct srv_ctx *ctx)
     struct srv_call *c = ctx->call;
     stream_watch_close(c);
     if (!c->closed && c->close_pending) {
-        grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME),
+                                                    NULL);
         c->closed = ev.type == GRPC_OP_COMPLETE;
     }
     return c->closed;

@@ -26,59 +26,59 @@ int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
 int srv_image_fs_info(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                       crisp_error_t **err);
 int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                crisp_error_t **err);
 int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                 crisp_error_t **err);
 int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                   crisp_error_t **err);
 int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                   crisp_error_t **err);
 int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                 crisp_error_t **err);
 int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_container_start(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                        crisp_error_t **err);
 int srv_container_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                       crisp_error_t **err);
 int srv_container_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_container_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_container_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                       crisp_error_t **err);
 int srv_container_exec_sync(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                            crisp_error_t **err);
 int srv_container_update(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_container_reopen_log(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                             crisp_error_t **err);
 /* streaming_rpc.c */
 int srv_container_exec(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                       crisp_error_t **err);
 int srv_container_attach(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 int srv_pod_update_resources(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                             crisp_error_t **err);
 /* stats.c */
 int srv_container_stats(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                        crisp_error_t **err);
 int srv_container_stats_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                             crisp_error_t **err);
 int srv_container_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 int srv_pod_stats(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                  crisp_error_t **err);
 int srv_pod_stats_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                       crisp_error_t **err);
 int srv_pod_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 /* pod_metrics.c */
 int srv_metric_descriptors_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                                crisp_error_t **err);
 int srv_pod_metrics_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-    crisp_error_t **err);
+                         crisp_error_t **err);
 int srv_pod_metrics_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);
 /* stream_lists.c */
 int srv_pod_list_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err);

@@ -5,7 +5,6 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "server/daemon.h"
-#include "version.h"
 #include "server/dispatch.h"
 #include "server/grpc_server.h"
 #include "server/handlers.h"
@@ -13,6 +12,7 @@
 #include "server/metrics_server.h"
 #include "server/socket.h"
 #include "server/streaming_backend.h"
+#include "version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
 
 #define MAX_OVERRIDES 8
 
@@ -34,36 +33,42 @@ struct options {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: crispd [OPTION]...\n"
-            "Serve the Kubernetes Container Runtime Interface on a unix socket.\n\n"
-            "  --config FILE         configuration file (default " CONFIG_DEFAULT_PATH "),\n"
-            "                        then FILE.d/*.json in lexical order\n"
-            "  --listen PATH         socket path, optionally unix:// (key: listen)\n"
-            "  --root DIR            persistent state: images, layers (key: root)\n"
-            "  --state DIR           volatile state: records, socket dir (key: state)\n"
-            "  --log-level LEVEL     error, warn, info or debug (key: log_level)\n"
-            "  --log-format FORMAT   text or json (key: log_format)\n"
-            "  --print-config        print the effective configuration as JSON and exit\n"
-            "  --version             print the version and exit\n"
-            "  --help                print this help and exit\n");
+    fprintf(f, "Usage: crispd [OPTION]...\n"
+               "Serve the Kubernetes Container Runtime Interface on a unix socket.\n\n"
+               "  --config FILE         configuration file (default " CONFIG_DEFAULT_PATH "),\n"
+               "                        then FILE.d/*.json in lexical order\n"
+               "  --listen PATH         socket path, optionally unix:// (key: listen)\n"
+               "  --root DIR            persistent state: images, layers (key: root)\n"
+               "  --state DIR           volatile state: records, socket dir (key: state)\n"
+               "  --log-level LEVEL     error, warn, info or debug (key: log_level)\n"
+               "  --log-format FORMAT   text or json (key: log_format)\n"
+               "  --print-config        print the effective configuration as JSON and exit\n"
+               "  --version             print the version and exit\n"
+               "  --help                print this help and exit\n");
 }
 
 /* Returns 0 to go on, 1 to exit successfully, -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},      {"state", required_argument, NULL, 's'},
-        {"log-level", required_argument, NULL, 'L'}, {"log-format", required_argument, NULL, 'F'},
-        {"print-config", no_argument, NULL, 'p'},    {"version", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},
+        {"state", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"print-config", no_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static const struct {
         int opt;
         const char *key, *flag;
-    } keyed[] = {{'l', "listen", "--listen"},       {'r', "root", "--root"},
-                 {'s', "state", "--state"},         {'L', "log_level", "--log-level"},
+    } keyed[] = {{'l', "listen", "--listen"},
+                 {'r', "root", "--root"},
+                 {'s', "state", "--state"},
+                 {'L', "log_level", "--log-level"},
                  {'F', "log_format", "--log-format"}};
     size_t n = 0;
     int opt;
@@ -132,12 +137,13 @@ static int start_serving(struct srv_daemon *d, struct srv_grpc **ret, crisp_erro
     return srv_socket_finish(d->cfg->listen, gid, err);
 }
 
-static int streaming_start(struct srv_daemon *d, const struct srv_streaming_backend *backend, crisp_error_t **err)
+static int streaming_start(struct srv_daemon *d, const struct srv_streaming_backend *backend,
+                           crisp_error_t **err)
 {
     if (!d->cfg->streaming_tls_cert[0] != !d->cfg->streaming_tls_key[0])
         return crisp_error_make(err, EINVAL, "streaming.tls_cert and streaming.tls_key must be set together");
-    const struct srv_streaming_config sc = {d->cfg->streaming_address, d->cfg->streaming_port,
-                                            d->cfg->streaming_tls_cert, d->cfg->streaming_tls_key,
+    const struct srv_streaming_config sc = {d->cfg->streaming_address,   d->cfg->streaming_port,
+                                            d->cfg->streaming_tls_cert,  d->cfg->streaming_tls_key,
                                             d->cfg->streaming_token_ttl, d->cfg->streaming_idle_timeout};
     if (srv_streaming_start(&sc, backend, &d->streaming, err) < 0)
         return crisp_error_wrap(err, "streaming server on %s", d->cfg->streaming_address);
@@ -173,8 +179,8 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
     int status = EXIT_SUCCESS;
     struct srv_streaming_backend backend;
     srv_streaming_backend_init(&backend, &daemon);
-    if (streaming_start(&daemon, &backend, &err) < 0 || srv_metrics_daemon_start(&daemon, &metrics, &err) < 0 ||
-        start_serving(&daemon, &server, &err) < 0) {
+    if (streaming_start(&daemon, &backend, &err) < 0 ||
+        srv_metrics_daemon_start(&daemon, &metrics, &err) < 0 || start_serving(&daemon, &server, &err) < 0) {
         log_error("cannot start: %s", err->msg);
         status = EXIT_FAILURE;
     } else {

@@ -40,8 +40,10 @@ static int stat_parse(const char *text, struct srv_process_stats *ret, crisp_err
     unsigned long utime, stime, vsize;
     unsigned long long start;
     long threads, rss;
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %ld %*d %llu %lu %ld",
-                     &utime, &stime, &threads, &start, &vsize, &rss) != 6)
+    if (!p ||
+        sscanf(p + 1,
+               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %ld %*d %llu %lu %ld",
+               &utime, &stime, &threads, &start, &vsize, &rss) != 6)
         return crisp_error_make(err, EINVAL, "unexpected /proc/self/stat");
     double ticks = (double)sysconf(_SC_CLK_TCK);
     pthread_once(&boot_once, boot_time_load);
@@ -123,16 +125,20 @@ int srv_metrics_process_register(struct metrics_registry *r, crisp_error_t **err
          collect_stat, STAT_CPU},
         {"process_resident_memory_bytes", "Resident memory size in bytes.", METRICS_GAUGE, collect_stat,
          STAT_RESIDENT},
-        {"process_virtual_memory_bytes", "Virtual memory size in bytes.", METRICS_GAUGE, collect_stat, STAT_VIRTUAL},
+        {"process_virtual_memory_bytes", "Virtual memory size in bytes.", METRICS_GAUGE, collect_stat,
+         STAT_VIRTUAL},
         {"process_open_fds", "Number of open file descriptors.", METRICS_GAUGE, collect_open_fds, 0},
         {"process_max_fds", "Maximum number of open file descriptors.", METRICS_GAUGE, collect_max_fds, 0},
-        {"process_threads", "Number of OS threads in the process.", METRICS_GAUGE, collect_stat, STAT_THREADS},
-        {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.", METRICS_GAUGE,
-         collect_stat, STAT_START},
+        {"process_threads", "Number of OS threads in the process.", METRICS_GAUGE, collect_stat,
+         STAT_THREADS},
+        {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+         METRICS_GAUGE, collect_stat, STAT_START},
     };
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
-        const struct metrics_callback_spec spec = {families[i].name, families[i].help, families[i].type, NULL, NULL};
-        if (metrics_callback_add(r, &spec, families[i].fn, (void *)(intptr_t)families[i].field, NULL, err) < 0)
+        const struct metrics_callback_spec spec = {families[i].name, families[i].help, families[i].type, NULL,
+                                                   NULL};
+        if (metrics_callback_add(r, &spec, families[i].fn, (void *)(intptr_t)families[i].field, NULL, err) <
+            0)
             return -1;
     }
     return 0;

@@ -42,7 +42,8 @@ static const double pull_buckets[] = {.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 3
 
 /* In name order, the order in which Go's client library prints them. */
 static const char *const grpc_labels[] = {"grpc_method", "grpc_service", "grpc_type", NULL};
-static const char *const grpc_handled_labels[] = {"grpc_code", "grpc_method", "grpc_service", "grpc_type", NULL};
+static const char *const grpc_handled_labels[] = {"grpc_code", "grpc_method", "grpc_service", "grpc_type",
+                                                  NULL};
 static const char *const result_label[] = {"result", NULL};
 static const char *const pod_states[] = {"ready", "notready", NULL};
 static const char *const container_states[] = {"created", "running", "exited", "unknown", NULL};
@@ -50,10 +51,10 @@ static const char *const container_states[] = {"created", "running", "exited", "
 const char *srv_metrics_grpc_code_name(int grpc_code)
 {
     static const char *const names[] = {
-        "OK",          "Canceled",         "Unknown",           "InvalidArgument",    "DeadlineExceeded",
-        "NotFound",    "AlreadyExists",    "PermissionDenied",  "ResourceExhausted",  "FailedPrecondition",
-        "Aborted",     "OutOfRange",       "Unimplemented",     "Internal",           "Unavailable",
-        "DataLoss",    "Unauthenticated",
+        "OK",       "Canceled",        "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+        "NotFound", "AlreadyExists",   "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+        "Aborted",  "OutOfRange",      "Unimplemented",    "Internal",          "Unavailable",
+        "DataLoss", "Unauthenticated",
     };
     if (grpc_code >= 0 && (size_t)grpc_code < ARRAY_SIZE(names))
         return names[grpc_code];
@@ -62,16 +63,29 @@ const char *srv_metrics_grpc_code_name(int grpc_code)
 
 static int grpc_families_add(struct srv_metrics *m, crisp_error_t **err)
 {
-    const struct metrics_family_spec started = {
-        "grpc_server_started_total", "Total number of RPCs started on the server.", METRICS_COUNTER, grpc_labels,
-        NULL, 0, GRPC_MAX_SERIES};
+    const struct metrics_family_spec started = {"grpc_server_started_total",
+                                                "Total number of RPCs started on the server.",
+                                                METRICS_COUNTER,
+                                                grpc_labels,
+                                                NULL,
+                                                0,
+                                                GRPC_MAX_SERIES};
     const struct metrics_family_spec handled = {
-        "grpc_server_handled_total", "Total number of RPCs completed on the server, regardless of success or failure.",
-        METRICS_COUNTER, grpc_handled_labels, NULL, 0, GRPC_HANDLED_MAX_SERIES};
+        "grpc_server_handled_total",
+        "Total number of RPCs completed on the server, regardless of success or failure.",
+        METRICS_COUNTER,
+        grpc_handled_labels,
+        NULL,
+        0,
+        GRPC_HANDLED_MAX_SERIES};
     const struct metrics_family_spec seconds = {
         "grpc_server_handling_seconds",
         "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-        METRICS_HISTOGRAM, grpc_labels, grpc_buckets, ARRAY_SIZE(grpc_buckets), GRPC_MAX_SERIES};
+        METRICS_HISTOGRAM,
+        grpc_labels,
+        grpc_buckets,
+        ARRAY_SIZE(grpc_buckets),
+        GRPC_MAX_SERIES};
     if (metrics_family_add(m->registry, &started, &m->grpc_started, err) < 0 ||
         metrics_family_add(m->registry, &handled, &m->grpc_handled, err) < 0 ||
         metrics_family_add(m->registry, &seconds, &m->grpc_seconds, err) < 0)
@@ -81,14 +95,27 @@ static int grpc_families_add(struct srv_metrics *m, crisp_error_t **err)
 
 static int pull_families_add(struct srv_metrics *m, crisp_error_t **err)
 {
-    const struct metrics_family_spec pulls = {"crisp_image_pulls_total", "Image pulls by result (success, failure).",
-                                              METRICS_COUNTER, result_label, NULL, 0, 2};
+    const struct metrics_family_spec pulls = {"crisp_image_pulls_total",
+                                              "Image pulls by result (success, failure).",
+                                              METRICS_COUNTER,
+                                              result_label,
+                                              NULL,
+                                              0,
+                                              2};
     const struct metrics_family_spec bytes = {"crisp_image_pull_bytes_total",
-                                              "Bytes image pulls fetched from registries.", METRICS_COUNTER,
-                                              NULL, NULL, 0, 0};
+                                              "Bytes image pulls fetched from registries.",
+                                              METRICS_COUNTER,
+                                              NULL,
+                                              NULL,
+                                              0,
+                                              0};
     const struct metrics_family_spec seconds = {"crisp_image_pull_duration_seconds",
-                                                "Duration of successful image pulls in seconds.", METRICS_HISTOGRAM,
-                                                NULL, pull_buckets, ARRAY_SIZE(pull_buckets), 0};
+                                                "Duration of successful image pulls in seconds.",
+                                                METRICS_HISTOGRAM,
+                                                NULL,
+                                                pull_buckets,
+                                                ARRAY_SIZE(pull_buckets),
+                                                0};
     if (metrics_family_add(m->registry, &pulls, &m->pulls, err) < 0 ||
         metrics_family_add(m->registry, &bytes, &m->pull_bytes, err) < 0 ||
         metrics_family_add(m->registry, &seconds, &m->pull_seconds, err) < 0)
@@ -125,12 +152,13 @@ static int collect_state(void *data, double *ret, size_t n)
 
 static int state_families_add(struct srv_metrics *m, crisp_error_t **err)
 {
-    const struct metrics_callback_spec pods = {"crisp_pods", "Pod sandboxes by state.", METRICS_GAUGE, "state",
-                                               pod_states};
-    const struct metrics_callback_spec containers = {"crisp_containers", "Containers by state.", METRICS_GAUGE,
-                                                     "state", container_states};
-    const struct metrics_callback_spec monitors = {
-        "crisp_monitors_alive", "Container monitor processes (crisp-monitor) alive.", METRICS_GAUGE, NULL, NULL};
+    const struct metrics_callback_spec pods = {"crisp_pods", "Pod sandboxes by state.", METRICS_GAUGE,
+                                               "state", pod_states};
+    const struct metrics_callback_spec containers = {"crisp_containers", "Containers by state.",
+                                                     METRICS_GAUGE, "state", container_states};
+    const struct metrics_callback_spec monitors = {"crisp_monitors_alive",
+                                                   "Container monitor processes (crisp-monitor) alive.",
+                                                   METRICS_GAUGE, NULL, NULL};
     for (int i = 0; i < STATE_KINDS; i++)
         m->hooks[i] = (struct state_hook){m, (enum state_kind)i};
     if (metrics_callback_add(m->registry, &pods, NULL, NULL, &m->states[STATE_PODS], err) < 0 ||
@@ -194,7 +222,8 @@ void srv_metrics_set_state_callbacks(const struct srv_metrics_state_callbacks *c
 }
 
 /* "/runtime.v1.RuntimeService/Version" into service and method, as go-grpc-prometheus splits it. */
-static void method_split(const char *full_method, char service[SERVICE_NAME_MAX], char method[SERVICE_NAME_MAX])
+static void method_split(const char *full_method, char service[SERVICE_NAME_MAX],
+                         char method[SERVICE_NAME_MAX])
 {
     const char *p = full_method ? full_method + (full_method[0] == '/') : NULL;
     const char *slash = p ? strchr(p, '/') : NULL;

@@ -56,7 +56,8 @@ void srv_metrics_set_state_callbacks(const struct srv_metrics_state_callbacks *c
 void srv_metrics_grpc_started(const char *full_method, bool server_stream);
 
 /* A call ended with grpc_code (a grpc_status_code) after duration_ns on the monotonic clock. */
-void srv_metrics_grpc_observe(const char *full_method, bool server_stream, int grpc_code, int64_t duration_ns);
+void srv_metrics_grpc_observe(const char *full_method, bool server_stream, int grpc_code,
+                              int64_t duration_ns);
 
 /* A PullImage ended: bytes is what this pull fetched from registries (0 when it shared another pull's
  * download or found everything present); the duration is recorded for successful pulls only. */

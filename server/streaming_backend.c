@@ -80,8 +80,8 @@ static int stdio_tty(struct backend_proc *bp, int theirs[3], crisp_error_t **err
 }
 
 /* The server closes in_fd on the client's end of stdin; the master must stay for the output. */
-static int tty_fds(const struct srv_streaming_request *req, struct srv_streaming_proc *p, struct backend_proc *bp,
-                   crisp_error_t **err)
+static int tty_fds(const struct srv_streaming_request *req, struct srv_streaming_proc *p,
+                   struct backend_proc *bp, crisp_error_t **err)
 {
     if (rt_exec_terminal_receive(&bp->exec, bp->tty_sock, TTY_RECEIVE_MS, &bp->tty_master, err) < 0)
         return -1;
@@ -112,8 +112,8 @@ static void proc_fds_close(struct srv_streaming_proc *p)
     fd_close_reset(&p->err_fd);
 }
 
-static int exec_start(struct srv_daemon *d, const struct srv_streaming_request *req, struct srv_streaming_proc *p,
-                      struct backend_proc *bp, crisp_error_t **err)
+static int exec_start(struct srv_daemon *d, const struct srv_streaming_request *req,
+                      struct srv_streaming_proc *p, struct backend_proc *bp, crisp_error_t **err)
 {
     int theirs[3] = {-1, -1, -1};
     int r = req->tty ? stdio_tty(bp, theirs, err) : stdio_pipes(req, p, theirs, err);
@@ -128,8 +128,8 @@ static int exec_start(struct srv_daemon *d, const struct srv_streaming_request *
     return 0;
 }
 
-static int attach_start(struct srv_daemon *d, const struct srv_streaming_request *req, struct srv_streaming_proc *p,
-                        struct backend_proc *bp, crisp_error_t **err)
+static int attach_start(struct srv_daemon *d, const struct srv_streaming_request *req,
+                        struct srv_streaming_proc *p, struct backend_proc *bp, crisp_error_t **err)
 {
     bool tty;
     if (rt_container_attach(d->runtime, req->id, req->in, req->out, req->err, &bp->attach, &tty, err) < 0)
@@ -147,13 +147,16 @@ static int backend_start(void *data, const struct srv_streaming_request *req, st
     struct backend_proc *bp = calloc(1, sizeof(*bp));
     if (!bp)
         return crisp_error_oom(err);
-    *bp = (struct backend_proc){.kind = req->kind, .exec = {.pid = -1, .pidfd = -1, .error_fd = -1},
-                                .attach = {.sock = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1}, .tty_master = -1,
+    *bp = (struct backend_proc){.kind = req->kind,
+                                .exec = {.pid = -1, .pidfd = -1, .error_fd = -1},
+                                .attach = {.sock = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1},
+                                .tty_master = -1,
                                 .tty_sock = -1};
     *ret = (struct srv_streaming_proc){.in_fd = -1, .out_fd = -1, .err_fd = -1, .exit_fd = -1, .priv = bp};
-    int r = req->kind == SRV_STREAMING_EXEC     ? exec_start(data, req, ret, bp, err)
-            : req->kind == SRV_STREAMING_ATTACH ? attach_start(data, req, ret, bp, err)
-                                                : crisp_error_make(err, EINVAL, "not an exec or attach request");
+    int r = req->kind == SRV_STREAMING_EXEC ? exec_start(data, req, ret, bp, err)
+            : req->kind == SRV_STREAMING_ATTACH
+                ? attach_start(data, req, ret, bp, err)
+                : crisp_error_make(err, EINVAL, "not an exec or attach request");
     if (r < 0) {
         proc_fds_close(ret);
         rt_exec_process_fini(&bp->exec);

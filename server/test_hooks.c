@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "server/test_hooks.h"
 
-#include "server/daemon.h"
 #include "common/clock.h"
+#include "server/daemon.h"
 
 #include <stdio.h>
 #include <stdlib.h>

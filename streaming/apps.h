@@ -2,8 +2,8 @@
 #ifndef CRISP_SERVER_STREAMING_APPS_H
 #define CRISP_SERVER_STREAMING_APPS_H
 
-#include "streaming/streaming.h"
 #include "streaming/session.h"
+#include "streaming/streaming.h"
 
 /* version: the remotecommand protocol, 1 to 5 (channel.k8s.io to v5.channel.k8s.io). Over SPDY the
  * client opens the streams; over WebSocket the channels exist from the start. */

@@ -203,14 +203,20 @@ static const struct srv_app pf_app = {
 };
 
 /* WebSocket: a data and an error channel per port, each announced by the port, little-endian. */
-static int ws_pairs(struct srv_session *s, struct pf *pf, const uint16_t *ports, size_t n, crisp_error_t **err)
+static int ws_pairs(struct srv_session *s, struct pf *pf, const uint16_t *ports, size_t n,
+                    crisp_error_t **err)
 {
     if (n == 0 || n > PF_MAX_PAIRS)
         return crisp_error_make(err, EINVAL, "port-forward over WebSocket needs 1 to %d ports", PF_MAX_PAIRS);
     for (size_t i = 0; i < n; i++) {
         struct pf_pair *p = &pf->pairs[pf->n_pairs++];
-        *p = (struct pf_pair){.port = ports[i], .fd = -1, .created = clock_monotonic_ms(), .has_data = true,
-                              .has_error = true, .data_id = (uint32_t)(2 * i), .error_id = (uint32_t)(2 * i + 1)};
+        *p = (struct pf_pair){.port = ports[i],
+                              .fd = -1,
+                              .created = clock_monotonic_ms(),
+                              .has_data = true,
+                              .has_error = true,
+                              .data_id = (uint32_t)(2 * i),
+                              .error_id = (uint32_t)(2 * i + 1)};
         snprintf(p->request_id, sizeof(p->request_id), "%zu", i);
         struct srv_stream *data = srv_session_stream_new(s, p->data_id);
         struct srv_stream *error = srv_session_stream_new(s, p->error_id);

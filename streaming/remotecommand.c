@@ -4,8 +4,8 @@
 #include "streaming/apps.h"
 
 #include "common/cleanup.h"
-#include "common/json.h"
 #include "common/clock.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -39,8 +39,11 @@ static enum srv_role role_of(const char *type)
     static const struct {
         const char *name;
         enum srv_role role;
-    } types[] = {{"stdin", SRV_ROLE_STDIN},   {"stdout", SRV_ROLE_STDOUT}, {"stderr", SRV_ROLE_STDERR},
-                 {"error", SRV_ROLE_ERROR},   {"resize", SRV_ROLE_RESIZE}};
+    } types[] = {{"stdin", SRV_ROLE_STDIN},
+                 {"stdout", SRV_ROLE_STDOUT},
+                 {"stderr", SRV_ROLE_STDERR},
+                 {"error", SRV_ROLE_ERROR},
+                 {"resize", SRV_ROLE_RESIZE}};
     for (size_t i = 0; type && i < ARRAY_SIZE(types); i++)
         if (strcmp(type, types[i].name) == 0)
             return types[i].role;
@@ -384,8 +387,9 @@ static int ws_channels(struct srv_session *s, struct rc *rc, crisp_error_t **err
             return crisp_error_oom(err);
         rc_bind(rc, st, (enum srv_role)(SRV_ROLE_STDIN + ch));
     }
-    enum srv_role first = rc->want[SRV_ROLE_STDOUT] ? SRV_ROLE_STDOUT
-                          : rc->want[SRV_ROLE_STDERR] ? SRV_ROLE_STDERR : SRV_ROLE_ERROR;
+    enum srv_role first = rc->want[SRV_ROLE_STDOUT]   ? SRV_ROLE_STDOUT
+                          : rc->want[SRV_ROLE_STDERR] ? SRV_ROLE_STDERR
+                                                      : SRV_ROLE_ERROR;
     return srv_session_send(s, rc->st[first], "", 0, false);
 }
 

@@ -3,14 +3,14 @@
 #ifndef CRISP_SERVER_STREAMING_SERVE_H
 #define CRISP_SERVER_STREAMING_SERVE_H
 
-#include "streaming/streaming.h"
 #include "streaming/io.h"
+#include "streaming/streaming.h"
 #include "streaming/tokens.h"
 
 struct srv_serve_ctx {
     struct srv_tokens *tokens;
     const struct srv_streaming_backend *backend;
-    int stop_fd; /* readable once the server stops */
+    int stop_fd;             /* readable once the server stops */
     int64_t idle_timeout_ms; /* a session with no traffic that long ends; 0: never */
 };
 

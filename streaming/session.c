@@ -304,7 +304,8 @@ void srv_session_run(struct srv_session *s)
         if (!advance(s, &linger_until))
             break;
         if (s->closing && srv_buf_size(&s->out) == 0 && !shut) {
-            srv_conn_shutdown_write(s->conn); /* then wait for the client's EOF, so nothing unread resets it */
+            srv_conn_shutdown_write(
+                s->conn); /* then wait for the client's EOF, so nothing unread resets it */
             shut = true;
         }
         if (s->peer_closed || (s->closing && clock_monotonic_ms() >= linger_until))

@@ -8,9 +8,9 @@
 #include "streaming/io.h"
 
 #define SRV_SESSION_MAX_STREAMS 128
-#define SRV_STREAM_BUFFER 65536   /* client data held per stream before the socket is left unread */
+#define SRV_STREAM_BUFFER 65536    /* client data held per stream before the socket is left unread */
 #define SRV_SESSION_OUT_HIGH 65536 /* queued output above which no fd is read */
-#define SRV_SESSION_CHUNK 16384   /* bytes read from an fd at a time: one frame */
+#define SRV_SESSION_CHUNK 16384    /* bytes read from an fd at a time: one frame */
 
 enum srv_role {
     SRV_ROLE_NONE,

@@ -18,10 +18,10 @@ enum srv_streaming_kind { SRV_STREAMING_EXEC, SRV_STREAMING_ATTACH, SRV_STREAMIN
 /* What one Exec, Attach or PortForward call asked for. */
 struct srv_streaming_request {
     enum srv_streaming_kind kind;
-    char *id;          /* container id (exec, attach) or pod sandbox id (port-forward) */
-    char **cmd;        /* exec: NULL-terminated, at least one */
+    char *id;   /* container id (exec, attach) or pod sandbox id (port-forward) */
+    char **cmd; /* exec: NULL-terminated, at least one */
     bool tty, in, out, err;
-    int32_t *ports;    /* port-forward: the ports the call named (may be none: the client names them) */
+    int32_t *ports; /* port-forward: the ports the call named (may be none: the client names them) */
     size_t n_ports;
 };
 
@@ -58,11 +58,11 @@ struct srv_streaming_backend {
 };
 
 struct srv_streaming_config {
-    const char *address; /* IP to listen on */
-    int port;            /* 0: a free port */
+    const char *address;            /* IP to listen on */
+    int port;                       /* 0: a free port */
     const char *tls_cert, *tls_key; /* PEM files; NULL or "": plain HTTP */
-    int token_ttl_s;     /* how long a URL stays valid; 0: a minute */
-    int idle_timeout_s;  /* a session where nothing moves that long ends; 0: never */
+    int token_ttl_s;                /* how long a URL stays valid; 0: a minute */
+    int idle_timeout_s;             /* a session where nothing moves that long ends; 0: never */
 };
 
 /* Listens and serves until srv_streaming_stop. The backend must outlive the server. */

@@ -56,7 +56,7 @@ static const struct {
     int flag;
 } namespaces[] = {
     {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
-    {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}, {"user", CLONE_NEWUSER},
+    {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},  {"user", CLONE_NEWUSER},
 };
 #define NS_COUNT (sizeof(namespaces) / sizeof(namespaces[0]))
 
@@ -193,15 +193,14 @@ static int parse_option(struct options *o, int c, const char *arg, const char *n
 static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option long_options[] = {
-        {"pid", required_argument, NULL, 'p'},   {"start-time", required_argument, NULL, 't'},
+        {"pid", required_argument, NULL, 'p'},          {"start-time", required_argument, NULL, 't'},
         {"cgroup-procs", required_argument, NULL, 'c'}, {"uid", required_argument, NULL, 'u'},
-        {"gid", required_argument, NULL, 'g'},   {"group", required_argument, NULL, 'G'},
-        {"cwd", required_argument, NULL, 'd'},   {"env", required_argument, NULL, 'e'},
-        {"no-new-privs", no_argument, NULL, 'n'}, {"error-fd", required_argument, NULL, 'f'},
-        {"caps", required_argument, NULL, 'C'},  {"tty", no_argument, NULL, 'T'},
-        {"seccomp", required_argument, NULL, 'S'}, {"seccomp-flags", required_argument, NULL, 'F'},
-        {"ambient-caps", required_argument, NULL, 'A'},
-        {NULL, 0, NULL, 0},
+        {"gid", required_argument, NULL, 'g'},          {"group", required_argument, NULL, 'G'},
+        {"cwd", required_argument, NULL, 'd'},          {"env", required_argument, NULL, 'e'},
+        {"no-new-privs", no_argument, NULL, 'n'},       {"error-fd", required_argument, NULL, 'f'},
+        {"caps", required_argument, NULL, 'C'},         {"tty", no_argument, NULL, 'T'},
+        {"seccomp", required_argument, NULL, 'S'},      {"seccomp-flags", required_argument, NULL, 'F'},
+        {"ambient-caps", required_argument, NULL, 'A'}, {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int c;
@@ -209,10 +208,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (parse_option(o, c, optarg, argv[optind - 1]) < 0)
             return -1;
     if (o->pid == 0 || optind >= argc)
-        return hl_fail_status(EINVAL, "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
-                                      "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
-                                      "[--no-new-privs] [--caps HEX] [--tty] [--seccomp FILE [--seccomp-flags N]] "
-                                      "[--error-fd N] -- ARG...");
+        return hl_fail_status(EINVAL,
+                              "usage: crisp-exec --pid PID [--start-time T] [--cgroup-procs FILE]... "
+                              "[--uid N] [--gid N] [--group N]... [--cwd DIR] [--env K=V]... "
+                              "[--no-new-privs] [--caps HEX] [--tty] [--seccomp FILE [--seccomp-flags N]] "
+                              "[--error-fd N] -- ARG...");
     o->argv = argv + optind;
     return 0;
 }
@@ -257,8 +257,9 @@ static int ns_open(int dir, pid_t pid, const char *name, int *ret_fd)
     snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
     *ret_fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
     if (*ret_fd < 0)
-        return errno == ENOENT || errno == ESRCH ? hl_fail_status(ENOENT, "container process %d is gone", (int)pid)
-                                                 : hl_fail(errno, "open namespace %s", name);
+        return errno == ENOENT || errno == ESRCH
+                   ? hl_fail_status(ENOENT, "container process %d is gone", (int)pid)
+                   : hl_fail(errno, "open namespace %s", name);
     if (fstat(*ret_fd, &theirs) < 0 || stat(self, &ours) < 0)
         return hl_fail(errno, "stat namespace %s", name);
     if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
@@ -457,12 +458,15 @@ static int terminal_open(void)
     if (master < 0)
         return hl_fail(errno, "open the container's /dev/ptmx");
     int unlock = 0, slave = -1;
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0) {
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+        (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0) {
         hl_fail(errno, "set up a terminal");
         close(master);
         return -1;
     }
-    int r = fd_pass_send(STDIN_FILENO, "t", 1, &master, 1) == 1 ? 0 : hl_fail(errno, "send the terminal to crispd");
+    int r = fd_pass_send(STDIN_FILENO, "t", 1, &master, 1) == 1
+                ? 0
+                : hl_fail(errno, "send the terminal to crispd");
     close(master);
     for (int fd = 0; r == 0 && fd < 3; fd++)
         if (dup2(slave, fd) < 0)

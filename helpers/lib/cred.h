@@ -15,9 +15,9 @@ struct hl_cred {
     gid_t gid;
     const gid_t *groups; /* supplementary groups; n_groups 0: none */
     size_t n_groups;
-    bool has_caps;       /* false: capabilities left as the kernel's uid change leaves them */
-    uint64_t caps;       /* mask of capability numbers: the bounding set, and for uid 0 the process's */
-    uint64_t ambient;    /* kept by a non-root uid too; within caps */
+    bool has_caps;    /* false: capabilities left as the kernel's uid change leaves them */
+    uint64_t caps;    /* mask of capability numbers: the bounding set, and for uid 0 the process's */
+    uint64_t ambient; /* kept by a non-root uid too; within caps */
     bool no_new_privs;
     struct sock_fprog seccomp; /* len 0: unconfined; filled by hl_seccomp_read (seccomp_load.h) */
     unsigned seccomp_flags;

@@ -39,8 +39,8 @@ ssize_t fd_pass_recv(int sock, void *data, size_t len, int *fds, size_t max, siz
 {
     char control[CMSG_SPACE(FD_PASS_MAX * sizeof(int))];
     struct iovec iov = {data, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof(control)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
     ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     size_t n = 0;
     for (struct cmsghdr *cm = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))

@@ -54,7 +54,8 @@ int hl_seccomp_read(const char *path, struct sock_fprog *ret)
     if (seccomp_read_all(path, fd, buf, len) < 0)
         return -1;
     close(fd);
-    *ret = (struct sock_fprog){.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (void *)buf};
+    *ret = (struct sock_fprog){.len = (unsigned short)(len / sizeof(struct sock_filter)),
+                               .filter = (void *)buf};
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* mount.options: the words mount(8) turns into MS_* flags are split from the filesystem's own data
  * (size=, mode=, newinstance, ...), which goes to mount(2) as the data string. */
-#include "helpers/lib/spec_read.h"
 #include "helpers/lib/helper_error.h"
+#include "helpers/lib/spec_read.h"
 
 #include <string.h>
 #include <sys/mount.h>
@@ -13,13 +13,20 @@ struct flag_word {
 };
 
 static const struct flag_word flag_words[] = {
-    {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},
-    {"nosuid", false, MS_NOSUID},      {"suid", true, MS_NOSUID},
-    {"nodev", false, MS_NODEV},        {"dev", true, MS_NODEV},
-    {"noexec", false, MS_NOEXEC},      {"exec", true, MS_NOEXEC},
-    {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME},
-    {"noatime", false, MS_NOATIME},    {"strictatime", false, MS_STRICTATIME},
-    {"nodiratime", false, MS_NODIRATIME}, {"sync", false, MS_SYNCHRONOUS},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"noatime", false, MS_NOATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"sync", false, MS_SYNCHRONOUS},
     {"dirsync", false, MS_DIRSYNC},
 };
 

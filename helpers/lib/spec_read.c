@@ -126,14 +126,40 @@ static int set_lower(struct parser *p, char *v)
     return push_string(p, &s->lowers, &s->n_lowers, SPEC_MAX_LAYERS, v);
 }
 
-static int set_upper(struct parser *p, char *v) { return want_abs(p, v, &p->spec->upper); }
-static int set_work(struct parser *p, char *v) { return want_abs(p, v, &p->spec->work); }
-static int set_mountpoint(struct parser *p, char *v) { return want_abs(p, v, &p->spec->mountpoint); }
-static int set_cwd(struct parser *p, char *v) { return want_abs(p, v, &p->spec->cwd); }
-static int set_exit_file(struct parser *p, char *v) { return want_abs(p, v, &p->spec->exit_file); }
-static int set_apparmor(struct parser *p, char *v) { p->spec->apparmor_profile = v; return 0; }
-static int set_selinux(struct parser *p, char *v) { p->spec->selinux_label = v; return 0; }
-static int set_seccomp_path(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->seccomp_path); }
+static int set_upper(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->upper);
+}
+static int set_work(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->work);
+}
+static int set_mountpoint(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->mountpoint);
+}
+static int set_cwd(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->cwd);
+}
+static int set_exit_file(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->exit_file);
+}
+static int set_apparmor(struct parser *p, char *v)
+{
+    p->spec->apparmor_profile = v;
+    return 0;
+}
+static int set_selinux(struct parser *p, char *v)
+{
+    p->spec->selinux_label = v;
+    return 0;
+}
+static int set_seccomp_path(struct parser *p, char *v)
+{
+    return want_abs_or_empty(p, v, &p->spec->seccomp_path);
+}
 static int set_seccomp_flags(struct parser *p, char *v)
 {
     unsigned long n;
@@ -142,17 +168,50 @@ static int set_seccomp_flags(struct parser *p, char *v)
     p->spec->seccomp_flags = (unsigned)n;
     return 0;
 }
-static int set_attach_socket(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->attach_socket); }
-static int set_log_path(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->log_path); }
-static int set_oom_v1(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->oom_v1_control); }
-static int set_oom_v2(struct parser *p, char *v) { return want_abs_or_empty(p, v, &p->spec->oom_v2_events); }
-static int set_ns_net(struct parser *p, char *v) { return want_ns(p, v, &p->spec->ns_net); }
-static int set_ns_ipc(struct parser *p, char *v) { return want_ns(p, v, &p->spec->ns_ipc); }
-static int set_ns_uts(struct parser *p, char *v) { return want_ns(p, v, &p->spec->ns_uts); }
-static int set_tty(struct parser *p, char *v) { return want_bool(p, v, &p->spec->tty); }
-static int set_stdin(struct parser *p, char *v) { return want_bool(p, v, &p->spec->stdin_open); }
-static int set_stdin_once(struct parser *p, char *v) { return want_bool(p, v, &p->spec->stdin_once); }
-static int set_nnp(struct parser *p, char *v) { return want_bool(p, v, &p->spec->no_new_privs); }
+static int set_attach_socket(struct parser *p, char *v)
+{
+    return want_abs_or_empty(p, v, &p->spec->attach_socket);
+}
+static int set_log_path(struct parser *p, char *v)
+{
+    return want_abs_or_empty(p, v, &p->spec->log_path);
+}
+static int set_oom_v1(struct parser *p, char *v)
+{
+    return want_abs_or_empty(p, v, &p->spec->oom_v1_control);
+}
+static int set_oom_v2(struct parser *p, char *v)
+{
+    return want_abs_or_empty(p, v, &p->spec->oom_v2_events);
+}
+static int set_ns_net(struct parser *p, char *v)
+{
+    return want_ns(p, v, &p->spec->ns_net);
+}
+static int set_ns_ipc(struct parser *p, char *v)
+{
+    return want_ns(p, v, &p->spec->ns_ipc);
+}
+static int set_ns_uts(struct parser *p, char *v)
+{
+    return want_ns(p, v, &p->spec->ns_uts);
+}
+static int set_tty(struct parser *p, char *v)
+{
+    return want_bool(p, v, &p->spec->tty);
+}
+static int set_stdin(struct parser *p, char *v)
+{
+    return want_bool(p, v, &p->spec->stdin_open);
+}
+static int set_stdin_once(struct parser *p, char *v)
+{
+    return want_bool(p, v, &p->spec->stdin_once);
+}
+static int set_nnp(struct parser *p, char *v)
+{
+    return want_bool(p, v, &p->spec->no_new_privs);
+}
 
 static int set_ns_pid(struct parser *p, char *v)
 {
@@ -192,7 +251,10 @@ static int set_readonly(struct parser *p, char *v)
     return push_string(p, &p->spec->readonly, &p->spec->n_readonly, SPEC_MAX_RECORDS, v);
 }
 
-static int set_readonly_rootfs(struct parser *p, char *v) { return want_bool(p, v, &p->spec->readonly_rootfs); }
+static int set_readonly_rootfs(struct parser *p, char *v)
+{
+    return want_bool(p, v, &p->spec->readonly_rootfs);
+}
 
 static int set_id_value(struct parser *p, const char *v, uint32_t *ret)
 {
@@ -203,8 +265,14 @@ static int set_id_value(struct parser *p, const char *v, uint32_t *ret)
     return 0;
 }
 
-static int set_uid(struct parser *p, char *v) { return set_id_value(p, v, &p->spec->uid); }
-static int set_gid(struct parser *p, char *v) { return set_id_value(p, v, &p->spec->gid); }
+static int set_uid(struct parser *p, char *v)
+{
+    return set_id_value(p, v, &p->spec->uid);
+}
+static int set_gid(struct parser *p, char *v)
+{
+    return set_id_value(p, v, &p->spec->gid);
+}
 
 static int set_group(struct parser *p, char *v)
 {
@@ -322,7 +390,10 @@ static int set_mount_idmap(struct parser *p, char *v)
     return want_bool(p, v, &cur_mount(p)->idmap);
 }
 
-static int set_ns_user(struct parser *p, char *v) { return want_abs(p, v, &p->spec->ns_user); }
+static int set_ns_user(struct parser *p, char *v)
+{
+    return want_abs(p, v, &p->spec->ns_user);
+}
 
 static int set_userns_id(struct parser *p, char *v, uint32_t *ret)
 {
@@ -332,8 +403,14 @@ static int set_userns_id(struct parser *p, char *v, uint32_t *ret)
     *ret = (uint32_t)n;
     return 0;
 }
-static int set_userns_uid(struct parser *p, char *v) { return set_userns_id(p, v, &p->spec->userns_uid); }
-static int set_userns_gid(struct parser *p, char *v) { return set_userns_id(p, v, &p->spec->userns_gid); }
+static int set_userns_uid(struct parser *p, char *v)
+{
+    return set_userns_id(p, v, &p->spec->userns_uid);
+}
+static int set_userns_gid(struct parser *p, char *v)
+{
+    return set_userns_id(p, v, &p->spec->userns_gid);
+}
 
 static struct mon_device *cur_device(struct parser *p)
 {
@@ -369,10 +446,22 @@ static int set_device_number(struct parser *p, const char *v, unsigned long max,
     return 0;
 }
 
-static int set_device_major(struct parser *p, char *v) { return set_device_number(p, v, 4095, &cur_device(p)->major); }
-static int set_device_minor(struct parser *p, char *v) { return set_device_number(p, v, (1 << 20) - 1, &cur_device(p)->minor); }
-static int set_device_uid(struct parser *p, char *v) { return set_id_value(p, v, &cur_device(p)->uid); }
-static int set_device_gid(struct parser *p, char *v) { return set_id_value(p, v, &cur_device(p)->gid); }
+static int set_device_major(struct parser *p, char *v)
+{
+    return set_device_number(p, v, 4095, &cur_device(p)->major);
+}
+static int set_device_minor(struct parser *p, char *v)
+{
+    return set_device_number(p, v, (1 << 20) - 1, &cur_device(p)->minor);
+}
+static int set_device_uid(struct parser *p, char *v)
+{
+    return set_id_value(p, v, &cur_device(p)->uid);
+}
+static int set_device_gid(struct parser *p, char *v)
+{
+    return set_id_value(p, v, &cur_device(p)->gid);
+}
 
 static int set_device_mode(struct parser *p, char *v)
 {

@@ -46,7 +46,7 @@ struct mon_spec {
     size_t n_groups;
     bool tty, stdin_open, stdin_once, no_new_privs;
     char *ns_net, *ns_ipc, *ns_uts, *ns_pid;
-    char *ns_user;                 /* the pod's user namespace, "": the host's */
+    char *ns_user;                   /* the pod's user namespace, "": the host's */
     uint32_t userns_uid, userns_gid; /* host ids of the container's 0 */
     struct mon_mount *mounts;
     size_t n_mounts;
@@ -65,9 +65,9 @@ struct mon_spec {
     char *log_path;
     size_t log_max_line;
     char *exit_file, *oom_v1_control, *oom_v2_events;
-    char *attach_socket; /* "": none */
+    char *attach_socket;                    /* "": none */
     char *apparmor_profile, *selinux_label; /* "": none */
-    char *seccomp_path;  /* compiled BPF (seccomp_load.h), "": unconfined */
+    char *seccomp_path;                     /* compiled BPF (seccomp_load.h), "": unconfined */
     unsigned seccomp_flags;
 };
 

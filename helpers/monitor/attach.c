@@ -8,10 +8,10 @@
  * With stdin_once, the workload's stdin is closed when the first client that wrote stdin detaches or
  * closes its stdin. */
 #define _GNU_SOURCE
-#include "monitor.h"
 #include "common/cleanup.h"
 #include "helpers/lib/attach_proto.h"
 #include "helpers/lib/fd_pass.h"
+#include "monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@ struct client {
 
 static struct {
     int listen_fd;
-    char *path; /* a copy: the spec is freed once the workload runs */
+    char *path;   /* a copy: the spec is freed once the workload runs */
     int stdin_fd; /* the workload's stdin: the pipe's write end or the pty master; -1 once closed */
     int tty_fd;   /* the pty master, for resizes; -1 without a tty */
     bool tty, stdin_once;

@@ -1,7 +1,7 @@
 /* Placing the workload before it runs a single instruction of its own: its cgroups (so every page
  * and process it makes is accounted) and its oom_score_adj. */
-#include "monitor.h"
 #include "helpers/lib/cgroup_self.h"
+#include "monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +22,8 @@ int mon_cgroup2_dir_open(const struct mon_spec *spec, size_t *ret_index)
     struct statfs sf;
     for (size_t i = 0; i < spec->n_cgroup_procs; i++) {
         const char *procs = spec->cgroup_procs[i], *slash = strrchr(procs, '/');
-        if (statfs(procs, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC || strcmp(slash, "/cgroup.procs") != 0 ||
-            (size_t)(slash - procs) >= sizeof dir)
+        if (statfs(procs, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC ||
+            strcmp(slash, "/cgroup.procs") != 0 || (size_t)(slash - procs) >= sizeof dir)
             continue;
         memcpy(dir, procs, (size_t)(slash - procs));
         dir[slash - procs] = '\0';

@@ -2,9 +2,9 @@
  * the workload's identity and stdio, execs. Every failure goes to the monitor through the
  * close-on-exec error pipe as `int32 exit code` + "<step>: <error>", then the process exits. */
 #define _GNU_SOURCE
-#include "monitor.h"
 #include "helpers/lib/cred.h"
 #include "helpers/lib/seccomp_load.h"
+#include "monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,8 +64,8 @@ static int ns_join(const char *path, int type, const char *what)
 
 static int namespaces_join(const struct mon_spec *spec)
 {
-    if (ns_join(spec->ns_net, CLONE_NEWNET, "network") < 0 || ns_join(spec->ns_ipc, CLONE_NEWIPC, "ipc") < 0 ||
-        ns_join(spec->ns_uts, CLONE_NEWUTS, "uts") < 0)
+    if (ns_join(spec->ns_net, CLONE_NEWNET, "network") < 0 ||
+        ns_join(spec->ns_ipc, CLONE_NEWIPC, "ipc") < 0 || ns_join(spec->ns_uts, CLONE_NEWUTS, "uts") < 0)
         return -1;
     return 0;
 }
@@ -127,10 +127,15 @@ static struct hl_cred cred;
 
 static int cred_prepare(const struct mon_spec *spec)
 {
-    cred = (struct hl_cred){.uid = spec->uid, .gid = spec->gid, .groups = spec->groups,
-                            .n_groups = spec->n_groups, .has_caps = spec->has_capabilities,
-                            .caps = spec->capabilities, .ambient = spec->ambient_capabilities,
-                            .no_new_privs = spec->no_new_privs, .seccomp_flags = spec->seccomp_flags};
+    cred = (struct hl_cred){.uid = spec->uid,
+                            .gid = spec->gid,
+                            .groups = spec->groups,
+                            .n_groups = spec->n_groups,
+                            .has_caps = spec->has_capabilities,
+                            .caps = spec->capabilities,
+                            .ambient = spec->ambient_capabilities,
+                            .no_new_privs = spec->no_new_privs,
+                            .seccomp_flags = spec->seccomp_flags};
     return spec->seccomp_path[0] ? hl_seccomp_read(spec->seccomp_path, &cred.seccomp) : 0;
 }
 
@@ -157,8 +162,8 @@ static int exit_code_for_exec(int err)
     return err == ENOENT ? 127 : err == EACCES || err == ENOEXEC ? 126 : 1;
 }
 
-_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, ssize_t born_in, int release_fd,
-                             int error_fd)
+_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, ssize_t born_in,
+                             int release_fd, int error_fd)
 {
     mon_signals_reset();
     release_wait(release_fd);

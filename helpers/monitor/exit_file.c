@@ -37,8 +37,8 @@ static int record_write(int fd, const struct mon_exit *ex)
     message_escape(ex->message, message, sizeof message);
     int n = snprintf(text, sizeof text,
                      "exit_code %d\nsignal %d\nstarted_at %lld\nfinished_at %lld\nreason %s\nmessage %s\n",
-                     ex->exit_code, ex->signal, (long long)ex->started_at, (long long)ex->finished_at, ex->reason,
-                     message);
+                     ex->exit_code, ex->signal, (long long)ex->started_at, (long long)ex->finished_at,
+                     ex->reason, message);
     if (mon_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0)
         return -1;
     return 0;

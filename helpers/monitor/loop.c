@@ -111,7 +111,8 @@ void mon_loop_run(struct mon_stdio *io, pid_t pid, int *ret_status)
         if (poll(pfds, n, -1) < 0)
             continue; /* EINTR: every signal we handle arrives through the signalfd */
         for (int i = 0; i < 2; i++)
-            if (pfds[i].fd >= 0 && pfds[i].revents != 0 && stream_read(pfds[i].fd, (enum mon_stream)i) == READ_EOF)
+            if (pfds[i].fd >= 0 && pfds[i].revents != 0 &&
+                stream_read(pfds[i].fd, (enum mon_stream)i) == READ_EOF)
                 stream_close(&pfds[i], (enum mon_stream)i);
         mon_attach_handle(pfds + 3);
         if (pfds[2].revents != 0)

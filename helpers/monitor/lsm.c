@@ -30,7 +30,8 @@ static int attr_write(const char *const *paths, const char *value, const char *w
 int mon_lsm_apply(const struct mon_spec *spec)
 {
     if (spec->apparmor_profile[0]) {
-        static const char *const aa[] = {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec", NULL};
+        static const char *const aa[] = {"/proc/thread-self/attr/apparmor/exec",
+                                         "/proc/thread-self/attr/exec", NULL};
         char cmd[300];
         snprintf(cmd, sizeof cmd, "exec %s", spec->apparmor_profile);
         if (attr_write(aa, cmd, "AppArmor profile") < 0)

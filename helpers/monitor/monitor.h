@@ -51,14 +51,15 @@ int mon_stdio_terminal_receive(struct mon_stdio *io); /* in the monitor, after t
 
 /* spawn.c, cgroup_join.c: create the workload and hold it until it is placed. */
 struct mon_exit;
-int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t *ret_pid, struct mon_exit *ret_exit);
+int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t *ret_pid,
+                       struct mon_exit *ret_exit);
 int mon_cgroup2_dir_open(const struct mon_spec *spec, size_t *ret_index);
 int mon_cgroup_join_self(const struct mon_spec *spec, ssize_t skip);
 int mon_oom_score_adj_set(const struct mon_spec *spec, pid_t pid);
 
 /* child.c and its steps: run in the new process; never return. */
-_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, ssize_t born_in, int release_fd,
-                             int error_fd);
+_Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, ssize_t born_in,
+                             int release_fd, int error_fd);
 int mon_rootfs_mount(const struct mon_spec *spec);
 int mon_rootfs_pivot(const char *mountpoint);
 int mon_mounts_apply(const struct mon_spec *spec, int rootfd);

@@ -28,8 +28,9 @@ struct mount_attr_v0 {
 
 /* What the kernel refuses to drop from a bind of a mount that has them (remount gives EPERM). */
 #define ATIME_FLAGS (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)
-#define REMOUNT_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | \
-                       MS_RELATIME | MS_STRICTATIME | MS_SYNCHRONOUS | MS_DIRSYNC)
+#define REMOUNT_FLAGS                                                                                        \
+    (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |               \
+     MS_STRICTATIME | MS_SYNCHRONOUS | MS_DIRSYNC)
 
 static bool is_bind(const struct mon_mount *m)
 {
@@ -80,7 +81,7 @@ static int propagation_set(const struct mon_mount *m, const char *target)
 {
     if (m->propagation == NULL)
         return 0;
-    unsigned long type = strcmp(m->propagation, "rshared") == 0   ? MS_SHARED
+    unsigned long type = strcmp(m->propagation, "rshared") == 0  ? MS_SHARED
                          : strcmp(m->propagation, "rslave") == 0 ? MS_SLAVE
                                                                  : MS_PRIVATE;
     if (mount(NULL, target, NULL, MS_REC | type, NULL) < 0)

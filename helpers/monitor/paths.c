@@ -55,7 +55,9 @@ static int readonly_one(int rootfd, const char *path)
     int fd = open_inside(rootfd, path, target);
     if (fd < 0)
         return errno == ENOENT ? 0 : hl_fail(errno, "make %s read-only", path);
-    int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? hl_fail(errno, "make %s read-only", path) : 0;
+    int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0
+                 ? hl_fail(errno, "make %s read-only", path)
+                 : 0;
     close(fd);
     /* The new bind is on top now: reopen to reach it rather than what it covers. */
     fd = rc == 0 ? open_inside(rootfd, path, target) : -1;

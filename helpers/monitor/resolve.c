@@ -58,8 +58,8 @@ struct mkdir_how {
 static int mkdir_p(int rootfd, const char *path, const struct mkdir_how *how, int depth);
 
 /* Opens the parent directory of PATH (created as needed), for the *at() call that makes its last part. */
-static int parent_open(int rootfd, const char *path, const struct mkdir_how *how, int depth, char buf[PATH_MAX],
-                       const char **ret_parent, const char **ret_name)
+static int parent_open(int rootfd, const char *path, const struct mkdir_how *how, int depth,
+                       char buf[PATH_MAX], const char **ret_parent, const char **ret_name)
 {
     if (path_split(path, buf, ret_parent, ret_name) < 0)
         return -1;

@@ -44,8 +44,8 @@ static pid_t clone_fork(unsigned long flags, int cgroup_fd, bool *ret_born_in)
 {
     *ret_born_in = false;
     if (cgroup_fd >= 0) {
-        struct clone_args_v2 args = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
-                                     .cgroup = (uint64_t)cgroup_fd};
+        struct clone_args_v2 args = {
+            .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup_fd};
         pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
         if (pid >= 0) {
             *ret_born_in = true; /* in the child too: it must not join that one again */
@@ -104,7 +104,8 @@ static int exec_result_read(int fd, struct mon_exit *ex)
     return spawn_failed(ex, code, buf + sizeof code);
 }
 
-static int release_and_await(const struct mon_spec *spec, pid_t pid, int release_w, int error_r, struct mon_exit *ex)
+static int release_and_await(const struct mon_spec *spec, pid_t pid, int release_w, int error_r,
+                             struct mon_exit *ex)
 {
     int placed = workload_place(spec, pid);
     if (placed == 0 && write(release_w, "g", 1) != 1)
@@ -136,7 +137,8 @@ static int pipes_open(int release[2], int error[2])
     return 0;
 }
 
-int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t *ret_pid, struct mon_exit *ret_exit)
+int mon_workload_spawn(const struct mon_spec *spec, struct mon_stdio *io, pid_t *ret_pid,
+                       struct mon_exit *ret_exit)
 {
     int release[2], error[2];
     if (pipes_open(release, error) < 0)

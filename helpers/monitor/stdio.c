@@ -2,14 +2,14 @@
  * whose write end the monitor keeps for attach. Every fd here is close-on-exec: the child dup2s its
  * ends onto 0..2 and nothing else reaches the workload. */
 #define _GNU_SOURCE
-#include "monitor.h"
 #include "common/cleanup.h"
 #include "helpers/lib/fd_pass.h"
+#include "monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -38,8 +38,15 @@ static int pipe_pair(int *ret_read, int *ret_write)
 int mon_stdio_create(const struct mon_spec *spec, struct mon_stdio *ret_io)
 {
     struct mon_stdio *io = ret_io;
-    *io = (struct mon_stdio){.tty = spec->tty, .child_in = -1, .child_out = -1, .child_err = -1,
-                             .in_w = -1, .out_r = -1, .err_r = -1, .tty_sock = -1, .child_tty_sock = -1};
+    *io = (struct mon_stdio){.tty = spec->tty,
+                             .child_in = -1,
+                             .child_out = -1,
+                             .child_err = -1,
+                             .in_w = -1,
+                             .out_r = -1,
+                             .err_r = -1,
+                             .tty_sock = -1,
+                             .child_tty_sock = -1};
     if (spec->tty)
         return tty_socket(io);
     if (pipe_pair(&io->out_r, &io->child_out) < 0 || pipe_pair(&io->err_r, &io->child_err) < 0)

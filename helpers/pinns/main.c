@@ -37,11 +37,8 @@ static const struct {
     const char *name;
     int flag;
 } namespaces[NS_COUNT] = {
-    [NS_NET] = {"net", CLONE_NEWNET},
-    [NS_IPC] = {"ipc", CLONE_NEWIPC},
-    [NS_UTS] = {"uts", CLONE_NEWUTS},
-    [NS_PID] = {"pid", CLONE_NEWPID},
-    [NS_USER] = {"user", CLONE_NEWUSER},
+    [NS_NET] = {"net", CLONE_NEWNET}, [NS_IPC] = {"ipc", CLONE_NEWIPC},    [NS_UTS] = {"uts", CLONE_NEWUTS},
+    [NS_PID] = {"pid", CLONE_NEWPID}, [NS_USER] = {"user", CLONE_NEWUSER},
 };
 
 struct options {
@@ -126,8 +123,9 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (optind < argc)
         return hl_fail(0, "unexpected argument %s", argv[optind]);
     if (!o->dir)
-        return hl_fail(0, "usage: crisp-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] [--hostname NAME] "
-                    "[--sysctl KEY=VALUE]... [--cgroup-procs FILE]... [--userns --uid-map M --gid-map M]");
+        return hl_fail(0,
+                       "usage: crisp-pinns --dir DIR [--net] [--ipc] [--uts] [--pid] [--hostname NAME] "
+                       "[--sysctl KEY=VALUE]... [--cgroup-procs FILE]... [--userns --uid-map M --gid-map M]");
     return 0;
 }
 
@@ -512,8 +510,9 @@ static int userns_steps(const struct options *o, pid_t holder, int from_holder, 
     snprintf(proc_dir, sizeof(proc_dir), "/proc/%d", (int)holder);
     snprintf(src, sizeof(src), "%s/ns/user", proc_dir);
     if (step_wait(from_holder, 'u') < 0 || map_write(holder, "uid_map", o->uid_map) < 0 ||
-        map_write(holder, "gid_map", o->gid_map) < 0 || pin_ns(NS_USER, src) < 0 || step_send(to_holder, 'g') < 0 ||
-        step_wait(from_holder, 'n') < 0 || pins_make(o, proc_dir) < 0 || join_pod_namespaces(o, holder) < 0)
+        map_write(holder, "gid_map", o->gid_map) < 0 || pin_ns(NS_USER, src) < 0 ||
+        step_send(to_holder, 'g') < 0 || step_wait(from_holder, 'n') < 0 || pins_make(o, proc_dir) < 0 ||
+        join_pod_namespaces(o, holder) < 0)
         return -1;
     return settings_apply(o);
 }

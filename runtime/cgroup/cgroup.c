@@ -71,7 +71,8 @@ static int check_numbers(const struct rt_cgroup_resources *res, crisp_error_t **
 static bool page_size_ok(const char *s)
 {
     size_t digits = strspn(s, "0123456789");
-    return digits > 0 && digits <= 12 && s[digits] && strchr("KMGT", s[digits]) && strcmp(s + digits + 1, "B") == 0;
+    return digits > 0 && digits <= 12 && s[digits] && strchr("KMGT", s[digits]) &&
+           strcmp(s + digits + 1, "B") == 0;
 }
 
 /* Unified keys are interface file names such as "memory.high": nothing that could leave the cgroup. */
@@ -99,8 +100,8 @@ static int check_resources(const struct rt_cgroup_resources *res, crisp_error_t 
     return 0;
 }
 
-int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
-                     crisp_error_t **err)
+int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path,
+                     struct rt_cgroup_created *ret_created, crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
@@ -111,8 +112,8 @@ int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, struct
     return 0;
 }
 
-int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
-                    crisp_error_t **err)
+int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path,
+                    const struct rt_cgroup_resources *res, crisp_error_t **err)
 {
     _cleanup_(rt_cgroup_undo_fini) struct rt_cgroup_undo undo = {0};
     if (rt_cgroup_path_check(path, false, err) < 0 || check_resources(res, err) < 0)
@@ -135,7 +136,8 @@ int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t p
     return r < 0 ? crisp_error_wrap(err, "move %d into cgroup %s", (int)pid, path) : 0;
 }
 
-int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
+int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms,
+                       crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;
@@ -143,8 +145,8 @@ int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int 
     return r < 0 ? crisp_error_wrap(err, "kill processes of cgroup %s", path) : 0;
 }
 
-int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                     crisp_error_t **err)
+int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path,
+                     const struct rt_cgroup_created *created, crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)
         return -1;

@@ -19,8 +19,8 @@ struct rt_cgroup_ops;
 
 /* Where the hierarchies are mounted and what drives them; tests point this at a fake tree. */
 struct rt_cgroup_root {
-    char *mount;             /* "/sys/fs/cgroup" */
-    enum rt_cgroup_mode mode; /* V2 when <mount>/cgroup.controllers exists */
+    char *mount;                     /* "/sys/fs/cgroup" */
+    enum rt_cgroup_mode mode;        /* V2 when <mount>/cgroup.controllers exists */
     const struct rt_cgroup_ops *ops; /* the backend, chosen once by rt_cgroup_root_detect */
 };
 
@@ -34,17 +34,23 @@ int rt_cgroup_parent_path(const char *cgroup_parent, bool systemd, char **ret_pa
 
 /* Resources a pod or container cgroup gets (0 or -1 where noted: leave as is). */
 struct rt_cgroup_resources {
-    int64_t cpu_period;       /* us, 0: unset */
-    int64_t cpu_quota;        /* us, 0: unset, -1: unlimited */
-    int64_t cpu_shares;       /* 0: unset; mapped to cpu.weight on v2 */
-    int64_t memory_limit;     /* bytes, 0: unset */
-    int64_t memory_swap_limit;/* bytes incl. memory on v1, 0: unset, -1: unlimited */
-    int64_t pids_limit;       /* 0: unset, -1: max */
-    const char *cpuset_cpus;  /* NULL or "" : unset */
+    int64_t cpu_period;        /* us, 0: unset */
+    int64_t cpu_quota;         /* us, 0: unset, -1: unlimited */
+    int64_t cpu_shares;        /* 0: unset; mapped to cpu.weight on v2 */
+    int64_t memory_limit;      /* bytes, 0: unset */
+    int64_t memory_swap_limit; /* bytes incl. memory on v1, 0: unset, -1: unlimited */
+    int64_t pids_limit;        /* 0: unset, -1: max */
+    const char *cpuset_cpus;   /* NULL or "" : unset */
     const char *cpuset_mems;
-    struct { const char *page_size; uint64_t limit; } *hugepages; /* "2MB", "1GB" */
+    struct {
+        const char *page_size;
+        uint64_t limit;
+    } * hugepages; /* "2MB", "1GB" */
     size_t n_hugepages;
-    struct { const char *key; const char *value; } *unified; /* v2 only: file -> value */
+    struct {
+        const char *key;
+        const char *value;
+    } * unified; /* v2 only: file -> value */
     size_t n_unified;
 };
 
@@ -77,12 +83,12 @@ int rt_cgroup_created_set(struct rt_cgroup_created *c, const char *hierarchy, in
 /* Creates path (and any missing ancestors) in every hierarchy in use; on v1 the cpuset of each new
  * directory is copied from its parent so tasks can join. *ret_created tells, per hierarchy, how many
  * trailing components were created, so removal takes away only what crisp made. */
-int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
-                     crisp_error_t **err);
+int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path,
+                     struct rt_cgroup_created *ret_created, crisp_error_t **err);
 
 /* Writes resources (all or nothing: on a failure already written values are restored). */
-int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
-                    crisp_error_t **err);
+int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path,
+                    const struct rt_cgroup_resources *res, crisp_error_t **err);
 
 /* Denies every device but the standard ones and extra_rules ("c 10:200 rwm", NULL-terminated):
  * the devices controller on cgroup v1, an eBPF program on v2. */
@@ -93,13 +99,14 @@ int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *pa
 int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
 
 /* Kills every process in path (and below) with SIGKILL, waits up to timeout_ms for them to go. */
-int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
+int rt_cgroup_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms,
+                       crisp_error_t **err);
 
 /* In each hierarchy where created gives depth d > 0, removes path's directory (children first) and
  * then up to d - 1 of its ancestors when empty; where d is 0 the path is someone else's (kubelet's
  * pod cgroup) and is left alone. A missing directory is success; a busy one is EBUSY. */
-int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                     crisp_error_t **err);
+int rt_cgroup_remove(const struct rt_cgroup_root *root, const char *path,
+                     const struct rt_cgroup_created *created, crisp_error_t **err);
 
 /* Pids in path (this level only); caller frees *ret_pids. */
 int rt_cgroup_pids(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,

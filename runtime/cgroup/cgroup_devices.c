@@ -13,9 +13,9 @@
 #include <stdlib.h>
 
 const char *const rt_cgroup_devices_default[] = {
-    "c *:* m",   "b *:* m",                                   /* mknod, not access */
-    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", /* null zero full random urandom */
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",    /* tty console ptmx pts */
+    "c *:* m",   "b *:* m",                                            /* mknod, not access */
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",   "c 1:9 rwm", /* null zero full random urandom */
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",              /* tty console ptmx pts */
     NULL,
 };
 

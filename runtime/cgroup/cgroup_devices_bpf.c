@@ -33,7 +33,8 @@ static void emit(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t
 /* r2 = device type, r3 = access, r4 = major, r5 = minor, from struct bpf_cgroup_dev_ctx in r1. */
 static void emit_load_ctx(struct prog *p)
 {
-    emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct bpf_cgroup_dev_ctx, access_type), 0);
+    emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct bpf_cgroup_dev_ctx, access_type),
+         0);
     emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_2, 0, 0);
     emit(p, BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);
     emit(p, BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);
@@ -83,9 +84,12 @@ int rt_device_program_build(const struct rt_device_rule *rules, size_t n, void *
 static int prog_load_logged(const void *insns, size_t count, char *log, size_t log_size)
 {
     static const char license[] = "Apache-2.0";
-    union bpf_attr attr = {.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE, .insn_cnt = (uint32_t)count,
-                           .insns = (uint64_t)(uintptr_t)insns, .license = (uint64_t)(uintptr_t)license,
-                           .log_buf = (uint64_t)(uintptr_t)log, .log_size = (uint32_t)log_size,
+    union bpf_attr attr = {.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
+                           .insn_cnt = (uint32_t)count,
+                           .insns = (uint64_t)(uintptr_t)insns,
+                           .license = (uint64_t)(uintptr_t)license,
+                           .log_buf = (uint64_t)(uintptr_t)log,
+                           .log_size = (uint32_t)log_size,
                            .log_level = log ? 1 : 0};
     return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 }
@@ -120,8 +124,10 @@ int rt_device_program_attach(const char *cgroup_dir, const struct rt_device_rule
     if (prog < 0)
         return -1;
     /* Multi: a parent's program (a kubelet's or the host's) still applies as well. */
-    union bpf_attr attr = {.target_fd = (uint32_t)cg, .attach_bpf_fd = (uint32_t)prog,
-                           .attach_type = BPF_CGROUP_DEVICE, .attach_flags = BPF_F_ALLOW_MULTI};
+    union bpf_attr attr = {.target_fd = (uint32_t)cg,
+                           .attach_bpf_fd = (uint32_t)prog,
+                           .attach_type = BPF_CGROUP_DEVICE,
+                           .attach_flags = BPF_F_ALLOW_MULTI};
     if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) < 0)
         return crisp_error_errno(err, "attach the device filter to %s", cgroup_dir);
     return 0;
@@ -134,7 +140,8 @@ int rt_device_rule_parse(const char *text, struct rt_device_rule *ret, crisp_err
     int n = sscanf(text, "%c %15[0-9*]:%15[0-9*] %7s", &type, major, minor, access);
     if (!((n == 1 && type == 'a') || (n == 4 && (type == 'c' || type == 'b' || type == 'a'))) ||
         strspn(access, "rwm") != strlen(access))
-        return crisp_error_make(err, EINVAL, "device rule \"%.64s\" is not \"TYPE MAJOR:MINOR ACCESS\"", text);
+        return crisp_error_make(err, EINVAL, "device rule \"%.64s\" is not \"TYPE MAJOR:MINOR ACCESS\"",
+                                text);
     *ret = (struct rt_device_rule){.type = type, .major = -1, .minor = -1, .access = n == 1 ? 7 : 0};
     if (n == 1)
         return 0;

@@ -17,7 +17,7 @@ int rt_cgroup_path_check(const char *path, bool allow_root, crisp_error_t **err)
 
 /* cgroup_fs.c. Interface files report size 0, so they are read until EOF rather than by size. */
 char *rt_cgroup_join(const char *dir, const char *name); /* dir + "/" + name, NULL without memory */
-char *rt_cgroup_dir(const char *base, const char *path);  /* base + path, NULL without memory */
+char *rt_cgroup_dir(const char *base, const char *path); /* base + path, NULL without memory */
 int rt_cgroup_read_file(const char *path, char **ret_text, crisp_error_t **err);
 int rt_cgroup_write_file(const char *path, const char *value, crisp_error_t **err);
 int rt_cgroup_read_pids(const char *dir, pid_t **ret_pids, size_t *ret_n, crisp_error_t **err);
@@ -52,7 +52,8 @@ struct rt_cgroup_undo {
     size_t n;
 };
 
-int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const char *value, crisp_error_t **err);
+int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const char *value,
+                         crisp_error_t **err);
 void rt_cgroup_undo_rollback(struct rt_cgroup_undo *undo);
 void rt_cgroup_undo_fini(struct rt_cgroup_undo *undo);
 
@@ -61,7 +62,8 @@ void rt_cgroup_undo_fini(struct rt_cgroup_undo *undo);
  * the table for root->mode). cgroup.c checks paths and resources before it calls a slot: a backend
  * sees only paths rt_cgroup_path_check accepts (the root "/" only in pids) and valid resources. */
 struct rt_cgroup_ops {
-    /* Fills ret_created (zeroed by the caller) with every hierarchy it looked at, 0 where nothing was made. */
+    /* Fills ret_created (zeroed by the caller) with every hierarchy it looked at, 0 where nothing was made.
+     */
     int (*create)(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
                   crisp_error_t **err);
     /* Writes through undo; the caller rolls it back when this fails. */
@@ -72,8 +74,8 @@ struct rt_cgroup_ops {
                             crisp_error_t **err);
     int (*enter)(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err);
     int (*kill_all)(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err);
-    int (*remove)(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                  crisp_error_t **err);
+    int (*remove)(const struct rt_cgroup_root *root, const char *path,
+                  const struct rt_cgroup_created *created, crisp_error_t **err);
     int (*pids)(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
                 crisp_error_t **err);
     /* Next: stats (CPU, memory and pids usage of path), read from the cgroup's files on each call. */

@@ -62,7 +62,8 @@ int rt_cgroup_kill_tree(const char *dir, int timeout_ms, crisp_error_t **err)
         if (found == 0)
             return 0;
         if (clock_monotonic_ms() >= deadline)
-            return crisp_error_make(err, EBUSY, "%zu processes still in %s after %d ms", found, dir, timeout_ms);
+            return crisp_error_make(err, EBUSY, "%zu processes still in %s after %d ms", found, dir,
+                                    timeout_ms);
         nanosleep(&(struct timespec){.tv_nsec = KILL_POLL_NS}, NULL);
     }
 }

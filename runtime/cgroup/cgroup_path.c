@@ -34,8 +34,10 @@ int rt_cgroup_path_check(const char *path, bool allow_root, crisp_error_t **err)
     for (const char *p = path + 1;;) {
         size_t n = strcspn(p, "/");
         if (!component_ok(p, n))
-            return crisp_error_make(err, EINVAL, "cgroup path \"%s\" has an empty, \".\", \"..\" or "
-                                    "unprintable component", path);
+            return crisp_error_make(err, EINVAL,
+                                    "cgroup path \"%s\" has an empty, \".\", \"..\" or "
+                                    "unprintable component",
+                                    path);
         if (p[n] == '\0')
             return 0;
         p += n + 1;

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const char *value, crisp_error_t **err)
+int rt_cgroup_undo_write(struct rt_cgroup_undo *undo, const char *path, const char *value,
+                         crisp_error_t **err)
 {
     _cleanup_free_ char *old = NULL;
     if (rt_cgroup_read_file(path, &old, err) < 0)

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *const wanted[] = {"cpu", "cpuacct", "cpuset", "memory", "pids",
-                                     "hugetlb", "blkio", "devices", "freezer"};
+static const char *const wanted[] = {"cpu",     "cpuacct", "cpuset",  "memory", "pids",
+                                     "hugetlb", "blkio",   "devices", "freezer"};
 
 /* The controllers mounted under mount; co-mounted ones ("cpu" and "cpuacct" as links to
  * "cpu,cpuacct") share a directory and are listed once. */
@@ -55,7 +55,8 @@ static bool v1_has(const struct v1_set *set, const char *name)
 static char *v1_path(const char *mount, const char *ctrl, const char *path, const char *file)
 {
     char *s = NULL;
-    int r = file ? asprintf(&s, "%s/%s%s/%s", mount, ctrl, path, file) : asprintf(&s, "%s/%s%s", mount, ctrl, path);
+    int r = file ? asprintf(&s, "%s/%s%s/%s", mount, ctrl, path, file)
+                 : asprintf(&s, "%s/%s%s", mount, ctrl, path);
     return r < 0 ? NULL : s;
 }
 
@@ -82,8 +83,8 @@ static int cpuset_copy_step(const char *dir, int depth, bool created, crisp_erro
 
 /* Each hierarchy keeps its own depth: kubelet makes its pod cgroup only in the controllers it
  * manages (not devices, freezer, blkio), and the levels it made must outlive crisp's pod. */
-static int v1_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
-                     crisp_error_t **err)
+static int v1_create(const struct rt_cgroup_root *root, const char *path,
+                     struct rt_cgroup_created *ret_created, crisp_error_t **err)
 {
     struct v1_set set;
     if (v1_mounted(root->mount, &set, err) < 0)
@@ -92,8 +93,7 @@ static int v1_create(const struct rt_cgroup_root *root, const char *path, struct
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_copy_step : NULL;
-        int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err)
-                     : crisp_error_oom(err);
+        int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err) : crisp_error_oom(err);
         if (r == 0)
             r = rt_cgroup_created_set(ret_created, set.names[i], created[i], err);
         if (r < 0) {
@@ -171,7 +171,8 @@ static int v1_swap_first(const struct v1_apply *a, int64_t swap, bool *ret, cris
 }
 
 /* memsw only exists with swap accounting on; without it there is no swap limit to set. */
-static int v1_apply_memory(const struct v1_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
+static int v1_apply_memory(const struct v1_apply *a, const struct rt_cgroup_resources *res,
+                           crisp_error_t **err)
 {
     int64_t mem = res->memory_limit, swap = res->memory_swap_limit;
     bool has_swap = swap && v1_exists(a, "memory", "memory.memsw.limit_in_bytes"), swap_first = false;
@@ -188,16 +189,18 @@ static int v1_apply_memory(const struct v1_apply *a, const struct rt_cgroup_reso
 
 /* Hugepage limits are skipped where hugetlb isn't a v1 controller (on hybrid hosts it may sit in
  * the unused v2 tree), as a kubelet sends them for every size the node knows. */
-static int v1_apply_rest(const struct v1_apply *a, const struct v1_set *set, const struct rt_cgroup_resources *res,
-                         crisp_error_t **err)
+static int v1_apply_rest(const struct v1_apply *a, const struct v1_set *set,
+                         const struct rt_cgroup_resources *res, crisp_error_t **err)
 {
     if (res->pids_limit == -1 && v1_set(a, "pids", "pids.max", "max", err) < 0)
         return -1;
     if (res->pids_limit > 0 && v1_set_int(a, "pids", "pids.max", res->pids_limit, err) < 0)
         return -1;
-    if (res->cpuset_cpus && res->cpuset_cpus[0] && v1_set(a, "cpuset", "cpuset.cpus", res->cpuset_cpus, err) < 0)
+    if (res->cpuset_cpus && res->cpuset_cpus[0] &&
+        v1_set(a, "cpuset", "cpuset.cpus", res->cpuset_cpus, err) < 0)
         return -1;
-    if (res->cpuset_mems && res->cpuset_mems[0] && v1_set(a, "cpuset", "cpuset.mems", res->cpuset_mems, err) < 0)
+    if (res->cpuset_mems && res->cpuset_mems[0] &&
+        v1_set(a, "cpuset", "cpuset.mems", res->cpuset_mems, err) < 0)
         return -1;
     for (size_t i = 0; v1_has(set, "hugetlb") && i < res->n_hugepages; i++) {
         char file[64], value[32];
@@ -209,8 +212,8 @@ static int v1_apply_rest(const struct v1_apply *a, const struct v1_set *set, con
     return 0;
 }
 
-static int v1_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
-                    struct rt_cgroup_undo *undo, crisp_error_t **err)
+static int v1_apply(const struct rt_cgroup_root *root, const char *path,
+                    const struct rt_cgroup_resources *res, struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
     struct v1_set set;
     struct v1_apply a = {root->mount, path, undo};
@@ -279,7 +282,8 @@ static int freeze_and_signal(const char *dir, int timeout_ms, crisp_error_t **er
     return r;
 }
 
-static int v1_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
+static int v1_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms,
+                       crisp_error_t **err)
 {
     struct v1_set set;
     if (v1_mounted(root->mount, &set, err) < 0)
@@ -298,8 +302,8 @@ static int v1_kill_all(const struct rt_cgroup_root *root, const char *path, int 
 }
 
 /* Every controller is tried, so one busy hierarchy doesn't leave the others behind. */
-static int v1_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                     crisp_error_t **err)
+static int v1_remove(const struct rt_cgroup_root *root, const char *path,
+                     const struct rt_cgroup_created *created, crisp_error_t **err)
 {
     struct v1_set set;
     int ret = 0;

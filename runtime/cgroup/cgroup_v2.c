@@ -37,7 +37,8 @@ static int read_optional(const char *dir, const char *name, char **ret_text, cri
  * A missing cgroup.controllers (only fake trees lack it) offers nothing. */
 static int enable_controllers(const char *dir, crisp_error_t **err)
 {
-    _cleanup_free_ char *available = NULL, *enabled = NULL, *path = rt_cgroup_join(dir, "cgroup.subtree_control");
+    _cleanup_free_ char *available = NULL, *enabled = NULL,
+                        *path = rt_cgroup_join(dir, "cgroup.subtree_control");
     if (!path)
         return crisp_error_oom(err);
     if (read_optional(dir, "cgroup.controllers", &available, err) < 0 ||
@@ -67,8 +68,8 @@ static int enable_step(const char *dir, int depth, bool created, crisp_error_t *
     return enable_controllers(parent, err);
 }
 
-static int v2_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
-                     crisp_error_t **err)
+static int v2_create(const struct rt_cgroup_root *root, const char *path,
+                     struct rt_cgroup_created *ret_created, crisp_error_t **err)
 {
     int depth = 0;
     if (rt_cgroup_mkdir_walk(root->mount, path, enable_step, &depth, err) < 0)
@@ -132,7 +133,8 @@ static int v2_apply_cpu(const struct v2_apply *a, const struct rt_cgroup_resourc
 
 /* v2 limits swap alone where v1 limits memory+swap, so the CRI value is converted (runc's
  * ConvertMemorySwapToCgroupV2Value); the caller checked swap >= memory. */
-static int v2_apply_memory(const struct v2_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
+static int v2_apply_memory(const struct v2_apply *a, const struct rt_cgroup_resources *res,
+                           crisp_error_t **err)
 {
     char buf[32];
     int64_t mem = res->memory_limit, swap = res->memory_swap_limit;
@@ -174,13 +176,14 @@ static int v2_apply_rest(const struct v2_apply *a, const struct rt_cgroup_resour
     return 0;
 }
 
-static int v2_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
-                    struct rt_cgroup_undo *undo, crisp_error_t **err)
+static int v2_apply(const struct rt_cgroup_root *root, const char *path,
+                    const struct rt_cgroup_resources *res, struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
     struct v2_apply a = {rt_cgroup_dir(root->mount, path), undo};
     if (!a.dir)
         return crisp_error_oom(err);
-    int r = v2_apply_cpu(&a, res, err) < 0 || v2_apply_memory(&a, res, err) < 0 || v2_apply_rest(&a, res, err) < 0;
+    int r = v2_apply_cpu(&a, res, err) < 0 || v2_apply_memory(&a, res, err) < 0 ||
+            v2_apply_rest(&a, res, err) < 0;
     free(a.dir);
     return r ? -1 : 0;
 }
@@ -198,7 +201,8 @@ static int v2_enter(const struct rt_cgroup_root *root, const char *path, pid_t p
 
 /* cgroup.kill (Linux 5.14) kills the whole subtree at once, forks included; the signal loop after it
  * waits for the processes to go, and does the killing on older kernels. */
-static int v2_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
+static int v2_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms,
+                       crisp_error_t **err)
 {
     _cleanup_free_ char *dir = rt_cgroup_dir(root->mount, path);
     _cleanup_free_ char *kill_file = dir ? rt_cgroup_join(dir, "cgroup.kill") : NULL;
@@ -209,8 +213,8 @@ static int v2_kill_all(const struct rt_cgroup_root *root, const char *path, int 
     return rt_cgroup_kill_tree(dir, timeout_ms, err);
 }
 
-static int v2_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                     crisp_error_t **err)
+static int v2_remove(const struct rt_cgroup_root *root, const char *path,
+                     const struct rt_cgroup_created *created, crisp_error_t **err)
 {
     int depth = rt_cgroup_created_depth(created, V2_HIERARCHY);
     if (depth <= 0)

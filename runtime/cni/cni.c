@@ -31,7 +31,8 @@ static bool is_ifname(const char *s)
 static int request_check(const struct rt_cni_request *q, bool need_netns, crisp_error_t **err)
 {
     if (!is_container_id(q->container_id))
-        return crisp_error_make(err, EINVAL, "invalid container id \"%s\"", q->container_id ? q->container_id : "");
+        return crisp_error_make(err, EINVAL, "invalid container id \"%s\"",
+                                q->container_id ? q->container_id : "");
     if (q->ifname && *q->ifname && !is_ifname(q->ifname))
         return crisp_error_make(err, EINVAL, "invalid interface name \"%s\"", q->ifname);
     if (need_netns && (!q->netns || !*q->netns))

@@ -28,7 +28,7 @@ struct rt_cni_request {
     size_t n_port_mappings;
     /* runtimeConfig.dns */
     char *const *dns_servers, *const *dns_searches, *const *dns_options;
-    const char *cgroup_path; /* runtimeConfig.cgroupPath */
+    const char *cgroup_path;           /* runtimeConfig.cgroupPath */
     int64_t ingress_rate, egress_rate; /* bandwidth, bits/s; 0: none */
 };
 

@@ -2,12 +2,12 @@
 #include "runtime/cni/cni_config.h"
 
 #include "common/cleanup.h"
-#include "common/json.h"
 #include "common/file.h"
+#include "common/json.h"
 
 #include <dirent.h>
-#include <stdbool.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,8 @@ static bool has_suffix(const char *s, const char *suffix)
 
 static int is_cni_file(const struct dirent *d)
 {
-    return d->d_name[0] != '.' &&
-           (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") || has_suffix(d->d_name, ".json"));
+    return d->d_name[0] != '.' && (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") ||
+                                   has_suffix(d->d_name, ".json"));
 }
 
 /* A network list needs a name and at least one plugin with a type; a single network needs a type. */

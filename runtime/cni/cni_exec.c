@@ -113,7 +113,9 @@ static int spawn_with(const char *path, char *const *env, int p[3][2], pid_t *re
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
     r = r ? r : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-    r = r ? r : posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    r = r ? r
+          : posix_spawnattr_setflags(&at,
+                                     POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     r = r ? r : posix_spawnattr_setpgroup(&at, 0);
     r = r ? r : posix_spawnattr_setsigmask(&at, &none);
     r = r ? r : posix_spawnattr_setsigdefault(&at, &all);
@@ -180,7 +182,8 @@ static int ms_left(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+    long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+                   (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
     return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -271,7 +274,12 @@ static int child_run(struct child *c, const char *path, char *const *env, crisp_
 int rt_cni_exec(const char *path, char *const *env, const char *input, int timeout_ms,
                 struct rt_cni_exec_result *ret, crisp_error_t **err)
 {
-    struct child c = {.pid = -1, .in = -1, .out = -1, .err = -1, .input = input, .input_len = strlen(input),
+    struct child c = {.pid = -1,
+                      .in = -1,
+                      .out = -1,
+                      .err = -1,
+                      .input = input,
+                      .input_len = strlen(input),
                       .timeout_ms = timeout_ms};
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);

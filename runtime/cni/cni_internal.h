@@ -14,7 +14,7 @@
 #include <yajl/yajl_tree.h>
 
 #define RT_CNI_MAX_PLUGINS 32
-#define RT_CNI_VERSION(a, b, c) ((a) * 10000u + (b) * 100u + (c))
+#define RT_CNI_VERSION(a, b, c) ((a)*10000u + (b)*100u + (c))
 #define RT_CNI_PLAIN_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 struct rt_cni_plugin {
@@ -47,7 +47,7 @@ struct rt_cni_stamp {
 struct rt_cni {
     pthread_mutex_t lock; /* guards net, stamp and net->refs; a leaf, held only to reload or take the list */
     char *conf_dir, **bin_dirs, *cni_path; /* fixed */
-    int timeout_ms;       /* set before the object is shared (rt_cni_set_timeout is for tests) */
+    int timeout_ms;         /* set before the object is shared (rt_cni_set_timeout is for tests) */
     struct rt_cni_net *net; /* NULL until a valid config is found */
     struct rt_cni_stamp stamp;
 };
@@ -82,8 +82,8 @@ void rt_cni_net_free(struct rt_cni_net *net);
 
 /* cni_stdin.c: the plugin's object with the list's name and version, prevResult and runtimeConfig
  * (CNI spec). */
-int rt_cni_stdin_build(const struct rt_cni_op *op, const struct rt_cni_plugin *p, const char *name, yajl_val prev,
-                       char **ret, crisp_error_t **err);
+int rt_cni_stdin_build(const struct rt_cni_op *op, const struct rt_cni_plugin *p, const char *name,
+                       yajl_val prev, char **ret, crisp_error_t **err);
 
 /* cni_exec.c: what a plugin run gave back. */
 struct rt_cni_exec_result {

@@ -2,8 +2,8 @@
  * kept loaded until the directory changes. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
-#include "runtime/cni/cni_config.h"
 #include "common/json.h"
+#include "runtime/cni/cni_config.h"
 #include "runtime/cni/cni_internal.h"
 
 #include <ctype.h>
@@ -90,8 +90,8 @@ static int net_set_plugins(struct rt_cni_net *net, crisp_error_t **err)
 static int net_set_loopback(struct rt_cni_net *net, crisp_error_t **err)
 {
     char text[128];
-    snprintf(text, sizeof(text), "{\"cniVersion\": \"%s\", \"name\": \"cni-loopback\", \"type\": \"loopback\"}",
-             net->version);
+    snprintf(text, sizeof(text),
+             "{\"cniVersion\": \"%s\", \"name\": \"cni-loopback\", \"type\": \"loopback\"}", net->version);
     if (!(net->lo_root = yajl_tree_parse(text, NULL, 0)))
         return crisp_error_oom(err);
     net->loopback = (struct rt_cni_plugin){net->lo_root, "loopback"};

@@ -120,7 +120,8 @@ static int plugin_failure(const struct rt_cni_op *op, const char *type, const st
     int status = code && YAJL_IS_INTEGER(code) && code->u.number.i == 11 ? EAGAIN : EIO; /* 11: try again */
     _cleanup_free_ char *text = NULL, *full = NULL;
     if (msg && *msg)
-        text = (full = details && *details ? fmt("%s: %s", msg, details) : strdup(msg)) ? text_excerpt(full) : NULL;
+        text = (full = details && *details ? fmt("%s: %s", msg, details) : strdup(msg)) ? text_excerpt(full)
+                                                                                        : NULL;
     else if (x->err[strspn(x->err, " \t\r\n")])
         text = text_excerpt(x->err);
     else if (x->out[strspn(x->out, " \t\r\n")])

@@ -157,8 +157,8 @@ static bool is_injected_key(const char *key, unsigned caps)
            (caps && strcmp(key, "runtimeConfig") == 0);
 }
 
-int rt_cni_stdin_build(const struct rt_cni_op *op, const struct rt_cni_plugin *p, const char *name, yajl_val prev,
-                       char **ret, crisp_error_t **err)
+int rt_cni_stdin_build(const struct rt_cni_op *op, const struct rt_cni_plugin *p, const char *name,
+                       yajl_val prev, char **ret, crisp_error_t **err)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g)

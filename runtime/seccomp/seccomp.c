@@ -17,10 +17,10 @@ static const struct {
     const char *go_name;
     uint32_t token;
 } go_arches[] = {
-    {"amd64", SCMP_ARCH_X86_64}, {"386", SCMP_ARCH_X86},         {"arm64", SCMP_ARCH_AARCH64},
-    {"arm", SCMP_ARCH_ARM},      {"ppc64le", SCMP_ARCH_PPC64LE}, {"ppc64", SCMP_ARCH_PPC64},
-    {"s390x", SCMP_ARCH_S390X},  {"s390", SCMP_ARCH_S390},       {"riscv64", SCMP_ARCH_RISCV64},
-    {"mips64le", SCMP_ARCH_MIPSEL64}, {"mips64", SCMP_ARCH_MIPS64}, {"mipsle", SCMP_ARCH_MIPSEL},
+    {"amd64", SCMP_ARCH_X86_64},      {"386", SCMP_ARCH_X86},         {"arm64", SCMP_ARCH_AARCH64},
+    {"arm", SCMP_ARCH_ARM},           {"ppc64le", SCMP_ARCH_PPC64LE}, {"ppc64", SCMP_ARCH_PPC64},
+    {"s390x", SCMP_ARCH_S390X},       {"s390", SCMP_ARCH_S390},       {"riscv64", SCMP_ARCH_RISCV64},
+    {"mips64le", SCMP_ARCH_MIPSEL64}, {"mips64", SCMP_ARCH_MIPS64},   {"mipsle", SCMP_ARCH_MIPSEL},
     {"mips", SCMP_ARCH_MIPS},
 };
 
@@ -116,8 +116,10 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp_filter *ret, crisp_
         return crisp_error_errno(err, "seccomp: stat exported BPF");
     size_t len = (size_t)st.st_size;
     if (len == 0 || len % sizeof(struct sock_filter) || len > BPF_MAXINSNS * sizeof(struct sock_filter))
-        return crisp_error_make(err, E2BIG, "seccomp: the compiled filter is %zu instructions, the kernel takes "
-                                "at most %d", len / sizeof(struct sock_filter), BPF_MAXINSNS);
+        return crisp_error_make(err, E2BIG,
+                                "seccomp: the compiled filter is %zu instructions, the kernel takes "
+                                "at most %d",
+                                len / sizeof(struct sock_filter), BPF_MAXINSNS);
     _cleanup_free_ void *bpf = malloc(len);
     if (!bpf)
         return crisp_error_oom_in(err, "seccomp");
@@ -134,8 +136,8 @@ static void filter_ctx_releasep(scmp_filter_ctx *ctx)
         seccomp_release(*ctx);
 }
 
-int rt_seccomp_profile_compile(const struct rt_seccomp_profile *p, uint64_t caps, struct rt_seccomp_filter *ret,
-                               crisp_error_t **err)
+int rt_seccomp_profile_compile(const struct rt_seccomp_profile *p, uint64_t caps,
+                               struct rt_seccomp_filter *ret, crisp_error_t **err)
 {
     _cleanup_(filter_ctx_releasep) scmp_filter_ctx ctx = seccomp_init(p->default_action);
     if (!ctx)

@@ -15,14 +15,27 @@
 
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define CAP(c) (1ULL << (c))
-#define ALLOW_WITH_CAP(c, ...) {.names = NAMES(__VA_ARGS__), .action = SCMP_ACT_ALLOW, .caps_all = CAP(c)}
-#define ALLOW_ON_ARCH(arch_names, ...) {.names = NAMES(__VA_ARGS__), .action = SCMP_ACT_ALLOW, .arches = arch_names}
-#define ARG_EQ(v) {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (v)}
+#define ALLOW_WITH_CAP(c, ...)                                                                               \
+    {                                                                                                        \
+        .names = NAMES(__VA_ARGS__), .action = SCMP_ACT_ALLOW, .caps_all = CAP(c)                            \
+    }
+#define ALLOW_ON_ARCH(arch_names, ...)                                                                       \
+    {                                                                                                        \
+        .names = NAMES(__VA_ARGS__), .action = SCMP_ACT_ALLOW, .arches = arch_names                          \
+    }
+#define ARG_EQ(v)                                                                                            \
+    {                                                                                                        \
+        .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (v)                                                          \
+    }
 
 /* The namespace flags of clone(2): creating namespaces needs CAP_SYS_ADMIN. */
-#define CLONE_NS_FLAGS                                                                                     \
-    (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP)
+#define CLONE_NS_FLAGS                                                                                       \
+    (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |               \
+     CLONE_NEWCGROUP)
 
+/* The tables keep several names to a line, as Docker's profile lists them; clang-format would put
+ * each on its own. */
+/* clang-format off */
 static const char *const allowed[] = {
     "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "capget", "capset", "chdir", "chmod",
     "chown", "chown32", "clock_adjtime", "clock_adjtime64", "clock_getres", "clock_getres_time64",
@@ -123,6 +136,7 @@ static const struct rt_seccomp_rule rules[] = {
     ALLOW_WITH_CAP(CAP_BPF, "bpf"),
     ALLOW_WITH_CAP(CAP_PERFMON, "perf_event_open"),
 };
+/* clang-format on */
 
 /* The compat ABIs a host may run besides its own: left out, their syscalls would meet libseccomp's
  * bad-architecture action (kill) instead of the profile. Docker also lists x32 on x86_64; crisp leaves it
@@ -150,7 +164,9 @@ static size_t native_sub_arches(uint32_t *ret)
 static int compile(uint64_t caps, struct rt_seccomp_filter *ret, crisp_error_t **err)
 {
     struct rt_seccomp_profile p = {
-        .default_action = SCMP_ACT_ERRNO(EPERM), .rules = rules, .n_rules = ARRAY_SIZE(rules),
+        .default_action = SCMP_ACT_ERRNO(EPERM),
+        .rules = rules,
+        .n_rules = ARRAY_SIZE(rules),
     };
     p.n_arches = native_sub_arches(p.arches);
     if (rt_seccomp_profile_compile(&p, caps, ret, err) < 0)

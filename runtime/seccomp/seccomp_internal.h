@@ -34,8 +34,8 @@ struct rt_seccomp_profile {
 };
 
 /* Compiles p for a container holding caps into BPF. Errors name the rule as syscalls[i]. */
-int rt_seccomp_profile_compile(const struct rt_seccomp_profile *p, uint64_t caps, struct rt_seccomp_filter *ret,
-                               crisp_error_t **err);
+int rt_seccomp_profile_compile(const struct rt_seccomp_profile *p, uint64_t caps,
+                               struct rt_seccomp_filter *ret, crisp_error_t **err);
 
 /* Whether the host's architecture is one of the NULL-terminated names. */
 bool rt_seccomp_arch_native_in(const char *const *names);

@@ -5,8 +5,8 @@
 
 #include "common/arena.h"
 #include "common/cleanup.h"
-#include "common/json.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "runtime/caps.h"
 
 #include <ctype.h>
@@ -54,8 +54,12 @@ static const struct {
     const char *name;
     enum scmp_compare op;
 } ops[] = {
-    {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
-    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
     {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
@@ -76,11 +80,16 @@ static yajl_val member(yajl_val obj, const char *key)
 static const char *type_name(yajl_type t)
 {
     switch (t) {
-    case yajl_t_string: return "a string";
-    case yajl_t_number: return "a number";
-    case yajl_t_object: return "an object";
-    case yajl_t_array: return "an array";
-    default: return "a boolean";
+    case yajl_t_string:
+        return "a string";
+    case yajl_t_number:
+        return "a number";
+    case yajl_t_object:
+        return "an object";
+    case yajl_t_array:
+        return "an array";
+    default:
+        return "a boolean";
     }
 }
 
@@ -92,7 +101,8 @@ static const char *field_path(char *buf, size_t size, const char *where, const c
 }
 
 /* The member key of obj, which must be of type t when present; *ret is NULL when absent. */
-static int get(yajl_val obj, const char *where, const char *key, yajl_type t, yajl_val *ret, crisp_error_t **err)
+static int get(yajl_val obj, const char *where, const char *key, yajl_type t, yajl_val *ret,
+               crisp_error_t **err)
 {
     char at[WHERE_FIELD + 32];
     yajl_val v = member(obj, key);
@@ -100,8 +110,8 @@ static int get(yajl_val obj, const char *where, const char *key, yajl_type t, ya
         return crisp_error_make(err, EINVAL, "%s: expected %s", field_path(at, sizeof(at), where, key),
                                 type_name(t));
     if (t == yajl_t_array && v && v->u.array.len > MAX_LIST)
-        return crisp_error_make(err, EINVAL, "%s: more than %d entries", field_path(at, sizeof(at), where, key),
-                                MAX_LIST);
+        return crisp_error_make(err, EINVAL, "%s: more than %d entries",
+                                field_path(at, sizeof(at), where, key), MAX_LIST);
     *ret = v;
     return 0;
 }
@@ -140,7 +150,8 @@ static int get_u64(yajl_val obj, const char *where, const char *key, uint64_t ma
 }
 
 /* A NULL-terminated vector of the array's strings, borrowed from the tree. */
-static int strv_of(struct parser *p, yajl_val arr, const char *where, const char *const **ret, crisp_error_t **err)
+static int strv_of(struct parser *p, yajl_val arr, const char *where, const char *const **ret,
+                   crisp_error_t **err)
 {
     const char **v = arena_alloc(&p->arena, (arr->u.array.len + 1) * sizeof(char *));
     if (!v)
@@ -207,7 +218,8 @@ static int parse_arg(yajl_val v, const char *where, struct scmp_arg_cmp *ret, cr
         get_u64(v, where, "value", UINT64_MAX, &value, err) < 0 ||
         get_u64(v, where, "valueTwo", UINT64_MAX, &value_two, err) < 0 || parse_op(v, where, &op, err) < 0)
         return -1;
-    *ret = (struct scmp_arg_cmp){.arg = (unsigned int)index, .op = op, .datum_a = value, .datum_b = value_two};
+    *ret = (struct scmp_arg_cmp){
+        .arg = (unsigned int)index, .op = op, .datum_a = value, .datum_b = value_two};
     return 0;
 }
 
@@ -246,7 +258,8 @@ static int parse_names(struct parser *p, yajl_val rule, const char *where, struc
         return crisp_error_make(err, EINVAL, "%s: no names", where);
     p->n_names += names ? names->u.array.len : 1;
     if (p->n_names > MAX_NAMES)
-        return crisp_error_make(err, EINVAL, "%s: more than %d syscall names in the profile", where, MAX_NAMES);
+        return crisp_error_make(err, EINVAL, "%s: more than %d syscall names in the profile", where,
+                                MAX_NAMES);
     if (name) {
         const char **v = arena_alloc(&p->arena, 2 * sizeof(char *));
         if (!v)
@@ -267,7 +280,8 @@ static int parse_caps(yajl_val caps, const char *where, uint64_t *ret, crisp_err
             return crisp_error_make(err, EINVAL, "%s[%zu]: expected a string", where, i);
         int n = rt_caps_number(c->u.string);
         if (n < 0)
-            return crisp_error_make(err, EINVAL, "%s[%zu]: unknown capability \"%.64s\"", where, i, c->u.string);
+            return crisp_error_make(err, EINVAL, "%s[%zu]: unknown capability \"%.64s\"", where, i,
+                                    c->u.string);
         *ret |= 1ULL << n;
     }
     return 0;
@@ -290,7 +304,8 @@ static int kernel_at_least(const char *min, const char *where, bool *ret, crisp_
     int want_major, want_minor, end = 0;
     if (sscanf(min, "%d.%d%n", &want_major, &want_minor, &end) != 2 || want_major < 0 || want_minor < 0 ||
         (min[end] && min[end] != '.'))
-        return crisp_error_make(err, EINVAL, "%s: \"%.32s\" is not a kernel version such as \"4.8\"", where, min);
+        return crisp_error_make(err, EINVAL, "%s: \"%.32s\" is not a kernel version such as \"4.8\"", where,
+                                min);
     pthread_once(&kernel_once, read_kernel_version);
     *ret = kernel_major > want_major || (kernel_major == want_major && kernel_minor >= want_minor);
     return 0;
@@ -309,7 +324,8 @@ static int parse_condition(struct parser *p, yajl_val rule, const char *where, b
     if (!cond)
         return 0;
     snprintf(at, sizeof(at), "%s.%s", where, key);
-    if (get(cond, at, "caps", yajl_t_array, &caps, err) < 0 || get(cond, at, "arches", yajl_t_array, &arches, err) < 0 ||
+    if (get(cond, at, "caps", yajl_t_array, &caps, err) < 0 ||
+        get(cond, at, "arches", yajl_t_array, &arches, err) < 0 ||
         get_str(cond, at, "minKernel", &min_kernel, err) < 0)
         return -1;
     size_t len = strlen(at);
@@ -334,7 +350,8 @@ static int parse_rule(struct parser *p, yajl_val rule, size_t i, struct rt_secco
     if (!YAJL_IS_OBJECT(rule))
         return crisp_error_make(err, EINVAL, "%s: expected an object", where);
     *ret_skip = false;
-    if (parse_names(p, rule, where, r, err) < 0 || parse_action(rule, where, "action", "errnoRet", &r->action, err) < 0 ||
+    if (parse_names(p, rule, where, r, err) < 0 ||
+        parse_action(rule, where, "action", "errnoRet", &r->action, err) < 0 ||
         parse_args(rule, where, r, err) < 0 || parse_condition(p, rule, where, true, r, ret_skip, err) < 0 ||
         parse_condition(p, rule, where, false, r, ret_skip, err) < 0)
         return -1;
@@ -481,7 +498,8 @@ static int parse_profile(struct parser *p, yajl_val root, struct rt_seccomp_prof
     if (listener && *listener)
         return crisp_error_make(err, EINVAL, "listenerPath: seccomp notify listeners are not supported");
     if (parse_action(root, "", "defaultAction", "defaultErrnoRet", &ret->default_action, err) < 0 ||
-        parse_flags(root, &ret->flags, err) < 0 || parse_arches(p, root, err) < 0 || parse_rules(p, root, ret, err) < 0)
+        parse_flags(root, &ret->flags, err) < 0 || parse_arches(p, root, err) < 0 ||
+        parse_rules(p, root, ret, err) < 0)
         return -1;
     memcpy(ret->arches, p->arches, sizeof(p->arches));
     ret->n_arches = p->n_arches;
@@ -510,7 +528,8 @@ int rt_seccomp_compile_json(const char *json, size_t len, uint64_t caps, struct 
                             crisp_error_t **err)
 {
     if (len > RT_SECCOMP_PROFILE_MAX_SIZE)
-        return crisp_error_make(err, EFBIG, "seccomp profile is larger than %d bytes", RT_SECCOMP_PROFILE_MAX_SIZE);
+        return crisp_error_make(err, EFBIG, "seccomp profile is larger than %d bytes",
+                                RT_SECCOMP_PROFILE_MAX_SIZE);
     if (memchr(json, '\0', len))
         return crisp_error_make(err, EINVAL, "invalid JSON: a NUL byte");
     _cleanup_free_ char *text = strndup(json, len);
@@ -524,7 +543,8 @@ int rt_seccomp_compile_json(const char *json, size_t len, uint64_t caps, struct 
     return rt_seccomp_profile_compile(&profile, caps, ret, err);
 }
 
-int rt_seccomp_compile_file(const char *path, uint64_t caps, struct rt_seccomp_filter *ret, crisp_error_t **err)
+int rt_seccomp_compile_file(const char *path, uint64_t caps, struct rt_seccomp_filter *ret,
+                            crisp_error_t **err)
 {
     _cleanup_free_ char *data = NULL;
     size_t len;

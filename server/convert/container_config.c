@@ -7,9 +7,9 @@
 #include "common/log.h"
 #include "images/manifest.h"
 #include "runtime/propagation.h"
-#include "server/daemon.h"
 #include "server/convert/resources.h"
 #include "server/convert/security_context.h"
+#include "server/daemon.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -102,8 +102,11 @@ static char **merge_env(struct arena *a, const Runtime__V1__ContainerConfig *c, 
 
 static int parse_signal(const char *s)
 {
-    static const struct { const char *name; int sig; } names[] = {
-        {"TERM", SIGTERM}, {"KILL", SIGKILL}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {
+        {"TERM", SIGTERM}, {"KILL", SIGKILL}, {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
         {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}, {"STOP", SIGSTOP},
     };
     if (!s || !*s)
@@ -155,14 +158,17 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
         if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
             return crisp_error_make(err, EINVAL, "mount %s: idmapped and image volumes are not supported yet",
                                     pm->container_path);
-        m[i] = (struct rt_mount){.container_path = pm->container_path, .host_path = pm->host_path,
-                                 .readonly = pm->readonly, .recursive_readonly = pm->recursive_read_only,
+        m[i] = (struct rt_mount){.container_path = pm->container_path,
+                                 .host_path = pm->host_path,
+                                 .readonly = pm->readonly,
+                                 .recursive_readonly = pm->recursive_read_only,
                                  .propagation = (enum rt_propagation)pm->propagation};
         if (mount_options_from(pm, &m[i], err) < 0 || rt_mount_rro_check(&m[i], err) < 0)
             return -1;
     }
     for (size_t i = 0; i < c->n_devices; i++)
-        d[i] = (struct rt_device){c->devices[i]->container_path, c->devices[i]->host_path, c->devices[i]->permissions};
+        d[i] = (struct rt_device){c->devices[i]->container_path, c->devices[i]->host_path,
+                                  c->devices[i]->permissions};
     s->mounts = m;
     s->n_mounts = c->n_mounts;
     s->devices = d;
@@ -185,7 +191,8 @@ static int clamp_oom_score(int wanted)
     if (wanted >= own)
         return wanted;
     if (!atomic_exchange(&warned, true))
-        log_warn("oom_score_adj %d is below crispd's own %d and can't be lowered here; using %d", wanted, own, own);
+        log_warn("oom_score_adj %d is below crispd's own %d and can't be lowered here; using %d", wanted, own,
+                 own);
     return own;
 }
 
@@ -201,8 +208,8 @@ static char **layer_dirs(struct srv_ctx *ctx, const struct img_record *rec)
     return dirs;
 }
 
-static int load_image(struct srv_ctx *ctx, const char *name, struct img_record **ret_rec, struct img_config **ret_cfg,
-                      crisp_error_t **err)
+static int load_image(struct srv_ctx *ctx, const char *name, struct img_record **ret_rec,
+                      struct img_config **ret_cfg, crisp_error_t **err)
 {
     if (img_store_lookup(ctx->daemon->images, name, ret_rec, err) < 0)
         return crisp_error_wrap(err, "image");
@@ -240,15 +247,23 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
     const Runtime__V1__LinuxContainerConfig *l = c->linux;
     struct rt_cgroup_resources *res = NULL;
     *s = (struct rt_container_spec){
-        .sandbox_id = r->pod_sandbox_id, .name = c->metadata->name, .attempt = c->metadata->attempt,
-        .image = c->image->image, .image_id = img->rec->id, .tty = c->tty, .stdin_open = c->stdin,
-        .stdin_once = c->stdin_once, .log_path = log_path_of(ctx->arena, r),
+        .sandbox_id = r->pod_sandbox_id,
+        .name = c->metadata->name,
+        .attempt = c->metadata->attempt,
+        .image = c->image->image,
+        .image_id = img->rec->id,
+        .tty = c->tty,
+        .stdin_open = c->stdin,
+        .stdin_once = c->stdin_once,
+        .log_path = log_path_of(ctx->arena, r),
         .stop_signal = parse_signal(img->cfg->stop_signal),
     };
     s->lowerdirs = layer_dirs(ctx, img->rec);
     s->argv = merge_argv(ctx->arena, c, img->cfg);
     s->env = merge_env(ctx->arena, c, img->cfg);
-    s->cwd = c->working_dir && *c->working_dir ? c->working_dir : *img->cfg->working_dir ? img->cfg->working_dir : "/";
+    s->cwd = c->working_dir && *c->working_dir ? c->working_dir
+             : *img->cfg->working_dir          ? img->cfg->working_dir
+                                               : "/";
     if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
         return crisp_error_oom(err);
     if (mounts_from(ctx->arena, c, s, err) < 0 ||

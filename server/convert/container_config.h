@@ -15,7 +15,8 @@ struct srv_container_image {
 };
 
 int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContainerRequest *r,
-                            struct rt_container_spec *s, struct srv_container_image *img, crisp_error_t **err);
+                            struct rt_container_spec *s, struct srv_container_image *img,
+                            crisp_error_t **err);
 void srv_container_image_fini(struct srv_container_image *img);
 
 #endif

@@ -24,7 +24,8 @@ int srv_kv_from(struct arena *a, void *const *entries, size_t n, const struct rt
 }
 
 /* Labels and annotations as protobuf-c map entries (every map entry type has this layout). */
-void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv, size_t n)
+void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv,
+                      size_t n)
 {
     void **list = arena_alloc(a, (n + 1) * sizeof(void *));
     for (size_t i = 0; list && i < n; i++) {
@@ -40,7 +41,6 @@ void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, c
     }
     return list;
 }
-
 
 bool srv_labels_match(const struct rt_kv *labels, size_t n, void *const *selector, size_t n_selector)
 {

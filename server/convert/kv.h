@@ -19,7 +19,8 @@ struct pb_entry {
 int srv_kv_from(struct arena *a, void *const *entries, size_t n, const struct rt_kv **ret, size_t *ret_n,
                 crisp_error_t **err);
 /* Map entries of type desc, copied into the arena. NULL when out of memory. */
-void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv, size_t n);
+void **srv_entries_of(struct arena *a, const ProtobufCMessageDescriptor *desc, const struct rt_kv *kv,
+                      size_t n);
 
 /* Whether labels hold every key=value of a filter's label selector (protobuf-c map entries). */
 bool srv_labels_match(const struct rt_kv *labels, size_t n, void *const *selector, size_t n_selector);

@@ -8,7 +8,8 @@ static int hugepages_from(struct arena *a, const Runtime__V1__LinuxContainerReso
                           struct rt_cgroup_resources *res, crisp_error_t **err)
 {
     if (r->n_hugepage_limits > MAX_RESOURCE_ENTRIES || r->n_unified > MAX_RESOURCE_ENTRIES)
-        return crisp_error_make(err, EINVAL, "at most %d hugepage limits and unified entries", MAX_RESOURCE_ENTRIES);
+        return crisp_error_make(err, EINVAL, "at most %d hugepage limits and unified entries",
+                                MAX_RESOURCE_ENTRIES);
     res->hugepages = arena_alloc(a, (r->n_hugepage_limits + 1) * sizeof(*res->hugepages));
     res->unified = arena_alloc(a, (r->n_unified + 1) * sizeof(*res->unified));
     if (!res->hugepages || !res->unified)

@@ -76,7 +76,8 @@ static int gid_compare(const void *a, const void *b)
  * it among the supplementary groups too), then in ascending order, as the kernel keeps them, the
  * request's and, under Merge (the default), the user's groups from the image's /etc/group. Strict:
  * the primary gid and the request's only. */
-static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_container_spec *s, crisp_error_t **err)
+static int groups_resolve(struct arena *a, const secctx_t *sc, struct rt_container_spec *s,
+                          crisp_error_t **err)
 {
     size_t n_req = sc ? sc->n_supplemental_groups : 0;
     if (n_req > MAX_GROUPS)
@@ -125,13 +126,22 @@ static char **strv_dup_n(struct arena *a, char *const *v, size_t n)
 
 /* kubelet sends the paths for every container; when it sends none the usual set applies, and a
  * privileged container gets none. */
-static int protected_paths(struct arena *a, const secctx_t *sc, struct rt_container_spec *s, crisp_error_t **err)
+static int protected_paths(struct arena *a, const secctx_t *sc, struct rt_container_spec *s,
+                           crisp_error_t **err)
 {
-    static char *const default_masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                                           "/sys/devices/virtual/powercap", NULL};
-    static char *const default_readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+    static char *const default_masked[] = {"/proc/acpi",
+                                           "/proc/asound",
+                                           "/proc/kcore",
+                                           "/proc/keys",
+                                           "/proc/latency_stats",
+                                           "/proc/timer_list",
+                                           "/proc/timer_stats",
+                                           "/proc/sched_debug",
+                                           "/proc/scsi",
+                                           "/sys/firmware",
+                                           "/sys/devices/virtual/powercap",
+                                           NULL};
+    static char *const default_readonly[] = {"/proc/bus",           "/proc/fs", "/proc/irq", "/proc/sys",
                                              "/proc/sysrq-trigger", NULL};
     static char *const none[] = {NULL};
     if (sc && (check_paths(sc->masked_paths, sc->n_masked_paths, "masked", err) < 0 ||
@@ -142,9 +152,10 @@ static int protected_paths(struct arena *a, const secctx_t *sc, struct rt_contai
         s->masked_paths = s->readonly_paths = none;
         return 0;
     }
-    s->masked_paths = sc && sc->n_masked_paths ? strv_dup_n(a, sc->masked_paths, sc->n_masked_paths) : default_masked;
-    s->readonly_paths =
-        sc && sc->n_readonly_paths ? strv_dup_n(a, sc->readonly_paths, sc->n_readonly_paths) : default_readonly;
+    s->masked_paths = sc && sc->n_masked_paths ? strv_dup_n(a, sc->masked_paths, sc->n_masked_paths)
+                                               : default_masked;
+    s->readonly_paths = sc && sc->n_readonly_paths ? strv_dup_n(a, sc->readonly_paths, sc->n_readonly_paths)
+                                                   : default_readonly;
     return s->masked_paths && s->readonly_paths ? 0 : crisp_error_oom(err);
 }
 
@@ -225,8 +236,8 @@ int srv_security_context_apply(struct arena *a, const secctx_t *sc, const struct
                                struct rt_container_spec *s, crisp_error_t **err)
 {
     s->privileged = sc && sc->privileged;
-    if (user_resolve(sc, img, s, err) < 0 || groups_resolve(a, sc, s, err) < 0 || capabilities(sc, s, err) < 0 ||
-        protected_paths(a, sc, s, err) < 0 || namespaces(sc, s, err) < 0)
+    if (user_resolve(sc, img, s, err) < 0 || groups_resolve(a, sc, s, err) < 0 ||
+        capabilities(sc, s, err) < 0 || protected_paths(a, sc, s, err) < 0 || namespaces(sc, s, err) < 0)
         return -1;
     return srv_security_profiles_apply(a, sc, s, err);
 }

@@ -12,7 +12,8 @@
  * profiles of s (whose lowerdirs must be set: users and groups are looked up in the image). sc may
  * be NULL. Strings and arrays are borrowed from sc or allocated in a. */
 int srv_security_context_apply(struct arena *a, const Runtime__V1__LinuxContainerSecurityContext *sc,
-                               const struct img_config *img, struct rt_container_spec *s, crisp_error_t **err);
+                               const struct img_config *img, struct rt_container_spec *s,
+                               crisp_error_t **err);
 
 /* security_profiles.c: seccomp, AppArmor and SELinux. */
 int srv_security_profiles_apply(struct arena *a, const Runtime__V1__LinuxContainerSecurityContext *sc,

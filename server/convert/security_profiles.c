@@ -56,8 +56,10 @@ static int seccomp_legacy(const char *v, struct rt_container_spec *s, crisp_erro
     else if (strncmp(v, "localhost/", 10) == 0)
         return seccomp_localhost(v + 10, s, err);
     else
-        return crisp_error_make(err, EINVAL, "unknown seccomp profile \"%.128s\": expected runtime/default, "
-                                             "docker/default, unconfined or localhost/<path>", v);
+        return crisp_error_make(err, EINVAL,
+                                "unknown seccomp profile \"%.128s\": expected runtime/default, "
+                                "docker/default, unconfined or localhost/<path>",
+                                v);
     return 0;
 }
 
@@ -102,8 +104,10 @@ static int apparmor_localhost(const char *name, struct rt_container_spec *s, cri
     if (!*name || strlen(name) > 255 || strpbrk(name, "\n "))
         return crisp_error_make(err, EINVAL, "AppArmor profile name \"%.64s\" is not valid", name);
     if (!apparmor_on)
-        return crisp_error_make(err, EINVAL, "AppArmor profile %s was asked for, but AppArmor is not enabled on "
-                                             "this host", name);
+        return crisp_error_make(err, EINVAL,
+                                "AppArmor profile %s was asked for, but AppArmor is not enabled on "
+                                "this host",
+                                name);
     if (!apparmor_loaded(name))
         return crisp_error_make(err, EINVAL, "AppArmor profile %s is not loaded on this host", name);
     s->apparmor_profile = name;
@@ -146,8 +150,8 @@ static int selinux_from(struct arena *a, const Runtime__V1__LinuxContainerSecuri
     s->selinux_label = NULL;
     if (!o || (!*o->user && !*o->role && !*o->type && !*o->level))
         return 0;
-    if (!label_part_ok(o->user) || !label_part_ok(o->role) || !label_part_ok(o->type) || strlen(o->level) > 255 ||
-        strpbrk(o->level, "\n "))
+    if (!label_part_ok(o->user) || !label_part_ok(o->role) || !label_part_ok(o->type) ||
+        strlen(o->level) > 255 || strpbrk(o->level, "\n "))
         return crisp_error_make(err, EINVAL, "SELinux options are not a valid label");
     if (!selinux_on || s->privileged)
         return 0;

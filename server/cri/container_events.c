@@ -32,7 +32,8 @@ static void unsubscribe(struct srv_event_sub **sub)
 int srv_container_events_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err)
 {
     (void)req;
-    __attribute__((cleanup(unsubscribe))) struct srv_event_sub *sub = srv_event_subscribe(ctx->daemon->events);
+    __attribute__((cleanup(unsubscribe))) struct srv_event_sub *sub = srv_event_subscribe(
+        ctx->daemon->events);
     if (!sub)
         return crisp_error_oom(err);
     for (;;) {

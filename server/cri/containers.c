@@ -8,11 +8,11 @@
 #include "common/file.h"
 #include "images/store.h"
 #include "server/convert/container_config.h"
-#include "server/daemon.h"
-#include "server/stats.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
 #include "server/cri/verbose.h"
+#include "server/daemon.h"
+#include "server/stats.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -50,9 +50,10 @@ int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     if (rc == 0)
         rc = srv_container_spec_from(ctx, r, &spec, &img, err);
     const Runtime__V1__ContainerConfig *c = r->config;
-    if (rc == 0 && (srv_kv_from(ctx->arena, (void *const *)c->labels, c->n_labels, &spec.labels, &spec.n_labels, err) < 0 ||
-                    srv_kv_from(ctx->arena, (void *const *)c->annotations, c->n_annotations, &spec.annotations,
-                                &spec.n_annotations, err) < 0 ||
+    if (rc == 0 && (srv_kv_from(ctx->arena, (void *const *)c->labels, c->n_labels, &spec.labels,
+                                &spec.n_labels, err) < 0 ||
+                    srv_kv_from(ctx->arena, (void *const *)c->annotations, c->n_annotations,
+                                &spec.annotations, &spec.n_annotations, err) < 0 ||
                     make_log_dir(spec.log_path, err) < 0))
         rc = -1;
     if (rc == 0)
@@ -66,24 +67,25 @@ int srv_container_create(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     return 0;
 }
 
-#define EMPTY_RESPONSE(ctx, type, init, ret_resp, err)                                                   \
-    ({                                                                                                 \
-        type *_r = arena_alloc((ctx)->arena, sizeof(type));                                            \
-        if (_r) {                                                                                      \
-            init(_r);                                                                                  \
-            *(ret_resp) = &_r->base;                                                                   \
-        }                                                                                              \
-        _r ? 0 : crisp_error_oom(err);                                       \
+#define EMPTY_RESPONSE(ctx, type, init, ret_resp, err)                                                       \
+    ({                                                                                                       \
+        type *_r = arena_alloc((ctx)->arena, sizeof(type));                                                  \
+        if (_r) {                                                                                            \
+            init(_r);                                                                                        \
+            *(ret_resp) = &_r->base;                                                                         \
+        }                                                                                                    \
+        _r ? 0 : crisp_error_oom(err);                                                                       \
     })
 
 int srv_container_start(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                         crisp_error_t **err)
 {
     const Runtime__V1__StartContainerRequest *r = (const Runtime__V1__StartContainerRequest *)req;
-    if (need_id(r->container_id, err) < 0 || rt_container_start(ctx->daemon->runtime, r->container_id, err) < 0)
+    if (need_id(r->container_id, err) < 0 ||
+        rt_container_start(ctx->daemon->runtime, r->container_id, err) < 0)
         return -1;
-    return EMPTY_RESPONSE(ctx, Runtime__V1__StartContainerResponse, runtime__v1__start_container_response__init,
-                          ret_resp, err);
+    return EMPTY_RESPONSE(ctx, Runtime__V1__StartContainerResponse,
+                          runtime__v1__start_container_response__init, ret_resp, err);
 }
 
 int srv_container_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
@@ -104,11 +106,12 @@ int srv_container_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
                          crisp_error_t **err)
 {
     const Runtime__V1__RemoveContainerRequest *r = (const Runtime__V1__RemoveContainerRequest *)req;
-    if (need_id(r->container_id, err) < 0 || rt_container_remove(ctx->daemon->runtime, r->container_id, err) < 0)
+    if (need_id(r->container_id, err) < 0 ||
+        rt_container_remove(ctx->daemon->runtime, r->container_id, err) < 0)
         return -1;
     srv_stats_forget(ctx->daemon->stats, r->container_id);
-    return EMPTY_RESPONSE(ctx, Runtime__V1__RemoveContainerResponse, runtime__v1__remove_container_response__init,
-                          ret_resp, err);
+    return EMPTY_RESPONSE(ctx, Runtime__V1__RemoveContainerResponse,
+                          runtime__v1__remove_container_response__init, ret_resp, err);
 }
 
 static Runtime__V1__ContainerMetadata *metadata_of(struct arena *a, const struct rt_container_info *i)
@@ -273,7 +276,8 @@ static bool matches(const struct rt_container_info *i, const Runtime__V1__Contai
         return true;
     if (f->id && *f->id && strncmp(i->id, f->id, strlen(f->id)) != 0)
         return false;
-    if (f->pod_sandbox_id && *f->pod_sandbox_id && strncmp(i->sandbox_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)) != 0)
+    if (f->pod_sandbox_id && *f->pod_sandbox_id &&
+        strncmp(i->sandbox_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)) != 0)
         return false;
     if (f->state && (int)f->state->state != (int)i->state)
         return false;
@@ -370,7 +374,8 @@ int srv_container_exec_sync(struct srv_ctx *ctx, const ProtobufCMessage *req, Pr
 int srv_container_update(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                          crisp_error_t **err)
 {
-    const Runtime__V1__UpdateContainerResourcesRequest *r = (const Runtime__V1__UpdateContainerResourcesRequest *)req;
+    const Runtime__V1__UpdateContainerResourcesRequest *r =
+        (const Runtime__V1__UpdateContainerResourcesRequest *)req;
     struct rt_cgroup_resources *res = NULL;
     if (need_id(r->container_id, err) < 0 || srv_resources_from(ctx->arena, r->linux, &res, err) < 0)
         return -1;
@@ -384,7 +389,8 @@ int srv_container_reopen_log(struct srv_ctx *ctx, const ProtobufCMessage *req, P
                              crisp_error_t **err)
 {
     const Runtime__V1__ReopenContainerLogRequest *r = (const Runtime__V1__ReopenContainerLogRequest *)req;
-    if (need_id(r->container_id, err) < 0 || rt_container_reopen_log(ctx->daemon->runtime, r->container_id, err) < 0)
+    if (need_id(r->container_id, err) < 0 ||
+        rt_container_reopen_log(ctx->daemon->runtime, r->container_id, err) < 0)
         return -1;
     return EMPTY_RESPONSE(ctx, Runtime__V1__ReopenContainerLogResponse,
                           runtime__v1__reopen_container_log_response__init, ret_resp, err);

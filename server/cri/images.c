@@ -111,8 +111,8 @@ static Runtime__V1__Image *image_message(struct arena *a, const struct img_recor
 }
 
 /* Verbose status: the image's config as stored, with its id and top chain ID. */
-static int status_info(struct srv_ctx *ctx, const struct img_record *rec, Runtime__V1__ImageStatusResponse *resp,
-                       crisp_error_t **err)
+static int status_info(struct srv_ctx *ctx, const struct img_record *rec,
+                       Runtime__V1__ImageStatusResponse *resp, crisp_error_t **err)
 {
     _cleanup_free_ char *config = NULL;
     if (img_store_blob_read(ctx->daemon->images, rec->id, IMG_CONFIG_MAX_SIZE, &config, NULL, err) < 0)
@@ -160,7 +160,8 @@ int srv_image_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufC
     return r->verbose ? status_info(ctx, rec, resp, err) : 0;
 }
 
-static int list_one(struct srv_ctx *ctx, const char *name, Runtime__V1__ListImagesResponse *resp, crisp_error_t **err)
+static int list_one(struct srv_ctx *ctx, const char *name, Runtime__V1__ListImagesResponse *resp,
+                    crisp_error_t **err)
 {
     _cleanup_(img_record_freep) struct img_record *rec = NULL;
     _cleanup_error_ crisp_error_t *lookup_err = NULL;

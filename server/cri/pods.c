@@ -4,12 +4,12 @@
 
 #include "api.pb-c.h"
 #include "common/cleanup.h"
-#include "server/daemon.h"
-#include "server/stats.h"
+#include "common/clock.h"
 #include "server/convert/kv.h"
 #include "server/convert/resources.h"
 #include "server/cri/verbose.h"
-#include "common/clock.h"
+#include "server/daemon.h"
+#include "server/stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +27,8 @@ static int ports_from(struct arena *a, const Runtime__V1__PodSandboxConfig *c, s
                       crisp_error_t **err)
 {
     if (c->n_port_mappings > MAX_PORT_MAPPINGS)
-        return crisp_error_make(err, EINVAL, "%zu port mappings: at most %d", c->n_port_mappings, MAX_PORT_MAPPINGS);
+        return crisp_error_make(err, EINVAL, "%zu port mappings: at most %d", c->n_port_mappings,
+                                MAX_PORT_MAPPINGS);
     struct rt_cni_port_mapping *m = arena_alloc(a, (c->n_port_mappings + 1) * sizeof(*m));
     if (!m)
         return crisp_error_oom(err);
@@ -75,14 +76,18 @@ static int resources_from(struct arena *a, const Runtime__V1__LinuxContainerReso
 static int mapping_check(const char *what, Runtime__V1__IDMapping *const *m, size_t n, crisp_error_t **err)
 {
     if (n != 1)
-        return crisp_error_make(err, EINVAL, "user namespace: exactly one %s mapping is supported, got %zu", what, n);
+        return crisp_error_make(err, EINVAL, "user namespace: exactly one %s mapping is supported, got %zu",
+                                what, n);
     if (m[0]->container_id != 0)
-        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping must start at container id 0", what);
+        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping must start at container id 0",
+                                what);
     if (m[0]->length == 0 || (uint64_t)m[0]->host_id + m[0]->length > UINT32_MAX)
-        return crisp_error_make(err, EINVAL, "user namespace: %s mapping of length %u at host id %u is out of range",
-                                what, m[0]->length, m[0]->host_id);
+        return crisp_error_make(err, EINVAL,
+                                "user namespace: %s mapping of length %u at host id %u is out of range", what,
+                                m[0]->length, m[0]->host_id);
     if (m[0]->host_id == 0)
-        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping may not include the host's root", what);
+        return crisp_error_make(err, EINVAL, "user namespace: the %s mapping may not include the host's root",
+                                what);
     return 0;
 }
 
@@ -98,14 +103,18 @@ static int userns_from(const Runtime__V1__NamespaceOption *ns, struct rt_sandbox
         return 0;
     }
     if (u->mode != RUNTIME__V1__NAMESPACE_MODE__POD)
-        return crisp_error_make(err, EINVAL, "user namespace mode %d is not supported: use POD or NODE", (int)u->mode);
-    if (mapping_check("uid", u->uids, u->n_uids, err) < 0 || mapping_check("gid", u->gids, u->n_gids, err) < 0)
+        return crisp_error_make(err, EINVAL, "user namespace mode %d is not supported: use POD or NODE",
+                                (int)u->mode);
+    if (mapping_check("uid", u->uids, u->n_uids, err) < 0 ||
+        mapping_check("gid", u->gids, u->n_gids, err) < 0)
         return -1;
     if (u->uids[0]->length != u->gids[0]->length)
-        return crisp_error_make(err, EINVAL, "user namespace: uid and gid mappings must have the same length");
+        return crisp_error_make(err, EINVAL,
+                                "user namespace: uid and gid mappings must have the same length");
     if (s->net_mode == RT_NS_NODE || s->pid_mode == RT_NS_NODE || s->ipc_mode == RT_NS_NODE)
-        return crisp_error_make(err, EINVAL, "a pod with its own user namespace cannot use the host's network, "
-                                             "PID or IPC namespace");
+        return crisp_error_make(err, EINVAL,
+                                "a pod with its own user namespace cannot use the host's network, "
+                                "PID or IPC namespace");
     s->userns = (struct rt_userns){true, u->uids[0]->host_id, u->gids[0]->host_id, u->uids[0]->length};
     return 0;
 }
@@ -113,19 +122,20 @@ static int userns_from(const Runtime__V1__NamespaceOption *ns, struct rt_sandbox
 static int namespaces_from(const Runtime__V1__LinuxPodSandboxConfig *l, struct rt_sandbox_spec *s,
                            crisp_error_t **err)
 {
-    const Runtime__V1__NamespaceOption *ns =
-        l && l->security_context ? l->security_context->namespace_options : NULL;
+    const Runtime__V1__NamespaceOption *ns = l && l->security_context ? l->security_context->namespace_options
+                                                                      : NULL;
     s->net_mode = ns ? (enum rt_ns_mode)ns->network : RT_NS_POD;
     s->pid_mode = ns ? (enum rt_ns_mode)ns->pid : RT_NS_POD;
     s->ipc_mode = ns ? (enum rt_ns_mode)ns->ipc : RT_NS_POD;
     s->privileged = l && l->security_context && l->security_context->privileged;
-    if (s->privileged && ns && ns->userns_options && ns->userns_options->mode == RUNTIME__V1__NAMESPACE_MODE__POD)
+    if (s->privileged && ns && ns->userns_options &&
+        ns->userns_options->mode == RUNTIME__V1__NAMESPACE_MODE__POD)
         return crisp_error_make(err, EINVAL, "a privileged pod cannot have its own user namespace");
     return userns_from(ns, s, err);
 }
 
-static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxRequest *r, struct rt_sandbox_spec *s,
-                     crisp_error_t **err)
+static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxRequest *r,
+                     struct rt_sandbox_spec *s, crisp_error_t **err)
 {
     const Runtime__V1__PodSandboxConfig *c = r->config;
     struct arena *a = ctx->arena;
@@ -133,9 +143,14 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
         return crisp_error_make(err, EINVAL, "RunPodSandbox needs a config with metadata");
     const Runtime__V1__LinuxPodSandboxConfig *l = c->linux;
     *s = (struct rt_sandbox_spec){
-        .name = c->metadata->name, .uid = c->metadata->uid, .namespace_ = c->metadata->namespace_,
-        .attempt = c->metadata->attempt, .hostname = c->hostname, .log_directory = c->log_directory,
-        .runtime_handler = r->runtime_handler, .cgroup_parent = l ? l->cgroup_parent : NULL,
+        .name = c->metadata->name,
+        .uid = c->metadata->uid,
+        .namespace_ = c->metadata->namespace_,
+        .attempt = c->metadata->attempt,
+        .hostname = c->hostname,
+        .log_directory = c->log_directory,
+        .runtime_handler = r->runtime_handler,
+        .cgroup_parent = l ? l->cgroup_parent : NULL,
     };
     if (c->dns_config) {
         s->dns_servers = strv_from(a, c->dns_config->servers, c->dns_config->n_servers);
@@ -146,7 +161,8 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
         return -1;
     if (ports_from(a, c, s, err) < 0 ||
         srv_kv_from(a, (void *const *)c->labels, c->n_labels, &s->labels, &s->n_labels, err) < 0 ||
-        srv_kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations, err) < 0 ||
+        srv_kv_from(a, (void *const *)c->annotations, c->n_annotations, &s->annotations, &s->n_annotations,
+                    err) < 0 ||
         (l && srv_kv_from(a, (void *const *)l->sysctls, l->n_sysctls, &s->sysctls, &s->n_sysctls, err) < 0))
         return -1;
     struct rt_cgroup_resources *res = NULL;
@@ -163,7 +179,8 @@ static int spec_from(struct srv_ctx *ctx, const Runtime__V1__RunPodSandboxReques
     return 0;
 }
 
-int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                crisp_error_t **err)
 {
     struct rt_sandbox_spec spec;
     if (spec_from(ctx, (const Runtime__V1__RunPodSandboxRequest *)req, &spec, err) < 0)
@@ -187,13 +204,15 @@ static int need_id(const char *id, crisp_error_t **err)
     return 0;
 }
 
-int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                 crisp_error_t **err)
 {
     const Runtime__V1__StopPodSandboxRequest *r = (const Runtime__V1__StopPodSandboxRequest *)req;
     if (need_id(r->pod_sandbox_id, err) < 0)
         return -1;
     _cleanup_error_ crisp_error_t *stop_err = NULL;
-    if (rt_sandbox_stop(ctx->daemon->runtime, r->pod_sandbox_id, &stop_err) < 0 && stop_err->status != ENOENT) {
+    if (rt_sandbox_stop(ctx->daemon->runtime, r->pod_sandbox_id, &stop_err) < 0 &&
+        stop_err->status != ENOENT) {
         *err = TAKE_PTR(stop_err);
         return -1;
     }
@@ -326,12 +345,14 @@ static Runtime__V1__PodSandboxStatus *status_of(struct arena *a, const struct rt
         a, &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, i->annotations, i->n_annotations);
     s->n_annotations = i->n_annotations;
     s->runtime_handler = arena_strdup(a, i->runtime_handler);
-    if (!s->id || !s->metadata || !s->network || !s->linux || !s->labels || !s->annotations || !s->runtime_handler)
+    if (!s->id || !s->metadata || !s->network || !s->linux || !s->labels || !s->annotations ||
+        !s->runtime_handler)
         return NULL;
     return s;
 }
 
-static int status_info(struct arena *a, const struct rt_sandbox_info *i, Runtime__V1__PodSandboxStatusResponse *resp)
+static int status_info(struct arena *a, const struct rt_sandbox_info *i,
+                       Runtime__V1__PodSandboxStatusResponse *resp)
 {
     Runtime__V1__PodSandboxStatusResponse__InfoEntry *e = arena_alloc(a, sizeof(*e));
     resp->info = arena_alloc(a, sizeof(*resp->info));
@@ -350,14 +371,16 @@ int srv_pod_status(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
 {
     const Runtime__V1__PodSandboxStatusRequest *r = (const Runtime__V1__PodSandboxStatusRequest *)req;
     _cleanup_(rt_sandbox_info_freep) struct rt_sandbox_info *info = NULL;
-    if (need_id(r->pod_sandbox_id, err) < 0 || rt_sandbox_info_get(ctx->daemon->runtime, r->pod_sandbox_id, &info, err) < 0)
+    if (need_id(r->pod_sandbox_id, err) < 0 ||
+        rt_sandbox_info_get(ctx->daemon->runtime, r->pod_sandbox_id, &info, err) < 0)
         return -1;
     Runtime__V1__PodSandboxStatusResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
         return crisp_error_oom(err);
     runtime__v1__pod_sandbox_status_response__init(resp);
     resp->timestamp = clock_realtime_ns();
-    if (!(resp->status = status_of(ctx->arena, info)) || (r->verbose && status_info(ctx->arena, info, resp) < 0))
+    if (!(resp->status = status_of(ctx->arena, info)) ||
+        (r->verbose && status_info(ctx->arena, info, resp) < 0))
         return crisp_error_oom(err);
     *ret_resp = &resp->base;
     return 0;
@@ -394,7 +417,8 @@ static Runtime__V1__PodSandbox *summary_of(struct arena *a, const struct rt_sand
     return p->id && p->metadata && p->labels && p->annotations && p->runtime_handler ? p : NULL;
 }
 
-int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, crisp_error_t **err)
+int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                 crisp_error_t **err)
 {
     const Runtime__V1__ListPodSandboxRequest *r = (const Runtime__V1__ListPodSandboxRequest *)req;
     struct rt_sandbox_info **list = NULL;
@@ -421,9 +445,11 @@ int srv_pod_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
 int srv_pod_update_resources(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                              crisp_error_t **err)
 {
-    const Runtime__V1__UpdatePodSandboxResourcesRequest *r = (const Runtime__V1__UpdatePodSandboxResourcesRequest *)req;
+    const Runtime__V1__UpdatePodSandboxResourcesRequest *r =
+        (const Runtime__V1__UpdatePodSandboxResourcesRequest *)req;
     struct rt_cgroup_resources *res = NULL;
-    if (need_id(r->pod_sandbox_id, err) < 0 || resources_from(ctx->arena, r->resources, r->overhead, &res, err) < 0 ||
+    if (need_id(r->pod_sandbox_id, err) < 0 ||
+        resources_from(ctx->arena, r->resources, r->overhead, &res, err) < 0 ||
         rt_sandbox_update(ctx->daemon->runtime, r->pod_sandbox_id, res, err) < 0)
         return -1;
     Runtime__V1__UpdatePodSandboxResourcesResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));

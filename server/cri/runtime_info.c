@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <string.h>
 
-
 /* The CRI's own version string for VersionResponse.version (kubelet's runtime API). */
 #define CRI_KUBELET_API_VERSION "0.1.0"
 

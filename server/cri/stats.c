@@ -20,14 +20,16 @@ static bool id_matches(const char *id, const char *want)
 
 static bool container_matches(const struct rt_container_info *c, const Runtime__V1__ContainerStatsFilter *f)
 {
-    return !f || (id_matches(c->id, f->id) && id_matches(c->sandbox_id, f->pod_sandbox_id) &&
-                  srv_labels_match(c->labels, c->n_labels, (void *const *)f->label_selector, f->n_label_selector));
+    return !f ||
+           (id_matches(c->id, f->id) && id_matches(c->sandbox_id, f->pod_sandbox_id) &&
+            srv_labels_match(c->labels, c->n_labels, (void *const *)f->label_selector, f->n_label_selector));
 }
 
 static bool pod_matches(const struct rt_sandbox_info *p, const Runtime__V1__PodSandboxStatsFilter *f)
 {
-    return !f || (id_matches(p->id, f->id) &&
-                  srv_labels_match(p->labels, p->n_labels, (void *const *)f->label_selector, f->n_label_selector));
+    return !f ||
+           (id_matches(p->id, f->id) &&
+            srv_labels_match(p->labels, p->n_labels, (void *const *)f->label_selector, f->n_label_selector));
 }
 
 /* The listed containers that match f, as stats in the arena; *ret_n of them. */
@@ -114,7 +116,8 @@ int srv_container_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req,
 
 /* Each pod's stats carry its containers': containers are listed once for all pods. */
 static Runtime__V1__PodSandboxStats *pod_stats(struct srv_ctx *ctx, const struct rt_sandbox_info *p,
-                                               struct rt_container_info **ctrs, size_t n_ctrs, crisp_error_t **err)
+                                               struct rt_container_info **ctrs, size_t n_ctrs,
+                                               crisp_error_t **err)
 {
     const Runtime__V1__ContainerStatsFilter of_pod = {.pod_sandbox_id = (char *)p->id};
     Runtime__V1__ContainerStats **cs = NULL;
@@ -199,13 +202,15 @@ int srv_pod_stats_list(struct srv_ctx *ctx, const ProtobufCMessage *req, Protobu
 
 int srv_pod_stats_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, crisp_error_t **err)
 {
-    const Runtime__V1__StreamPodSandboxStatsRequest *r = (const Runtime__V1__StreamPodSandboxStatsRequest *)req;
+    const Runtime__V1__StreamPodSandboxStatsRequest *r = (const Runtime__V1__StreamPodSandboxStatsRequest *)
+        req;
     Runtime__V1__PodSandboxStats **all = NULL;
     size_t n = 0;
     if (list_pod_stats(ctx, r->filter, &all, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i += STATS_STREAM_CHUNK) {
-        Runtime__V1__StreamPodSandboxStatsResponse resp = RUNTIME__V1__STREAM_POD_SANDBOX_STATS_RESPONSE__INIT;
+        Runtime__V1__StreamPodSandboxStatsResponse resp =
+            RUNTIME__V1__STREAM_POD_SANDBOX_STATS_RESPONSE__INIT;
         resp.pod_sandbox_stats = all + i;
         resp.n_pod_sandbox_stats = n - i < STATS_STREAM_CHUNK ? n - i : STATS_STREAM_CHUNK;
         if (srv_stream_send(ctx, &resp.base, err) < 0)

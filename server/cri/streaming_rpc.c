@@ -40,7 +40,8 @@ static int container_running(struct srv_ctx *ctx, const char *id, crisp_error_t 
     return 0;
 }
 
-static struct srv_streaming_request *request_new(enum srv_streaming_kind kind, const char *id, crisp_error_t **err)
+static struct srv_streaming_request *request_new(enum srv_streaming_kind kind, const char *id,
+                                                 crisp_error_t **err)
 {
     struct srv_streaming_request *sr = calloc(1, sizeof(*sr));
     if (sr && !(sr->id = strdup(id))) {
@@ -162,7 +163,8 @@ int srv_pod_port_forward(struct srv_ctx *ctx, const ProtobufCMessage *req, Proto
     if (ports_check(r->port, r->n_port, err) < 0 || pod_ready(ctx, r->pod_sandbox_id, err) < 0)
         return -1;
     Runtime__V1__PortForwardResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
-    struct srv_streaming_request *sr = resp ? request_new(SRV_STREAMING_PORTFORWARD, r->pod_sandbox_id, err) : NULL;
+    struct srv_streaming_request *sr = resp ? request_new(SRV_STREAMING_PORTFORWARD, r->pod_sandbox_id, err)
+                                            : NULL;
     if (!sr)
         return crisp_error_oom(err);
     if (r->n_port > 0 && !(sr->ports = calloc(r->n_port, sizeof(int32_t)))) {

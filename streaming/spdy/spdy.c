@@ -10,15 +10,71 @@
 /* The SPDY/3 header dictionary (draft 3, section 2.6.10.1): these words, each preceded by its
  * length as 4 big-endian bytes, then the tail verbatim; 1423 bytes in all. */
 static const char *const dict_words[] = {
-    "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset", "accept-encoding",
-    "accept-language", "accept-ranges", "age", "allow", "authorization", "cache-control", "connection",
-    "content-base", "content-encoding", "content-language", "content-length", "content-location",
-    "content-md5", "content-range", "content-type", "date", "etag", "expect", "expires", "from", "host",
-    "if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since", "last-modified",
-    "location", "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
-    "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via",
-    "warning", "www-authenticate", "method", "get", "status", "200 OK", "version", "HTTP/1.1", "url",
-    "public", "set-cookie", "keep-alive", "origin",
+    "options",
+    "head",
+    "post",
+    "put",
+    "delete",
+    "trace",
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "accept-ranges",
+    "age",
+    "allow",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-base",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-location",
+    "content-md5",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "expect",
+    "expires",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "last-modified",
+    "location",
+    "max-forwards",
+    "pragma",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "range",
+    "referer",
+    "retry-after",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "vary",
+    "via",
+    "warning",
+    "www-authenticate",
+    "method",
+    "get",
+    "status",
+    "200 OK",
+    "version",
+    "HTTP/1.1",
+    "url",
+    "public",
+    "set-cookie",
+    "keep-alive",
+    "origin",
 };
 static const char dict_tail[] =
     "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
@@ -179,7 +235,8 @@ int srv_spdy_headers_decode(struct srv_spdy_zlib *z, const uint8_t *block, size_
     return 0;
 }
 
-static int deflate_block(z_stream *zs, const uint8_t *plain, size_t n, struct srv_buf *out, crisp_error_t **err)
+static int deflate_block(z_stream *zs, const uint8_t *plain, size_t n, struct srv_buf *out,
+                         crisp_error_t **err)
 {
     zs->next_in = (Bytef *)plain;
     zs->avail_in = (uInt)n;
@@ -205,8 +262,9 @@ int srv_spdy_headers_encode(struct srv_spdy_zlib *z, const struct srv_headers *h
         size_t nl = strlen(h->name[i]), vl = strlen(h->value[i]);
         r = srv_buf_put_be32(&plain, (uint32_t)nl);
         for (size_t k = 0; k < nl && r == 0; k++) /* SPDY/3 header names are lower case */
-            r = srv_buf_put_u8(&plain, (uint8_t)(h->name[i][k] >= 'A' && h->name[i][k] <= 'Z' ? h->name[i][k] + 32
-                                                                                          : h->name[i][k]));
+            r = srv_buf_put_u8(
+                &plain,
+                (uint8_t)(h->name[i][k] >= 'A' && h->name[i][k] <= 'Z' ? h->name[i][k] + 32 : h->name[i][k]));
         if (r == 0)
             r = srv_buf_put_be32(&plain, (uint32_t)vl);
         if (r == 0)
@@ -269,7 +327,8 @@ int srv_spdy_put_syn_reply(struct srv_buf *b, struct srv_spdy_zlib *z, uint32_t 
 
 static int put_two_words(struct srv_buf *b, uint16_t type, uint32_t a, uint32_t c)
 {
-    uint8_t p[8] = {a >> 24, a >> 16 & 0xff, a >> 8 & 0xff, a & 0xff, c >> 24, c >> 16 & 0xff, c >> 8 & 0xff, c & 0xff};
+    uint8_t p[8] = {a >> 24, a >> 16 & 0xff, a >> 8 & 0xff, a & 0xff,
+                    c >> 24, c >> 16 & 0xff, c >> 8 & 0xff, c & 0xff};
     return srv_spdy_put_control(b, type, 0, p, sizeof(p));
 }
 

@@ -107,7 +107,8 @@ static void on_window_update(struct srv_session *s, const struct srv_spdy_frame 
 
 static void on_rst(struct srv_session *s, const struct srv_spdy_frame *f)
 {
-    struct srv_stream *st = f->len >= 8 ? srv_session_stream_find(s, srv_be32(f->payload) & 0x7fffffff) : NULL;
+    struct srv_stream *st = f->len >= 8 ? srv_session_stream_find(s, srv_be32(f->payload) & 0x7fffffff)
+                                        : NULL;
     if (st)
         srv_session_stream_reset(s, st);
 }
@@ -162,7 +163,8 @@ static int spdy_feed(struct srv_session *s, crisp_error_t **err)
 {
     while (!s->closing) {
         struct srv_spdy_frame f;
-        ssize_t n = srv_spdy_frame_parse(srv_buf_head(&s->in), srv_buf_size(&s->in), SPDY_MAX_PAYLOAD, &f, err);
+        ssize_t n = srv_spdy_frame_parse(srv_buf_head(&s->in), srv_buf_size(&s->in), SPDY_MAX_PAYLOAD, &f,
+                                         err);
         if (n <= 0)
             return (int)n;
         if (f.control) {

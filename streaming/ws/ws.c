@@ -27,7 +27,8 @@ int srv_ws_accept_key(const char *key, char ret[29])
     return 0;
 }
 
-ssize_t srv_ws_frame_parse(uint8_t *buf, size_t len, size_t max, struct srv_ws_frame *ret, crisp_error_t **err)
+ssize_t srv_ws_frame_parse(uint8_t *buf, size_t len, size_t max, struct srv_ws_frame *ret,
+                           crisp_error_t **err)
 {
     if (len < 2)
         return 0;
@@ -55,7 +56,8 @@ ssize_t srv_ws_frame_parse(uint8_t *buf, size_t len, size_t max, struct srv_ws_f
     if (ret->opcode > SRV_WS_BINARY && !control)
         return crisp_error_make(err, EPROTO, "unknown WebSocket opcode %u", ret->opcode);
     if (plen > max)
-        return crisp_error_make(err, EMSGSIZE, "WebSocket frame of %llu bytes is too large", (unsigned long long)plen);
+        return crisp_error_make(err, EMSGSIZE, "WebSocket frame of %llu bytes is too large",
+                                (unsigned long long)plen);
     if (len < hdr + 4 + plen)
         return 0;
     const uint8_t *mask = buf + hdr;

@@ -25,7 +25,8 @@ struct srv_ws_frame {
 
 /* One client frame at the start of buf: its total length, 0 when incomplete, -1 with EPROTO
  * (unmasked, reserved bits, bad control frame) or EMSGSIZE (payload over max). */
-ssize_t srv_ws_frame_parse(uint8_t *buf, size_t len, size_t max, struct srv_ws_frame *ret, crisp_error_t **err);
+ssize_t srv_ws_frame_parse(uint8_t *buf, size_t len, size_t max, struct srv_ws_frame *ret,
+                           crisp_error_t **err);
 
 /* Appends an unmasked (server) frame; mask_key non-NULL masks it as a client must (tests). */
 int srv_ws_put_frame(struct srv_buf *b, uint8_t opcode, bool fin, const void *data, size_t n,

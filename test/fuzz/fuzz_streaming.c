@@ -31,7 +31,8 @@ static void spdy_all(const uint8_t *buf, size_t len)
     crisp_error_t *err = NULL;
     if (srv_spdy_zlib_init(&z, &err) < 0)
         abort();
-    for (ssize_t n; len > 0 && (n = srv_spdy_frame_parse(buf, len, 256 * 1024, &(struct srv_spdy_frame){0}, &err)) > 0;) {
+    for (ssize_t n; len > 0 && (n = srv_spdy_frame_parse(buf, len, 256 * 1024, &(struct srv_spdy_frame){0},
+                                                         &err)) > 0;) {
         struct srv_spdy_frame f;
         srv_spdy_frame_parse(buf, len, 256 * 1024, &f, &err);
         /* SYN_STREAM's block starts after stream id, associated id and priority (10 bytes). */

@@ -56,9 +56,27 @@ static void test_names(void)
 static void test_unknown_names(void)
 {
     static const char *const bad[] = {
-        "", "CAP_", "cap_", "ALL", "CAP_ALL", "12", "0", "0x3", "CAP_12", "cap_41", "CAP_SYS_WIZARD", "NETADMIN",
-        "CAP_CAP_NET_ADMIN", "CAPNET_ADMIN", "NET_ADMIN ", " NET_ADMIN", "NET_ADMIN\n", "cap_net_admin123",
-        "CAP_NET_ADMIN,CAP_CHOWN", "CAP_NET_ADMIN_", "NET-ADMIN",
+        "",
+        "CAP_",
+        "cap_",
+        "ALL",
+        "CAP_ALL",
+        "12",
+        "0",
+        "0x3",
+        "CAP_12",
+        "cap_41",
+        "CAP_SYS_WIZARD",
+        "NETADMIN",
+        "CAP_CAP_NET_ADMIN",
+        "CAPNET_ADMIN",
+        "NET_ADMIN ",
+        " NET_ADMIN",
+        "NET_ADMIN\n",
+        "cap_net_admin123",
+        "CAP_NET_ADMIN,CAP_CHOWN",
+        "CAP_NET_ADMIN_",
+        "NET-ADMIN",
         "CAP_A_VERY_LONG_NAME_THAT_NO_CAPABILITY_HAS_EVER_HAD_IN_ANY_KERNEL_SO_FAR",
     };
     for (size_t i = 0; i < N(bad); i++) {
@@ -80,9 +98,10 @@ static uint64_t mask_of(char **add, size_t n_add, char **drop, size_t n_drop, bo
 
 static void test_default_set(void)
 {
-    uint64_t want = BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FSETID) | BIT(CAP_FOWNER) | BIT(CAP_MKNOD) |
-                    BIT(CAP_NET_RAW) | BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) | BIT(CAP_SETPCAP) |
-                    BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) | BIT(CAP_AUDIT_WRITE);
+    uint64_t want = BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FSETID) | BIT(CAP_FOWNER) |
+                    BIT(CAP_MKNOD) | BIT(CAP_NET_RAW) | BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) |
+                    BIT(CAP_SETPCAP) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) |
+                    BIT(CAP_AUDIT_WRITE);
     CHECK(mask_of(NULL, 0, NULL, 0, false) == (want & host_bounding()));
 }
 
@@ -107,7 +126,8 @@ static void test_add_drop(void)
     CHECK((mask_of(all_add, 1, NULL, 0, false) & ~bnd) == 0);
     /* Some machines lack CAP_SYS_RESOURCE: asking for it then leaves it out rather than failing. */
     char *resource[] = {"CAP_SYS_RESOURCE"};
-    CHECK(!!(mask_of(resource, 1, NULL, 0, false) & BIT(CAP_SYS_RESOURCE)) == !!(bnd & BIT(CAP_SYS_RESOURCE)));
+    CHECK(!!(mask_of(resource, 1, NULL, 0, false) & BIT(CAP_SYS_RESOURCE)) ==
+          !!(bnd & BIT(CAP_SYS_RESOURCE)));
 }
 
 static void test_privileged(void)

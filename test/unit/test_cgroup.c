@@ -57,7 +57,8 @@ static void check_parent(const char *in, bool systemd, const char *want)
         CHECK_STR(got, want);
     } else {
         if (s != EINVAL)
-            fprintf(stderr, "parent path \"%.60s\" (%s) gave %s\n", in, systemd ? "systemd" : "cgroupfs", got);
+            fprintf(stderr, "parent path \"%.60s\" (%s) gave %s\n", in, systemd ? "systemd" : "cgroupfs",
+                    got);
         CHECK(s == EINVAL);
     }
 }
@@ -69,8 +70,8 @@ static void test_parent_path(void)
     check_parent("/", false, "/");
     check_parent("/a.slice", false, "/a.slice");
     check_parent("/pod:x_y-z.1", false, "/pod:x_y-z.1");
-    const char *bad_cgroupfs[] = {"", "kubepods", "/a/../b", "/..", "/a/..", "/a/./b", "/.", "/a//b",
-                                  "//", "/a//", "/a\nb", "/a\tb", "kubepods.slice"};
+    const char *bad_cgroupfs[] = {"",      "kubepods", "/a/../b", "/..",   "/a/..", "/a/./b",        "/.",
+                                  "/a//b", "//",       "/a//",    "/a\nb", "/a\tb", "kubepods.slice"};
     for (size_t i = 0; i < ARRAY_SIZE(bad_cgroupfs); i++)
         check_parent(bad_cgroupfs[i], false, NULL);
     check_parent(NULL, false, NULL);
@@ -82,8 +83,9 @@ static void test_parent_path(void)
     check_parent("kube_pods:x.y-z.slice", true, "/kube_pods:x.y.slice/kube_pods:x.y-z.slice");
     check_parent("/kubepods/pod1", true, "/kubepods/pod1");
     check_parent("/kubepods.slice/kubepods-pod1.slice/", true, "/kubepods.slice/kubepods-pod1.slice");
-    const char *bad_systemd[] = {"", "a--b.slice", "-a.slice", "a-.slice", ".slice", "a.scope", "a b.slice",
-                                 "a\\x2d.slice", "a/b", "kubepods", "-", "--.slice", "a.slice/../b"};
+    const char *bad_systemd[] = {"",        "a--b.slice", "-a.slice",     "a-.slice", ".slice",
+                                 "a.scope", "a b.slice",  "a\\x2d.slice", "a/b",      "kubepods",
+                                 "-",       "--.slice",   "a.slice/../b"};
     for (size_t i = 0; i < ARRAY_SIZE(bad_systemd); i++)
         check_parent(bad_systemd[i], true, NULL);
 }
@@ -244,10 +246,10 @@ static bool fake_exists(const char *rel)
     return access(p, F_OK) == 0;
 }
 
-#define CHECK_FILE(rel, want)                                                                      \
-    do {                                                                                           \
-        _cleanup_free_ char *_got = get(rel);                                                      \
-        CHECK_STR(_got, want);                                                                     \
+#define CHECK_FILE(rel, want)                                                                                \
+    do {                                                                                                     \
+        _cleanup_free_ char *_got = get(rel);                                                                \
+        CHECK_STR(_got, want);                                                                               \
     } while (0)
 
 static void fake_setup(void)
@@ -343,12 +345,27 @@ static void test_fake_apply(const struct rt_cgroup_root *root)
 {
     crisp_error_t *err = NULL;
     fake_interface_files();
-    struct { const char *page_size; uint64_t limit; } huge[] = {{"2MB", 4194304}, {"1GB", 0}};
-    struct { const char *key; const char *value; } unified[] = {{"memory.high", "50000000"}};
+    struct {
+        const char *page_size;
+        uint64_t limit;
+    } huge[] = {{"2MB", 4194304}, {"1GB", 0}};
+    struct {
+        const char *key;
+        const char *value;
+    } unified[] = {{"memory.high", "50000000"}};
     struct rt_cgroup_resources res = {
-        .cpu_period = 100000, .cpu_quota = 50000, .cpu_shares = 1024, .memory_limit = 64 << 20,
-        .memory_swap_limit = 96 << 20, .pids_limit = 50, .cpuset_cpus = "0-1", .cpuset_mems = "0",
-        .hugepages = (void *)huge, .n_hugepages = 2, .unified = (void *)unified, .n_unified = 1,
+        .cpu_period = 100000,
+        .cpu_quota = 50000,
+        .cpu_shares = 1024,
+        .memory_limit = 64 << 20,
+        .memory_swap_limit = 96 << 20,
+        .pids_limit = 50,
+        .cpuset_cpus = "0-1",
+        .cpuset_mems = "0",
+        .hugepages = (void *)huge,
+        .n_hugepages = 2,
+        .unified = (void *)unified,
+        .n_unified = 1,
     };
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err), &err) == 0);
     CHECK_FILE("kubepods/pod1/ctr/cpu.max", "50000 100000");
@@ -362,8 +379,8 @@ static void test_fake_apply(const struct rt_cgroup_root *root)
     CHECK(!fake_exists("kubepods/pod1/ctr/hugetlb.1GB.max")); /* unsupported size: skipped, not created */
     CHECK_FILE("kubepods/pod1/ctr/memory.high", "50000000");
 
-    struct rt_cgroup_resources unlimited = {.cpu_quota = -1, .memory_limit = 1 << 30, .memory_swap_limit = -1,
-                                            .pids_limit = -1};
+    struct rt_cgroup_resources unlimited = {
+        .cpu_quota = -1, .memory_limit = 1 << 30, .memory_swap_limit = -1, .pids_limit = -1};
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &unlimited, &err), &err) == 0);
     CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max");
     CHECK_FILE("kubepods/pod1/ctr/memory.swap.max", "max");
@@ -381,7 +398,8 @@ static void test_fake_rollback(const struct rt_cgroup_root *root)
     put("kubepods/pod1/ctr/cpu.max", "20000 100000\n");
     _cleanup_free_ char *pids_max = fake_path("kubepods/pod1/ctr/pids.max");
     unlink(pids_max);
-    struct rt_cgroup_resources res = {.cpu_quota = 30000, .cpu_shares = 2, .memory_limit = 32 << 20, .pids_limit = 10};
+    struct rt_cgroup_resources res = {
+        .cpu_quota = 30000, .cpu_shares = 2, .memory_limit = 32 << 20, .pids_limit = 10};
     CHECK(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err) < 0);
     CHECK(err && err->status == ENOENT);
     CHECK_CONTAINS(err ? err->msg : NULL, "write \"10\" to ");
@@ -412,22 +430,36 @@ static void test_fake_invalid(const struct rt_cgroup_root *root)
     check_invalid(root, (struct rt_cgroup_resources){.memory_limit = -1}, "memory -1");
     check_invalid(root, (struct rt_cgroup_resources){.memory_swap_limit = -2}, "swap -2");
     check_invalid(root, (struct rt_cgroup_resources){.pids_limit = -2}, "pids -2");
-    check_invalid(root, (struct rt_cgroup_resources){.memory_limit = 100, .memory_swap_limit = 50}, "swap < mem");
-    check_invalid(root, (struct rt_cgroup_resources){.cpu_quota = 1000, .memory_swap_limit = 50}, "swap alone");
+    check_invalid(root, (struct rt_cgroup_resources){.memory_limit = 100, .memory_swap_limit = 50},
+                  "swap < mem");
+    check_invalid(root, (struct rt_cgroup_resources){.cpu_quota = 1000, .memory_swap_limit = 50},
+                  "swap alone");
     check_invalid(root, (struct rt_cgroup_resources){.cpuset_cpus = "0-1; rm"}, "cpus");
     check_invalid(root, (struct rt_cgroup_resources){.cpuset_mems = "a"}, "mems");
     const char *sizes[] = {"../x", "2XB", "MB", "2M", "2MBB", ""};
     for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
-        struct { const char *page_size; uint64_t limit; } huge[] = {{sizes[i], 1}};
-        check_invalid(root, (struct rt_cgroup_resources){.hugepages = (void *)huge, .n_hugepages = 1}, sizes[i]);
+        struct {
+            const char *page_size;
+            uint64_t limit;
+        } huge[] = {{sizes[i], 1}};
+        check_invalid(root, (struct rt_cgroup_resources){.hugepages = (void *)huge, .n_hugepages = 1},
+                      sizes[i]);
     }
     const char *keys[] = {"../cpu.max", "nodot", ".hidden", "a/b.c", ""};
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-        struct { const char *key; const char *value; } unified[] = {{keys[i], "1"}};
-        check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1}, keys[i]);
+        struct {
+            const char *key;
+            const char *value;
+        } unified[] = {{keys[i], "1"}};
+        check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1},
+                      keys[i]);
     }
-    struct { const char *key; const char *value; } no_value[] = {{"memory.high", NULL}};
-    check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)no_value, .n_unified = 1}, "no value");
+    struct {
+        const char *key;
+        const char *value;
+    } no_value[] = {{"memory.high", NULL}};
+    check_invalid(root, (struct rt_cgroup_resources){.unified = (void *)no_value, .n_unified = 1},
+                  "no value");
     CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max 100000"); /* "swap alone" rolled back its cpu.max */
 }
 
@@ -564,7 +596,8 @@ static void test_fake_v1_create(const struct rt_cgroup_root *root)
     CHECK(!fake_exists("v1/cpu/kubepods/pod2"));
     CHECK(fake_exists("v1/cpu/kubepods/pod1"));
     CHECK(!fake_exists("v1/cpuset/kubepods"));
-    _cleanup_free_ char *cpus = fake_path("v1/cpuset/cpuset.cpus"), *mems = fake_path("v1/cpuset/cpuset.mems");
+    _cleanup_free_ char *cpus = fake_path("v1/cpuset/cpuset.cpus"),
+                        *mems = fake_path("v1/cpuset/cpuset.mems");
     _cleanup_free_ char *cpuset = fake_path("v1/cpuset");
     CHECK(unlink(cpus) == 0 && unlink(mems) == 0 && rmdir(cpuset) == 0);
 }
@@ -578,10 +611,18 @@ static void test_fake_v1_apply(const struct rt_cgroup_root *root)
     put("v1/memory/kubepods/pod1/memory.limit_in_bytes", "9223372036854771712\n");
     put("v1/memory/kubepods/pod1/memory.memsw.limit_in_bytes", "9223372036854771712\n");
     put("v1/pids/kubepods/pod1/pids.max", "max\n");
-    struct { const char *page_size; uint64_t limit; } huge[] = {{"2MB", 4194304}};
-    struct rt_cgroup_resources res = {.cpu_period = 50000, .cpu_quota = 25000, .cpu_shares = 512,
-                                      .memory_limit = 64 << 20, .memory_swap_limit = 96 << 20, .pids_limit = 50,
-                                      .hugepages = (void *)huge, .n_hugepages = 1};
+    struct {
+        const char *page_size;
+        uint64_t limit;
+    } huge[] = {{"2MB", 4194304}};
+    struct rt_cgroup_resources res = {.cpu_period = 50000,
+                                      .cpu_quota = 25000,
+                                      .cpu_shares = 512,
+                                      .memory_limit = 64 << 20,
+                                      .memory_swap_limit = 96 << 20,
+                                      .pids_limit = 50,
+                                      .hugepages = (void *)huge,
+                                      .n_hugepages = 1};
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1", &res, &err), &err) == 0);
     CHECK_FILE("v1/cpu/kubepods/pod1/cpu.shares", "512");
     CHECK_FILE("v1/cpu/kubepods/pod1/cpu.cfs_period_us", "50000");
@@ -597,9 +638,13 @@ static void test_fake_v1_apply(const struct rt_cgroup_root *root)
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1", &fails, &err), &err) == ENOENT);
     CHECK_FILE("v1/cpu/kubepods/pod1/cpu.shares", "512");
     put("v1/pids/kubepods/pod1/pids.max", "50\n");
-    struct { const char *key; const char *value; } unified[] = {{"memory.high", "1"}};
+    struct {
+        const char *key;
+        const char *value;
+    } unified[] = {{"memory.high", "1"}};
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1",
-                                 &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1}, &err),
+                                 &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1},
+                                 &err),
                  &err) == EINVAL);
 }
 
@@ -753,16 +798,16 @@ static void test_fake_v1(void)
  * and a failed apply's writes are undone whichever backend made them. */
 static int rec_calls;
 
-static int rec_create(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret_created,
-                      crisp_error_t **err)
+static int rec_create(const struct rt_cgroup_root *root, const char *path,
+                      struct rt_cgroup_created *ret_created, crisp_error_t **err)
 {
     (void)root, (void)path;
     rec_calls++;
     return rt_cgroup_created_set(ret_created, "rec", 1, err);
 }
 
-static int rec_apply(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
-                     struct rt_cgroup_undo *undo, crisp_error_t **err)
+static int rec_apply(const struct rt_cgroup_root *root, const char *path,
+                     const struct rt_cgroup_resources *res, struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
     (void)path, (void)res;
     rec_calls++;
@@ -787,7 +832,8 @@ static int rec_enter(const struct rt_cgroup_root *root, const char *path, pid_t 
     return 0;
 }
 
-static int rec_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms, crisp_error_t **err)
+static int rec_kill_all(const struct rt_cgroup_root *root, const char *path, int timeout_ms,
+                        crisp_error_t **err)
 {
     (void)root, (void)path, (void)timeout_ms, (void)err;
     rec_calls++;
@@ -796,8 +842,8 @@ static int rec_kill_all(const struct rt_cgroup_root *root, const char *path, int
 
 static int rec_remove_depth = -1;
 
-static int rec_remove(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_created *created,
-                      crisp_error_t **err)
+static int rec_remove(const struct rt_cgroup_root *root, const char *path,
+                      const struct rt_cgroup_created *created, crisp_error_t **err)
 {
     (void)root, (void)path, (void)err;
     rec_remove_depth = rt_cgroup_created_depth(created, "rec");
@@ -832,7 +878,8 @@ static void test_ops_checked(const struct rt_cgroup_root *root)
     pid_t *pids = NULL;
     size_t n = 0;
     CHECK(status(rt_cgroup_create(root, "/a/../b", &created, &err), &err) == EINVAL);
-    CHECK(status(rt_cgroup_apply(root, "/a", &(struct rt_cgroup_resources){.pids_limit = -2}, &err), &err) == EINVAL);
+    CHECK(status(rt_cgroup_apply(root, "/a", &(struct rt_cgroup_resources){.pids_limit = -2}, &err), &err) ==
+          EINVAL);
     CHECK(status(rt_cgroup_devices_restrict(root, "/", NULL, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_enter(root, "/a", 0, &err), &err) == EINVAL);
     CHECK(status(rt_cgroup_kill_all(root, "/", 100, &err), &err) == EINVAL);
@@ -883,8 +930,8 @@ static void test_fake(void)
 
 #define V1_MOUNT "/sys/fs/cgroup"
 
-static const char *const v1_ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "pids",
-                                       "hugetlb", "blkio", "devices", "freezer"};
+static const char *const v1_ctrls[] = {"cpu",     "cpuacct", "cpuset",  "memory", "pids",
+                                       "hugetlb", "blkio",   "devices", "freezer"};
 static char v1_parent[64];
 static pid_t real_child = -1;
 
@@ -916,10 +963,10 @@ static char *v1_get(const char *ctrl, const char *rel, const char *file)
     return text;
 }
 
-#define CHECK_V1(ctrl, rel, file, want)                                                            \
-    do {                                                                                           \
-        _cleanup_free_ char *_got = v1_get(ctrl, rel, file);                                       \
-        CHECK_STR(_got, want);                                                                     \
+#define CHECK_V1(ctrl, rel, file, want)                                                                      \
+    do {                                                                                                     \
+        _cleanup_free_ char *_got = v1_get(ctrl, rel, file);                                                 \
+        CHECK_STR(_got, want);                                                                               \
     } while (0)
 
 static bool v1_exists(const char *ctrl, const char *rel)
@@ -1004,9 +1051,14 @@ static void test_v1_create_apply(const struct rt_cgroup_root *root, const char *
             top[strcspn(top, "\n")] = '\0';
         CHECK_V1("cpuset", "/pod1", "cpuset.cpus", top);
     }
-    struct rt_cgroup_resources res = {.cpu_period = 100000, .cpu_quota = 50000, .cpu_shares = 512,
-                                      .memory_limit = 64 << 20, .memory_swap_limit = 128 << 20,
-                                      .pids_limit = 32, .cpuset_cpus = "0", .cpuset_mems = "0"};
+    struct rt_cgroup_resources res = {.cpu_period = 100000,
+                                      .cpu_quota = 50000,
+                                      .cpu_shares = 512,
+                                      .memory_limit = 64 << 20,
+                                      .memory_swap_limit = 128 << 20,
+                                      .pids_limit = 32,
+                                      .cpuset_cpus = "0",
+                                      .cpuset_mems = "0"};
     CHECK(status(rt_cgroup_apply(root, pod, &res, &err), &err) == 0);
     CHECK_V1("cpu", "/pod1", "cpu.cfs_period_us", "100000");
     CHECK_V1("cpu", "/pod1", "cpu.cfs_quota_us", "50000");
@@ -1021,13 +1073,15 @@ static void test_v1_create_apply(const struct rt_cgroup_root *root, const char *
         CHECK_V1("memory", "/pod1", "memory.memsw.limit_in_bytes", "134217728");
 
     /* Both directions need a different write order to keep memory <= memory+swap. */
-    struct rt_cgroup_resources lower = {.memory_limit = 32 << 20, .memory_swap_limit = 48 << 20, .cpu_quota = -1};
+    struct rt_cgroup_resources lower = {
+        .memory_limit = 32 << 20, .memory_swap_limit = 48 << 20, .cpu_quota = -1};
     CHECK(status(rt_cgroup_apply(root, pod, &lower, &err), &err) == 0);
     CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "33554432");
     if (has_swap)
         CHECK_V1("memory", "/pod1", "memory.memsw.limit_in_bytes", "50331648");
     CHECK_V1("cpu", "/pod1", "cpu.cfs_quota_us", "-1");
-    struct rt_cgroup_resources raise = {.memory_limit = 256 << 20, .memory_swap_limit = 512 << 20, .pids_limit = -1};
+    struct rt_cgroup_resources raise = {
+        .memory_limit = 256 << 20, .memory_swap_limit = 512 << 20, .pids_limit = -1};
     CHECK(status(rt_cgroup_apply(root, pod, &raise, &err), &err) == 0);
     CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "268435456");
     if (has_swap)
@@ -1038,8 +1092,8 @@ static void test_v1_create_apply(const struct rt_cgroup_root *root, const char *
 static void test_v1_rollback(const struct rt_cgroup_root *root, const char *pod)
 {
     crisp_error_t *err = NULL;
-    struct rt_cgroup_resources bad = {.cpu_shares = 1024, .memory_limit = 16 << 20, .pids_limit = 8,
-                                      .cpuset_cpus = "4095"};
+    struct rt_cgroup_resources bad = {
+        .cpu_shares = 1024, .memory_limit = 16 << 20, .pids_limit = 8, .cpuset_cpus = "4095"};
     CHECK(rt_cgroup_apply(root, pod, &bad, &err) < 0);
     CHECK_CONTAINS(err ? err->msg : NULL, "write \"4095\" to ");
     CHECK_CONTAINS(err ? err->msg : NULL, "/pod1/cpuset.cpus");
@@ -1048,9 +1102,14 @@ static void test_v1_rollback(const struct rt_cgroup_root *root, const char *pod)
     CHECK_V1("memory", "/pod1", "memory.limit_in_bytes", "268435456");
     CHECK_V1("pids", "/pod1", "pids.max", "max");
     CHECK_V1("cpuset", "/pod1", "cpuset.cpus", "0");
-    struct { const char *key; const char *value; } unified[] = {{"memory.high", "1"}};
-    CHECK(status(rt_cgroup_apply(root, pod, &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1},
-                                 &err), &err) == EINVAL);
+    struct {
+        const char *key;
+        const char *value;
+    } unified[] = {{"memory.high", "1"}};
+    CHECK(status(rt_cgroup_apply(root, pod,
+                                 &(struct rt_cgroup_resources){.unified = (void *)unified, .n_unified = 1},
+                                 &err),
+                 &err) == EINVAL);
 }
 
 /* A child that, once moved, forks a grandchild into the same cgroups and reports both are there. */

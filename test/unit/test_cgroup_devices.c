@@ -62,14 +62,14 @@ static int child_probe(const char *cgroup_procs, const char *node)
         return 1;
     close(fd);
     if ((fd = open("/dev/null", O_RDONLY)) < 0)
-        return 2;                                   /* c 1:3 r allowed */
+        return 2; /* c 1:3 r allowed */
     close(fd);
     if (open("/dev/null", O_WRONLY) >= 0 || errno != EPERM)
-        return 3;                                   /* but not w */
+        return 3; /* but not w */
     if (mknod(node, S_IFCHR | 0600, makedev(1, 5)) < 0)
-        return 4;                                   /* mknod of any char device allowed */
+        return 4; /* mknod of any char device allowed */
     if (open(node, O_RDONLY) >= 0 || errno != EPERM)
-        return 5;                                   /* opening it is not */
+        return 5; /* opening it is not */
     if (open("/dev/zero", O_RDONLY) >= 0 || errno != EPERM)
         return 6;
     return 0;

@@ -88,8 +88,8 @@ static void fake_plugin(const char *dir, const char *type)
 /* Forgets the recorded calls and the failure markers; canned results stay. */
 static void log_reset(void)
 {
-    _cleanup_free_ char *cmd = pathf("cd %s && rm -f calls seq sleep.pid *.env *.stdin fail-* stderr-* big-* sleep-*",
-                                     log_dir);
+    _cleanup_free_ char *cmd = pathf(
+        "cd %s && rm -f calls seq sleep.pid *.env *.stdin fail-* stderr-* big-* sleep-*", log_dir);
     if (system(cmd) != 0)
         abort();
 }
@@ -130,16 +130,25 @@ static yajl_val stdin_of(int call)
 }
 
 static const struct rt_cni_port_mapping ports[] = {{8080, 80, "tcp", ""}, {0, 81, "udp", NULL}};
-static char *dns_servers[] = {"1.1.1.1", NULL}, *dns_searches[] = {"svc.local", NULL}, *dns_options[] = {"ndots:5", NULL};
+static char *dns_servers[] = {"1.1.1.1", NULL}, *dns_searches[] = {"svc.local", NULL},
+            *dns_options[] = {"ndots:5", NULL};
 
 static struct rt_cni_request request(void)
 {
     return (struct rt_cni_request){
-        .container_id = "abc123", .netns = "/var/run/netns/test", .ifname = "eth0",
-        .pod_name = "nginx", .pod_namespace = "default", .pod_uid = "uid-1",
-        .port_mappings = ports, .n_port_mappings = 2,
-        .dns_servers = dns_servers, .dns_searches = dns_searches, .dns_options = dns_options,
-        .cgroup_path = "/kubepods/pod1", .ingress_rate = 1000000,
+        .container_id = "abc123",
+        .netns = "/var/run/netns/test",
+        .ifname = "eth0",
+        .pod_name = "nginx",
+        .pod_namespace = "default",
+        .pod_uid = "uid-1",
+        .port_mappings = ports,
+        .n_port_mappings = 2,
+        .dns_servers = dns_servers,
+        .dns_searches = dns_searches,
+        .dns_options = dns_options,
+        .cgroup_path = "/kubepods/pod1",
+        .ingress_rate = 1000000,
     };
 }
 
@@ -307,7 +316,8 @@ static void test_add_failure(void)
     struct rt_cni_request q = request();
     struct rt_cni_result res = {0};
     log_reset();
-    put_in(log_dir, "fail-beta", "{\"cniVersion\": \"1.0.0\", \"code\": 7, \"msg\": \"bad config\", \"details\": \"no bridge\"}");
+    put_in(log_dir, "fail-beta",
+           "{\"cniVersion\": \"1.0.0\", \"code\": 7, \"msg\": \"bad config\", \"details\": \"no bridge\"}");
     CHECK(rt_cni_add(cni, &q, &res, &err) < 0);
     CHECK(err && err->status == EIO);
     _cleanup_free_ char *m = err_msg(&err);
@@ -345,7 +355,8 @@ static void test_unread_stdin(void)
     memset(pad, 'x', 300000);
     pad[300000] = '\0';
     _cleanup_free_ char *list = pathf("{\"cniVersion\": \"1.0.0\", \"name\": \"n\", \"plugins\": "
-                                      "[{\"type\": \"alpha\", \"pad\": \"%s\"}]}", pad);
+                                      "[{\"type\": \"alpha\", \"pad\": \"%s\"}]}",
+                                      pad);
     put_in(conf_dir, "10-net.conflist", list);
     log_reset();
     put_in(log_dir, "nostdin-alpha", "");
@@ -437,7 +448,8 @@ static void test_bad_configs(void)
                      "cniVersion 0.2.0 is not supported");
     expect_not_ready("{\"cniVersion\": \"1.0.0\", \"name\": \"../n\", \"plugins\": [{\"type\": \"alpha\"}]}",
                      "invalid network name");
-    _cleanup_free_ char *many = strdup("{\"cniVersion\": \"1.0.0\", \"name\": \"n\", \"plugins\": [{\"type\": \"alpha\"}");
+    _cleanup_free_ char *many = strdup(
+        "{\"cniVersion\": \"1.0.0\", \"name\": \"n\", \"plugins\": [{\"type\": \"alpha\"}");
     for (int i = 0; i < 32; i++) {
         char *more = pathf("%s, {\"type\": \"alpha\"}", many);
         free(many);
@@ -498,7 +510,8 @@ static void test_reload(void)
     CHECK(g && jget(g, "prevResult") == NULL);
     yajl_tree_free(g);
 
-    put_in(conf_dir, "05-new.conf", "{\"cniVersion\": \"0.4.0\", \"name\": \"newnet2\", \"type\": \"gamma\"}");
+    put_in(conf_dir, "05-new.conf",
+           "{\"cniVersion\": \"0.4.0\", \"name\": \"newnet2\", \"type\": \"gamma\"}");
     log_reset();
     CHECK(rt_cni_add(cni, &q, &res, &err) == 0);
     g = stdin_of(2);
@@ -506,8 +519,9 @@ static void test_reload(void)
     yajl_tree_free(g);
     rt_cni_result_fini(&res);
 
-    put_in(conf_dir, "05-new.conf", "{\"cniVersion\": \"0.4.0\", \"cniVersions\": [\"0.4.0\", \"1.0.0\", \"9.9.9\"],"
-                                    " \"name\": \"newnet2\", \"type\": \"gamma\", \"disableCheck\": \"true\"}");
+    put_in(conf_dir, "05-new.conf",
+           "{\"cniVersion\": \"0.4.0\", \"cniVersions\": [\"0.4.0\", \"1.0.0\", \"9.9.9\"],"
+           " \"name\": \"newnet2\", \"type\": \"gamma\", \"disableCheck\": \"true\"}");
     log_reset();
     CHECK(rt_cni_check(cni, &q, "{}", &err) == 0);
     CHECK(rt_cni_add(cni, &q, &res, &err) == 0);
@@ -560,7 +574,9 @@ static void setup(void)
         fake_plugin(bin2, types[i]);
     /* bin1 comes first, but its alpha is not executable and its beta is a directory: skipped. */
     put_in(bin1, "alpha", "#!/bin/sh\nexit 3\n");
-    put_in(bin2, "junk", "\x7f" "ELF not really");
+    put_in(bin2, "junk",
+           "\x7f"
+           "ELF not really");
     _cleanup_free_ char *dir = pathf("%s/beta", bin1);
     mkdir(dir, 0755);
     put_in(log_dir, "result-alpha", alpha_result);

@@ -47,7 +47,8 @@ int main(void)
     CHECK(find(&msg) == NULL);
     CHECK_CONTAINS(msg, "10-a.conflist: plugin 0 has no \"type\"");
     free(TAKE_PTR(msg));
-    put("10-a.conflist", "{\"cniVersion\": \"1.0.0\", \"name\": \"a\", \"plugins\": [{\"type\": \"bridge\"}]}");
+    put("10-a.conflist",
+        "{\"cniVersion\": \"1.0.0\", \"name\": \"a\", \"plugins\": [{\"type\": \"bridge\"}]}");
     _cleanup_free_ char *path = find(&msg);
     CHECK_CONTAINS(path, "/10-a.conflist");
     put("05-broken.json", "{\"cniVersion\": ");

@@ -58,14 +58,15 @@ static void test_defaults(void)
 
 static void test_dropins_merge_in_lexical_order(void)
 {
-    _cleanup_free_ char *path = write_file("main.json",
-                                           "{ /* comment */ \"registries\": {\"a.io\": {\"mirrors\": "
-                                           "[\"https://m1\", \"http://127.0.0.1:5000/v\"]}}, \"root\": \"/r\"}");
+    _cleanup_free_ char *path = write_file(
+        "main.json", "{ /* comment */ \"registries\": {\"a.io\": {\"mirrors\": "
+                     "[\"https://m1\", \"http://127.0.0.1:5000/v\"]}}, \"root\": \"/r\"}");
     char *d = NULL;
     if (asprintf(&d, "%s.d", path) < 0)
         abort();
     mkdir(d, 0700);
-    free(write_file("main.json.d/b.json", "{\"registries\": {\"a.io\": {\"insecure\": true}}, \"root\": \"/b\"}"));
+    free(write_file("main.json.d/b.json",
+                    "{\"registries\": {\"a.io\": {\"insecure\": true}}, \"root\": \"/b\"}"));
     free(write_file("main.json.d/a.json", "{\"root\": \"/a\", \"registries\": {\"b.io:5000\": {}}}"));
     free(d);
     struct config_override o[] = {{"log_level", "debug", "--log-level"}};

@@ -172,7 +172,8 @@ static void test_fields(void)
     expect_strv(s.lowerdirs, (const char *const[]){top, base}, 2);
     /* USER app from the image's own passwd and group. */
     CHECK(s.uid == 1000 && s.gid == 1001);
-    CHECK(s.n_groups == 2 && s.groups[0] == 1001 && s.groups[1] == 29); /* the primary gid first, as id -G prints */
+    CHECK(s.n_groups == 2 && s.groups[0] == 1001 &&
+          s.groups[1] == 29); /* the primary gid first, as id -G prints */
     CHECK(s.resources == NULL && !s.has_oom_score_adj);
     CHECK(s.n_mounts == 0 && s.n_devices == 0);
     CHECK_STR(s.log_path, "");
@@ -242,8 +243,8 @@ static void test_env(void)
     q.c.n_envs = N(envs);
     expect_ok(&q, &s);
     expect_strv(s.env,
-                (const char *const[]){"PATH=/usr/bin:/bin", "EMPTY=", "HOME=/home/app", "PAT=x=y", "LANG=",
-                                      "HOME=/again"},
+                (const char *const[]){"PATH=/usr/bin:/bin", "EMPTY=", "HOME=/home/app", "PAT=x=y",
+                                      "LANG=", "HOME=/again"},
                 6);
     req_init(&q, "localhost/test/bare:1");
     q.c.envs = envs;
@@ -298,15 +299,16 @@ static void test_stop_signal(void)
         const char *value;
         int sig;
     } cases[] = {
-        {"SIGQUIT", SIGQUIT}, {"QUIT", SIGQUIT}, {"3", SIGQUIT}, {"9", SIGKILL}, {"SIGKILL", SIGKILL},
-        {"SIGINT", SIGINT}, {"HUP", SIGHUP}, {"SIGUSR1", SIGUSR1}, {"USR2", SIGUSR2}, {"SIGWINCH", SIGWINCH},
-        {"STOP", SIGSTOP}, {"64", 64}, {"", SIGTERM}, {"0", SIGTERM}, {"65", SIGTERM}, {"-3", SIGTERM},
+        {"SIGQUIT", SIGQUIT}, {"QUIT", SIGQUIT},       {"3", SIGQUIT},      {"9", SIGKILL},
+        {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},      {"HUP", SIGHUP},     {"SIGUSR1", SIGUSR1},
+        {"USR2", SIGUSR2},    {"SIGWINCH", SIGWINCH},  {"STOP", SIGSTOP},   {"64", 64},
+        {"", SIGTERM},        {"0", SIGTERM},          {"65", SIGTERM},     {"-3", SIGTERM},
         {"sigquit", SIGTERM}, {"SIGRTMIN+3", SIGTERM}, {"SIGPWR", SIGTERM}, {"SIGBOGUS", SIGTERM},
     };
     for (size_t i = 0; i < N(cases); i++) {
         char config[256], tag[64];
-        snprintf(config, sizeof(config), "{\"config\":{\"StopSignal\":\"%s\"},\"rootfs\":{\"type\":\"layers\"}}",
-                 cases[i].value);
+        snprintf(config, sizeof(config),
+                 "{\"config\":{\"StopSignal\":\"%s\"},\"rootfs\":{\"type\":\"layers\"}}", cases[i].value);
         snprintf(tag, sizeof(tag), "localhost/test/signal%zu:1", i);
         image_add(tag, config, true);
         struct req q;
@@ -391,8 +393,10 @@ static void test_mounts(void)
     char *bad[] = {"noexec", "size=1m"};
     m[0].mount_options = bad;
     m[0].n_mount_options = 2;
-    expect_error(&q, EINVAL, "mount /data: mount option \"size=1m\" is not supported (only noexec, nosuid and "
-                             "nodev are)", true);
+    expect_error(&q, EINVAL,
+                 "mount /data: mount option \"size=1m\" is not supported (only noexec, nosuid and "
+                 "nodev are)",
+                 true);
     m[0].n_mount_options = 0;
     /* Not supported yet: idmapped mounts and image volumes. */
     Runtime__V1__IDMapping map = RUNTIME__V1__IDMAPPING__INIT;
@@ -457,7 +461,8 @@ static void test_resources(void)
     expect_ok(&q, &s);
     CHECK(s.resources && s.resources->cpu_period == 100000 && s.resources->cpu_quota == 50000 &&
           s.resources->cpu_shares == 512);
-    CHECK(s.resources && s.resources->memory_limit == 64 << 20 && s.resources->memory_swap_limit == 128 << 20);
+    CHECK(s.resources && s.resources->memory_limit == 64 << 20 &&
+          s.resources->memory_swap_limit == 128 << 20);
     CHECK_STR(s.resources ? s.resources->cpuset_cpus : NULL, "0-1");
     CHECK_STR(s.resources ? s.resources->cpuset_mems : NULL, "0");
     CHECK(!s.has_oom_score_adj); /* 0 is "unset" */
@@ -547,7 +552,8 @@ static void test_resources_from(void)
     h[0].page_size = "2MB", h[0].limit = 4 << 20;
     h[1].page_size = "1GB", h[1].limit = 0;
     Runtime__V1__HugepageLimit *pages[] = {&h[0], &h[1]};
-    Runtime__V1__LinuxContainerResources__UnifiedEntry u = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
+    Runtime__V1__LinuxContainerResources__UnifiedEntry u =
+        RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
     u.key = "memory.high", u.value = "1000000";
     Runtime__V1__LinuxContainerResources__UnifiedEntry *unified[] = {&u};
     r.hugepage_limits = pages;
@@ -611,7 +617,8 @@ static void test_kv(void)
 
     /* Back to map entries of another message's type. */
     struct rt_kv back[] = {{"a", "1"}, {"b", ""}};
-    void **out = srv_entries_of(&arena, &runtime__v1__container_config__annotations_entry__descriptor, back, 2);
+    void **out = srv_entries_of(&arena, &runtime__v1__container_config__annotations_entry__descriptor, back,
+                                2);
     CHECK(out != NULL);
     if (out) {
         Runtime__V1__ContainerConfig__AnnotationsEntry *a = out[0], *b = out[1];

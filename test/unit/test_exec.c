@@ -68,7 +68,11 @@ static struct rt_exec_request request(char *const *argv)
     static char *cgroups[2];
     cgroups[0] = cgroup_procs;
     return (struct rt_exec_request){
-        .helper = helper, .pid = standin, .cgroup_procs = cgroups, .argv = argv, .max_output = 16 << 20,
+        .helper = helper,
+        .pid = standin,
+        .cgroup_procs = cgroups,
+        .argv = argv,
+        .max_output = 16 << 20,
     };
 }
 
@@ -114,7 +118,8 @@ static pid_t standin_child(void)
 /* Waits until unshare has forked and its child has become sleep, in its new namespaces. */
 static bool standin_start(void)
 {
-    char *argv[] = {"unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--mount-proc", "sleep", "60", NULL};
+    char *argv[] = {"unshare", "--fork",       "--pid", "--mount", "--uts",
+                    "--ipc",   "--mount-proc", "sleep", "60",      NULL};
     standin_unshare = spawn(argv);
     for (int64_t end = now_ms() + 5000; standin_unshare > 0 && now_ms() < end; sleep_ms(10)) {
         pid_t child = standin_child();
@@ -237,7 +242,8 @@ static void test_cgroup(void)
 static void test_user_and_context(void)
 {
     static const gid_t groups[] = {5, 6};
-    char *argv[] = {"sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; grep NoNewPrivs /proc/self/status", NULL};
+    char *argv[] = {"sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; grep NoNewPrivs /proc/self/status",
+                    NULL};
     char *env[] = {"FOO=bar baz", "PATH=/usr/bin:/bin", NULL};
     struct rt_exec_request req = request(argv);
     req.uid = 1000;
@@ -310,8 +316,10 @@ static void test_setup_errors(void)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)standin);
     _cleanup_free_ char *stat = read_small(path);
-    CHECK(stat && sscanf(strrchr(stat, ')') + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                                                  "%*s %*s %*s %" SCNu64, &start) == 1);
+    CHECK(stat && sscanf(strrchr(stat, ')') + 2,
+                         "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                         "%*s %*s %*s %" SCNu64,
+                         &start) == 1);
     req.start_time = start;
     struct rt_exec_result res = run(&req);
     CHECK(res.exit_code == 0);
@@ -506,7 +514,8 @@ int main(void)
     CHECK(ok);
     CHECK(cgroup_create());
     char hostname_cmd[128];
-    snprintf(hostname_cmd, sizeof(hostname_cmd), "nsenter --target %d --uts hostname crisp-unit-exec", (int)standin);
+    snprintf(hostname_cmd, sizeof(hostname_cmd), "nsenter --target %d --uts hostname crisp-unit-exec",
+             (int)standin);
     CHECK(ok && system(hostname_cmd) == 0);
     if (ok) {
         test_output_and_status();

@@ -95,8 +95,8 @@ static _Noreturn void child_run(int fd, const struct hl_cred *c, enum phases pha
     }
     long pg = syscall(SYS_getpgid, 0);
     int pg_errno = pg < 0 ? errno : 0;
-    int n = snprintf(buf, sizeof(buf), "\nrc:\t%d %s\nmid:\t%s\ngetpgid:\t%d\n", r, r < 0 ? hl_error() : "", mid,
-                     pg_errno);
+    int n = snprintf(buf, sizeof(buf), "\nrc:\t%d %s\nmid:\t%s\ngetpgid:\t%d\n", r, r < 0 ? hl_error() : "",
+                     mid, pg_errno);
     size_t len = status_append(buf, (size_t)n, sizeof(buf));
     ssize_t w = write(fd, buf, len);
     _exit(w == (ssize_t)len ? 0 : 1);
@@ -147,10 +147,16 @@ static int report_int(const char *out, const char *name)
 static void test_nonroot_with_ambient(void)
 {
     const gid_t groups[] = {10, 20};
-    uint64_t mask = (CAP(CAP_CHOWN) | CAP(CAP_KILL) | CAP(CAP_NET_BIND_SERVICE) | CAP(CAP_SETPCAP)) & host_bounding;
+    uint64_t mask = (CAP(CAP_CHOWN) | CAP(CAP_KILL) | CAP(CAP_NET_BIND_SERVICE) | CAP(CAP_SETPCAP)) &
+                    host_bounding;
     uint64_t ambient = CAP(CAP_NET_BIND_SERVICE);
-    struct hl_cred c = {.uid = 1000, .gid = 1001, .groups = groups, .n_groups = 2, .has_caps = true,
-                        .caps = mask, .ambient = ambient};
+    struct hl_cred c = {.uid = 1000,
+                        .gid = 1001,
+                        .groups = groups,
+                        .n_groups = 2,
+                        .has_caps = true,
+                        .caps = mask,
+                        .ambient = ambient};
     const char *out = run(&c, ONE_CALL);
     char buf[128];
     if (!out)
@@ -206,7 +212,10 @@ static void test_nonroot_caps_inherited(void)
  * with it, after everything else: between the two phases there is none yet. */
 static void test_seccomp(bool no_new_privs, enum phases phases)
 {
-    struct hl_cred c = {.uid = 1000, .gid = 1000, .has_caps = true, .caps = CAP(CAP_KILL) & host_bounding,
+    struct hl_cred c = {.uid = 1000,
+                        .gid = 1000,
+                        .has_caps = true,
+                        .caps = CAP(CAP_KILL) & host_bounding,
                         .no_new_privs = no_new_privs};
     if (hl_seccomp_read(bpf_path, &c.seccomp) < 0) {
         fprintf(stderr, "%s\n", hl_error());
@@ -237,7 +246,8 @@ static void test_failures(void)
     const char *out = run(&c, ONE_CALL);
     hl_cred_fini(&c);
     char buf[128];
-    CHECK_STR(out ? status_field(out, "rc", buf, sizeof(buf)) : NULL, "-1 load the seccomp filter: Invalid argument");
+    CHECK_STR(out ? status_field(out, "rc", buf, sizeof(buf)) : NULL,
+              "-1 load the seccomp filter: Invalid argument");
     CHECK(out && report_int(out, "getpgid") == 0);
 
     struct sock_fprog prog;

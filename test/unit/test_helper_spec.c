@@ -39,7 +39,10 @@ static int write_and_load(const struct rt_spec_context *c, struct mon_spec *ret)
 }
 
 static const struct rt_mount request_mounts[] = {
-    {.container_path = "/data", .host_path = "/host/data", .readonly = true, .recursive_readonly = true,
+    {.container_path = "/data",
+     .host_path = "/host/data",
+     .readonly = true,
+     .recursive_readonly = true,
      .propagation = RT_PROPAGATION_HOST_TO_CONTAINER},
     {.container_path = "/shared", .host_path = "/host/shared", .propagation = RT_PROPAGATION_BIDIRECTIONAL},
     {.container_path = "/etc/hostname", .host_path = "/host/hostname", .propagation = RT_PROPAGATION_PRIVATE},
@@ -56,14 +59,31 @@ static struct rt_container_spec full_spec(void)
     static char *env[] = {"PATH=/bin", "MULTI=line1\nline2", NULL};
     static char *masked[] = {"/proc/kcore", NULL};
     static char *readonly[] = {"/proc/sys", "/proc/bus", NULL};
-    return (struct rt_container_spec){
-        .lowerdirs = lowers, .argv = argv, .env = env, .cwd = "/work dir", .uid = 1000, .gid = 2000,
-        .groups = groups, .n_groups = 2, .tty = true, .stdin_open = true, .stdin_once = true,
-        .mounts = request_mounts, .n_mounts = 3, .n_devices = 1, .log_path = "/var/log/pods/c.log",
-        .has_oom_score_adj = true, .oom_score_adj = -999, .capabilities = 0x00000000a80425fbULL,
-        .ambient_capabilities = 0x400, .no_new_privs = true, .apparmor_profile = "crisp-default",
-        .selinux_label = "system_u:system_r:container_t:s0:c1,c2", .readonly_rootfs = true,
-        .masked_paths = masked, .readonly_paths = readonly};
+    return (struct rt_container_spec){.lowerdirs = lowers,
+                                      .argv = argv,
+                                      .env = env,
+                                      .cwd = "/work dir",
+                                      .uid = 1000,
+                                      .gid = 2000,
+                                      .groups = groups,
+                                      .n_groups = 2,
+                                      .tty = true,
+                                      .stdin_open = true,
+                                      .stdin_once = true,
+                                      .mounts = request_mounts,
+                                      .n_mounts = 3,
+                                      .n_devices = 1,
+                                      .log_path = "/var/log/pods/c.log",
+                                      .has_oom_score_adj = true,
+                                      .oom_score_adj = -999,
+                                      .capabilities = 0x00000000a80425fbULL,
+                                      .ambient_capabilities = 0x400,
+                                      .no_new_privs = true,
+                                      .apparmor_profile = "crisp-default",
+                                      .selinux_label = "system_u:system_r:container_t:s0:c1,c2",
+                                      .readonly_rootfs = true,
+                                      .masked_paths = masked,
+                                      .readonly_paths = readonly};
 }
 
 static void check_process(const struct mon_spec *s)
@@ -129,8 +149,9 @@ static void check_mounts(const struct mon_spec *s)
     CHECK((m = mount_find(s, "/etc/resolv.conf")) && strcmp(m->source, "/run/pod/resolv.conf") == 0);
     CHECK((m = mount_find(s, "/sys/fs/cgroup")) && strcmp(m->source, "/sys/fs/cgroup/pod/c") == 0 &&
           (m->flags & MS_RDONLY) && strcmp(m->propagation, "private") == 0);
-    CHECK((m = mount_find(s, "/data")) && strcmp(m->source, "/host/data") == 0 && strcmp(m->type, "bind") == 0 &&
-          (m->flags & MS_RDONLY) && m->recursive_ro && m->idmap && strcmp(m->propagation, "rslave") == 0);
+    CHECK((m = mount_find(s, "/data")) && strcmp(m->source, "/host/data") == 0 &&
+          strcmp(m->type, "bind") == 0 && (m->flags & MS_RDONLY) && m->recursive_ro && m->idmap &&
+          strcmp(m->propagation, "rslave") == 0);
     CHECK((m = mount_find(s, "/shared")) && !(m->flags & MS_RDONLY) && !m->recursive_ro &&
           strcmp(m->propagation, "rshared") == 0);
     CHECK((m = mount_find(s, "/etc/hostname")) && strcmp(m->source, "/host/hostname") == 0);
@@ -141,7 +162,8 @@ static void check_devices(const struct mon_spec *s)
     CHECK(s->n_devices == 7);
     const struct mon_device *d = &s->devices[0];
     CHECK_STR(d->path, "/dev/fuse");
-    CHECK(d->type == 'c' && d->major == 10 && d->minor == 229 && d->mode == 0640 && d->uid == 0 && d->gid == 0);
+    CHECK(d->type == 'c' && d->major == 10 && d->minor == 229 && d->mode == 0640 && d->uid == 0 &&
+          d->gid == 0);
     d = &s->devices[6];
     CHECK_STR(d->path, "/dev/tty");
     CHECK(d->type == 'c' && d->major == 5 && d->minor == 0 && d->mode == 0666);
@@ -149,18 +171,30 @@ static void check_devices(const struct mon_spec *s)
 
 static void test_full(void)
 {
-    static char *procs[] = {"/sys/fs/cgroup/cpu/pod/c/cgroup.procs", "/sys/fs/cgroup/memory/pod/c/cgroup.procs",
-                            NULL};
+    static char *procs[] = {"/sys/fs/cgroup/cpu/pod/c/cgroup.procs",
+                            "/sys/fs/cgroup/memory/pod/c/cgroup.procs", NULL};
     struct rt_container_spec spec = full_spec();
-    struct rt_sandbox_info pod = {.net_mode = RT_NS_POD, .ipc_mode = RT_NS_POD, .dir = "/run/pod",
+    struct rt_sandbox_info pod = {.net_mode = RT_NS_POD,
+                                  .ipc_mode = RT_NS_POD,
+                                  .dir = "/run/pod",
                                   .userns = {.enabled = true, .uid = 100000, .gid = 200000, .size = 65536}};
-    struct rt_spec_context c = {
-        .spec = &spec, .pod = &pod, .id = ID, .rootfs = "/run/c/rootfs", .upper = "/rw/upper", .work = "/rw/work",
-        .exit_file = "/run/c/exit", .attach_socket = "/run/c/attach", .cgroup_procs = procs,
-        .oom_v1_control = "/sys/fs/cgroup/memory/pod/c/memory.oom_control",
-        .oom_v2_events = "/sys/fs/cgroup/pod/c/memory.events", .pid_ns = "/proc/42/ns/pid", .cgroups = &cgroup_v2,
-        .cgroup_path = "/pod/c", .devices = request_devices, .seccomp_path = "/run/c/seccomp.bpf",
-        .seccomp_flags = 3};
+    struct rt_spec_context c = {.spec = &spec,
+                                .pod = &pod,
+                                .id = ID,
+                                .rootfs = "/run/c/rootfs",
+                                .upper = "/rw/upper",
+                                .work = "/rw/work",
+                                .exit_file = "/run/c/exit",
+                                .attach_socket = "/run/c/attach",
+                                .cgroup_procs = procs,
+                                .oom_v1_control = "/sys/fs/cgroup/memory/pod/c/memory.oom_control",
+                                .oom_v2_events = "/sys/fs/cgroup/pod/c/memory.events",
+                                .pid_ns = "/proc/42/ns/pid",
+                                .cgroups = &cgroup_v2,
+                                .cgroup_path = "/pod/c",
+                                .devices = request_devices,
+                                .seccomp_path = "/run/c/seccomp.bpf",
+                                .seccomp_flags = 3};
     struct mon_spec s;
     if (write_and_load(&c, &s) < 0) {
         CHECK(!"full spec round trip");
@@ -180,12 +214,23 @@ static void test_minimal(void)
     static char *lowers[] = {"/layers/only", NULL};
     static char *argv[] = {"/pause", NULL};
     static char *none[] = {NULL};
-    struct rt_container_spec spec = {.lowerdirs = lowers, .argv = argv, .cwd = "/", .log_path = "",
-                                     .masked_paths = none};
+    struct rt_container_spec spec = {
+        .lowerdirs = lowers, .argv = argv, .cwd = "/", .log_path = "", .masked_paths = none};
     struct rt_sandbox_info pod = {.net_mode = RT_NS_NODE, .ipc_mode = RT_NS_NODE, .dir = "/run/pod"};
-    struct rt_spec_context c = {.spec = &spec, .pod = &pod, .id = ID, .rootfs = "/r", .upper = "/u", .work = "/w",
-                                .exit_file = "/e", .attach_socket = "", .cgroup_procs = none, .oom_v1_control = "",
-                                .oom_v2_events = "", .pid_ns = "new", .cgroups = &cgroup_v2, .cgroup_path = "/c"};
+    struct rt_spec_context c = {.spec = &spec,
+                                .pod = &pod,
+                                .id = ID,
+                                .rootfs = "/r",
+                                .upper = "/u",
+                                .work = "/w",
+                                .exit_file = "/e",
+                                .attach_socket = "",
+                                .cgroup_procs = none,
+                                .oom_v1_control = "",
+                                .oom_v2_events = "",
+                                .pid_ns = "new",
+                                .cgroups = &cgroup_v2,
+                                .cgroup_path = "/c"};
     struct mon_spec s;
     if (write_and_load(&c, &s) < 0) {
         CHECK(!"minimal spec round trip");

@@ -53,8 +53,8 @@ static void test_user_forms(char *const *layers)
 {
     check_user(layers, "", 0, 0, 0);
     check_user(layers, "app", 0, 1000, 1001);
-    check_user(layers, "1000", 0, 1000, 1001);       /* numeric, with a passwd entry: its group */
-    check_user(layers, "4242", 0, 4242, 0);          /* numeric, unknown: gid 0, as Docker */
+    check_user(layers, "1000", 0, 1000, 1001); /* numeric, with a passwd entry: its group */
+    check_user(layers, "4242", 0, 4242, 0);    /* numeric, unknown: gid 0, as Docker */
     check_user(layers, "1000:29", 0, 1000, 29);
     check_user(layers, "app:wheel", 0, 1000, 10);
     check_user(layers, "4242:4343", 0, 4242, 4343);
@@ -82,7 +82,7 @@ static void test_groups(char *const *layers)
      * without a newline read. */
     check_groups(layers, 1000, (const gid_t[]){10, 29, 44}, 3);
     check_groups(layers, 0, (const gid_t[]){10}, 1);
-    check_groups(layers, 4242, NULL, 0);             /* not in passwd: no memberships */
+    check_groups(layers, 4242, NULL, 0); /* not in passwd: no memberships */
 }
 
 int main(void)

@@ -265,9 +265,11 @@ static void test_ref_lengths(void)
 #define OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 
 static const char manifest_oci[] = "{\"schemaVersion\":2,\"mediaType\":\"" IMG_MT_OCI_MANIFEST "\","
-                                   "\"config\":" DESC(OCI_CONFIG, D1, 1469) ","
-                                   "\"layers\":[" DESC(LAYER_GZ, D2, 2000) ","
-                                   DESC("application/vnd.oci.image.layer.v1.tar+zstd", D3, 0) "]}";
+                                   "\"config\":" DESC(OCI_CONFIG, D1,
+                                                      1469) ","
+                                                            "\"layers\":[" DESC(LAYER_GZ, D2, 2000) "," DESC(
+                                                                "application/vnd.oci.image.layer.v1.tar+zstd",
+                                                                D3, 0) "]}";
 
 static void test_manifest_parse(void)
 {
@@ -289,9 +291,10 @@ static void test_manifest_parse(void)
 
     /* Docker schema 2, no top-level mediaType, no layers, duplicate key: the last wins. */
     const char *docker = "{\"schemaVersion\":2,"
-                         "\"config\":" DESC("application/vnd.docker.container.image.v1+json", D1, 7) ","
-                         "\"layers\":[],"
-                         "\"config\":" DESC(OCI_CONFIG, D3, 9) "}";
+                         "\"config\":" DESC("application/vnd.docker.container.image.v1+json", D1,
+                                            7) ","
+                                               "\"layers\":[],"
+                                               "\"config\":" DESC(OCI_CONFIG, D3, 9) "}";
     m = NULL;
     CHECK(img_manifest_parse(docker, strlen(docker), &m, NULL) == 0);
     if (m) {
@@ -347,8 +350,8 @@ static void test_manifest_errors(void)
     for (size_t i = 0; i < ARRAY_SIZE(bad_manifests); i++) {
         struct img_manifest *m = NULL;
         int status = 0;
-        _cleanup_free_ char *msg =
-            ERR_MSG(img_manifest_parse(bad_manifests[i].doc, strlen(bad_manifests[i].doc), &m, &_e), status);
+        _cleanup_free_ char *msg = ERR_MSG(
+            img_manifest_parse(bad_manifests[i].doc, strlen(bad_manifests[i].doc), &m, &_e), status);
         CHECK(msg != NULL && m == NULL && status == EINVAL);
         CHECK_CONTAINS(msg, bad_manifests[i].message);
         img_manifest_free(m);
@@ -419,11 +422,12 @@ static const char index_multi[] =
     "{\"mediaType\":\"" IMG_MT_OCI_INDEX "\",\"digest\":\"" D3 "\",\"size\":1,"
     "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
     "{\"mediaType\":\"" IMG_MT_OCI_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":1,"
-    "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}},"
-    ENTRY(D1, "linux", "amd64", ",\"variant\":\"v3\"") ","
-    ENTRY(D2, "linux", "arm64", "") ","
-    ENTRY(D3, "linux", "arm", ",\"variant\":\"v7\"") ","
-    ENTRY(D1, "windows", "amd64", "") "]}";
+    "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}," ENTRY(
+        D1, "linux", "amd64",
+        ",\"variant\":\"v3\"") "," ENTRY(D2, "linux", "arm64",
+                                         "") "," ENTRY(D3, "linux", "arm",
+                                                       ",\"variant\":\"v7\"") "," ENTRY(D1, "windows",
+                                                                                        "amd64", "") "]}";
 
 static int select_for(const char *doc, const char *os, const char *arch, const char *variant,
                       struct img_descriptor *d, char **ret_msg, int *ret_status)
@@ -466,9 +470,9 @@ static void test_index_select(void)
     CHECK_CONTAINS(msg, "no image for linux/s390x in the index");
     free(msg);
 
-    const char *arm_only = "{\"schemaVersion\":2,\"mediaType\":\"" IMG_MT_DOCKER_LIST "\",\"manifests\":["
-                           ENTRY(D2, "linux", "arm64", ",\"variant\":\"v8\"") ","
-                           ENTRY(D3, "linux", "arm", ",\"variant\":\"v7\"") "]}";
+    const char *arm_only = "{\"schemaVersion\":2,\"mediaType\":\"" IMG_MT_DOCKER_LIST
+                           "\",\"manifests\":[" ENTRY(D2, "linux", "arm64", ",\"variant\":\"v8\"") "," ENTRY(
+                               D3, "linux", "arm", ",\"variant\":\"v7\"") "]}";
     CHECK(select_for(arm_only, "linux", "amd64", "", &d, &msg, &status) < 0);
     CHECK(status == ENOENT);
     CHECK_STR(msg, "no image for linux/amd64 in the index; it has: linux/arm64/v8, linux/arm/v7");
@@ -544,7 +548,7 @@ static void test_platform_host(void)
 
 static enum img_doc_kind kind_of(const char *content_type, const char *body, int *ret_r, char **ret_msg)
 {
-    enum img_doc_kind kind = (enum img_doc_kind)-1;
+    enum img_doc_kind kind = (enum img_doc_kind) - 1;
     crisp_error_t *err = NULL;
     *ret_r = img_doc_kind(content_type, body, strlen(body), &kind, &err);
     *ret_msg = err ? strdup(err->msg) : NULL;
@@ -613,7 +617,7 @@ static void test_layer_compression(void)
         {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IMG_COMPRESSION_GZIP},
     };
     for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
-        enum img_compression c = (enum img_compression)-1;
+        enum img_compression c = (enum img_compression) - 1;
         CHECK(img_layer_compression(types[i].media_type, &c, NULL) == 0);
         CHECK(c == types[i].c);
     }
@@ -624,8 +628,8 @@ static void test_layer_compression(void)
     CHECK(status == EINVAL);
     CHECK_CONTAINS(msg,
                    "unsupported layer media type \"application/vnd.cncf.helm.chart.content.v1.tar+gzip\"");
-    _cleanup_free_ char *msg2 =
-        ERR_MSG(img_layer_compression("application/vnd.oci.image.layer.v1.tar+bzip2", &c, &_e), status);
+    _cleanup_free_ char *msg2 = ERR_MSG(
+        img_layer_compression("application/vnd.oci.image.layer.v1.tar+bzip2", &c, &_e), status);
     CHECK_CONTAINS(msg2, "tar+bzip2");
 }
 

@@ -55,13 +55,23 @@ static struct metrics_registry *small_registry(void)
     struct metrics_registry *r = NULL;
     struct metrics_family *req = NULL, *temp = NULL, *lat = NULL, *unused = NULL;
     crisp_error_t *err = NULL;
-    const struct metrics_family_spec req_spec = {"t_requests_total", "Requests.\nSecond \\ line", METRICS_COUNTER,
-                                                 (const char *const[]){"method", "code", NULL}, NULL, 0, 0};
+    const struct metrics_family_spec req_spec = {"t_requests_total",
+                                                 "Requests.\nSecond \\ line",
+                                                 METRICS_COUNTER,
+                                                 (const char *const[]){"method", "code", NULL},
+                                                 NULL,
+                                                 0,
+                                                 0};
     const struct metrics_family_spec temp_spec = {"t_temperature", "Temp.", METRICS_GAUGE, NULL, NULL, 0, 0};
-    const struct metrics_family_spec lat_spec = {"t_latency_seconds", "Latency.", METRICS_HISTOGRAM,
-                                                 (const char *const[]){"op", NULL}, (const double[]){0.25, 1}, 2, 0};
-    const struct metrics_family_spec unused_spec = {"t_unused_total", "Never used.", METRICS_COUNTER,
-                                                    (const char *const[]){"x", NULL}, NULL, 0, 0};
+    const struct metrics_family_spec lat_spec = {"t_latency_seconds",
+                                                 "Latency.",
+                                                 METRICS_HISTOGRAM,
+                                                 (const char *const[]){"op", NULL},
+                                                 (const double[]){0.25, 1},
+                                                 2,
+                                                 0};
+    const struct metrics_family_spec unused_spec = {
+        "t_unused_total", "Never used.", METRICS_COUNTER, (const char *const[]){"x", NULL}, NULL, 0, 0};
     const struct metrics_callback_spec items = {"t_items", "Items.", METRICS_GAUGE, "state",
                                                 (const char *const[]){"on", "off", NULL}};
     CHECK(metrics_registry_new(&r, &err) == 0);
@@ -111,9 +121,10 @@ static void test_values(void)
     struct metrics_registry *r = NULL;
     struct metrics_family *g = NULL, *l = NULL;
     crisp_error_t *err = NULL;
-    const struct metrics_family_spec gs = {"v_gauge", "", METRICS_GAUGE, (const char *const[]){"k", NULL}, NULL, 0, 0};
-    const struct metrics_family_spec ls = {"v_label", "", METRICS_COUNTER, (const char *const[]){"k", NULL}, NULL, 0,
-                                           0};
+    const struct metrics_family_spec gs = {
+        "v_gauge", "", METRICS_GAUGE, (const char *const[]){"k", NULL}, NULL, 0, 0};
+    const struct metrics_family_spec ls = {
+        "v_label", "", METRICS_COUNTER, (const char *const[]){"k", NULL}, NULL, 0, 0};
     CHECK(metrics_registry_new(&r, &err) == 0 && metrics_family_add(r, &gs, &g, &err) == 0 &&
           metrics_family_add(r, &ls, &l, &err) == 0);
     metrics_gauge_set(metrics_series_get(g, (const char *const[]){"a"}), 0.1);
@@ -125,10 +136,13 @@ static void test_values(void)
     char longv[400];
     memset(longv, 'x', sizeof(longv) - 1);
     longv[sizeof(longv) - 1] = '\0';
-    metrics_counter_add(metrics_series_get(l, (const char *const[]){"\xff\xfe" "ok\xc3\xa9"}), 1);
+    metrics_counter_add(metrics_series_get(l, (const char *const[]){"\xff\xfe"
+                                                                    "ok\xc3\xa9"}),
+                        1);
     metrics_counter_add(metrics_series_get(l, (const char *const[]){longv}), 1);
     /* Normalized values find the same series again. */
-    CHECK(metrics_series_get(l, (const char *const[]){longv}) == metrics_series_get(l, (const char *const[]){longv}));
+    CHECK(metrics_series_get(l, (const char *const[]){longv}) ==
+          metrics_series_get(l, (const char *const[]){longv}));
     _cleanup_free_ char *text = render(r);
     CHECK_CONTAINS(text, "v_gauge{k=\"a\"} 0.1\n");
     CHECK_CONTAINS(text, "v_gauge{k=\"b\"} 1e+21\n");
@@ -188,7 +202,9 @@ static void test_callbacks(void)
     CHECK_STR(failed, "");
     metrics_callback_set(r, f, collect_items, NULL);
     _cleanup_free_ char *text = render(r);
-    CHECK_STR(text, "# HELP c_value V.\n# TYPE c_value counter\nc_value{state=\"on\"} 2\nc_value{state=\"off\"} 0.5\n");
+    CHECK_STR(
+        text,
+        "# HELP c_value V.\n# TYPE c_value counter\nc_value{state=\"on\"} 2\nc_value{state=\"off\"} 0.5\n");
     metrics_registry_free(r);
 }
 
@@ -197,8 +213,8 @@ static void test_cap(void)
     struct metrics_registry *r = NULL;
     struct metrics_family *f = NULL;
     crisp_error_t *err = NULL;
-    const struct metrics_family_spec spec = {"cap_total", "", METRICS_COUNTER, (const char *const[]){"k", NULL}, NULL,
-                                             0, 3};
+    const struct metrics_family_spec spec = {
+        "cap_total", "", METRICS_COUNTER, (const char *const[]){"k", NULL}, NULL, 0, 3};
     CHECK(metrics_registry_new(&r, &err) == 0 && metrics_family_add(r, &spec, &f, &err) == 0);
     for (int i = 0; i < 10; i++) {
         char v[16];
@@ -210,8 +226,10 @@ static void test_cap(void)
     metrics_counter_add(metrics_series_get(f, (const char *const[]){METRICS_OVERFLOW_VALUE}), 1);
     CHECK(metrics_family_series_count(f) == 4);
     _cleanup_free_ char *text = render(r);
-    CHECK_STR(text, "# HELP cap_total \n# TYPE cap_total counter\n"
-                    "cap_total{k=\"0\"} 2\ncap_total{k=\"1\"} 1\ncap_total{k=\"2\"} 1\ncap_total{k=\"_overflow\"} 8\n");
+    CHECK_STR(
+        text,
+        "# HELP cap_total \n# TYPE cap_total counter\n"
+        "cap_total{k=\"0\"} 2\ncap_total{k=\"1\"} 1\ncap_total{k=\"2\"} 1\ncap_total{k=\"_overflow\"} 8\n");
     metrics_registry_free(r);
 }
 
@@ -221,16 +239,17 @@ static void test_cap_marker_first(void)
     struct metrics_registry *r = NULL;
     struct metrics_family *f = NULL;
     crisp_error_t *err = NULL;
-    const struct metrics_family_spec spec = {"capm_total", "", METRICS_COUNTER, (const char *const[]){"k", NULL},
-                                             NULL, 0, 2};
+    const struct metrics_family_spec spec = {
+        "capm_total", "", METRICS_COUNTER, (const char *const[]){"k", NULL}, NULL, 0, 2};
     CHECK(metrics_registry_new(&r, &err) == 0 && metrics_family_add(r, &spec, &f, &err) == 0);
     const char *const values[] = {METRICS_OVERFLOW_VALUE, "a", "b", "c"};
     for (size_t i = 0; i < ARRAY_SIZE(values); i++)
         metrics_counter_add(metrics_series_get(f, &values[i]), 1);
     CHECK(metrics_family_series_count(f) == 2);
     _cleanup_free_ char *text = render(r);
-    CHECK_STR(text,
-              "# HELP capm_total \n# TYPE capm_total counter\ncapm_total{k=\"_overflow\"} 3\ncapm_total{k=\"a\"} 1\n");
+    CHECK_STR(
+        text,
+        "# HELP capm_total \n# TYPE capm_total counter\ncapm_total{k=\"_overflow\"} 3\ncapm_total{k=\"a\"} 1\n");
     metrics_registry_free(r);
 }
 
@@ -264,7 +283,8 @@ static void test_threads(void)
     const struct metrics_family_spec gs = {"th_gauge", "", METRICS_GAUGE, NULL, NULL, 0, 0};
     const struct metrics_family_spec hs = {"th_seconds", "", METRICS_HISTOGRAM, k, (const double[]){1}, 1, 0};
     CHECK(metrics_registry_new(&r, &err) == 0 && metrics_family_add(r, &cs, &w.counter, &err) == 0 &&
-          metrics_family_add(r, &gs, &w.gauge, &err) == 0 && metrics_family_add(r, &hs, &w.histogram, &err) == 0);
+          metrics_family_add(r, &gs, &w.gauge, &err) == 0 &&
+          metrics_family_add(r, &hs, &w.histogram, &err) == 0);
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         CHECK(pthread_create(&t[i], NULL, worker_main, &w) == 0);
@@ -363,20 +383,24 @@ static void test_series(void)
     CHECK_CONTAINS(text, "grpc_server_handled_total{grpc_code=\"NotFound\",grpc_method=\"ImageStatus\","
                          "grpc_service=\"runtime.v1.ImageService\",grpc_type=\"unary\"} 1\n");
     CHECK_CONTAINS(text, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ImageStatus\"");
-    CHECK_CONTAINS(text, "grpc_server_handled_total{grpc_code=\"Canceled\",grpc_method=\"GetContainerEvents\","
-                         "grpc_service=\"runtime.v1.RuntimeService\",grpc_type=\"server_stream\"} 1\n");
+    CHECK_CONTAINS(text,
+                   "grpc_server_handled_total{grpc_code=\"Canceled\",grpc_method=\"GetContainerEvents\","
+                   "grpc_service=\"runtime.v1.RuntimeService\",grpc_type=\"server_stream\"} 1\n");
     CHECK_CONTAINS(text, "grpc_server_handled_total{grpc_code=\"Unimplemented\",grpc_method=\"unknown\","
                          "grpc_service=\"unknown\",grpc_type=\"unary\"} 1\n");
-    const char *b = "grpc_server_handling_seconds_bucket{grpc_method=\"ImageStatus\",grpc_service=\"runtime.v1."
-                    "ImageService\",grpc_type=\"unary\",le=";
+    const char *b =
+        "grpc_server_handling_seconds_bucket{grpc_method=\"ImageStatus\",grpc_service=\"runtime.v1."
+        "ImageService\",grpc_type=\"unary\",le=";
     char line[256];
-    const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"};
+    const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                               "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
     for (size_t i = 0; i < ARRAY_SIZE(les); i++) {
         snprintf(line, sizeof(line), "%s\"%s\"} %d\n", b, les[i], i < 3 ? 1 : 2);
         CHECK_CONTAINS(text, line);
     }
-    CHECK_CONTAINS(text, "grpc_server_handling_seconds_sum{grpc_method=\"ImageStatus\",grpc_service=\"runtime.v1."
-                         "ImageService\",grpc_type=\"unary\"} 0.031\n");
+    CHECK_CONTAINS(text,
+                   "grpc_server_handling_seconds_sum{grpc_method=\"ImageStatus\",grpc_service=\"runtime.v1."
+                   "ImageService\",grpc_type=\"unary\"} 0.031\n");
     CHECK_CONTAINS(text, "crisp_image_pulls_total{result=\"failure\"} 1\n"
                          "crisp_image_pulls_total{result=\"success\"} 1\n");
     CHECK_CONTAINS(text, "# TYPE crisp_image_pull_bytes_total counter\ncrisp_image_pull_bytes_total 1024\n");
@@ -457,7 +481,8 @@ static struct srv_metrics_server *server_start(struct metrics_registry *r, int t
 
 static void test_http_routes(int port)
 {
-    _cleanup_free_ char *ok = http_exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    _cleanup_free_ char *ok = http_exchange(
+        port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
     CHECK(ok && strncmp(ok, "HTTP/1.1 200 OK\r\n", 17) == 0);
     CHECK_CONTAINS(ok, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
     CHECK_CONTAINS(ok, "\r\nConnection: close\r\n");

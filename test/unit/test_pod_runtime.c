@@ -41,9 +41,11 @@ static void test_sysctl(void)
         {"net.ipv4.ip_forward", "1", false, false, NULL},
         {"net/ipv4/conf/eth0.100/forwarding", "1", false, false, NULL},
         {"net.ipv4.conf.eth0/100.forwarding", "1", false, true, NULL},
-        {"net.ipv4.ip_forward", "1", true, false, "sysctl net.ipv4.ip_forward is not allowed for a pod on the host network"},
+        {"net.ipv4.ip_forward", "1", true, false,
+         "sysctl net.ipv4.ip_forward is not allowed for a pod on the host network"},
         {"kernel.shmmax", "1", true, false, NULL},
-        {"kernel.shm_rmid_forced", "1", false, true, "sysctl kernel.shm_rmid_forced is not allowed for a pod in the host IPC"},
+        {"kernel.shm_rmid_forced", "1", false, true,
+         "sysctl kernel.shm_rmid_forced is not allowed for a pod in the host IPC"},
         {"kernel.msgmnb", "65536", false, false, NULL},
         {"kernel/msgmax", "8192", false, false, NULL},
         {"kernel.sem", "250 32000 32 128", false, false, NULL},
@@ -120,11 +122,15 @@ static void test_pod_files_content(const char *dir, const char *host)
     _cleanup_free_ char *hosts = read_text(dir, "hosts");
     _cleanup_free_ char *resolv = read_text(dir, "resolv.conf");
     CHECK_STR(hostname, "pod-a\n");
-    CHECK_STR(hosts, "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                     "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-                     "10.244.0.5\tpod-a\nfd00:10:244::5\tpod-a\n");
-    CHECK_STR(resolv, "nameserver 10.96.0.10\nnameserver fd00::10\nsearch default.svc.cluster.local svc.cluster.local\n"
-                      "options ndots:5 edns0\n");
+    CHECK_STR(
+        hosts,
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        "10.244.0.5\tpod-a\nfd00:10:244::5\tpod-a\n");
+    CHECK_STR(
+        resolv,
+        "nameserver 10.96.0.10\nnameserver fd00::10\nsearch default.svc.cluster.local svc.cluster.local\n"
+        "options ndots:5 edns0\n");
     char *none[] = {NULL};
     struct rt_pod_dns empty = {none, none, NULL};
     CHECK(pod_files(dir, "Pod-B.example", &empty, host, NULL) == NULL);
@@ -244,8 +250,8 @@ static bool is_pin(const char *dir, const char *ns)
     snprintf(host, sizeof(host), "/proc/self/ns/%s", ns);
     struct statfs sfs;
     struct stat a, b;
-    return statfs(pin, &sfs) == 0 && sfs.f_type == NSFS_MAGIC_VALUE && stat(pin, &a) == 0 && stat(host, &b) == 0 &&
-           a.st_ino != b.st_ino;
+    return statfs(pin, &sfs) == 0 && sfs.f_type == NSFS_MAGIC_VALUE && stat(pin, &a) == 0 &&
+           stat(host, &b) == 0 && a.st_ino != b.st_ino;
 }
 
 static char *file_text(const char *fmt, pid_t pid)
@@ -277,8 +283,15 @@ static char *command_output(const char *cmd)
 static pid_t create(const char *dir, bool pid, char *const *sysctls, char *const *cgroups, char **ret_msg)
 {
     struct rt_pod_ns_options o = {
-        .helper = pinns, .dir = dir, .net = true, .ipc = true, .uts = true, .pid = pid,
-        .hostname = "pod-a", .sysctls = sysctls, .cgroup_procs = cgroups,
+        .helper = pinns,
+        .dir = dir,
+        .net = true,
+        .ipc = true,
+        .uts = true,
+        .pid = pid,
+        .hostname = "pod-a",
+        .sysctls = sysctls,
+        .cgroup_procs = cgroups,
     };
     crisp_error_t *err = NULL;
     pid_t init_pid = -1;
@@ -302,8 +315,9 @@ static void check_pod(const char *dir, pid_t init)
     snprintf(nspid, sizeof(nspid), "NSpid:\t%d\t1\n", (int)init);
     CHECK_CONTAINS(status, nspid);
     _cleanup_free_ char *cmd = NULL;
-    CHECK(asprintf(&cmd, "nsenter --net=%s/net --uts=%s/uts --ipc=%s/ipc sh -c 'hostname; "
-                         "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/sys/kernel/shmmax'",
+    CHECK(asprintf(&cmd,
+                   "nsenter --net=%s/net --uts=%s/uts --ipc=%s/ipc sh -c 'hostname; "
+                   "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/sys/kernel/shmmax'",
                    dir, dir, dir) > 0);
     _cleanup_free_ char *out = command_output(cmd);
     CHECK_STR(out, "pod-a\n80\n12345\n");
@@ -357,7 +371,8 @@ static void test_pod_ns_pid_reuse_guard(char *dir)
     CHECK(waitpid(init, NULL, 0) == init);
 }
 
-static void check_create_fails(const char *dir, char *const *sysctls, char *const *cgroups, const char *expected)
+static void check_create_fails(const char *dir, char *const *sysctls, char *const *cgroups,
+                               const char *expected)
 {
     _cleanup_free_ char *msg = NULL;
     CHECK(create(dir, true, sysctls, cgroups, &msg) < 0);
@@ -373,11 +388,13 @@ static void test_pod_ns_errors(char *dir)
 {
     CHECK(mkdir(dir, 0700) == 0);
     char *bad_value[] = {"net.ipv4.ip_unprivileged_port_start=notanumber", NULL};
-    check_create_fails(dir, bad_value, NULL, "sysctl net.ipv4.ip_unprivileged_port_start=notanumber: Invalid argument");
+    check_create_fails(dir, bad_value, NULL,
+                       "sysctl net.ipv4.ip_unprivileged_port_start=notanumber: Invalid argument");
     char *host_sysctl[] = {"vm.swappiness=1", NULL};
     check_create_fails(dir, host_sysctl, NULL, "sysctl vm.swappiness=1: not a namespaced sysctl");
     char *bad_cgroup[] = {"/nonexistent/cgroup.procs", NULL};
-    check_create_fails(dir, NULL, bad_cgroup, "join cgroup /nonexistent/cgroup.procs: No such file or directory");
+    check_create_fails(dir, NULL, bad_cgroup,
+                       "join cgroup /nonexistent/cgroup.procs: No such file or directory");
     CHECK(rmdir(dir) == 0);
     struct rt_pod_ns_options o = {.helper = "/nonexistent/crisp-pinns", .dir = dir, .net = true};
     crisp_error_t *err = NULL;

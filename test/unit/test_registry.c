@@ -33,8 +33,10 @@ static void test_challenge_bearer(void)
     img_challenge_fini(&c);
 
     /* commas inside quotes, escapes, token values, loose spacing, case-insensitive names */
-    CHECK(parse("bearer REALM = \"https://a/t?x=1,2\" ,  Service=\"s,\\\"v\\\"\", scope=tok,error=\"insufficient_scope\"",
-                &c) == 0);
+    CHECK(
+        parse(
+            "bearer REALM = \"https://a/t?x=1,2\" ,  Service=\"s,\\\"v\\\"\", scope=tok,error=\"insufficient_scope\"",
+            &c) == 0);
     CHECK(c.scheme == IMG_CHALLENGE_BEARER);
     CHECK_STR(c.realm, "https://a/t?x=1,2");
     CHECK_STR(c.service, "s,\"v\"");
@@ -65,7 +67,8 @@ static void test_challenge_several(void)
     CHECK_STR(c.realm, "x");
     img_challenge_fini(&c);
 
-    CHECK(parse("Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", Basic realm=\"simple\"", &c) == 0);
+    CHECK(parse("Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", Basic realm=\"simple\"",
+                &c) == 0);
     CHECK(c.scheme == IMG_CHALLENGE_BASIC);
     CHECK_STR(c.realm, "simple");
     img_challenge_fini(&c);
@@ -125,7 +128,8 @@ static void test_base64(void)
     CHECK_STR(e3, "YWI=");
     CHECK_STR(e4, "");
 
-    _cleanup_free_ char *q = img_url_escape("repository:library/busybox:pull"), *q2 = img_url_escape("a b&c=d~_.-");
+    _cleanup_free_ char *q = img_url_escape("repository:library/busybox:pull"),
+                        *q2 = img_url_escape("a b&c=d~_.-");
     CHECK_STR(q, "repository%3Alibrary%2Fbusybox%3Apull");
     CHECK_STR(q2, "a%20b%26c%3Dd~_.-");
 }
@@ -162,7 +166,8 @@ static void test_credentials_auth(void)
     img_credentials_fini(&c);
 
     struct img_auth empty = {.username = "", .auth = ""};
-    CHECK(img_credentials_from_auth(&empty, &c, &err) == 0 && img_credentials_empty(&c) && c.identity[0] == 0);
+    CHECK(img_credentials_from_auth(&empty, &c, &err) == 0 && img_credentials_empty(&c) &&
+          c.identity[0] == 0);
     CHECK(img_credentials_from_auth(NULL, &c, &err) == 0 && img_credentials_empty(&c));
 
     struct img_auth nocolon = {.auth = "c2VjcmV0"}; /* "secret" */
@@ -239,8 +244,9 @@ static void test_token_response(void)
     char *token = NULL;
     long expires = 0;
     crisp_error_t *err = NULL;
-    CHECK(img_token_response_parse("{\"token\":\"abc\",\"expires_in\":300,\"issued_at\":\"2024-01-01T00:00:00Z\"}",
-                                   &token, &expires, &err) == 0);
+    CHECK(img_token_response_parse(
+              "{\"token\":\"abc\",\"expires_in\":300,\"issued_at\":\"2024-01-01T00:00:00Z\"}", &token,
+              &expires, &err) == 0);
     CHECK_STR(token, "abc");
     CHECK(expires == 300);
     free(token);
@@ -248,8 +254,8 @@ static void test_token_response(void)
     CHECK_STR(token, "xyz");
     CHECK(expires == 60);
     free(token);
-    CHECK(img_token_response_parse("{\"token\":\"\",\"access_token\":\"t2\",\"expires_in\":5}", &token, &expires,
-                                   &err) == 0);
+    CHECK(img_token_response_parse("{\"token\":\"\",\"access_token\":\"t2\",\"expires_in\":5}", &token,
+                                   &expires, &err) == 0);
     CHECK_STR(token, "t2");
     CHECK(expires == 60);
     free(token);
@@ -271,9 +277,11 @@ static void test_error_words(void)
     CHECK_STR(w2, "UNAUTHORIZED: a; DENIED: b c");
     _cleanup_free_ char *w3 = img_registry_error_words("{\"details\":\"incorrect username or password\"}");
     CHECK_STR(w3, "incorrect username or password");
-    _cleanup_free_ char *w4 = img_registry_error_words("{\"error\":\"invalid_grant\",\"error_description\":\"bad\"}");
+    _cleanup_free_ char *w4 = img_registry_error_words(
+        "{\"error\":\"invalid_grant\",\"error_description\":\"bad\"}");
     CHECK_STR(w4, "invalid_grant: bad");
-    _cleanup_free_ char *w5 = img_registry_error_words("{\"errors\":[{\"code\":\"DENIED\",\"detail\":\"nope\"}]}");
+    _cleanup_free_ char *w5 = img_registry_error_words(
+        "{\"errors\":[{\"code\":\"DENIED\",\"detail\":\"nope\"}]}");
     CHECK_STR(w5, "DENIED: nope");
     CHECK(img_registry_error_words("<html>502</html>") == NULL);
     CHECK(img_registry_error_words("{}") == NULL);

@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
+#include "helpers/lib/seccomp_load.h"
 #include "runtime/caps.h"
 #include "runtime/seccomp/seccomp.h"
-#include "helpers/lib/seccomp_load.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -185,17 +185,20 @@ static void test_localhost_enforced(void)
     CHECK(run_profile(deny_mkdir, 0, do_mkdir) == 38);
     CHECK(run_profile(deny_mkdir, 0, do_getpid) == 0);
     /* Unknown names are skipped; "name" is the older single form. */
-    CHECK(run_profile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"no_such_call\",\"mkdir\","
-                      "\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\"},{\"name\":\"getcwd\",\"action\":\"SCMP_ACT_ERRNO\","
-                      "\"errnoRet\":5}]}",
-                      0, do_mkdir) == EPERM);
+    CHECK(
+        run_profile(
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"no_such_call\",\"mkdir\","
+            "\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\"},{\"name\":\"getcwd\",\"action\":\"SCMP_ACT_ERRNO\","
+            "\"errnoRet\":5}]}",
+            0, do_mkdir) == EPERM);
     CHECK(run_profile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"name\":\"getcwd\","
                       "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":5}]}",
                       0, do_getcwd) == EIO);
     /* An errno default action: only what is listed works. */
-    CHECK(run_profile("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":13,\"syscalls\":[{\"names\":["
-                      "\"getpid\",\"exit_group\",\"exit\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
-                      0, do_getcwd) == EACCES);
+    CHECK(
+        run_profile("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":13,\"syscalls\":[{\"names\":["
+                    "\"getpid\",\"exit_group\",\"exit\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                    0, do_getcwd) == EACCES);
 }
 
 static void test_arg_conditions(void)
@@ -266,12 +269,13 @@ static void test_arches(void)
 {
     struct rt_seccomp_filter native, mapped, listed;
     CHECK(compile(deny_mkdir, 0, &native) == 0);
-    CHECK(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"archMap\":[{\"architecture\":\"SCMP_ARCH_AARCH64\","
-                  "\"subArchitectures\":[\"SCMP_ARCH_ARM\"]},{\"architecture\":\"SCMP_ARCH_X86_64\","
-                  "\"subArchitectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]},{\"architecture\":"
-                  "\"SCMP_ARCH_RISCV64\",\"subArchitectures\":null}],\"syscalls\":[{\"names\":[\"mkdirat\","
-                  "\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
-                  0, &mapped) == 0);
+    CHECK(
+        compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"archMap\":[{\"architecture\":\"SCMP_ARCH_AARCH64\","
+                "\"subArchitectures\":[\"SCMP_ARCH_ARM\"]},{\"architecture\":\"SCMP_ARCH_X86_64\","
+                "\"subArchitectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]},{\"architecture\":"
+                "\"SCMP_ARCH_RISCV64\",\"subArchitectures\":null}],\"syscalls\":[{\"names\":[\"mkdirat\","
+                "\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
+                0, &mapped) == 0);
     /* An architecture libseccomp doesn't know is left out, like an unknown syscall. */
     CHECK(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\","
                   "\"SCMP_ARCH_X86\",\"SCMP_ARCH_NOSUCH\"],\"syscalls\":[]}",
@@ -291,55 +295,69 @@ static void test_parse_errors(void)
     check_error("{\"defaultAction\":", "invalid JSON");
     check_error("[1]", "expected a JSON object");
     check_error("{\"syscalls\":[]}", "defaultAction: missing");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
-                "{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"write\"],\"action\":\"SCMP_ACT_ALLOW\"},"
-                "{\"names\":[\"open\"],\"action\":\"SCMP_ACT_LOG\"},{\"names\":[\"close\"],\"action\":\"SCMP_ACT_FOO\"}]}",
-                "syscalls[3].action: unknown action \"SCMP_ACT_FOO\"");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+        "{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"write\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+        "{\"names\":[\"open\"],\"action\":\"SCMP_ACT_LOG\"},{\"names\":[\"close\"],\"action\":\"SCMP_ACT_FOO\"}]}",
+        "syscalls[3].action: unknown action \"SCMP_ACT_FOO\"");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
                 "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_SORTA\"}]}]}",
                 "syscalls[0].args[0].op: unknown operator \"SCMP_CMP_SORTA\"");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
-                "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\"},{\"index\":1,\"op\":\"SCMP_CMP_EQ\"},"
-                "{\"index\":2,\"op\":\"SCMP_CMP_EQ\"},{\"index\":3,\"op\":\"SCMP_CMP_EQ\"},{\"index\":4,\"op\":"
-                "\"SCMP_CMP_EQ\"},{\"index\":5,\"op\":\"SCMP_CMP_EQ\"},{\"index\":5,\"op\":\"SCMP_CMP_NE\"}]}]}",
-                "syscalls[0].args: 7 conditions, at most 6");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
+        "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\"},{\"index\":1,\"op\":\"SCMP_CMP_EQ\"},"
+        "{\"index\":2,\"op\":\"SCMP_CMP_EQ\"},{\"index\":3,\"op\":\"SCMP_CMP_EQ\"},{\"index\":4,\"op\":"
+        "\"SCMP_CMP_EQ\"},{\"index\":5,\"op\":\"SCMP_CMP_EQ\"},{\"index\":5,\"op\":\"SCMP_CMP_NE\"}]}]}",
+        "syscalls[0].args: 7 conditions, at most 6");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
                 "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":6,\"op\":\"SCMP_CMP_EQ\"}]}]}",
                 "syscalls[0].args[0].index: 6 is not an integer in 0..5");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":\"read\",\"action\":\"SCMP_ACT_ERRNO\"}]}",
-                "syscalls[0].names: expected an array");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\",7],\"action\":\"SCMP_ACT_ERRNO\"}]}",
-                "syscalls[0].names[1]: expected a string");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
-                "\"errnoRet\":\"EPERM\"}]}",
-                "syscalls[0].errnoRet: expected a number");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
-                "\"errnoRet\":-1}]}",
-                "syscalls[0].errnoRet: -1 is not an integer in 0..4095");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\","
-                "\"errnoRet\":1}]}",
-                "syscalls[0].errnoRet: SCMP_ACT_ALLOW takes no errnoRet");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
-                "\"includes\":{\"caps\":[\"CAP_SYS_WIZARD\"]}}]}",
-                "syscalls[0].includes.caps[0]: unknown capability \"CAP_SYS_WIZARD\"");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
-                "syscalls[0].action: SCMP_ACT_NOTIFY is not supported");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/run/agent.sock\"}", "not supported");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":\"read\",\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "syscalls[0].names: expected an array");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\",7],\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "syscalls[0].names[1]: expected a string");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+        "\"errnoRet\":\"EPERM\"}]}",
+        "syscalls[0].errnoRet: expected a number");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+        "\"errnoRet\":-1}]}",
+        "syscalls[0].errnoRet: -1 is not an integer in 0..4095");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\","
+        "\"errnoRet\":1}]}",
+        "syscalls[0].errnoRet: SCMP_ACT_ALLOW takes no errnoRet");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+        "\"includes\":{\"caps\":[\"CAP_SYS_WIZARD\"]}}]}",
+        "syscalls[0].includes.caps[0]: unknown capability \"CAP_SYS_WIZARD\"");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
+        "syscalls[0].action: SCMP_ACT_NOTIFY is not supported");
+    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/run/agent.sock\"}",
+                "not supported");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}",
                 "flags[0]: unsupported flag \"SECCOMP_FILTER_FLAG_NEW_LISTENER\"");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"x86_64\"]}",
                 "architectures[0]: unknown architecture \"x86_64\"");
-    check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
-                "\"excludes\":{\"minKernel\":\"four\"}}]}",
-                "syscalls[0].excludes.minKernel: \"four\" is not a kernel version");
+    check_error(
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\","
+        "\"excludes\":{\"minKernel\":\"four\"}}]}",
+        "syscalls[0].excludes.minKernel: \"four\" is not a kernel version");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"action\":\"SCMP_ACT_ERRNO\"}]}",
                 "syscalls[0]: no names");
     check_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":{}}", "syscalls: expected an array");
-    check_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "nested");
+    check_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                "nested");
     /* A full 64-bit argument value is no error. */
-    CHECK(json_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
-                     "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":18446744073709551615,\"op\":\"SCMP_CMP_EQ\"}]}]}",
-                     NULL) == NULL);
+    CHECK(
+        json_error(
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":"
+            "\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":18446744073709551615,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+            NULL) == NULL);
 }
 
 static void test_file(void)
@@ -429,7 +447,8 @@ static void measure_default(void)
             return;
     }
     printf("RuntimeDefault compile: %.2f ms uncached (mean of %d), %.4f ms cached (mean of %d), %zu BPF "
-           "instructions\n", (t1 - t0) / UNCACHED, UNCACHED, (now_ms() - t1) / CACHED, CACHED,
+           "instructions\n",
+           (t1 - t0) / UNCACHED, UNCACHED, (now_ms() - t1) / CACHED, CACHED,
            f.len / sizeof(struct sock_filter));
     rt_seccomp_filter_fini(&f);
 }

@@ -107,7 +107,7 @@ static void test_run_as(void)
     user.value = 4242;
     expect_user(&sc, "app", 4242, 0);
     user.value = 0;
-    expect_user(&sc, "app", 0, 0);          /* an explicit root is honoured */
+    expect_user(&sc, "app", 0, 0); /* an explicit root is honoured */
     user.value = 4294967294LL;
     expect_user(&sc, "", 4294967294U, 0);
     sc.run_as_group = &grp;
@@ -302,9 +302,16 @@ static void expect_strv(char *const *got, const char *const *want, size_t n_want
         CHECK_STR(got[i], want[i]);
 }
 
-static const char *const default_masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                             "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+static const char *const default_masked[] = {"/proc/acpi",
+                                             "/proc/asound",
+                                             "/proc/kcore",
+                                             "/proc/keys",
+                                             "/proc/latency_stats",
+                                             "/proc/timer_list",
+                                             "/proc/timer_stats",
+                                             "/proc/sched_debug",
+                                             "/proc/scsi",
+                                             "/sys/firmware",
                                              "/sys/devices/virtual/powercap"};
 static const char *const default_readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                                "/proc/sysrq-trigger"};
@@ -390,7 +397,8 @@ static void test_namespaces(void)
     ns.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
     ns.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
     expect_ok(&sc, "", &s);
-    CHECK(s.has_namespaces && s.net_mode == RT_NS_NODE && s.pid_mode == RT_NS_CONTAINER && s.ipc_mode == RT_NS_POD);
+    CHECK(s.has_namespaces && s.net_mode == RT_NS_NODE && s.pid_mode == RT_NS_CONTAINER &&
+          s.ipc_mode == RT_NS_POD);
     ns.pid = RUNTIME__V1__NAMESPACE_MODE__TARGET;
     ns.target_id = "abc123";
     expect_ok(&sc, "", &s);
@@ -440,7 +448,8 @@ static void test_namespaces(void)
     expect_error(&sc, "", "unknown IPC namespace mode 4", true);
 }
 
-static void expect_pod_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod, const char *msg)
+static void expect_pod_check(const struct rt_container_spec *s, const struct rt_sandbox_info *pod,
+                             const char *msg)
 {
     crisp_error_t *err = NULL;
     int r = rt_container_security_check(s, pod, &err);
@@ -456,8 +465,8 @@ static void expect_pod_check(const struct rt_container_spec *s, const struct rt_
 /* A container's user namespace options are the pod's, or refused. */
 static void test_pod_check_userns(void)
 {
-    struct rt_sandbox_info pod = {.id = "0123456789abcdef0123", .net_mode = RT_NS_POD, .pid_mode = RT_NS_POD,
-                                  .ipc_mode = RT_NS_POD};
+    struct rt_sandbox_info pod = {
+        .id = "0123456789abcdef0123", .net_mode = RT_NS_POD, .pid_mode = RT_NS_POD, .ipc_mode = RT_NS_POD};
     struct rt_container_spec s;
     expect_ok(NULL, "", &s);
     expect_pod_check(&s, &pod, NULL);
@@ -486,7 +495,9 @@ static void test_pod_check_userns(void)
 /* A privileged container only in a privileged pod; namespace modes that fit the pod's. */
 static void test_pod_check(void)
 {
-    struct rt_sandbox_info pod = {.id = "0123456789abcdef0123", .net_mode = RT_NS_POD, .pid_mode = RT_NS_CONTAINER,
+    struct rt_sandbox_info pod = {.id = "0123456789abcdef0123",
+                                  .net_mode = RT_NS_POD,
+                                  .pid_mode = RT_NS_CONTAINER,
                                   .ipc_mode = RT_NS_POD};
     secctx_t sc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
     sc.privileged = true;

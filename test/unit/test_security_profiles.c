@@ -38,8 +38,10 @@ static void host_detect(void)
 static int apply(const secctx_t *sc, bool privileged, struct rt_container_spec *s, crisp_error_t **err)
 {
     /* Stale values show whether the converter really sets every field. */
-    *s = (struct rt_container_spec){.privileged = privileged, .seccomp_mode = (enum rt_seccomp_mode)99,
-                                    .seccomp_profile = "stale", .apparmor_profile = "stale",
+    *s = (struct rt_container_spec){.privileged = privileged,
+                                    .seccomp_mode = (enum rt_seccomp_mode)99,
+                                    .seccomp_profile = "stale",
+                                    .apparmor_profile = "stale",
                                     .selinux_label = "stale"};
     return srv_security_profiles_apply(&arena, sc, s, err);
 }
@@ -154,9 +156,11 @@ static void test_seccomp_legacy(void)
     expect_error(&sc, false, "seccomp profile \"audit.json\" is not an absolute path");
     sc.seccomp_profile_path = "localhost/";
     expect_error(&sc, false, "seccomp profile \"\" is not an absolute path");
-    const char *want = "unknown seccomp profile \"%s\": expected runtime/default, docker/default, unconfined or "
-                       "localhost/<path>";
-    static const char *const bad[] = {"RuntimeDefault", "Unconfined", "runtime/Default", "default", "/abs.json"};
+    const char *want =
+        "unknown seccomp profile \"%s\": expected runtime/default, docker/default, unconfined or "
+        "localhost/<path>";
+    static const char *const bad[] = {"RuntimeDefault", "Unconfined", "runtime/Default", "default",
+                                      "/abs.json"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char msg[256];
         snprintf(msg, sizeof(msg), want, bad[i]);
@@ -222,16 +226,18 @@ static void test_apparmor_refused(void)
     p.localhost_ref = "two words";
     expect_error(&sc, false, "AppArmor profile name \"two words\" is not valid");
     p.localhost_ref = "crisp-unit-no-such-profile";
-    expect_error(&sc, false, apparmor_on ? "AppArmor profile crisp-unit-no-such-profile is not loaded on this host"
-                                         : "AppArmor profile crisp-unit-no-such-profile was asked for, but AppArmor "
-                                           "is not enabled on this host");
+    expect_error(&sc, false,
+                 apparmor_on ? "AppArmor profile crisp-unit-no-such-profile is not loaded on this host"
+                             : "AppArmor profile crisp-unit-no-such-profile was asked for, but AppArmor "
+                               "is not enabled on this host");
     p.profile_type = (Runtime__V1__SecurityProfile__ProfileType)3;
     expect_error(&sc, false, "unknown AppArmor profile type 3");
     sc.apparmor = NULL;
     sc.apparmor_profile = "localhost/crisp-unit-no-such-profile";
-    expect_error(&sc, false, apparmor_on ? "AppArmor profile crisp-unit-no-such-profile is not loaded on this host"
-                                         : "AppArmor profile crisp-unit-no-such-profile was asked for, but AppArmor "
-                                           "is not enabled on this host");
+    expect_error(&sc, false,
+                 apparmor_on ? "AppArmor profile crisp-unit-no-such-profile is not loaded on this host"
+                             : "AppArmor profile crisp-unit-no-such-profile was asked for, but AppArmor "
+                               "is not enabled on this host");
     sc.apparmor_profile = "localhost/";
     expect_error(&sc, false, "AppArmor profile name \"\" is not valid");
     sc.apparmor_profile = "docker-default";
@@ -271,12 +277,13 @@ static void test_selinux(void)
 static void test_selinux_refused(void)
 {
     static const char *const bad[][4] = {
-        {"a:b", "", "", ""}, {"", "role r", "", ""}, {"", "", "type\n", ""}, {"", "", "", "s0 c1"},
-        {"", "", "", "s0\n"},
+        {"a:b", "", "", ""},   {"", "role r", "", ""}, {"", "", "type\n", ""},
+        {"", "", "", "s0 c1"}, {"", "", "", "s0\n"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         Runtime__V1__SELinuxOption o = RUNTIME__V1__SELINUX_OPTION__INIT;
-        o.user = (char *)bad[i][0], o.role = (char *)bad[i][1], o.type = (char *)bad[i][2], o.level = (char *)bad[i][3];
+        o.user = (char *)bad[i][0], o.role = (char *)bad[i][1], o.type = (char *)bad[i][2],
+        o.level = (char *)bad[i][3];
         secctx_t sc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
         sc.selinux_options = &o;
         expect_error(&sc, false, "SELinux options are not a valid label");

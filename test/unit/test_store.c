@@ -41,8 +41,8 @@ static void add_layer(struct img_store *s, const char *seed, char chain[IMG_DIGE
 static void add_image(struct img_store *s, const char *seed, char *tag, char *digest_name, char **chains)
 {
     char *tags[] = {tag, NULL}, *digests[] = {digest_name, NULL};
-    struct img_record rec = {.repo_tags = tags, .repo_digests = digests, .chain_ids = chains, .user = "1000",
-                             .size = 42};
+    struct img_record rec = {
+        .repo_tags = tags, .repo_digests = digests, .chain_ids = chains, .user = "1000", .size = 42};
     digest_of(seed, rec.id);
     digest_of("manifest", rec.manifest_digest);
     crisp_error_t *err = NULL;
@@ -76,25 +76,28 @@ static void test_lifecycle(void)
     CHECK(img_store_open(root, &s, &err) == 0);
     if (!s)
         return;
-    char l1[IMG_DIGEST_MAX], l2[IMG_DIGEST_MAX], l3[IMG_DIGEST_MAX], id_a[IMG_DIGEST_MAX], id_b[IMG_DIGEST_MAX];
+    char l1[IMG_DIGEST_MAX], l2[IMG_DIGEST_MAX], l3[IMG_DIGEST_MAX], id_a[IMG_DIGEST_MAX],
+        id_b[IMG_DIGEST_MAX];
     add_layer(s, "base", l1);
     add_layer(s, "app", l2);
     add_layer(s, "other", l3);
     char *chain_a[] = {l1, l2, NULL}, *chain_b[] = {l1, l3, NULL};
-    add_image(s, "image-a", "docker.io/library/busybox:latest", "docker.io/library/busybox@sha256:aaaa", chain_a);
+    add_image(s, "image-a", "docker.io/library/busybox:latest", "docker.io/library/busybox@sha256:aaaa",
+              chain_a);
     add_image(s, "image-b", "registry.k8s.io/pause:3.10", "registry.k8s.io/pause@sha256:bbbb", chain_b);
     digest_of("image-a", id_a);
     digest_of("image-b", id_b);
     CHECK(has(s, id_a));
-    CHECK(has(s, id_a + 7));   /* bare hex */
+    CHECK(has(s, id_a + 7)); /* bare hex */
     char prefix[16];
     snprintf(prefix, sizeof(prefix), "%.12s", id_a + 7);
-    CHECK(has(s, prefix));      /* short id */
-    CHECK(has(s, "busybox"));   /* normalised name */
+    CHECK(has(s, prefix));    /* short id */
+    CHECK(has(s, "busybox")); /* normalised name */
     CHECK(has(s, "docker.io/library/busybox@sha256:aaaa"));
     CHECK(!has(s, "busybox:1.0"));
     /* The tag moves to a newer image with it. */
-    add_image(s, "image-c", "docker.io/library/busybox:latest", "docker.io/library/busybox@sha256:cccc", chain_a);
+    add_image(s, "image-c", "docker.io/library/busybox:latest", "docker.io/library/busybox@sha256:cccc",
+              chain_a);
     struct img_record *r = NULL;
     CHECK(img_store_lookup(s, id_a, &r, &err) == 0);
     CHECK(r && r->repo_tags[0] == NULL && r->repo_digests[0] != NULL);

@@ -3,9 +3,9 @@
  * driven by test/e2e/streamclient.py. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
-#include "streaming/streaming.h"
 #include "streaming/http.h"
 #include "streaming/spdy/spdy.h"
+#include "streaming/streaming.h"
 #include "streaming/tokens.h"
 #include "streaming/ws/ws.h"
 #include "unit.h"
@@ -29,9 +29,10 @@
 
 static void test_http(void)
 {
-    const char *good = "GET /exec/abc?port=80,81&port=9%30 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
-                       "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: v3.channel.k8s.io, "
-                       "channel.k8s.io\r\n\r\nEXTRA";
+    const char *good =
+        "GET /exec/abc?port=80,81&port=9%30 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
+        "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: v3.channel.k8s.io, "
+        "channel.k8s.io\r\n\r\nEXTRA";
     CHECK(srv_http_head_length(good, 10, 8192) == 0);
     ssize_t n = srv_http_head_length(good, strlen(good), 8192);
     CHECK(n == (ssize_t)strlen(good) - 5);
@@ -50,9 +51,14 @@ static void test_http(void)
     CHECK_STR(tok[1], "90");
     srv_http_request_fini(&r);
 
-    const char *bad[] = {"GET /x HTTP/1.1\r\nHost x\r\n\r\n", "GET /x HTTP/2.0\r\n\r\n", "GET x HTTP/1.1\r\n\r\n",
-                         "GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "G(T /x HTTP/1.1\r\n\r\n", "\r\n\r\n",
-                         "GET /a b HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\nA: b\x01\r\n\r\n"};
+    const char *bad[] = {"GET /x HTTP/1.1\r\nHost x\r\n\r\n",
+                         "GET /x HTTP/2.0\r\n\r\n",
+                         "GET x HTTP/1.1\r\n\r\n",
+                         "GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+                         "G(T /x HTTP/1.1\r\n\r\n",
+                         "\r\n\r\n",
+                         "GET /a b HTTP/1.1\r\n\r\n",
+                         "GET /x HTTP/1.1\r\nA: b\x01\r\n\r\n"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         CHECK(srv_http_parse(bad[i], strlen(bad[i]), &r, &err) < 0 && err->status == EINVAL);
         crisp_error_freep(&err);
@@ -99,7 +105,7 @@ static void test_tokens(void)
     struct srv_streaming_request *r = srv_tokens_take(t, a, 2000);
     CHECK(r && r->kind == SRV_STREAMING_EXEC);
     srv_streaming_request_free(r);
-    CHECK(srv_tokens_take(t, a, 2000) == NULL); /* single use */
+    CHECK(srv_tokens_take(t, a, 2000) == NULL);                    /* single use */
     CHECK(srv_tokens_take(t, b, 1000 + SRV_TOKEN_TTL_MS) == NULL); /* expired */
     srv_tokens_free(t);
 }
@@ -133,7 +139,8 @@ static void test_spdy(void)
     CHECK(srv_spdy_frame_parse(srv_buf_head(&b), 10, 65536, &f, &err) == 0); /* incomplete */
     CHECK(srv_spdy_frame_parse(srv_buf_head(&b), srv_buf_size(&b), 65536, &f, &err) == 11);
     CHECK(!f.control && f.stream_id == 5 && f.len == 3 && memcmp(f.payload, "abc", 3) == 0);
-    CHECK(srv_spdy_frame_parse(srv_buf_head(&b), srv_buf_size(&b), 2, &f, &err) < 0 && err->status == EMSGSIZE);
+    CHECK(srv_spdy_frame_parse(srv_buf_head(&b), srv_buf_size(&b), 2, &f, &err) < 0 &&
+          err->status == EMSGSIZE);
     crisp_error_freep(&err);
     srv_buf_consume(&b, srv_buf_size(&b));
     uint8_t v2[8] = {0x80, 0x02, 0, 6, 0, 0, 0, 0};
@@ -173,7 +180,8 @@ static void test_ws(void)
     size_t left = srv_buf_size(&b);
     CHECK(srv_ws_frame_parse(p, 1, 1024, &f, &err) == 0);
     ssize_t n = srv_ws_frame_parse(p, left, 1024, &f, &err);
-    CHECK(n == 10 && !f.fin && f.opcode == SRV_WS_BINARY && f.len == 4 && memcmp(f.payload, "\x01hel", 4) == 0);
+    CHECK(n == 10 && !f.fin && f.opcode == SRV_WS_BINARY && f.len == 4 &&
+          memcmp(f.payload, "\x01hel", 4) == 0);
     p += n, left -= (size_t)n;
     n = srv_ws_frame_parse(p, left, 1024, &f, &err);
     CHECK(n == 7 && f.fin && f.opcode == SRV_WS_PING && f.payload[0] == 'p');
@@ -328,7 +336,8 @@ static int fake_dial(void *data, const struct srv_streaming_request *req, uint16
 {
     (void)data, (void)req;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         close(fd);
         return crisp_error_errno(err, "dial 127.0.0.1:%u", port);
@@ -429,21 +438,27 @@ static char *exec_url(struct srv_streaming *s, const char *cmd, bool in, bool tt
 static void e2e_exec(struct srv_streaming *s)
 {
     _cleanup_free_ char *u1 = exec_url(s, "cat; echo bye >&2", true, false);
-    _cleanup_free_ char *o1 = py(u1, "o,e,s = exec_spdy(URL, stdin=b'hello\\n')\nprint(repr(o), repr(e), exit_code(s), s)");
+    _cleanup_free_ char *o1 = py(
+        u1, "o,e,s = exec_spdy(URL, stdin=b'hello\\n')\nprint(repr(o), repr(e), exit_code(s), s)");
     CHECK_CONTAINS(o1, "b'hello\\n' b'bye\\n' 0 {'metadata': {}, 'status': 'Success'}");
 
     _cleanup_free_ char *u2 = exec_url(s, "echo out; exit 3", false, false);
-    _cleanup_free_ char *o2 = py(u2, "o,e,s = exec_spdy(URL)\nprint(repr(o), exit_code(s), s['reason'], s['message'])");
-    CHECK_CONTAINS(o2, "b'out\\n' 3 NonZeroExitCode command terminated with non-zero exit code: error executing "
-                       "command [/bin/sh -c echo out; exit 3], exit code 3");
+    _cleanup_free_ char *o2 = py(
+        u2, "o,e,s = exec_spdy(URL)\nprint(repr(o), exit_code(s), s['reason'], s['message'])");
+    CHECK_CONTAINS(o2,
+                   "b'out\\n' 3 NonZeroExitCode command terminated with non-zero exit code: error executing "
+                   "command [/bin/sh -c echo out; exit 3], exit code 3");
 
     _cleanup_free_ char *u3 = exec_url(s, "exit 2", false, false);
-    _cleanup_free_ char *o3 = py(u3, "o,e,s = exec_spdy(URL, protocols=['channel.k8s.io'])\nprint(s['status'], s['message'])");
+    _cleanup_free_ char *o3 = py(
+        u3, "o,e,s = exec_spdy(URL, protocols=['channel.k8s.io'])\nprint(s['status'], s['message'])");
     CHECK_CONTAINS(o3, "Failure command terminated with non-zero exit code");
 
     _cleanup_free_ char *u4 = exec_url(s, "FAILSTART", false, false);
     _cleanup_free_ char *o4 = py(u4, "o,e,s = exec_spdy(URL)\nprint(s['reason'], s['code'], s['message'])");
-    CHECK_CONTAINS(o4, "InternalError 500 Internal error occurred: error executing command in container: no such command");
+    CHECK_CONTAINS(
+        o4,
+        "InternalError 500 Internal error occurred: error executing command in container: no such command");
 
     _cleanup_free_ char *u5 = exec_url(s, "head -c 3000000 /dev/zero", false, false);
     _cleanup_free_ char *o5 = py(u5, "o,e,s = exec_spdy(URL)\nprint(len(o), o.count(0), exit_code(s))");
@@ -451,13 +466,15 @@ static void e2e_exec(struct srv_streaming *s)
 
     /* PINGs are answered, even before the streams are all there. */
     _cleanup_free_ char *u5a = exec_url(s, "true", false, false);
-    _cleanup_free_ char *o5a = py(u5a, "c = SpdyClient(URL, ['v4.channel.k8s.io'])\nc.ping(7)\n"
-                                       "print('pong', c.wait(lambda: c.pings == 1, 5), c.protocol)\nc.close()");
+    _cleanup_free_ char *o5a = py(u5a,
+                                  "c = SpdyClient(URL, ['v4.channel.k8s.io'])\nc.ping(7)\n"
+                                  "print('pong', c.wait(lambda: c.pings == 1, 5), c.protocol)\nc.close()");
     CHECK_CONTAINS(o5a, "pong True v4.channel.k8s.io");
 
     /* A client that keeps SPDY windows is held to them. */
     _cleanup_free_ char *u5b = exec_url(s, "head -c 1000000 /dev/zero; echo done >&2", false, false);
-    _cleanup_free_ char *o5b = py(u5b, "o,e,s = exec_spdy(URL, flow_control=True)\nprint(len(o), e, exit_code(s))");
+    _cleanup_free_ char *o5b = py(
+        u5b, "o,e,s = exec_spdy(URL, flow_control=True)\nprint(len(o), e, exit_code(s))");
     CHECK_CONTAINS(o5b, "1000000 b'done\\n' 0");
 
     _cleanup_free_ char *u6 = exec_url(s, "sleep 0.5; stty size; read x; echo got $x", true, true);
@@ -470,7 +487,8 @@ static void e2e_exec(struct srv_streaming *s)
 
     /* Input larger than every buffer on the way, echoed back while it is still being sent. */
     _cleanup_free_ char *u7 = exec_url(s, "cat", true, false);
-    _cleanup_free_ char *o7 = py(u7, "d = bytes(range(256)) * 8192\no,e,s = exec_spdy(URL, stdin=d)\nprint(o == d, exit_code(s))");
+    _cleanup_free_ char *o7 = py(
+        u7, "d = bytes(range(256)) * 8192\no,e,s = exec_spdy(URL, stdin=d)\nprint(o == d, exit_code(s))");
     CHECK_CONTAINS(o7, "True 0");
 }
 
@@ -481,7 +499,8 @@ static void e2e_websocket(struct srv_streaming *s)
     CHECK_CONTAINS(o1, "b'hi\\n' b'err\\n' 4");
 
     _cleanup_free_ char *u2 = exec_url(s, "echo base", false, false);
-    _cleanup_free_ char *o2 = py(u2, "o,e,s = exec_ws(URL, protocol='v4.base64.channel.k8s.io')\nprint(repr(o), exit_code(s))");
+    _cleanup_free_ char *o2 = py(
+        u2, "o,e,s = exec_ws(URL, protocol='v4.base64.channel.k8s.io')\nprint(repr(o), exit_code(s))");
     CHECK_CONTAINS(o2, "b'base\\n' 0");
 
     _cleanup_free_ char *u3 = exec_url(s, "cat", true, false);
@@ -540,7 +559,9 @@ static void e2e_portforward(struct srv_streaming *s, int echo_port)
     CHECK_CONTAINS(o3, "error forwarding port 1 to pod pod1: dial 127.0.0.1:1: Connection refused");
 
     _cleanup_free_ char *u4 = pf_url(s, echo_port); /* only the request's port may be forwarded */
-    _cleanup_free_ char *o4 = py(u4, "try:\n    print(portforward_spdy(URL, 2, b'x', timeout=3))\nexcept Exception as e:\n    print('refused', e)");
+    _cleanup_free_ char *o4 = py(
+        u4,
+        "try:\n    print(portforward_spdy(URL, 2, b'x', timeout=3))\nexcept Exception as e:\n    print('refused', e)");
     CHECK_CONTAINS(o4, "(b'', '')");
 
     _cleanup_free_ char *u5 = pf_url(s, echo_port);
@@ -552,21 +573,24 @@ static void e2e_portforward(struct srv_streaming *s, int echo_port)
 static void e2e_http_errors(struct srv_streaming *s)
 {
     _cleanup_free_ char *u = exec_url(s, "true", false, false);
-    _cleanup_free_ char *o = py(u, "o,e,s = exec_spdy(URL)\nprint(exit_code(s))\n"
-                                   "print(http_request(URL)[0])\n" /* reused */
-                                   "print(http_request(URL.rsplit('/', 2)[0] + '/nope/x')[0])\n"
-                                   "print(http_request(URL, raw=b'GET /x HTTP/1.1\\r\\nbad\\r\\n\\r\\n')[0])\n"
-                                   "print(http_request(URL, raw=b'GET /' + b'a' * 9000 + b' HTTP/1.1\\r\\n\\r\\n')[0])");
+    _cleanup_free_ char *o = py(
+        u, "o,e,s = exec_spdy(URL)\nprint(exit_code(s))\n"
+           "print(http_request(URL)[0])\n" /* reused */
+           "print(http_request(URL.rsplit('/', 2)[0] + '/nope/x')[0])\n"
+           "print(http_request(URL, raw=b'GET /x HTTP/1.1\\r\\nbad\\r\\n\\r\\n')[0])\n"
+           "print(http_request(URL, raw=b'GET /' + b'a' * 9000 + b' HTTP/1.1\\r\\n\\r\\n')[0])");
     CHECK_CONTAINS(o, "0\n404\n404\n400\n431\n");
     _cleanup_free_ char *u2 = exec_url(s, "true", false, false);
     _cleanup_free_ char *o2 = py(u2, "print(http_request(URL, method='PUT')[0])");
     CHECK_CONTAINS(o2, "405");
     _cleanup_free_ char *u3 = exec_url(s, "true", false, false);
-    _cleanup_free_ char *o3 = py(u3, "print(http_request(URL.replace('/exec/', '/attach/'))[0])"); /* wrong kind */
+    _cleanup_free_ char *o3 = py(
+        u3, "print(http_request(URL.replace('/exec/', '/attach/'))[0])"); /* wrong kind */
     CHECK_CONTAINS(o3, "404");
     _cleanup_free_ char *u4 = exec_url(s, "true", false, false);
-    _cleanup_free_ char *o4 = py(u4, "print(http_request(URL, method='POST', headers={'Connection': 'Upgrade', "
-                                     "'Upgrade': 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v9.nope'})[0])");
+    _cleanup_free_ char *o4 = py(u4,
+                                 "print(http_request(URL, method='POST', headers={'Connection': 'Upgrade', "
+                                 "'Upgrade': 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v9.nope'})[0])");
     CHECK_CONTAINS(o4, "403");
     _cleanup_free_ char *u5 = exec_url(s, "true", false, false);
     _cleanup_free_ char *o5 = py(u5, "print(http_request(URL)[0])"); /* no upgrade */
@@ -578,7 +602,8 @@ static void e2e_vanish(struct srv_streaming *s)
 {
     _cleanup_free_ char *u = exec_url(s, "sleep 100", false, false);
     int before = fake_releases;
-    _cleanup_free_ char *o = py(u, "try:\n    exec_spdy(URL, timeout=1)\nexcept StreamError as e:\n    print('gone', e)");
+    _cleanup_free_ char *o = py(
+        u, "try:\n    exec_spdy(URL, timeout=1)\nexcept StreamError as e:\n    print('gone', e)");
     CHECK_CONTAINS(o, "gone timed out");
     for (int i = 0; i < 100 && fake_releases == before; i++)
         usleep(20000);
@@ -590,8 +615,8 @@ static void e2e_cap(struct srv_streaming *s, int port)
 {
     (void)s;
     int fds[129];
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 129; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0);
@@ -611,8 +636,9 @@ static void e2e_stop(struct srv_streaming *s)
 {
     _cleanup_free_ char *u = exec_url(s, "sleep 100", false, false);
     _cleanup_free_ char *cmd = NULL;
-    CHECK(asprintf(&cmd, "/usr/bin/python3 -c 'import sys; sys.path.insert(0, \"%s\"); from streamclient import *; "
-                         "exec_spdy(\"%s\")' >/dev/null 2>&1 &",
+    CHECK(asprintf(&cmd,
+                   "/usr/bin/python3 -c 'import sys; sys.path.insert(0, \"%s\"); from streamclient import *; "
+                   "exec_spdy(\"%s\")' >/dev/null 2>&1 &",
                    client_dir, u) > 0);
     CHECK(system(cmd) == 0);
     for (int i = 0; i < 100 && fake_starts == fake_releases; i++)
@@ -664,8 +690,10 @@ static void test_tls(void)
         return;
     _cleanup_free_ char *cmd = NULL, *cert = NULL, *key = NULL;
     CHECK(asprintf(&cert, "%s/cert.pem", dir) > 0 && asprintf(&key, "%s/key.pem", dir) > 0);
-    CHECK(asprintf(&cmd, "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout %s -out %s "
-                         ">/dev/null 2>&1", key, cert) > 0);
+    CHECK(asprintf(&cmd,
+                   "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout %s -out %s "
+                   ">/dev/null 2>&1",
+                   key, cert) > 0);
     CHECK(system(cmd) == 0);
     struct srv_streaming_config cfg = {.address = "127.0.0.1", .tls_cert = cert, .tls_key = key};
     struct srv_streaming *s = NULL;
@@ -674,7 +702,8 @@ static void test_tls(void)
     if (s) {
         _cleanup_free_ char *u1 = exec_url(s, "cat", true, false);
         CHECK(strncmp(u1, "https://127.0.0.1:", 18) == 0);
-        _cleanup_free_ char *o1 = py(u1, "d = b'z' * 300000\no,e,s = exec_spdy(URL, stdin=d)\nprint(o == d, exit_code(s))");
+        _cleanup_free_ char *o1 = py(
+            u1, "d = b'z' * 300000\no,e,s = exec_spdy(URL, stdin=d)\nprint(o == d, exit_code(s))");
         CHECK_CONTAINS(o1, "True 0");
         _cleanup_free_ char *u2 = exec_url(s, "echo tls", false, false);
         _cleanup_free_ char *o2 = py(u2, "o,e,s = exec_ws(URL)\nprint(repr(o), exit_code(s))");

@@ -603,7 +603,10 @@ static void raw_header(char *h, const char *name, size_t size, char type)
     snprintf(h + 124, 12, "%011zo", size);
     snprintf(h + 136, 12, "%011o", 1600000000);
     h[156] = type;
-    memcpy(h + 257, "ustar\0" "00", 8);
+    memcpy(h + 257,
+           "ustar\0"
+           "00",
+           8);
     memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (int i = 0; i < 512; i++)
