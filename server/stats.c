@@ -1,13 +1,16 @@
 #include "server/stats.h"
 
+#include "common/cleanup.h"
 #include "common/clock.h"
-#include "server/convert/kv.h"
-#include "server/pb_values.h"
 #include "runtime/stats_cgroup.h"
 #include "runtime/stats_netdev.h"
+#include "server/convert/kv.h"
+#include "server/pb_values.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* The messages of one response share its arena; a NULL from an allocation sets oom, so that the
  * figures that are merely unavailable (NULL too) can be told from a failure. */
@@ -41,6 +44,59 @@ static Runtime__V1__UInt64Value *u64(struct build *b, uint64_t v)
     return m;
 }
 
+/* An id's kept cgroup files. */
+struct srv_stats_files_entry {
+    char *id;
+    char *path;
+    struct rt_stats_cgroup_files *files;
+    unsigned refs;   /* the table's while kept, and each reader's */
+    int64_t used_ms; /* monotonic, at the last call that took it */
+};
+
+#define FILES_CAPACITY_MAX 4096
+/* A full table lets go of a handle no call took for this long (kubelet asks every 10 to 15 s): most
+ * likely one whose container went without a forget, as when a call raced its removal. */
+#define FILES_IDLE_MS (120 * 1000)
+
+static void files_entry_free(struct srv_stats_files_entry *e)
+{
+    if (!e)
+        return;
+    rt_stats_cgroup_files_free(e->files);
+    free(e->path);
+    free(e->id);
+    free(e);
+}
+
+/* Handles take at most a quarter of the fd limit, whatever it is: crispd's unit raises it to 2^20,
+ * a shell often leaves 1024, and calls must not fail for want of fds. */
+static size_t files_capacity(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 / RT_STATS_CGROUP_FILES_FDS_MAX >= FILES_CAPACITY_MAX)
+        return FILES_CAPACITY_MAX;
+    return rl.rlim_cur / 4 / RT_STATS_CGROUP_FILES_FDS_MAX;
+}
+
+static void files_init(struct srv_stats_files *t)
+{
+    *t = (struct srv_stats_files){.capacity = files_capacity()};
+    pthread_mutex_init(&t->lock, NULL);
+}
+
+/* No call may be running. */
+static void files_fini(struct srv_stats_files *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        files_entry_free(t->entries[i]);
+    free(t->entries);
+    t->entries = NULL;
+    t->n = t->alloc = 0;
+    pthread_mutex_destroy(&t->lock);
+}
+
 int srv_stats_init(struct srv_stats *s, const struct rt_cgroup_root *cgroups, const char *layers_mountpoint,
                    crisp_error_t **err)
 {
@@ -51,19 +107,179 @@ int srv_stats_init(struct srv_stats *s, const struct rt_cgroup_root *cgroups, co
         rt_stats_cpu_rate_fini(&s->rates);
         return -1;
     }
+    files_init(&s->files);
     return 0;
 }
 
 void srv_stats_fini(struct srv_stats *s)
 {
+    files_fini(&s->files);
     rt_stats_fs_cache_fini(&s->layers);
     rt_stats_cpu_rate_fini(&s->rates);
+}
+
+/* Index of id, or where it would go; *ret_found says which. The caller holds the lock. */
+static size_t files_find(const struct srv_stats_files *t, const char *id, bool *ret_found)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->entries[mid]->id, id);
+        if (c == 0) {
+            *ret_found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *ret_found = false;
+    return lo;
+}
+
+/* Takes the entry at i out of the table and drops the table's reference: the entry to free when
+ * that was the last one, else NULL. The caller holds the lock, and frees after letting it go. */
+static struct srv_stats_files_entry *files_remove_at(struct srv_stats_files *t, size_t i)
+{
+    struct srv_stats_files_entry *e = t->entries[i];
+    memmove(&t->entries[i], &t->entries[i + 1], (t->n - i - 1) * sizeof(t->entries[0]));
+    t->n--;
+    return --e->refs == 0 ? e : NULL;
+}
+
+static void files_release(struct srv_stats_files *t, struct srv_stats_files_entry *e)
+{
+    pthread_mutex_lock(&t->lock);
+    bool last = --e->refs == 0;
+    pthread_mutex_unlock(&t->lock);
+    if (last)
+        files_entry_free(e);
+}
+
+/* Forgets id's handle, if it is e (or any, for e NULL). */
+static void files_drop(struct srv_stats_files *t, const char *id, const struct srv_stats_files_entry *e)
+{
+    struct srv_stats_files_entry *gone = NULL;
+    pthread_mutex_lock(&t->lock);
+    bool found;
+    size_t i = files_find(t, id, &found);
+    if (found && (!e || t->entries[i] == e))
+        gone = files_remove_at(t, i);
+    pthread_mutex_unlock(&t->lock);
+    files_entry_free(gone);
+}
+
+/* Id's kept entry, with a reference for the caller, when it serves path and want. */
+static struct srv_stats_files_entry *files_lookup(struct srv_stats_files *t, const char *id, const char *path,
+                                                  unsigned want, unsigned *ret_had_want)
+{
+    struct srv_stats_files_entry *e = NULL;
+    *ret_had_want = 0;
+    pthread_mutex_lock(&t->lock);
+    bool found;
+    size_t i = files_find(t, id, &found);
+    if (found && strcmp(t->entries[i]->path, path) == 0) {
+        unsigned had = rt_stats_cgroup_files_want(t->entries[i]->files);
+        if ((had & want) == want) {
+            e = t->entries[i];
+            e->refs++;
+            e->used_ms = clock_monotonic_ms();
+        }
+        *ret_had_want = had;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return e;
+}
+
+/* Makes room in a full table by letting go of its least recently used entry, if it has been idle
+ * long enough: the entry to free, else NULL. The caller holds the lock. */
+static struct srv_stats_files_entry *files_evict_idle(struct srv_stats_files *t, bool *ret_room)
+{
+    *ret_room = t->n < t->capacity;
+    if (*ret_room || t->n == 0)
+        return NULL;
+    size_t oldest = 0;
+    for (size_t i = 1; i < t->n; i++)
+        if (t->entries[i]->used_ms < t->entries[oldest]->used_ms)
+            oldest = i;
+    if (clock_monotonic_ms() - t->entries[oldest]->used_ms < FILES_IDLE_MS)
+        return NULL;
+    *ret_room = true;
+    return files_remove_at(t, oldest);
+}
+
+/* Puts e in the table in place of any entry id has, when there is room. */
+static void files_keep(struct srv_stats_files *t, struct srv_stats_files_entry *e)
+{
+    struct srv_stats_files_entry *gone = NULL;
+    pthread_mutex_lock(&t->lock);
+    bool found, room = true;
+    size_t i = files_find(t, e->id, &found);
+    if (found)
+        gone = files_remove_at(t, i);
+    else
+        gone = files_evict_idle(t, &room);
+    if (room && t->n == t->alloc) {
+        size_t alloc = t->alloc ? t->alloc * 2 : 64;
+        struct srv_stats_files_entry **entries = reallocarray(t->entries, alloc, sizeof(*entries));
+        room = entries != NULL;
+        if (entries) {
+            t->entries = entries;
+            t->alloc = alloc;
+        }
+    }
+    if (room) {
+        i = files_find(t, e->id, &found);
+        memmove(&t->entries[i + 1], &t->entries[i], (t->n - i) * sizeof(t->entries[0]));
+        t->entries[i] = e;
+        t->n++;
+        e->refs++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    files_entry_free(gone);
+}
+
+/* Opens path's files for want, in an entry the caller holds a reference to; kept for id (NULL:
+ * not kept) when the table has room and the handle is whole. had_want: what id's kept handle
+ * had, so that metrics and stats calls end up sharing one that serves both. */
+static struct srv_stats_files_entry *files_open(struct srv_stats *s, const char *id, const char *path,
+                                                unsigned want, unsigned had_want)
+{
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *files = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    if (rt_stats_cgroup_files_open(s->cgroups, path, want | had_want, &files, &err) < 0) {
+        if (id && err->status == ENOENT)
+            files_drop(&s->files, id, NULL);
+        return NULL;
+    }
+    struct srv_stats_files_entry *e = calloc(1, sizeof(*e));
+    if (!e || !(e->path = strdup(path)) || (id && !(e->id = strdup(id)))) {
+        files_entry_free(e);
+        return NULL;
+    }
+    e->files = TAKE_PTR(files);
+    e->refs = 1;
+    e->used_ms = clock_monotonic_ms();
+    if (id && !rt_stats_cgroup_files_partial(e->files))
+        files_keep(&s->files, e);
+    return e;
+}
+
+size_t srv_stats_cgroup_files_count(struct srv_stats *s)
+{
+    pthread_mutex_lock(&s->files.lock);
+    size_t n = s->files.n;
+    pthread_mutex_unlock(&s->files.lock);
+    return n;
 }
 
 void srv_stats_forget(struct srv_stats *s, const char *id)
 {
     rt_stats_fs_cache_remove(&s->layers, id);
     rt_stats_cpu_rate_remove(&s->rates, id);
+    if (id)
+        files_drop(&s->files, id, NULL);
 }
 
 void srv_stats_forget_pod(struct srv_stats *s, struct rt_runtime *rt, const char *pod_id)
@@ -157,8 +373,8 @@ static Runtime__V1__SwapUsage *swap_of(struct build *b, const struct rt_stats_cg
     m->timestamp = st->timestamp_ns;
     m->swap_usage_bytes = u64(b, mem->swap_bytes);
     if (mem->swap_limited)
-        m->swap_available_bytes =
-            u64(b, mem->swap_limit_bytes > mem->swap_bytes ? mem->swap_limit_bytes - mem->swap_bytes : 0);
+        m->swap_available_bytes = u64(
+            b, mem->swap_limit_bytes > mem->swap_bytes ? mem->swap_limit_bytes - mem->swap_bytes : 0);
     return m;
 }
 
@@ -183,7 +399,8 @@ bool srv_stats_layer_usage(struct srv_stats *s, const char *container_id, struct
 
 /* The first call for a container registers its layer with the cache, whose thread measures it;
  * until then kubelet sees no writable-layer figure, as it does for a container just created. */
-static Runtime__V1__FilesystemUsage *layer_of(struct srv_stats *s, struct build *b, const struct rt_container_info *c)
+static Runtime__V1__FilesystemUsage *layer_of(struct srv_stats *s, struct build *b,
+                                              const struct rt_container_info *c)
 {
     struct rt_stats_fs_usage u;
     int64_t age_ms;
@@ -206,7 +423,8 @@ static Runtime__V1__FilesystemUsage *layer_of(struct srv_stats *s, struct build 
     return m;
 }
 
-static Runtime__V1__ContainerAttributes *container_attributes(struct build *b, const struct rt_container_info *c)
+static Runtime__V1__ContainerAttributes *container_attributes(struct build *b,
+                                                              const struct rt_container_info *c)
 {
     Runtime__V1__ContainerAttributes *m = msg_new(b, sizeof(*m));
     Runtime__V1__ContainerMetadata *md = msg_new(b, sizeof(*md));
@@ -220,7 +438,8 @@ static Runtime__V1__ContainerAttributes *container_attributes(struct build *b, c
     m->metadata = md;
     m->labels = (void *)srv_entries_of(b->a, &runtime__v1__container_attributes__labels_entry__descriptor,
                                        c->labels, c->n_labels);
-    m->annotations = (void *)srv_entries_of(b->a, &runtime__v1__container_attributes__annotations_entry__descriptor,
+    m->annotations = (void *)srv_entries_of(b->a,
+                                            &runtime__v1__container_attributes__annotations_entry__descriptor,
                                             c->annotations, c->n_annotations);
     if ((c->n_labels && !m->labels) || (c->n_annotations && !m->annotations))
         b->oom = true;
@@ -229,9 +448,31 @@ static Runtime__V1__ContainerAttributes *container_attributes(struct build *b, c
     return m;
 }
 
-bool srv_stats_cgroup_read(struct srv_stats *s, const char *path, unsigned want, struct rt_stats_cgroup *ret)
+/* A kept handle that reads ENOENT goes; it may also be older than a cgroup made again at the same
+ * path, or than a v2 file hidden since, so a new handle has the last word. */
+bool srv_stats_cgroup_read(struct srv_stats *s, const char *id, const char *path, unsigned want,
+                           struct rt_stats_cgroup *ret)
 {
-    return path && path[0] && rt_stats_cgroup_read_root(s->cgroups, path, want, ret, NULL) == 0;
+    if (!path || !path[0])
+        return false;
+    if (id && !id[0])
+        id = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        unsigned had_want = 0;
+        struct srv_stats_files_entry *e = id ? files_lookup(&s->files, id, path, want, &had_want) : NULL;
+        bool fresh = !e;
+        if (!e && !(e = files_open(s, id, path, want, had_want)))
+            return false;
+        _cleanup_error_ crisp_error_t *err = NULL;
+        int r = rt_stats_cgroup_files_read(e->files, want, ret, &err);
+        bool stale = r < 0 && err->status == ENOENT;
+        if (stale && id)
+            files_drop(&s->files, id, e);
+        files_release(&s->files, e);
+        if (!stale || fresh)
+            return r == 0;
+    }
+    return false;
 }
 
 Runtime__V1__ContainerStats *srv_stats_container(struct srv_stats *s, struct arena *a,
@@ -244,7 +485,7 @@ Runtime__V1__ContainerStats *srv_stats_container(struct srv_stats *s, struct are
     runtime__v1__container_stats__init(m);
     m->attributes = container_attributes(&b, c);
     struct rt_stats_cgroup st;
-    if (srv_stats_cgroup_read(s, c->cgroup_path, RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PSI, &st)) {
+    if (srv_stats_cgroup_read(s, c->id, c->cgroup_path, RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PSI, &st)) {
         m->cpu = cpu_of(s, &b, c->id, &st);
         m->memory = memory_of(&b, &st);
         m->swap = swap_of(&b, &st);
@@ -254,7 +495,8 @@ Runtime__V1__ContainerStats *srv_stats_container(struct srv_stats *s, struct are
     return b.oom ? NULL : m;
 }
 
-static Runtime__V1__NetworkInterfaceUsage *interface_of(struct build *b, const struct rt_stats_netdev_iface *i)
+static Runtime__V1__NetworkInterfaceUsage *interface_of(struct build *b,
+                                                        const struct rt_stats_netdev_iface *i)
 {
     Runtime__V1__NetworkInterfaceUsage *m = msg_new(b, sizeof(*m));
     if (!m)
@@ -320,8 +562,9 @@ static Runtime__V1__PodSandboxAttributes *pod_attributes(struct build *b, const 
     m->metadata = md;
     m->labels = (void *)srv_entries_of(b->a, &runtime__v1__pod_sandbox_attributes__labels_entry__descriptor,
                                        p->labels, p->n_labels);
-    m->annotations = (void *)srv_entries_of(b->a, &runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor,
-                                            p->annotations, p->n_annotations);
+    m->annotations = (void *)srv_entries_of(
+        b->a, &runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor, p->annotations,
+        p->n_annotations);
     if ((p->n_labels && !m->labels) || (p->n_annotations && !m->annotations))
         b->oom = true;
     m->n_labels = p->n_labels;
@@ -329,7 +572,8 @@ static Runtime__V1__PodSandboxAttributes *pod_attributes(struct build *b, const 
     return m;
 }
 
-Runtime__V1__PodSandboxStats *srv_stats_pod(struct srv_stats *s, struct arena *a, const struct rt_sandbox_info *p,
+Runtime__V1__PodSandboxStats *srv_stats_pod(struct srv_stats *s, struct arena *a,
+                                            const struct rt_sandbox_info *p,
                                             Runtime__V1__ContainerStats **containers, size_t n_containers)
 {
     struct build b = {a, false};
@@ -342,7 +586,8 @@ Runtime__V1__PodSandboxStats *srv_stats_pod(struct srv_stats *s, struct arena *a
     m->attributes = pod_attributes(&b, p);
     m->linux = l;
     struct rt_stats_cgroup st;
-    if (srv_stats_cgroup_read(s, p->cgroup_path, RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PIDS | RT_STATS_PSI, &st)) {
+    if (srv_stats_cgroup_read(s, p->id, p->cgroup_path,
+                              RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PIDS | RT_STATS_PSI, &st)) {
         l->cpu = cpu_of(s, &b, p->id, &st);
         l->memory = memory_of(&b, &st);
         l->process = process_of(&b, &st);

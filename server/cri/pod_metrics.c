@@ -6,11 +6,11 @@
 #include "server/handlers.h"
 
 #include "common/clock.h"
+#include "runtime/stats_cgroup.h"
+#include "runtime/stats_netdev.h"
 #include "server/daemon.h"
 #include "server/pb_values.h"
 #include "server/stats.h"
-#include "runtime/stats_cgroup.h"
-#include "runtime/stats_netdev.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,35 +26,46 @@ struct descriptor {
 static const struct descriptor descriptors[] = {
 #define COUNTER RUNTIME__V1__METRIC_TYPE__COUNTER
 #define GAUGE RUNTIME__V1__METRIC_TYPE__GAUGE
-    {"container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", LABELS_BASE, COUNTER},
-    {"container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", LABELS_BASE, COUNTER},
+    {"container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", LABELS_BASE,
+     COUNTER},
+    {"container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", LABELS_BASE,
+     COUNTER},
     {"container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", LABELS_CPU, COUNTER},
-    {"container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", LABELS_BASE, COUNTER},
-    {"container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", LABELS_BASE, COUNTER},
+    {"container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", LABELS_BASE,
+     COUNTER},
+    {"container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", LABELS_BASE,
+     COUNTER},
     {"container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.",
      LABELS_BASE, COUNTER},
-    {"container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was "
-     "accessed", LABELS_BASE, GAUGE},
+    {"container_memory_usage_bytes",
+     "Current memory usage in bytes, including all memory regardless of when it was "
+     "accessed",
+     LABELS_BASE, GAUGE},
     {"container_memory_working_set_bytes", "Current working set in bytes.", LABELS_BASE, GAUGE},
     {"container_memory_rss", "Size of RSS in bytes.", LABELS_BASE, GAUGE},
     {"container_memory_swap", "Container swap usage in bytes.", LABELS_BASE, GAUGE},
-    {"container_memory_failures_total", "Cumulative count of memory allocation failures.", LABELS_FAILURE, COUNTER},
+    {"container_memory_failures_total", "Cumulative count of memory allocation failures.", LABELS_FAILURE,
+     COUNTER},
     {"container_spec_memory_limit_bytes", "Memory limit for the container.", LABELS_BASE, GAUGE},
     {"container_processes", "Number of processes running inside the container.", LABELS_BASE, GAUGE},
     {"container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.",
      LABELS_DEVICE, GAUGE},
-    {"container_fs_inodes_used", "Number of inodes used by the container on this filesystem.", LABELS_DEVICE, GAUGE},
-    {"container_network_receive_bytes_total", "Cumulative count of bytes received", LABELS_INTERFACE, COUNTER},
-    {"container_network_receive_packets_total", "Cumulative count of packets received", LABELS_INTERFACE, COUNTER},
+    {"container_fs_inodes_used", "Number of inodes used by the container on this filesystem.", LABELS_DEVICE,
+     GAUGE},
+    {"container_network_receive_bytes_total", "Cumulative count of bytes received", LABELS_INTERFACE,
+     COUNTER},
+    {"container_network_receive_packets_total", "Cumulative count of packets received", LABELS_INTERFACE,
+     COUNTER},
     {"container_network_receive_packets_dropped_total", "Cumulative count of packets dropped while receiving",
      LABELS_INTERFACE, COUNTER},
     {"container_network_receive_errors_total", "Cumulative count of errors encountered while receiving",
      LABELS_INTERFACE, COUNTER},
-    {"container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", LABELS_INTERFACE, COUNTER},
+    {"container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", LABELS_INTERFACE,
+     COUNTER},
     {"container_network_transmit_packets_total", "Cumulative count of packets transmitted", LABELS_INTERFACE,
      COUNTER},
-    {"container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting",
-     LABELS_INTERFACE, COUNTER},
+    {"container_network_transmit_packets_dropped_total",
+     "Cumulative count of packets dropped while transmitting", LABELS_INTERFACE, COUNTER},
     {"container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting",
      LABELS_INTERFACE, COUNTER},
 #undef COUNTER
@@ -62,8 +73,8 @@ static const struct descriptor descriptors[] = {
 };
 
 static const char *const base_keys[] = {"id", "name", "image"};
-static const char *const extra_key[] = {[LABELS_CPU] = "cpu", [LABELS_INTERFACE] = "interface",
-                                        [LABELS_DEVICE] = "device"};
+static const char *const extra_key[] = {
+    [LABELS_CPU] = "cpu", [LABELS_INTERFACE] = "interface", [LABELS_DEVICE] = "device"};
 
 static const struct descriptor *descriptor_named(const char *name)
 {
@@ -205,7 +216,7 @@ static void memory_metrics(struct metrics *m, const struct rt_stats_memory *mem)
 static void cgroup_metrics(struct srv_stats *s, struct metrics *m, const char *cgroup_path)
 {
     struct rt_stats_cgroup st;
-    if (!srv_stats_cgroup_read(s, cgroup_path, RT_STATS_ALL, &st))
+    if (!srv_stats_cgroup_read(s, m->id, cgroup_path, RT_STATS_ALL, &st))
         return;
     m->timestamp = st.timestamp_ns;
     cpu_metrics(m, &st.cpu);
@@ -256,8 +267,11 @@ static void network_metrics(struct metrics *m, const struct rt_sandbox_info *p)
 static Runtime__V1__ContainerMetrics *container_metrics(struct srv_stats *s, struct arena *a,
                                                         const struct rt_container_info *c)
 {
-    struct metrics m = {.a = a, .timestamp = clock_realtime_ns(), .id = arena_strdup(a, c->id),
-                        .name = arena_strdup(a, c->name), .image = arena_strdup(a, c->image ? c->image : "")};
+    struct metrics m = {.a = a,
+                        .timestamp = clock_realtime_ns(),
+                        .id = arena_strdup(a, c->id),
+                        .name = arena_strdup(a, c->name),
+                        .image = arena_strdup(a, c->image ? c->image : "")};
     Runtime__V1__ContainerMetrics *cm = arena_alloc(a, sizeof(*cm));
     if (!cm || !m.id || !m.name || !m.image)
         return NULL;
@@ -271,11 +285,14 @@ static Runtime__V1__ContainerMetrics *container_metrics(struct srv_stats *s, str
 }
 
 static Runtime__V1__PodSandboxMetrics *pod_metrics(struct srv_stats *s, struct arena *a,
-                                                   const struct rt_sandbox_info *p, struct rt_container_info **ctrs,
-                                                   size_t n_ctrs)
+                                                   const struct rt_sandbox_info *p,
+                                                   struct rt_container_info **ctrs, size_t n_ctrs)
 {
-    struct metrics m = {.a = a, .timestamp = clock_realtime_ns(), .id = arena_strdup(a, p->id),
-                        .name = arena_strdup(a, p->name), .image = ""};
+    struct metrics m = {.a = a,
+                        .timestamp = clock_realtime_ns(),
+                        .id = arena_strdup(a, p->id),
+                        .name = arena_strdup(a, p->name),
+                        .image = ""};
     Runtime__V1__PodSandboxMetrics *pm = arena_alloc(a, sizeof(*pm));
     Runtime__V1__ContainerMetrics **cms = arena_alloc(a, (n_ctrs + 1) * sizeof(*cms));
     if (!pm || !cms || !m.id || !m.name)
@@ -303,7 +320,8 @@ static int pods_metrics(struct srv_ctx *ctx, Runtime__V1__PodSandboxMetrics ***r
     if (rt_sandbox_info_list(ctx->daemon->runtime, &pods, &n_pods, err) < 0)
         return -1;
     int r = rt_container_info_list(ctx->daemon->runtime, &ctrs, &n_ctrs, err);
-    Runtime__V1__PodSandboxMetrics **out = r < 0 ? NULL : arena_alloc(ctx->arena, (n_pods + 1) * sizeof(*out));
+    Runtime__V1__PodSandboxMetrics **out = r < 0 ? NULL
+                                                 : arena_alloc(ctx->arena, (n_pods + 1) * sizeof(*out));
     if (r == 0 && !out)
         r = crisp_error_oom(err);
     for (size_t i = 0; r == 0 && i < n_pods; i++)
@@ -341,7 +359,8 @@ int srv_pod_metrics_stream(struct srv_ctx *ctx, const ProtobufCMessage *req, cri
     if (pods_metrics(ctx, &all, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        Runtime__V1__StreamPodSandboxMetricsResponse resp = RUNTIME__V1__STREAM_POD_SANDBOX_METRICS_RESPONSE__INIT;
+        Runtime__V1__StreamPodSandboxMetricsResponse resp =
+            RUNTIME__V1__STREAM_POD_SANDBOX_METRICS_RESPONSE__INIT;
         resp.pod_sandbox_metrics = all + i;
         resp.n_pod_sandbox_metrics = 1;
         if (srv_stream_send(ctx, &resp.base, err) < 0)

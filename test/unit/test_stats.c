@@ -1,5 +1,6 @@
 /* Stats readers: cgroup figures against fake v1 and v2 trees in /tmp (plain files stand in for
- * interface files) and against this process's own cgroups; the CPU rate table; the writable-layer
+ * interface files) and against this process's own cgroups; kept cgroup handles, on fake trees and
+ * on a test-made v1 cgroup, and the server's table of them; the CPU rate table; the writable-layer
  * walk and its cache; network counters of test-made namespaces joined by a veth pair. Timings are
  * printed, never asserted. */
 #define _GNU_SOURCE
@@ -10,6 +11,7 @@
 #include "runtime/stats_cpu_rate.h"
 #include "runtime/stats_fs_usage.h"
 #include "runtime/stats_netdev.h"
+#include "server/stats.h"
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -51,10 +53,21 @@ static void put(const char *rel, const char *content)
     _cleanup_free_ char *dir = strdup(path);
     crisp_error_t *err = NULL;
     *strrchr(dir, '/') = '\0';
-    if (dir_create_all(dir, 0755, &err) < 0 || file_write_replace(path, content, strlen(content), 0644, &err) < 0) {
+    if (dir_create_all(dir, 0755, &err) < 0 ||
+        file_write_replace(path, content, strlen(content), 0644, &err) < 0) {
         fprintf(stderr, "put %s: %s\n", path, err->msg);
         abort();
     }
+}
+
+/* Rewrites tmp_root/rel in place, as the kernel's files change: the same inode, so that an fd kept
+ * open sees the new content (put replaces the file). */
+static void rewrite(const char *rel, const char *content)
+{
+    _cleanup_free_ char *path = tmp_path(rel);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content))
+        abort();
 }
 
 static void drop(const char *rel)
@@ -95,7 +108,8 @@ static void v1_tree(void)
 {
     mkdirs(V1 "/cpu,cpuacct");
     _cleanup_free_ char *cpu = tmp_path(V1 "/cpu"), *cpuacct = tmp_path(V1 "/cpuacct");
-    if (symlink("cpu,cpuacct", cpu) < 0 || symlink("cpu,cpuacct", cpuacct) < 0)
+    if ((symlink("cpu,cpuacct", cpu) < 0 && errno != EEXIST) ||
+        (symlink("cpu,cpuacct", cpuacct) < 0 && errno != EEXIST))
         abort();
     put(V1_CPU "cpuacct.usage", "123456789\n");
     put(V1_CPU "cpuacct.stat", "user 10\nsystem 5\n");
@@ -119,7 +133,8 @@ static void test_cgroup_v1(void)
     CHECK(s.cpu.available && s.cpu.usage_ns == 123456789);
     uint64_t tick = 1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK);
     CHECK(s.cpu.has_user_system && s.cpu.user_ns == 10 * tick && s.cpu.system_ns == 5 * tick);
-    CHECK(s.cpu.has_throttling && s.cpu.periods == 7 && s.cpu.throttled_periods == 2 && s.cpu.throttled_ns == 3000);
+    CHECK(s.cpu.has_throttling && s.cpu.periods == 7 && s.cpu.throttled_periods == 2 &&
+          s.cpu.throttled_ns == 3000);
     CHECK(s.memory.available && s.memory.usage_bytes == 10000000);
     CHECK(s.memory.working_set_bytes == 8000000);
     CHECK(s.memory.rss_bytes == 5000000);
@@ -198,14 +213,22 @@ static void check_malformed(const char *mount, bool v2, const char *file, const 
 
 static void test_cgroup_v1_malformed(void)
 {
-    const char *const values[] = {"", "\n", "abc\n", "12x\n", "-1\n", "max\n", "99999999999999999999999\n",
-                                  "1 2\n", " 12\n"};
+    const char *const values[] = {
+        "", "\n", "abc\n", "12x\n", "-1\n", "max\n", "99999999999999999999999\n", "1 2\n", " 12\n"};
     check_malformed(V1, false, V1_MEM "memory.usage_in_bytes", values, ARRAY_SIZE(values), "10000000\n");
     check_malformed(V1, false, V1_CPU "cpuacct.usage", values, ARRAY_SIZE(values), "1\n");
     check_malformed(V1, false, V1_PIDS "pids.current", values, ARRAY_SIZE(values), "4\n");
-    const char *const stats[] = {"", "garbage\n", "total_rss\n", "total_rss 12x\n", "total_rss -5\n",
-                                 "total_rss  5\n", "Total_rss 5\n", "total_rss 5 6\n", "total_rss\t5\n",
-                                 "cache 1\n\ntotal_rss 5\n", "total_pgfault 184467440737095516150\n"};
+    const char *const stats[] = {"",
+                                 "garbage\n",
+                                 "total_rss\n",
+                                 "total_rss 12x\n",
+                                 "total_rss -5\n",
+                                 "total_rss  5\n",
+                                 "Total_rss 5\n",
+                                 "total_rss 5 6\n",
+                                 "total_rss\t5\n",
+                                 "cache 1\n\ntotal_rss 5\n",
+                                 "total_pgfault 184467440737095516150\n"};
     check_malformed(V1, false, V1_MEM "memory.stat", stats, ARRAY_SIZE(stats), "total_rss 5\n");
 
     /* Longer than any kernel's memory.stat: refused whole, not parsed in part. */
@@ -255,7 +278,8 @@ static void test_cgroup_v2(void)
     CHECK(read_fake(V2, true, "/crisp/pod1/ctr1", &s) == 0);
     CHECK(s.cpu.available && s.cpu.usage_ns == 5000000);
     CHECK(s.cpu.has_user_system && s.cpu.user_ns == 3000000 && s.cpu.system_ns == 2000000);
-    CHECK(s.cpu.has_throttling && s.cpu.periods == 4 && s.cpu.throttled_periods == 1 && s.cpu.throttled_ns == 700000);
+    CHECK(s.cpu.has_throttling && s.cpu.periods == 4 && s.cpu.throttled_periods == 1 &&
+          s.cpu.throttled_ns == 700000);
     CHECK(s.memory.available && s.memory.usage_bytes == 10485760);
     CHECK(s.memory.working_set_bytes == 10485760 - 2097152);
     CHECK(s.memory.rss_bytes == 4194304 && s.memory.page_faults == 50 && s.memory.major_page_faults == 2);
@@ -274,7 +298,8 @@ static void test_cgroup_v2(void)
     put(V2_DIR "memory.max", "8388608\n");
     put(V2_DIR "memory.swap.max", "524288\n");
     CHECK(read_fake(V2, true, "/crisp/pod1/ctr1", &s) == 0);
-    CHECK(s.memory.limited && s.memory.limit_bytes == 8388608 && s.memory.available_bytes == 8388608 - 8388608);
+    CHECK(s.memory.limited && s.memory.limit_bytes == 8388608 &&
+          s.memory.available_bytes == 8388608 - 8388608);
     CHECK(s.memory.swap_limited && s.memory.swap_limit_bytes == 524288);
     put(V2_DIR "memory.max", "16777216\n");
     CHECK(read_fake(V2, true, "/crisp/pod1/ctr1", &s) == 0);
@@ -306,7 +331,10 @@ static void test_cgroup_v2(void)
 
 static void test_cgroup_v2_malformed(void)
 {
-    const char *const psi[] = {"", "\n", "some\n", "some avg10=x avg60=0.00 avg300=0.00 total=0\n",
+    const char *const psi[] = {"",
+                               "\n",
+                               "some\n",
+                               "some avg10=x avg60=0.00 avg300=0.00 total=0\n",
                                "some avg10=1.00 avg60=2.00 total=5\n",
                                "some avg10=1.00 avg60=2.00 avg300=3.00 total=5 extra=1\n",
                                "some avg10=1.00 avg60=2.00 avg300=3.00 total=-5\n",
@@ -324,6 +352,331 @@ static void test_cgroup_v2_malformed(void)
     check_malformed(V2, true, V2_DIR "memory.current", current, ARRAY_SIZE(current), "10485760\n");
     const char *const cpu[] = {"user_usec 1\n", "usage_usec x\n", "", "usage_usec 1\nnr_periods\n"};
     check_malformed(V2, true, V2_DIR "cpu.stat", cpu, ARRAY_SIZE(cpu), "usage_usec 5000\n");
+}
+
+static int open_fake(const char *mount_rel, bool v2, const char *path, unsigned want,
+                     struct rt_stats_cgroup_files **ret)
+{
+    _cleanup_free_ char *mount = tmp_path(mount_rel);
+    struct rt_cgroup_root root = {.mount = mount, .mode = v2 ? RT_CGROUP_V2 : RT_CGROUP_V1};
+    crisp_error_t *err = NULL;
+    return status(rt_stats_cgroup_files_open(&root, path, want, ret, &err), &err);
+}
+
+static int read_files(const struct rt_stats_cgroup_files *f, unsigned want, struct rt_stats_cgroup *ret)
+{
+    crisp_error_t *err = NULL;
+    return status(rt_stats_cgroup_files_read(f, want, ret, &err), &err);
+}
+
+#define STATS_RPC (RT_STATS_CPU | RT_STATS_MEMORY | RT_STATS_PSI)
+
+/* A kept handle reads what the files say now; a file missing at open stays missing. */
+static void test_files_v1(void)
+{
+    v1_tree();
+    drop(V1_MEM "memory.memsw.usage_in_bytes");
+    drop(V1_MEM "memory.memsw.limit_in_bytes");
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *f = NULL;
+    struct rt_stats_cgroup s;
+    CHECK(open_fake(V1, false, "/crisp/pod1/ctr1", RT_STATS_ALL, &f) == 0);
+    CHECK(f && rt_stats_cgroup_files_want(f) == RT_STATS_ALL && !rt_stats_cgroup_files_partial(f));
+    if (!f)
+        return;
+    CHECK(read_files(f, RT_STATS_ALL, &s) == 0);
+    CHECK(s.cpu.usage_ns == 123456789 && s.cpu.has_user_system && s.cpu.has_throttling);
+    CHECK(s.memory.usage_bytes == 10000000 && !s.memory.limited && !s.memory.has_swap);
+    CHECK(s.pids.available && s.pids.current == 4);
+
+    rewrite(V1_CPU "cpuacct.usage", "223456789\n");
+    rewrite(V1_MEM "memory.usage_in_bytes", "20000000\n");
+    rewrite(V1_MEM "memory.limit_in_bytes", "30000000\n");
+    rewrite(V1_MEM "memory.stat", "total_rss 7\ntotal_inactive_file 1000000\n");
+    rewrite(V1_PIDS "pids.current", "5\n");
+    put(V1_MEM "memory.memsw.usage_in_bytes", "20500000\n");
+    CHECK(read_files(f, RT_STATS_ALL, &s) == 0);
+    CHECK(s.cpu.usage_ns == 223456789);
+    CHECK(s.memory.usage_bytes == 20000000 && s.memory.working_set_bytes == 19000000 &&
+          s.memory.rss_bytes == 7);
+    CHECK(s.memory.limited && s.memory.limit_bytes == 30000000 && s.memory.available_bytes == 11000000);
+    CHECK(!s.memory.has_swap); /* missing at open: not looked for again */
+    CHECK(s.pids.current == 5);
+    /* Less than the handle was opened for: the rest stays unavailable; more is refused. */
+    CHECK(read_files(f, RT_STATS_MEMORY, &s) == 0);
+    CHECK(!s.cpu.available && s.memory.available && !s.pids.available);
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *small = NULL;
+    CHECK(open_fake(V1, false, "/crisp/pod1/ctr1", RT_STATS_CPU, &small) == 0);
+    CHECK(small && read_files(small, RT_STATS_CPU | RT_STATS_MEMORY, &s) == EINVAL);
+    CHECK(small && read_files(small, RT_STATS_CPU, &s) == 0 && s.cpu.available && !s.cpu.has_throttling);
+
+    /* Content the parsers refuse is refused through a kept handle as well. */
+    rewrite(V1_MEM "memory.usage_in_bytes", "12x\n");
+    CHECK(read_files(f, RT_STATS_ALL, &s) == EINVAL);
+    rewrite(V1_MEM "memory.usage_in_bytes", "10000000\n");
+    CHECK(read_files(f, RT_STATS_ALL, &s) == 0 && s.memory.usage_bytes == 10000000);
+    /* An open file outlives its name in a plain directory (not in cgroupfs, where files go only
+     * with their cgroup): a new handle sees it missing. */
+    drop(V1_CPU "cpuacct.stat");
+    CHECK(read_files(f, RT_STATS_ALL, &s) == 0 && s.cpu.has_user_system);
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *again = NULL;
+    CHECK(open_fake(V1, false, "/crisp/pod1/ctr1", RT_STATS_ALL, &again) == 0);
+    CHECK(again && read_files(again, RT_STATS_ALL, &s) == 0 && s.cpu.available && !s.cpu.has_user_system);
+    CHECK(again && s.memory.has_swap && s.memory.swap_bytes == 10500000);
+    put(V1_CPU "cpuacct.stat", "user 10\nsystem 5\n");
+    drop(V1_MEM "memory.memsw.usage_in_bytes");
+    rewrite(V1_MEM "memory.limit_in_bytes", "9223372036854771712\n");
+    rewrite(V1_MEM "memory.stat", "total_rss 5000000\ntotal_pgfault 100\ntotal_pgmajfault 3\n"
+                                  "total_inactive_file 2000000\n");
+
+    CHECK(open_fake(V1, false, "/crisp/pod1/nope", RT_STATS_ALL, &f) == ENOENT);
+    CHECK(open_fake(V1, false, "/crisp/../x", RT_STATS_ALL, &f) == EINVAL);
+}
+
+static void test_files_v2(void)
+{
+    v2_tree();
+    drop(V2_DIR "io.pressure");
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *f = NULL;
+    struct rt_stats_cgroup s;
+    CHECK(open_fake(V2, true, "/crisp/pod1/ctr1", RT_STATS_ALL, &f) == 0);
+    if (!f)
+        return;
+    CHECK(!rt_stats_cgroup_files_partial(f));
+    CHECK(read_files(f, RT_STATS_ALL, &s) == 0);
+    CHECK(s.cpu.usage_ns == 5000000 && s.memory.usage_bytes == 10485760 && s.pids.current == 2);
+    CHECK(s.cpu_pressure.available && s.cpu_pressure.some.total_us == 123456 && !s.io_pressure.available);
+
+    rewrite(V2_DIR "cpu.stat", "usage_usec 6000\nuser_usec 4000\nsystem_usec 2000\n");
+    rewrite(V2_DIR "memory.current", "20971520\n");
+    rewrite(V2_DIR "memory.max", "41943040\n");
+    rewrite(V2_DIR "cpu.pressure", "some avg10=2.00 avg60=0.25 avg300=10.05 total=200000\n");
+    rewrite(V2_DIR "pids.current", "3\n");
+    put(V2_DIR "io.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+    CHECK(read_files(f, STATS_RPC | RT_STATS_PIDS, &s) == 0);
+    CHECK(s.cpu.usage_ns == 6000000 && !s.cpu.has_throttling);
+    CHECK(s.memory.usage_bytes == 20971520 && s.memory.limited && s.memory.limit_bytes == 41943040);
+    CHECK(s.pids.current == 3);
+    CHECK(near(s.cpu_pressure.some.avg10, 2.0) && s.cpu_pressure.some.total_us == 200000 &&
+          !s.cpu_pressure.has_full);
+    CHECK(!s.io_pressure.available); /* missing at open */
+
+    /* A controller not enabled for the cgroup: its section unavailable, and the handle partial
+     * (the controller may come later), but not at the root, where missing files are the rule. */
+    drop(V2_DIR "memory.current");
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *partial = NULL, *root = NULL;
+    CHECK(open_fake(V2, true, "/crisp/pod1/ctr1", STATS_RPC, &partial) == 0);
+    CHECK(partial && rt_stats_cgroup_files_partial(partial));
+    CHECK(partial && read_files(partial, STATS_RPC, &s) == 0 && s.cpu.available && !s.memory.available);
+    put(V2 "/cpu.stat", "usage_usec 1\n");
+    CHECK(open_fake(V2, true, "/", RT_STATS_ALL, &root) == 0);
+    CHECK(root && !rt_stats_cgroup_files_partial(root));
+    CHECK(root && read_files(root, RT_STATS_ALL, &s) == 0 && s.cpu.usage_ns == 1000 && !s.memory.available &&
+          !s.pids.available);
+    v2_tree();
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *const real_ctrls[] = {"cpu", "cpuacct", "memory", "pids"};
+
+/* Makes (or removes) the test's own cgroup in each v1 hierarchy that real_ctrls names. */
+static bool real_cgroup(const char *name, bool make)
+{
+    bool ok = true;
+    for (size_t i = 0; i < ARRAY_SIZE(real_ctrls); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s", real_ctrls[i], name);
+        if (make ? mkdir(path, 0755) < 0 && errno != EEXIST : rmdir(path) < 0 && errno != ENOENT)
+            ok = false;
+    }
+    return ok;
+}
+
+static bool real_v1(void)
+{
+    if (geteuid() != 0 || access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(real_ctrls); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/tasks", real_ctrls[i]);
+        if (access(path, F_OK) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* cgroupfs itself: a kept file gives new figures at each read, and a removed cgroup's files read
+ * ENOENT (the kernel says ENODEV). */
+static void test_files_real(void)
+{
+    if (!real_v1()) {
+        printf("test_files_real: skipped (needs root and cgroup v1 with cpu, cpuacct, memory, pids)\n");
+        return;
+    }
+    char name[64], path[80];
+    snprintf(name, sizeof(name), "crisp-stats-test-%d", (int)getpid());
+    snprintf(path, sizeof(path), "/%s", name);
+    CHECK(real_cgroup(name, true));
+    struct rt_cgroup_root root = {.mount = "/sys/fs/cgroup", .mode = RT_CGROUP_V1};
+    struct rt_stats_cgroup s;
+    crisp_error_t *err = NULL;
+    struct rt_stats_cgroup_files *f = NULL;
+    CHECK(status(rt_stats_cgroup_files_open(&root, path, RT_STATS_ALL, &f, &err), &err) == 0);
+    if (f) {
+        CHECK(read_files(f, RT_STATS_ALL, &s) == 0);
+        CHECK(s.cpu.available && s.memory.available && !s.memory.limited && s.pids.available &&
+              s.pids.current == 0);
+        CHECK(sh("echo 104857600 > /sys/fs/cgroup/memory/%s/memory.limit_in_bytes", name) == 0);
+        CHECK(read_files(f, RT_STATS_ALL, &s) == 0);
+        CHECK(s.memory.limited && s.memory.limit_bytes == 104857600);
+        int64_t start = clock_monotonic_ms();
+        int n = 20000;
+        for (int i = 0; i < n; i++)
+            rt_stats_cgroup_files_read(f, STATS_RPC, &s, NULL);
+        printf("bench: one cgroup v1 read through a kept handle (cpu, memory) takes %.2f us\n",
+               (clock_monotonic_ms() - start) * 1000.0 / n);
+    }
+    CHECK(real_cgroup(name, false));
+    CHECK(f && read_files(f, RT_STATS_ALL, &s) == ENOENT);
+    CHECK(f && read_files(f, RT_STATS_MEMORY, &s) == ENOENT);
+    rt_stats_cgroup_files_free(f);
+    CHECK(status(rt_stats_cgroup_read_root(&root, path, RT_STATS_ALL, &s, &err), &err) == ENOENT);
+}
+
+static void srv_stats_on(struct srv_stats *s, struct rt_cgroup_root *root, const char *mount, bool v2)
+{
+    *root = (struct rt_cgroup_root){.mount = (char *)mount, .mode = v2 ? RT_CGROUP_V2 : RT_CGROUP_V1};
+    crisp_error_t *err = NULL;
+    if (srv_stats_init(s, root, "/", &err) < 0)
+        abort();
+}
+
+/* The server's table: one handle per id, reused, widened for a call that wants more, forgotten,
+ * bounded. */
+static void test_files_table(void)
+{
+    v1_tree();
+    _cleanup_free_ char *mount = tmp_path(V1);
+    struct rt_cgroup_root root;
+    struct srv_stats s;
+    struct rt_stats_cgroup st;
+    const char *ctr = "/crisp/pod1/ctr1";
+    srv_stats_on(&s, &root, mount, false);
+    CHECK(s.files.capacity > 0);
+    CHECK(srv_stats_cgroup_read(&s, "c1", ctr, STATS_RPC, &st) && st.cpu.usage_ns == 123456789);
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+    rewrite(V1_CPU "cpuacct.usage", "123456790\n");
+    CHECK(srv_stats_cgroup_read(&s, "c1", ctr, STATS_RPC, &st) && st.cpu.usage_ns == 123456790);
+    CHECK(!st.cpu.has_throttling && !st.pids.available);
+    /* Metrics want everything: the handle is opened again for both. */
+    CHECK(srv_stats_cgroup_read(&s, "c1", ctr, RT_STATS_ALL, &st) && st.cpu.has_throttling &&
+          st.pids.available);
+    CHECK(srv_stats_cgroup_read(&s, "c1", ctr, STATS_RPC, &st) && !st.pids.available);
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+
+    /* No id, or a cgroup that is not there: nothing kept. */
+    CHECK(srv_stats_cgroup_read(&s, NULL, ctr, STATS_RPC, &st));
+    CHECK(!srv_stats_cgroup_read(&s, "c9", "/crisp/pod1/nope", STATS_RPC, &st));
+    CHECK(!srv_stats_cgroup_read(&s, "c9", "", STATS_RPC, &st));
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+
+    /* Full: calls still get their figures, through files of their own. */
+    s.files.capacity = 2;
+    CHECK(srv_stats_cgroup_read(&s, "c2", ctr, STATS_RPC, &st));
+    CHECK(srv_stats_cgroup_read(&s, "c3", ctr, STATS_RPC, &st) && st.cpu.usage_ns == 123456790);
+    CHECK(srv_stats_cgroup_files_count(&s) == 2);
+    srv_stats_forget(&s, "c1");
+    srv_stats_forget(&s, "c1");
+    srv_stats_forget(&s, "unknown");
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+    CHECK(srv_stats_cgroup_read(&s, "c3", ctr, STATS_RPC, &st));
+    CHECK(srv_stats_cgroup_files_count(&s) == 2);
+    /* An id whose cgroup moved gets a new handle in place of its old one. */
+    put(V1 "/cpu,cpuacct/crisp/pod1/ctr2/cpuacct.usage", "77\n");
+    put(V1 "/memory/crisp/pod1/ctr2/memory.usage_in_bytes", "1\n");
+    put(V1 "/pids/crisp/pod1/ctr2/pids.current", "1\n");
+    CHECK(srv_stats_cgroup_read(&s, "c3", "/crisp/pod1/ctr2", STATS_RPC, &st) && st.cpu.usage_ns == 77);
+    CHECK(srv_stats_cgroup_files_count(&s) == 2);
+    srv_stats_fini(&s);
+
+    /* A v2 cgroup without its memory controller is read, not kept: the controller may come. */
+    v2_tree();
+    _cleanup_free_ char *mount2 = tmp_path(V2);
+    srv_stats_on(&s, &root, mount2, true);
+    drop(V2_DIR "memory.current");
+    CHECK(srv_stats_cgroup_read(&s, "p1", ctr, STATS_RPC, &st) && st.cpu.available && !st.memory.available);
+    CHECK(srv_stats_cgroup_files_count(&s) == 0);
+    put(V2_DIR "memory.current", "10485760\n");
+    CHECK(srv_stats_cgroup_read(&s, "p1", ctr, STATS_RPC, &st) && st.memory.available);
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+    srv_stats_fini(&s);
+}
+
+/* A removed cgroup's handle goes at its next read; one made again at the same path is read anew. */
+static void test_files_table_real(void)
+{
+    if (!real_v1()) {
+        printf("test_files_table_real: skipped (needs root and cgroup v1)\n");
+        return;
+    }
+    char name[64], path[80];
+    snprintf(name, sizeof(name), "crisp-stats-test-%d", (int)getpid());
+    snprintf(path, sizeof(path), "/%s", name);
+    struct rt_cgroup_root root;
+    struct srv_stats s;
+    struct rt_stats_cgroup st;
+    srv_stats_on(&s, &root, "/sys/fs/cgroup", false);
+    CHECK(real_cgroup(name, true));
+    CHECK(srv_stats_cgroup_read(&s, "r1", path, STATS_RPC | RT_STATS_PIDS, &st) && !st.memory.limited);
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+    CHECK(real_cgroup(name, false) && real_cgroup(name, true));
+    CHECK(sh("echo 104857600 > /sys/fs/cgroup/memory/%s/memory.limit_in_bytes", name) == 0);
+    CHECK(srv_stats_cgroup_read(&s, "r1", path, STATS_RPC | RT_STATS_PIDS, &st) && st.memory.limited);
+    CHECK(srv_stats_cgroup_files_count(&s) == 1);
+    CHECK(real_cgroup(name, false));
+    CHECK(!srv_stats_cgroup_read(&s, "r1", path, STATS_RPC | RT_STATS_PIDS, &st));
+    CHECK(srv_stats_cgroup_files_count(&s) == 0);
+    srv_stats_fini(&s);
+}
+
+struct files_worker {
+    struct srv_stats *s;
+    const char *id;
+    int ok;
+};
+
+static void *files_worker_run(void *arg)
+{
+    struct files_worker *w = arg;
+    struct rt_stats_cgroup st;
+    for (int i = 0; i < 2000; i++) {
+        if (srv_stats_cgroup_read(w->s, w->id, "/crisp/pod1/ctr1", i % 3 ? STATS_RPC : RT_STATS_ALL, &st) &&
+            st.cpu.available && st.memory.usage_bytes == 10000000)
+            w->ok++;
+        if (i % 50 == 0)
+            srv_stats_forget(w->s, w->id);
+    }
+    return NULL;
+}
+
+/* Readers share a handle while others widen it and forget it (make tsan watches). */
+static void test_files_table_threads(void)
+{
+    v1_tree();
+    _cleanup_free_ char *mount = tmp_path(V1);
+    struct rt_cgroup_root root;
+    struct srv_stats s;
+    srv_stats_on(&s, &root, mount, false);
+    struct files_worker w[4] = {{&s, "t1", 0}, {&s, "t1", 0}, {&s, "t2", 0}, {&s, "t1", 0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, files_worker_run, &w[i]);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK(w[i].ok == 2000);
+    CHECK(srv_stats_cgroup_files_count(&s) <= 2);
+    srv_stats_fini(&s);
 }
 
 /* This process's path in a v1 hierarchy whose /proc/self/cgroup line names ctrl. */
@@ -368,12 +721,13 @@ static void test_cgroup_real(void)
     CHECK(s.memory.working_set_bytes <= s.memory.usage_bytes);
     CHECK(s.memory.page_faults > 0);
     CHECK(!s.memory.limited || s.memory.limit_bytes >= s.memory.usage_bytes / 2);
-    printf("own cgroups: cpu %llu ns (user %llu, system %llu), memory %llu B, working set %llu B, rss %llu B, "
-           "%s\n",
-           (unsigned long long)s.cpu.usage_ns, (unsigned long long)s.cpu.user_ns,
-           (unsigned long long)s.cpu.system_ns, (unsigned long long)s.memory.usage_bytes,
-           (unsigned long long)s.memory.working_set_bytes, (unsigned long long)s.memory.rss_bytes,
-           s.memory.limited ? "limited" : "no limit");
+    printf(
+        "own cgroups: cpu %llu ns (user %llu, system %llu), memory %llu B, working set %llu B, rss %llu B, "
+        "%s\n",
+        (unsigned long long)s.cpu.usage_ns, (unsigned long long)s.cpu.user_ns,
+        (unsigned long long)s.cpu.system_ns, (unsigned long long)s.memory.usage_bytes,
+        (unsigned long long)s.memory.working_set_bytes, (unsigned long long)s.memory.rss_bytes,
+        s.memory.limited ? "limited" : "no limit");
 
     /* The root of each hierarchy, straight from /sys/fs/cgroup. */
     CHECK(status(rt_stats_cgroup_read("/sys/fs/cgroup", false, "/", &s, &err), &err) == 0);
@@ -414,7 +768,8 @@ static void test_cpu_rate(void)
     CHECK(rt_stats_cpu_rate_sample(&t, "c1", 5 * SEC, 500 + SEC, &rate, &err) == 0);
     CHECK(rt_stats_cpu_rate_sample(&t, "c1", 6 * SEC, 500 + 2 * SEC, &rate, &err) == 1 && rate == SEC);
     /* Back to back (within the 1 s minimum interval): the last rate again, the sample kept. */
-    CHECK(rt_stats_cpu_rate_sample(&t, "c1", 6 * SEC + 1000, 500 + 2 * SEC + 900, &rate, &err) == 1 && rate == SEC);
+    CHECK(rt_stats_cpu_rate_sample(&t, "c1", 6 * SEC + 1000, 500 + 2 * SEC + 900, &rate, &err) == 1 &&
+          rate == SEC);
     CHECK(rt_stats_cpu_rate_sample(&t, "c1", 8 * SEC, 500 + 3 * SEC, &rate, &err) == 1 && rate == SEC / 2);
     /* An id within its minimum interval before any rate: none. */
     CHECK(rt_stats_cpu_rate_sample(&t, "c2", SEC, 0, &rate, &err) == 0);
@@ -476,7 +831,8 @@ static void *rate_worker_run(void *arg)
         uint64_t rate;
         char many[32];
         snprintf(many, sizeof(many), "id-%d", i % 100);
-        w->rates += rt_stats_cpu_rate_sample(w->t, own, i * SEC, (uint64_t)i * SEC, &rate, NULL) == 1 && rate == SEC;
+        w->rates += rt_stats_cpu_rate_sample(w->t, own, i * SEC, (uint64_t)i * SEC, &rate, NULL) == 1 &&
+                    rate == SEC;
         rt_stats_cpu_rate_sample(w->t, "shared", clock_realtime_ns(), (uint64_t)i, &rate, NULL);
         rt_stats_cpu_rate_sample(w->t, many, i * SEC, (uint64_t)i, &rate, NULL);
         if (i % 7 == 0)
@@ -529,12 +885,13 @@ static void test_fs_walk(void)
     put("layer/d/e/f/big", big);
     put("layer/d/small", "x");
     put("layer/empty", "");
-    _cleanup_free_ char *a = tmp_path("layer/a"), *a2 = tmp_path("layer/d/a2"), *a3 = tmp_path("layer/d/e/a3");
+    _cleanup_free_ char *a = tmp_path("layer/a"), *a2 = tmp_path("layer/d/a2"),
+                        *a3 = tmp_path("layer/d/e/a3");
     _cleanup_free_ char *s = tmp_path("layer/usr"), *s2 = tmp_path("layer/d/loop");
     CHECK(link(a, a2) == 0 && link(a, a3) == 0);
     CHECK(symlink("/usr", s) == 0 && symlink("..", s2) == 0);
-    const char *listed[] = {"layer", "layer/a", "layer/d", "layer/d/e", "layer/d/e/f", "layer/d/e/f/big",
-                            "layer/d/small", "layer/empty", "layer/usr", "layer/d/loop"};
+    const char *listed[] = {"layer",           "layer/a",       "layer/d",     "layer/d/e", "layer/d/e/f",
+                            "layer/d/e/f/big", "layer/d/small", "layer/empty", "layer/usr", "layer/d/loop"};
     uint64_t bytes = 0, inodes = 0;
     for (size_t i = 0; i < ARRAY_SIZE(listed); i++)
         expect_add(listed[i], &bytes, &inodes);
@@ -608,14 +965,15 @@ static void bench_walk(void)
     for (int i = 0; i < runs; i++)
         walk("bench", NULL, &u);
     int64_t took = clock_monotonic_ms() - start;
-    printf("bench: walking 10000 files in 100 directories (warm cache) takes %.1f ms (%llu inodes, %llu bytes)\n",
-           (double)took / runs, (unsigned long long)u.inodes, (unsigned long long)u.used_bytes);
+    printf(
+        "bench: walking 10000 files in 100 directories (warm cache) takes %.1f ms (%llu inodes, %llu bytes)\n",
+        (double)took / runs, (unsigned long long)u.inodes, (unsigned long long)u.used_bytes);
     CHECK(u.inodes == 10000 + 100 + 1);
 }
 
 /* Polls get until pred holds, up to 5 s; 1 if it did. */
-static int cache_wait(struct rt_stats_fs_cache *c, const char *id, uint64_t min_bytes, struct rt_stats_fs_usage *ret,
-                      int64_t *ret_age)
+static int cache_wait(struct rt_stats_fs_cache *c, const char *id, uint64_t min_bytes,
+                      struct rt_stats_fs_usage *ret, int64_t *ret_age)
 {
     for (int i = 0; i < 500; i++) {
         crisp_error_t *err = NULL;
@@ -720,8 +1078,8 @@ static void test_netdev_parse(void)
     CHECK(rt_stats_netdev_parse(dev, &nd, &err) == 0);
     CHECK(nd.n == 2 && nd.n_seen == 2);
     CHECK_STR(nd.ifaces[0].name, "eth0");
-    CHECK(nd.ifaces[0].rx_bytes == 43351663 && nd.ifaces[0].rx_packets == 940 && nd.ifaces[0].rx_errors == 1 &&
-          nd.ifaces[0].rx_drops == 2);
+    CHECK(nd.ifaces[0].rx_bytes == 43351663 && nd.ifaces[0].rx_packets == 940 &&
+          nd.ifaces[0].rx_errors == 1 && nd.ifaces[0].rx_drops == 2);
     CHECK(nd.ifaces[0].tx_bytes == 44544 && nd.ifaces[0].tx_packets == 544 && nd.ifaces[0].tx_errors == 3 &&
           nd.ifaces[0].tx_drops == 4);
     CHECK_STR(nd.ifaces[1].name, "verylongname15");
@@ -750,7 +1108,8 @@ static void test_netdev_parse(void)
     /* More interfaces than kept: counted, not stored. */
     char many[8192] = "Inter-|\n face |\n";
     for (int i = 0; i < RT_STATS_NETDEV_MAX + 8; i++)
-        snprintf(many + strlen(many), sizeof(many) - strlen(many), "net%d: %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", i, i);
+        snprintf(many + strlen(many), sizeof(many) - strlen(many),
+                 "net%d: %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", i, i);
     CHECK(rt_stats_netdev_parse(many, &nd, &err) == 0);
     CHECK(nd.n == RT_STATS_NETDEV_MAX && nd.n_seen == RT_STATS_NETDEV_MAX + 8);
     CHECK(nd.ifaces[RT_STATS_NETDEV_MAX - 1].rx_bytes == RT_STATS_NETDEV_MAX - 1);
@@ -758,7 +1117,8 @@ static void test_netdev_parse(void)
 
 static void test_netdev_route(void)
 {
-    static const char head[] = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT   \n";
+    static const char head[] =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT   \n";
     char route[2048], name[IFNAMSIZ];
     crisp_error_t *err = NULL;
     snprintf(route, sizeof(route),
@@ -860,11 +1220,12 @@ static void test_netdev_real(void)
     snprintf(vb, sizeof(vb), "cst%db", pid % 1000000);
     snprintf(path_a, sizeof(path_a), "/run/netns/%s", a);
     snprintf(path_b, sizeof(path_b), "/run/netns/%s", b);
-    int r = sh("ip netns add %s && ip netns add %s && ip link add %s netns %s type veth peer name %s netns %s && "
-               "ip -n %s addr add 169.254.123.1/30 dev %s && ip -n %s addr add 169.254.123.2/30 dev %s && "
-               "ip -n %s link set %s up && ip -n %s link set %s up && ip -n %s link set lo up && "
-               "ip -n %s route add default via 169.254.123.2",
-               a, b, va, a, vb, b, a, va, b, vb, a, va, b, vb, a, a);
+    int r = sh(
+        "ip netns add %s && ip netns add %s && ip link add %s netns %s type veth peer name %s netns %s && "
+        "ip -n %s addr add 169.254.123.1/30 dev %s && ip -n %s addr add 169.254.123.2/30 dev %s && "
+        "ip -n %s link set %s up && ip -n %s link set %s up && ip -n %s link set lo up && "
+        "ip -n %s route add default via 169.254.123.2",
+        a, b, va, a, vb, b, a, va, b, vb, a, va, b, vb, a, a);
     CHECK(r == 0);
     struct rt_stats_netdev nd;
     if (r == 0) {
@@ -883,7 +1244,8 @@ static void test_netdev_real(void)
         for (int i = 0; i < 100; i++) {
             if (netdev_read(path_a, &nd) == 0 && (ia = iface_named(&nd, va)) && ia->tx_bytes > 0 &&
                 ia->tx_packets >= 5) {
-                if (netdev_read(path_b, &nb) == 0 && (ib = iface_named(&nb, vb)) && ib->rx_bytes >= ia->tx_bytes)
+                if (netdev_read(path_b, &nb) == 0 && (ib = iface_named(&nb, vb)) &&
+                    ib->rx_bytes >= ia->tx_bytes)
                     break;
             }
             ia = ib = NULL;
@@ -904,7 +1266,7 @@ static void test_netdev_real(void)
 
     CHECK(netdev_read(path_a, &nd) == ENOENT);
     CHECK(netdev_read("/proc/self/status", &nd) == EINVAL); /* not a namespace: setns says EINVAL */
-    CHECK(netdev_read("", &nd) == 0);                        /* crispd's own */
+    CHECK(netdev_read("", &nd) == 0);                       /* crispd's own */
 }
 
 int main(void)
@@ -919,6 +1281,12 @@ int main(void)
     test_cgroup_v2();
     test_cgroup_v2_malformed();
     test_cgroup_real();
+    test_files_v1();
+    test_files_v2();
+    test_files_real();
+    test_files_table();
+    test_files_table_real();
+    test_files_table_threads();
     test_cpu_rate();
     test_cpu_rate_bounded();
     test_cpu_rate_threads();
