@@ -29,7 +29,7 @@ DEB_PACKAGES += clang-format libtsan2
 
 GEN      := $(BUILD)/gen/api.pb-c.c $(BUILD)/gen/api.pb-c.h $(BUILD)/gen/version.h
 # crispd's library: every source folder but helpers/ (libc-only, below) and the entry points.
-SRC_DIRS := common images runtime runtime/cgroup runtime/cni runtime/seccomp server server/cri \
+SRC_DIRS := common images runtime runtime/cgroup runtime/cni runtime/seccomp runtime/stats server server/cri \
             server/convert streaming streaming/spdy streaming/ws
 MAIN_SRC := server/main.c
 TEST_HOOKS_SRC := server/test_hooks.c

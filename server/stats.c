@@ -2,8 +2,8 @@
 
 #include "common/cleanup.h"
 #include "common/clock.h"
-#include "runtime/stats_cgroup.h"
-#include "runtime/stats_netdev.h"
+#include "runtime/stats/stats_cgroup.h"
+#include "runtime/stats/stats_netdev.h"
 #include "server/convert/kv.h"
 #include "server/pb_values.h"
 

@@ -11,9 +11,9 @@
 #include "common/error.h"
 #include "runtime/container.h"
 #include "runtime/sandbox.h"
-#include "runtime/stats_cgroup.h"
-#include "runtime/stats_cpu_rate.h"
-#include "runtime/stats_fs_usage.h"
+#include "runtime/stats/stats_cgroup.h"
+#include "runtime/stats/stats_cpu_rate.h"
+#include "runtime/stats/stats_fs_usage.h"
 
 #include <pthread.h>
 

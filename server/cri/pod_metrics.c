@@ -6,8 +6,8 @@
 #include "server/handlers.h"
 
 #include "common/clock.h"
-#include "runtime/stats_cgroup.h"
-#include "runtime/stats_netdev.h"
+#include "runtime/stats/stats_cgroup.h"
+#include "runtime/stats/stats_netdev.h"
 #include "server/daemon.h"
 #include "server/pb_values.h"
 #include "server/stats.h"

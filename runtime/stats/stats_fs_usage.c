@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "runtime/stats_fs_usage.h"
+#include "runtime/stats/stats_fs_usage.h"
 
 #include "common/cleanup.h"
 #include "common/clock.h"

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "runtime/stats_cgroup.h"
+#include "runtime/stats/stats_cgroup.h"
 
 #include "common/cleanup.h"
 #include "common/clock.h"

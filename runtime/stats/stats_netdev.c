@@ -2,7 +2,7 @@
  * /proc/thread-self/net follows the reading thread. So, as in netns_dial.c, a short-lived thread
  * enters the pod's namespace, reads the three files there, and dies there. */
 #define _GNU_SOURCE
-#include "runtime/stats_netdev.h"
+#include "runtime/stats/stats_netdev.h"
 
 #include "common/cleanup.h"
 

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "runtime/stats_cpu_rate.h"
+#include "runtime/stats/stats_cpu_rate.h"
 
 #include "common/cleanup.h"
 
