@@ -44,7 +44,7 @@ static Runtime__V1__UInt64Value *u64(struct build *b, uint64_t v)
     return m;
 }
 
-/* An id's kept cgroup files. */
+/* An id's kept cgroup files; id first: struct idvec's contract. */
 struct srv_stats_files_entry {
     char *id;
     char *path;
@@ -86,14 +86,17 @@ static void files_init(struct srv_stats_files *t)
     pthread_mutex_init(&t->lock, NULL);
 }
 
+static struct srv_stats_files_entry *files_entry_at(const struct srv_stats_files *t, size_t i)
+{
+    return idvec_at(&t->entries, i);
+}
+
 /* No call may be running. */
 static void files_fini(struct srv_stats_files *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        files_entry_free(t->entries[i]);
-    free(t->entries);
-    t->entries = NULL;
-    t->n = t->alloc = 0;
+    for (size_t i = 0; i < t->entries.n; i++)
+        files_entry_free(files_entry_at(t, i));
+    idvec_fini(&t->entries);
     pthread_mutex_destroy(&t->lock);
 }
 
@@ -118,33 +121,11 @@ void srv_stats_fini(struct srv_stats *s)
     rt_stats_cpu_rate_fini(&s->rates);
 }
 
-/* Index of id, or where it would go; *ret_found says which. The caller holds the lock. */
-static size_t files_find(const struct srv_stats_files *t, const char *id, bool *ret_found)
-{
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(t->entries[mid]->id, id);
-        if (c == 0) {
-            *ret_found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *ret_found = false;
-    return lo;
-}
-
 /* Takes the entry at i out of the table and drops the table's reference: the entry to free when
  * that was the last one, else NULL. The caller holds the lock, and frees after letting it go. */
 static struct srv_stats_files_entry *files_remove_at(struct srv_stats_files *t, size_t i)
 {
-    struct srv_stats_files_entry *e = t->entries[i];
-    memmove(&t->entries[i], &t->entries[i + 1], (t->n - i - 1) * sizeof(t->entries[0]));
-    t->n--;
+    struct srv_stats_files_entry *e = idvec_remove(&t->entries, i);
     return --e->refs == 0 ? e : NULL;
 }
 
@@ -163,8 +144,8 @@ static void files_drop(struct srv_stats_files *t, const char *id, const struct s
     struct srv_stats_files_entry *gone = NULL;
     pthread_mutex_lock(&t->lock);
     bool found;
-    size_t i = files_find(t, id, &found);
-    if (found && (!e || t->entries[i] == e))
+    size_t i = idvec_find(&t->entries, id, &found);
+    if (found && (!e || files_entry_at(t, i) == e))
         gone = files_remove_at(t, i);
     pthread_mutex_unlock(&t->lock);
     files_entry_free(gone);
@@ -178,11 +159,12 @@ static struct srv_stats_files_entry *files_lookup(struct srv_stats_files *t, con
     *ret_had_want = 0;
     pthread_mutex_lock(&t->lock);
     bool found;
-    size_t i = files_find(t, id, &found);
-    if (found && strcmp(t->entries[i]->path, path) == 0) {
-        unsigned had = rt_stats_cgroup_files_want(t->entries[i]->files);
+    size_t i = idvec_find(&t->entries, id, &found);
+    struct srv_stats_files_entry *kept = found ? files_entry_at(t, i) : NULL;
+    if (kept && strcmp(kept->path, path) == 0) {
+        unsigned had = rt_stats_cgroup_files_want(kept->files);
         if ((had & want) == want) {
-            e = t->entries[i];
+            e = kept;
             e->refs++;
             e->used_ms = clock_monotonic_ms();
         }
@@ -196,14 +178,14 @@ static struct srv_stats_files_entry *files_lookup(struct srv_stats_files *t, con
  * long enough: the entry to free, else NULL. The caller holds the lock. */
 static struct srv_stats_files_entry *files_evict_idle(struct srv_stats_files *t, bool *ret_room)
 {
-    *ret_room = t->n < t->capacity;
-    if (*ret_room || t->n == 0)
+    *ret_room = t->entries.n < t->capacity;
+    if (*ret_room || t->entries.n == 0)
         return NULL;
     size_t oldest = 0;
-    for (size_t i = 1; i < t->n; i++)
-        if (t->entries[i]->used_ms < t->entries[oldest]->used_ms)
+    for (size_t i = 1; i < t->entries.n; i++)
+        if (files_entry_at(t, i)->used_ms < files_entry_at(t, oldest)->used_ms)
             oldest = i;
-    if (clock_monotonic_ms() - t->entries[oldest]->used_ms < FILES_IDLE_MS)
+    if (clock_monotonic_ms() - files_entry_at(t, oldest)->used_ms < FILES_IDLE_MS)
         return NULL;
     *ret_room = true;
     return files_remove_at(t, oldest);
@@ -215,26 +197,17 @@ static void files_keep(struct srv_stats_files *t, struct srv_stats_files_entry *
     struct srv_stats_files_entry *gone = NULL;
     pthread_mutex_lock(&t->lock);
     bool found, room = true;
-    size_t i = files_find(t, e->id, &found);
+    size_t i = idvec_find(&t->entries, e->id, &found);
     if (found)
         gone = files_remove_at(t, i);
     else
         gone = files_evict_idle(t, &room);
-    if (room && t->n == t->alloc) {
-        size_t alloc = t->alloc ? t->alloc * 2 : 64;
-        struct srv_stats_files_entry **entries = reallocarray(t->entries, alloc, sizeof(*entries));
-        room = entries != NULL;
-        if (entries) {
-            t->entries = entries;
-            t->alloc = alloc;
-        }
-    }
     if (room) {
-        i = files_find(t, e->id, &found);
-        memmove(&t->entries[i + 1], &t->entries[i], (t->n - i) * sizeof(t->entries[0]));
-        t->entries[i] = e;
-        t->n++;
-        e->refs++;
+        /* Found again: an eviction moved the entries after it. Out of memory for the array, e
+         * stays the caller's alone, as when the table is full. */
+        i = idvec_find(&t->entries, e->id, &found);
+        if (idvec_insert(&t->entries, i, e) == 0)
+            e->refs++;
     }
     pthread_mutex_unlock(&t->lock);
     files_entry_free(gone);
@@ -269,7 +242,7 @@ static struct srv_stats_files_entry *files_open(struct srv_stats *s, const char 
 size_t srv_stats_cgroup_files_count(struct srv_stats *s)
 {
     pthread_mutex_lock(&s->files.lock);
-    size_t n = s->files.n;
+    size_t n = s->files.entries.n;
     pthread_mutex_unlock(&s->files.lock);
     return n;
 }

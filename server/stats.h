@@ -9,6 +9,7 @@
 #include "api.pb-c.h"
 #include "common/arena.h"
 #include "common/error.h"
+#include "common/idvec.h"
 #include "runtime/container.h"
 #include "runtime/sandbox.h"
 #include "runtime/stats/stats_cgroup.h"
@@ -25,8 +26,7 @@ struct srv_stats_files {
     /* Guards the table and the entries' reference counts, not the reads: a leaf lock, held for
      * lookups only, never over file I/O. */
     pthread_mutex_t lock;
-    struct srv_stats_files_entry **entries; /* sorted by id */
-    size_t n, alloc;
+    struct idvec entries; /* of struct srv_stats_files_entry, sorted by id */
     /* At most this many handles (each keeps up to RT_STATS_CGROUP_FILES_FDS_MAX fds); beyond it a
      * call opens and closes its files itself. */
     size_t capacity;

@@ -1,8 +1,6 @@
 #define _GNU_SOURCE
 #include "runtime/stats/stats_cpu_rate.h"
 
-#include "common/cleanup.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +8,7 @@
 /* CRI ids are 64 hex digits; names as ids stay well below this. */
 #define ID_MAX 256
 
+/* id first: struct idvec's contract. */
 struct rt_stats_cpu_rate_entry {
     char *id;
     int64_t timestamp_ns;
@@ -36,41 +35,17 @@ static void entry_free(struct rt_stats_cpu_rate_entry *e)
     free(e);
 }
 
+static struct rt_stats_cpu_rate_entry *entry_at(const struct rt_stats_cpu_rate *t, size_t i)
+{
+    return idvec_at(&t->entries, i);
+}
+
 void rt_stats_cpu_rate_fini(struct rt_stats_cpu_rate *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        entry_free(t->entries[i]);
-    free(t->entries);
-    t->entries = NULL;
-    t->n = t->alloc = 0;
+    for (size_t i = 0; i < t->entries.n; i++)
+        entry_free(entry_at(t, i));
+    idvec_fini(&t->entries);
     pthread_mutex_destroy(&t->lock);
-}
-
-/* Index of id, or where it would go; *ret_found says which. */
-static size_t find(const struct rt_stats_cpu_rate *t, const char *id, bool *ret_found)
-{
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(t->entries[mid]->id, id);
-        if (c == 0) {
-            *ret_found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *ret_found = false;
-    return lo;
-}
-
-static void remove_at(struct rt_stats_cpu_rate *t, size_t i)
-{
-    entry_free(t->entries[i]);
-    memmove(&t->entries[i], &t->entries[i + 1], (t->n - i - 1) * sizeof(t->entries[0]));
-    t->n--;
 }
 
 /* A full table drops the id sampled longest ago: most likely one whose container is gone without
@@ -78,36 +53,31 @@ static void remove_at(struct rt_stats_cpu_rate *t, size_t i)
 static void evict_oldest(struct rt_stats_cpu_rate *t)
 {
     size_t oldest = 0;
-    for (size_t i = 1; i < t->n; i++)
-        if (t->entries[i]->sampled_at < t->entries[oldest]->sampled_at)
+    for (size_t i = 1; i < t->entries.n; i++)
+        if (entry_at(t, i)->sampled_at < entry_at(t, oldest)->sampled_at)
             oldest = i;
-    remove_at(t, oldest);
+    entry_free(idvec_remove(&t->entries, oldest));
 }
 
 static int insert(struct rt_stats_cpu_rate *t, const char *id, int64_t timestamp_ns, uint64_t usage_ns,
                   crisp_error_t **err)
 {
-    if (t->n >= t->capacity)
+    if (t->entries.n >= t->capacity)
         evict_oldest(t);
-    if (t->n == t->alloc) {
-        size_t alloc = t->alloc ? t->alloc * 2 : 64;
-        struct rt_stats_cpu_rate_entry **entries = reallocarray(t->entries, alloc, sizeof(*entries));
-        if (!entries)
-            return crisp_error_oom(err);
-        t->entries = entries;
-        t->alloc = alloc;
-    }
-    _cleanup_free_ struct rt_stats_cpu_rate_entry *e = calloc(1, sizeof(*e));
-    if (!e || !(e->id = strdup(id)))
+    struct rt_stats_cpu_rate_entry *e = calloc(1, sizeof(*e));
+    if (!e || !(e->id = strdup(id))) {
+        entry_free(e);
         return crisp_error_oom(err);
+    }
     e->timestamp_ns = timestamp_ns;
     e->usage_ns = usage_ns;
     e->sampled_at = ++t->clock;
     bool found;
-    size_t at = find(t, id, &found);
-    memmove(&t->entries[at + 1], &t->entries[at], (t->n - at) * sizeof(t->entries[0]));
-    t->entries[at] = TAKE_PTR(e);
-    t->n++;
+    size_t at = idvec_find(&t->entries, id, &found);
+    if (idvec_insert(&t->entries, at, e) < 0) {
+        entry_free(e);
+        return crisp_error_oom(err);
+    }
     return 0;
 }
 
@@ -155,8 +125,8 @@ int rt_stats_cpu_rate_sample(struct rt_stats_cpu_rate *t, const char *id, int64_
         return crisp_error_make(err, EINVAL, "invalid id for a CPU usage rate");
     pthread_mutex_lock(&t->lock);
     bool found;
-    size_t i = find(t, id, &found);
-    int r = found ? entry_sample(t, t->entries[i], timestamp_ns, usage_ns, ret_nano_cores)
+    size_t i = idvec_find(&t->entries, id, &found);
+    int r = found ? entry_sample(t, entry_at(t, i), timestamp_ns, usage_ns, ret_nano_cores)
                   : insert(t, id, timestamp_ns, usage_ns, err);
     pthread_mutex_unlock(&t->lock);
     return r;
@@ -167,17 +137,14 @@ void rt_stats_cpu_rate_remove(struct rt_stats_cpu_rate *t, const char *id)
     if (!id)
         return;
     pthread_mutex_lock(&t->lock);
-    bool found;
-    size_t i = find(t, id, &found);
-    if (found)
-        remove_at(t, i);
+    entry_free(idvec_take(&t->entries, id));
     pthread_mutex_unlock(&t->lock);
 }
 
 size_t rt_stats_cpu_rate_count(struct rt_stats_cpu_rate *t)
 {
     pthread_mutex_lock(&t->lock);
-    size_t n = t->n;
+    size_t n = t->entries.n;
     pthread_mutex_unlock(&t->lock);
     return n;
 }

@@ -16,6 +16,7 @@
 #define CRISP_RUNTIME_STATS_CPU_RATE_H
 
 #include "common/error.h"
+#include "common/idvec.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -30,9 +31,8 @@ struct rt_stats_cpu_rate_entry;
 /* Thread-safe; the fields are private. */
 struct rt_stats_cpu_rate {
     pthread_mutex_t lock;
-    struct rt_stats_cpu_rate_entry **entries; /* sorted by id */
-    size_t n, alloc;
-    size_t capacity; /* at most this many ids; the least recently sampled one makes room */
+    struct idvec entries; /* of struct rt_stats_cpu_rate_entry, sorted by id */
+    size_t capacity;      /* at most this many ids; the least recently sampled one makes room */
     int64_t min_interval_ns;
     uint64_t clock; /* counts samples, to find the least recently sampled id */
 };

@@ -165,6 +165,7 @@ int rt_stats_fs_walk(const char *path, const atomic_bool *cancel, struct rt_stat
     return 0;
 }
 
+/* id first: struct idvec's contract. */
 struct rt_stats_fs_entry {
     char *id, *path;
     uint64_t serial;
@@ -184,30 +185,16 @@ static void entry_free(struct rt_stats_fs_entry *e)
     free(e);
 }
 
-static size_t find(const struct rt_stats_fs_cache *c, const char *id, bool *ret_found)
+static struct rt_stats_fs_entry *entry_at(const struct rt_stats_fs_cache *c, size_t i)
 {
-    size_t lo = 0, hi = c->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(c->entries[mid]->id, id);
-        if (r == 0) {
-            *ret_found = true;
-            return mid;
-        }
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *ret_found = false;
-    return lo;
+    return idvec_at(&c->entries, i);
 }
 
 static struct rt_stats_fs_entry *lookup(const struct rt_stats_fs_cache *c, const char *id)
 {
     bool found;
-    size_t i = find(c, id, &found);
-    return found ? c->entries[i] : NULL;
+    size_t i = idvec_find(&c->entries, id, &found);
+    return found ? entry_at(c, i) : NULL;
 }
 
 /* The entry to walk next: never walked ones first, in the order they came, then the stalest figure
@@ -216,8 +203,8 @@ static struct rt_stats_fs_entry *due(const struct rt_stats_fs_cache *c, int64_t 
 {
     struct rt_stats_fs_entry *fresh = NULL, *stale = NULL;
     *ret_wait_ms = c->max_age_ms;
-    for (size_t i = 0; i < c->n; i++) {
-        struct rt_stats_fs_entry *e = c->entries[i];
+    for (size_t i = 0; i < c->entries.n; i++) {
+        struct rt_stats_fs_entry *e = entry_at(c, i);
         if (e->attempt_ms == 0) {
             if (!fresh || e->added_ms < fresh->added_ms)
                 fresh = e;
@@ -326,11 +313,9 @@ void rt_stats_fs_cache_fini(struct rt_stats_fs_cache *c)
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
-    for (size_t i = 0; i < c->n; i++)
-        entry_free(c->entries[i]);
-    free(c->entries);
-    c->entries = NULL;
-    c->n = c->alloc = 0;
+    for (size_t i = 0; i < c->entries.n; i++)
+        entry_free(entry_at(c, i));
+    idvec_fini(&c->entries);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     c->started = false;
@@ -353,20 +338,11 @@ static int entry_new(const char *id, const char *path, struct rt_stats_fs_entry 
 
 static int insert(struct rt_stats_fs_cache *c, size_t at, struct rt_stats_fs_entry *e, crisp_error_t **err)
 {
-    if (c->n >= RT_STATS_FS_CACHE_MAX)
+    if (c->entries.n >= RT_STATS_FS_CACHE_MAX)
         return crisp_error_make(err, ENOSPC, "writable-layer usage cache is full (%d entries)",
                                 RT_STATS_FS_CACHE_MAX);
-    if (c->n == c->alloc) {
-        size_t alloc = c->alloc ? c->alloc * 2 : 64;
-        struct rt_stats_fs_entry **entries = reallocarray(c->entries, alloc, sizeof(*entries));
-        if (!entries)
-            return crisp_error_oom(err);
-        c->entries = entries;
-        c->alloc = alloc;
-    }
-    memmove(&c->entries[at + 1], &c->entries[at], (c->n - at) * sizeof(c->entries[0]));
-    c->entries[at] = e;
-    c->n++;
+    if (idvec_insert(&c->entries, at, e) < 0)
+        return crisp_error_oom(err);
     return 0;
 }
 
@@ -388,11 +364,12 @@ int rt_stats_fs_cache_add(struct rt_stats_fs_cache *c, const char *id, const cha
     e->serial = ++c->serial;
     e->added_ms = clock_monotonic_ms();
     bool found;
-    size_t at = find(c, id, &found);
+    size_t at = idvec_find(&c->entries, id, &found);
     int r = 0;
     if (found) {
-        entry_free(c->entries[at]);
-        c->entries[at] = e;
+        /* Same id, same place in the order. */
+        entry_free(entry_at(c, at));
+        c->entries.items[at] = e;
     } else if ((r = insert(c, at, e, err)) < 0) {
         entry_free(e);
     }
@@ -407,13 +384,7 @@ void rt_stats_fs_cache_remove(struct rt_stats_fs_cache *c, const char *id)
     if (!id)
         return;
     pthread_mutex_lock(&c->lock);
-    bool found;
-    size_t i = find(c, id, &found);
-    if (found) {
-        entry_free(c->entries[i]);
-        memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
-        c->n--;
-    }
+    entry_free(idvec_take(&c->entries, id));
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -15,6 +15,7 @@
 #define CRISP_RUNTIME_STATS_FS_USAGE_H
 
 #include "common/error.h"
+#include "common/idvec.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,9 +48,8 @@ struct rt_stats_fs_entry;
 /* The fields are private; the lock guards all but thread and stop. */
 struct rt_stats_fs_cache {
     pthread_mutex_t lock;
-    pthread_cond_t wake;                /* CLOCK_MONOTONIC: an entry added, or stop */
-    struct rt_stats_fs_entry **entries; /* sorted by id */
-    size_t n, alloc;
+    pthread_cond_t wake;  /* CLOCK_MONOTONIC: an entry added, or stop */
+    struct idvec entries; /* of struct rt_stats_fs_entry, sorted by id */
     int64_t max_age_ms;
     uint64_t serial; /* tells a re-added id from the one being walked */
     uint64_t walks;  /* walks done, for tests */

@@ -1053,7 +1053,7 @@ static void test_fs_cache_fini(void)
     int64_t start = clock_monotonic_ms();
     rt_stats_fs_cache_fini(&c);
     printf("fs cache: fini during a walk joined in %lld ms\n", (long long)(clock_monotonic_ms() - start));
-    CHECK(!c.started && c.n == 0);
+    CHECK(!c.started && c.entries.n == 0 && !c.entries.items);
     /* An idle cache too. */
     CHECK(rt_stats_fs_cache_init(&c, 0, NULL) == 0);
     rt_stats_fs_cache_fini(&c);
