@@ -53,6 +53,7 @@ static const struct key_spec keys[] = {
     {"streaming.idle_timeout", KEY_INT, F(streaming_idle_timeout), NULL, 0, 7 * 24 * 3600},
     {"image.pull_progress_timeout", KEY_INT, F(image_pull_progress_timeout), NULL, 1, 3600},
     {"image.max_concurrent_downloads", KEY_INT, F(image_max_concurrent_downloads), NULL, 1, 16},
+    {"image.max_layer_size", KEY_INT, F(image_max_layer_size), NULL, 1, 1024 * 1024},
     {"image.auth_file", KEY_OPT_PATH, F(image_auth_file), NULL, 0, 0},
     {"metrics.address", KEY_IP, F(metrics_address), NULL, 0, 0},
     {"metrics.port", KEY_INT, F(metrics_port), NULL, 0, 65535},
@@ -99,6 +100,7 @@ static int config_set_defaults(struct crisp_config *cfg)
     cfg->streaming_idle_timeout = 4 * 3600; /* kubelet's default */
     cfg->image_pull_progress_timeout = 60;
     cfg->image_max_concurrent_downloads = 3;
+    cfg->image_max_layer_size = 64 * 1024; /* images/unpack.h: IMG_LAYER_MAX_SIZE_DEFAULT */
     cfg->image_auth_file = strdup("");
     cfg->default_cgroup_parent = strdup("/crisp");
     cfg->metrics_address = strdup("127.0.0.1");

@@ -42,7 +42,8 @@ struct crisp_config {
     int streaming_idle_timeout;      /* seconds a streaming session may move nothing; 0: forever */
     int image_pull_progress_timeout; /* seconds without progress before a pull fails */
     int image_max_concurrent_downloads;
-    char *image_auth_file; /* docker-style config.json with registry credentials; empty: none */
+    int image_max_layer_size; /* MiB of a layer's uncompressed tar stream */
+    char *image_auth_file;    /* docker-style config.json with registry credentials; empty: none */
     char *metrics_address;
     int metrics_port; /* crispd's own Prometheus endpoint; 0: none */
 };

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "images/pull.h"
 
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/file.h"
 #include "common/singleflight.h"
@@ -27,6 +28,7 @@ struct img_puller {
 /* What one pull works on; shared with its layer workers. */
 struct pull_job {
     struct img_puller *p;
+    struct crisp_cancel *cancel; /* the shared run's: fires once every caller of the pull is gone */
     const struct img_ref *ref;
     const struct img_auth *auth;
     char top_digest[IMG_DIGEST_MAX]; /* of the tag's document: index or manifest */
@@ -79,8 +81,8 @@ static int resolve_manifest(struct pull_job *job, crisp_error_t **err)
 {
     _cleanup_free_ char *body = NULL, *ctype = NULL;
     size_t len = 0;
-    if (img_registry_get_manifest(job->p->registry, job->ref, job->auth, &body, &len, &ctype, job->top_digest,
-                                  err) < 0)
+    if (img_registry_get_manifest(job->p->registry, job->cancel, job->ref, job->auth, &body, &len, &ctype,
+                                  job->top_digest, err) < 0)
         return -1;
     enum img_doc_kind kind;
     if (img_doc_kind(ctype, body, len, &kind, err) < 0)
@@ -100,7 +102,7 @@ static int resolve_manifest(struct pull_job *job, crisp_error_t **err)
         return -1;
     _cleanup_free_ char *inner_type = NULL;
     memcpy(job->manifest_digest, chosen.digest, IMG_DIGEST_MAX);
-    if (img_registry_get_manifest_digest(job->p->registry, job->ref, chosen.digest, job->auth,
+    if (img_registry_get_manifest_digest(job->p->registry, job->cancel, job->ref, chosen.digest, job->auth,
                                          &job->manifest_body, &job->manifest_len, &inner_type, err) < 0)
         return -1;
     if (img_doc_kind(inner_type, job->manifest_body, job->manifest_len, &kind, err) < 0)
@@ -111,14 +113,15 @@ static int resolve_manifest(struct pull_job *job, crisp_error_t **err)
 }
 
 /* Downloads a blob into a private temp file; returns its fd positioned at the start. */
-static int fetch_blob(struct pull_job *job, const struct img_descriptor *d, char **ret_path, int *ret_fd,
-                      crisp_error_t **err)
+static int fetch_blob(struct pull_job *job, struct crisp_cancel *cancel, const struct img_descriptor *d,
+                      char **ret_path, int *ret_fd, crisp_error_t **err)
 {
     _cleanup_free_ char *path = NULL;
     _cleanup_close_ int fd = -1;
     if (img_store_tmp_file(job->p->store, &path, &fd, err) < 0)
         return -1;
-    if (img_registry_get_blob(job->p->registry, job->ref, d->digest, d->size, job->auth, fd, err) < 0 ||
+    if (img_registry_get_blob(job->p->registry, cancel, job->ref, d->digest, d->size, job->auth, fd, err) <
+            0 ||
         lseek(fd, 0, SEEK_SET) < 0) {
         unlink(path);
         return err && *err ? -1 : crisp_error_errno(err, "rewind %s", path);
@@ -137,7 +140,7 @@ static int fetch_config(struct pull_job *job, char **ret_body, size_t *ret_len, 
                                 (long long)d->size, IMG_CONFIG_MAX_SIZE);
     _cleanup_free_ char *path = NULL;
     _cleanup_close_ int fd = -1;
-    if (fetch_blob(job, d, &path, &fd, err) < 0)
+    if (fetch_blob(job, job->cancel, d, &path, &fd, err) < 0)
         return -1;
     int r = file_read_bounded(path, IMG_CONFIG_MAX_SIZE, ret_body, ret_len, err);
     unlink(path);
@@ -164,13 +167,15 @@ static int compute_chain_ids(struct pull_job *job, crisp_error_t **err)
     return 0;
 }
 
-static int unpack_into_store(struct pull_job *job, size_t i, int fd, crisp_error_t **err)
+static int unpack_into_store(struct pull_job *job, struct crisp_cancel *cancel, size_t i, int fd,
+                             crisp_error_t **err)
 {
     _cleanup_free_ char *dir = NULL;
     if (img_store_tmp_dir(job->p->store, &dir, err) < 0)
         return -1;
     struct img_unpack_result res;
-    if (img_layer_unpack(fd, dir, job->config->diff_ids[i], &res, err) < 0) {
+    const struct img_unpack_limits limits = {img_registry_max_layer_size(job->p->registry), cancel};
+    if (img_layer_unpack(fd, dir, job->config->diff_ids[i], &limits, &res, err) < 0) {
         dir_remove_all(dir, NULL);
         return crisp_error_wrap(err, "layer %s", job->manifest->layers[i].digest);
     }
@@ -180,8 +185,9 @@ static int unpack_into_store(struct pull_job *job, size_t i, int fd, crisp_error
     return img_store_layer_commit(job->p->store, dir, &info, err);
 }
 
-/* One layer's download and unpack; runs once per chain ID however many pulls want it. */
-static int fetch_layer(void *arg, crisp_error_t **err)
+/* One layer's download and unpack; runs once per chain ID however many pulls want it, and is
+ * cancelled when all of them are. */
+static int fetch_layer(void *arg, struct crisp_cancel *cancel, crisp_error_t **err)
 {
     struct layer_task *t = arg;
     struct pull_job *job = t->job;
@@ -191,9 +197,9 @@ static int fetch_layer(void *arg, crisp_error_t **err)
         return -1;
     _cleanup_free_ char *path = NULL;
     _cleanup_close_ int fd = -1;
-    if (fetch_blob(job, d, &path, &fd, err) < 0)
+    if (fetch_blob(job, cancel, d, &path, &fd, err) < 0)
         return -1;
-    int r = unpack_into_store(job, t->index, fd, err);
+    int r = unpack_into_store(job, cancel, t->index, fd, err);
     unlink(path);
     return r;
 }
@@ -221,12 +227,13 @@ static void *layer_worker(void *arg)
 {
     struct pull_job *job = arg;
     size_t n = job->manifest->n_layers;
-    for (size_t i; (i = atomic_fetch_add(&job->next_layer, 1)) < n && !layer_failed(job);) {
+    for (size_t i; (i = atomic_fetch_add(&job->next_layer, 1)) < n && !layer_failed(job) &&
+                   !crisp_cancel_fired(job->cancel);) {
         if (job->held[i])
             continue;
         struct layer_task t = {job, i};
         crisp_error_t *e = NULL;
-        if (flight_do(&job->p->layers, job->chain_ids[i], fetch_layer, &t, &e) < 0)
+        if (flight_do(&job->p->layers, job->chain_ids[i], fetch_layer, &t, job->cancel, &e) < 0)
             record_layer_error(job, e);
         else
             crisp_error_free(e);
@@ -257,6 +264,9 @@ static int fetch_layers(struct pull_job *job, crisp_error_t **err)
         *err = TAKE_PTR(job->layer_err);
         return -1;
     }
+    /* The workers stop taking layers once cancelled: some may be missing. */
+    if (crisp_cancel_fired(job->cancel))
+        return crisp_cancel_error(job->cancel, "pull", err);
     return 0;
 }
 
@@ -324,9 +334,10 @@ static void pull_job_fini(struct pull_job *job)
     crisp_error_free(job->layer_err);
 }
 
-static int pull_run(void *arg, crisp_error_t **err)
+static int pull_run(void *arg, struct crisp_cancel *cancel, crisp_error_t **err)
 {
     struct pull_job *job = arg;
+    job->cancel = cancel;
     int r = pull_steps(job, err);
     pull_job_fini(job);
     return r;
@@ -354,7 +365,8 @@ int img_pull(struct img_puller *p, const char *image, const struct img_auth *aut
         return crisp_error_oom(err);
     struct pull_job job = {.p = p, .ref = ref, .auth = auth};
     pthread_mutex_init(&job.err_lock, NULL);
-    int r = flight_do(&p->images, key, pull_run, &job, err);
+    /* The server's handler does not pass its call's token down; it is this thread's. */
+    int r = flight_do(&p->images, key, pull_run, &job, crisp_cancel_current(), err);
     pthread_mutex_destroy(&job.err_lock);
     if (ret_bytes)
         *ret_bytes = job.bytes;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "images/registry.h"
 
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/file.h"
@@ -27,6 +28,13 @@
 #define DEFAULT_STALL_S 60L
 #define MAX_REDIRECTS 10L
 #define BACKOFF_FIRST_MS 200L
+/* Progress is PROGRESS_MIN_BYTES received within image.pull_progress_timeout. A byte now and then is
+ * not progress: a peer that keeps a connection alive with a trickle must fail too. 16 KiB is one
+ * TLS record or HTTP/2 frame, the least a working connection delivers at once; at the default 60 s
+ * it is 273 bytes/s, below which a layer of a few MB takes hours anyway. */
+#define PROGRESS_MIN_BYTES (16 * 1024)
+/* How often a backoff sleep looks at its cancellation. */
+#define CANCEL_POLL_MS 100L
 #define RETRY_AFTER_MAX_S 10L
 #define BASIC_CACHE_S 600L
 #define POOL_MAX 8
@@ -38,6 +46,7 @@ struct img_registry {
     struct crisp_config *cfg; /* our copy of the registries section */
     char *auth_file;
     long stall_timeout_s;
+    uint64_t max_layer_size;
     CURLSH *share; /* DNS and TLS sessions; curl can't share connections across threads */
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock; /* idle easy handles, each keeping its connections for reuse */
@@ -60,6 +69,7 @@ struct sink {
 };
 
 struct http_req {
+    struct crisp_cancel *cancel; /* NULL: none */
     const char *method;
     const char *url;
     const char *accept;        /* a whole "Accept: ..." line, or NULL */
@@ -81,10 +91,16 @@ struct http_resp {
     crisp_error_t *failure; /* set by a callback that stopped the transfer */
     bool retryable;
     int attempts;
+    /* The progress window: when it started, and how much had arrived then. */
+    int64_t window_start_ms;
+    int64_t window_bytes;
+    long stall_timeout_s;
+    struct crisp_cancel *cancel;
 };
 
 struct fetch {
     struct img_registry *r;
+    struct crisp_cancel *cancel;
     const struct img_ref *ref;
     const struct img_auth *auth;
     const char *kind;      /* "manifests" or "blobs" */
@@ -394,6 +410,33 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* Ends the transfer when it is cancelled, or when fewer than PROGRESS_MIN_BYTES arrived in the last
+ * stall_timeout_s (curl calls this about once a second even while nothing arrives). */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct http_resp *resp = userp;
+    (void)dltotal;
+    (void)ultotal;
+    (void)ulnow;
+    int64_t now = clock_monotonic_ms();
+    if (crisp_cancel_fired(resp->cancel)) {
+        crisp_cancel_error(resp->cancel, "transfer", &resp->failure);
+        return 1;
+    }
+    if (resp->window_start_ms == 0 || (int64_t)dlnow - resp->window_bytes >= PROGRESS_MIN_BYTES) {
+        resp->window_start_ms = now;
+        resp->window_bytes = (int64_t)dlnow;
+        return 0;
+    }
+    if (now - resp->window_start_ms < resp->stall_timeout_s * 1000)
+        return 0;
+    crisp_error_make(&resp->failure, ETIMEDOUT, "no progress for %ld s: %lld bytes arrived, less than %d",
+                     resp->stall_timeout_s, (long long)((int64_t)dlnow - resp->window_bytes),
+                     PROGRESS_MIN_BYTES);
+    return 1;
+}
+
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
 {
     (void)h;
@@ -474,8 +517,9 @@ static CURLcode easy_setup(struct img_registry *r, CURL *h, const struct http_re
     SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 1L);
     SETOPT(h, rc, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
     SETOPT(h, rc, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    SETOPT(h, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SETOPT(h, rc, CURLOPT_LOW_SPEED_TIME, r->stall_timeout_s);
+    SETOPT(h, rc, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(h, rc, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(h, rc, CURLOPT_XFERINFODATA, resp);
     SETOPT(h, rc, CURLOPT_USERAGENT, USER_AGENT);
     SETOPT(h, rc, CURLOPT_HTTPHEADER, headers);
     SETOPT(h, rc, CURLOPT_ERRORBUFFER, errbuf);
@@ -507,13 +551,9 @@ static bool curl_retryable(CURLcode rc)
     }
 }
 
-static int transport_error(struct img_registry *r, const struct http_req *req, CURLcode rc,
-                           const char *errbuf, crisp_error_t **err)
+static int transport_error(const struct http_req *req, CURLcode rc, const char *errbuf, crisp_error_t **err)
 {
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    if (rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"))
-        return crisp_error_make(err, ETIMEDOUT, "%s %s: no progress for %ld s", req->method, req->url,
-                                r->stall_timeout_s);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return crisp_error_make(err, ETIMEDOUT, "%s %s: %s", req->method, req->url, why);
     int status = curl_retryable(rc) ? CRISP_E_UNAVAILABLE : EPROTO;
@@ -531,6 +571,10 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     CURL *h = easy_take(r);
     if (!h)
         return crisp_error_make(err, ENOMEM, "curl_easy_init failed");
+    resp->window_start_ms = 0;
+    resp->window_bytes = 0;
+    resp->stall_timeout_s = r->stall_timeout_s;
+    resp->cancel = req->cancel;
     CURLcode rc = easy_setup(r, h, req, resp, headers, errbuf);
     if (rc != CURLE_OK) {
         easy_give(r, h);
@@ -538,6 +582,8 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     }
     rc = curl_easy_perform(h);
     easy_give(r, h);
+    /* A stall or a cancellation stopped it from on_progress, and neither is tried again: the stall
+     * bounds the whole pull's time without progress, not each attempt's. */
     if (resp->failure) {
         error_move(err, &resp->failure);
         return crisp_error_wrap(err, "%s %s", req->method, req->url);
@@ -545,11 +591,8 @@ static int http_perform(struct img_registry *r, const struct http_req *req, stru
     if (rc == CURLE_WRITE_ERROR && resp->error_truncated)
         return 0;
     if (rc != CURLE_OK) {
-        /* A stall is the one timeout not tried again: image.pull_progress_timeout bounds the whole pull's
-         * time without progress, not each attempt's. */
-        resp->retryable = curl_retryable(rc) &&
-                          !(rc == CURLE_OPERATION_TIMEDOUT && strstr(errbuf, "too slow"));
-        return transport_error(r, req, rc, errbuf, err);
+        resp->retryable = curl_retryable(rc);
+        return transport_error(req, rc, errbuf, err);
     }
     return 0;
 }
@@ -559,14 +602,21 @@ static bool status_retryable(long status)
     return status == 429 || (status >= 500 && status < 600);
 }
 
-static void backoff_sleep(int attempt, long retry_after_s)
+/* Returns false when cancelled meanwhile: then there is no next attempt. */
+static bool backoff_sleep(int attempt, long retry_after_s, struct crisp_cancel *cancel)
 {
     long ms = BACKOFF_FIRST_MS << attempt;
     if (retry_after_s >= 0)
         ms = (retry_after_s < RETRY_AFTER_MAX_S ? retry_after_s : RETRY_AFTER_MAX_S) * 1000;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    for (int64_t end = clock_monotonic_ms() + ms; !crisp_cancel_fired(cancel);) {
+        int64_t left = end - clock_monotonic_ms();
+        if (left <= 0)
+            return true;
+        long slice = left < CANCEL_POLL_MS ? (long)left : CANCEL_POLL_MS;
+        struct timespec ts = {.tv_sec = slice / 1000, .tv_nsec = (slice % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
 }
 
 /* http_perform with retries of transient failures; 0 with the final response in resp. */
@@ -578,7 +628,9 @@ static int http_fetch(struct img_registry *r, const struct http_req *req, int re
         resp_fini(resp);
         resp->sink = sink;
         resp->attempts = attempt + 1;
-        int rc = sink_reset(sink, &e);
+        int rc = crisp_cancel_fired(req->cancel) ? crisp_cancel_error(req->cancel, req->url, &e) : 0;
+        if (rc == 0)
+            rc = sink_reset(sink, &e);
         if (rc == 0)
             rc = http_perform(r, req, resp, &e);
         bool again = rc < 0 ? resp->retryable : status_retryable(resp->status);
@@ -589,7 +641,8 @@ static int http_fetch(struct img_registry *r, const struct http_req *req, int re
                 error_move(err, &e);
             return rc;
         }
-        backoff_sleep(attempt, resp->retry_after_s);
+        if (!backoff_sleep(attempt, resp->retry_after_s, req->cancel))
+            return crisp_cancel_error(req->cancel, req->url, err);
     }
 }
 
@@ -715,8 +768,11 @@ static int token_request(struct fetch *f, const struct img_challenge *ch, const 
         return crisp_error_oom(err);
     if (!post && c->username && !(authz = basic_authorization(c)))
         return crisp_error_oom(err);
-    struct http_req req = {
-        .method = post ? "POST" : "GET", .url = url, .authorization = authz, .form = post ? params : NULL};
+    struct http_req req = {.cancel = f->cancel,
+                           .method = post ? "POST" : "GET",
+                           .url = url,
+                           .authorization = authz,
+                           .form = post ? params : NULL};
     int rc = http_fetch(f->r, &req, f->retries, sink, resp, err);
     if (rc == 0 && resp->status == 401) {
         _cleanup_free_ char *words = img_registry_error_words(resp->error_body);
@@ -851,7 +907,7 @@ static int endpoint_fetch(struct fetch *f, const char *base, bool mirror, crisp_
     bool fresh = creds.registry_token != NULL; /* a 401 to fresh credentials is a refusal */
     f->url = url;
     f->retries = mirror ? 0 : IMG_REGISTRY_MAX_RETRIES;
-    struct http_req req = {.method = "GET", .url = url, .accept = f->accept};
+    struct http_req req = {.cancel = f->cancel, .method = "GET", .url = url, .accept = f->accept};
     for (;;) {
         req.authorization = authz;
         if (http_fetch(f->r, &req, f->retries, f->sink, &f->resp, err) < 0)
@@ -879,7 +935,8 @@ static void tried_append(char **tried, const char *msg)
     *tried = joined;
 }
 
-/* Each mirror in order, then the registry itself; any failure but a local one moves on. */
+/* Each mirror in order, then the registry itself; any failure but a local one or a cancellation moves
+ * on. */
 static int registry_fetch(struct fetch *f, crisp_error_t **err)
 {
     _cleanup_strv_ char **bases = NULL;
@@ -891,7 +948,7 @@ static int registry_fetch(struct fetch *f, crisp_error_t **err)
         bool last = bases[i + 1] == NULL;
         if (endpoint_fetch(f, bases[i], !last, &e) == 0)
             return 0;
-        if (last || !e || f->sink->local_failure || e->status == ENOMEM) {
+        if (last || !e || f->sink->local_failure || e->status == ENOMEM || crisp_cancel_fired(f->cancel)) {
             if (tried)
                 error_append(e, " (mirrors tried first: %s)", tried);
             error_move(err, &e);
@@ -918,10 +975,10 @@ static char *media_type_of(const char *content_type)
     return strndup(content_type, n);
 }
 
-static int manifest_fetch(struct img_registry *r, const struct img_ref *ref, const char *reference,
-                          const char *expected_digest, const struct img_auth *auth, char **ret_body,
-                          size_t *ret_len, char **ret_content_type, char ret_digest[IMG_DIGEST_MAX],
-                          crisp_error_t **err)
+static int manifest_fetch(struct img_registry *r, struct crisp_cancel *cancel, const struct img_ref *ref,
+                          const char *reference, const char *expected_digest, const struct img_auth *auth,
+                          char **ret_body, size_t *ret_len, char **ret_content_type,
+                          char ret_digest[IMG_DIGEST_MAX], crisp_error_t **err)
 {
     _cleanup_free_ char *name = expected_digest ? img_ref_digested(ref, expected_digest)
                                                 : img_ref_tagged(ref);
@@ -931,6 +988,7 @@ static int manifest_fetch(struct img_registry *r, const struct img_ref *ref, con
     _cleanup_(sink_fini) struct sink sink = {
         .what = what, .overflow_status = EMSGSIZE, .limit = IMG_MANIFEST_MAX_SIZE, .fd = -1};
     _cleanup_(fetch_fini) struct fetch f = {.r = r,
+                                            .cancel = cancel,
                                             .ref = ref,
                                             .auth = auth,
                                             .kind = "manifests",
@@ -961,30 +1019,33 @@ static int digest_check(const char *digest, const char *what, crisp_error_t **er
     return 0;
 }
 
-int img_registry_get_manifest(struct img_registry *r, const struct img_ref *ref, const struct img_auth *auth,
-                              char **ret_body, size_t *ret_len, char **ret_content_type,
-                              char ret_digest[IMG_DIGEST_MAX], crisp_error_t **err)
+int img_registry_get_manifest(struct img_registry *r, struct crisp_cancel *cancel, const struct img_ref *ref,
+                              const struct img_auth *auth, char **ret_body, size_t *ret_len,
+                              char **ret_content_type, char ret_digest[IMG_DIGEST_MAX], crisp_error_t **err)
 {
     if (ref->digest && digest_check(ref->digest, "manifest", err) < 0)
         return -1;
     const char *reference = ref->digest ? ref->digest : ref->tag;
     if (!reference)
         return crisp_error_make(err, EINVAL, "reference %s has neither tag nor digest", ref->path);
-    return manifest_fetch(r, ref, reference, ref->digest, auth, ret_body, ret_len, ret_content_type,
+    return manifest_fetch(r, cancel, ref, reference, ref->digest, auth, ret_body, ret_len, ret_content_type,
                           ret_digest, err);
 }
 
-int img_registry_get_manifest_digest(struct img_registry *r, const struct img_ref *ref, const char *digest,
+int img_registry_get_manifest_digest(struct img_registry *r, struct crisp_cancel *cancel,
+                                     const struct img_ref *ref, const char *digest,
                                      const struct img_auth *auth, char **ret_body, size_t *ret_len,
                                      char **ret_content_type, crisp_error_t **err)
 {
     if (digest_check(digest, "manifest", err) < 0)
         return -1;
-    return manifest_fetch(r, ref, digest, digest, auth, ret_body, ret_len, ret_content_type, NULL, err);
+    return manifest_fetch(r, cancel, ref, digest, digest, auth, ret_body, ret_len, ret_content_type, NULL,
+                          err);
 }
 
-int img_registry_get_blob(struct img_registry *r, const struct img_ref *ref, const char *digest,
-                          int64_t expected_size, const struct img_auth *auth, int fd, crisp_error_t **err)
+int img_registry_get_blob(struct img_registry *r, struct crisp_cancel *cancel, const struct img_ref *ref,
+                          const char *digest, int64_t expected_size, const struct img_auth *auth, int fd,
+                          crisp_error_t **err)
 {
     if (digest_check(digest, "blob", err) < 0)
         return -1;
@@ -994,6 +1055,7 @@ int img_registry_get_blob(struct img_registry *r, const struct img_ref *ref, con
     _cleanup_(sink_fini) struct sink sink = {
         .what = what, .overflow_status = EINVAL, .limit = expected_size >= 0 ? expected_size : -1, .fd = fd};
     _cleanup_(fetch_fini) struct fetch f = {.r = r,
+                                            .cancel = cancel,
                                             .ref = ref,
                                             .auth = auth,
                                             .kind = "blobs",
@@ -1068,6 +1130,8 @@ int img_registry_new(const struct img_registry_options *opts, struct img_registr
     pthread_mutex_init(&r->pool_lock, NULL);
     r->stall_timeout_s = opts->stall_timeout_s > 0 ? opts->stall_timeout_s : DEFAULT_STALL_S;
     r->cfg = registries_copy(opts->cfg);
+    if (opts->cfg && opts->cfg->image_max_layer_size > 0)
+        r->max_layer_size = (uint64_t)opts->cfg->image_max_layer_size << 20;
     r->tokens = img_token_cache_new();
     if (!r->cfg || !r->tokens || (opts->auth_file && !(r->auth_file = strdup(opts->auth_file))))
         return crisp_error_oom(err);
@@ -1075,6 +1139,11 @@ int img_registry_new(const struct img_registry_options *opts, struct img_registr
         return -1;
     *ret = TAKE_PTR(r);
     return 0;
+}
+
+uint64_t img_registry_max_layer_size(const struct img_registry *r)
+{
+    return r->max_layer_size;
 }
 
 void img_registry_free(struct img_registry *r)

@@ -53,6 +53,10 @@ struct layer_stream {
     size_t zstd_left; /* last ZSTD_decompressStream result: 0 only at a frame boundary */
     struct img_hasher *hasher;
     crisp_error_t *err; /* why the last read failed, for the caller rather than libarchive */
+    uint64_t total;     /* uncompressed bytes handed out */
+    uint64_t limit;     /* total may not pass it */
+    bool in_trailer;    /* the tar archive has ended: limit is the trailer's */
+    struct crisp_cancel *cancel;
 };
 
 struct dir_times {
@@ -62,6 +66,7 @@ struct dir_times {
 
 struct unpack {
     int rootfd;
+    uint64_t max_size;
     struct archive *ar;
     struct layer_stream stream;
     struct dir_times *dirs; /* directories whose times are set last, after their children */
@@ -237,8 +242,19 @@ static ssize_t stream_next(struct layer_stream *s, const void **ret_buf)
         n = stream_zstd_next(s);
     else
         n = stream_plain_next(s, ret_buf);
-    if (n > 0)
-        img_hasher_update(s->hasher, *ret_buf, (size_t)n);
+    if (n <= 0)
+        return n;
+    if (crisp_cancel_fired(s->cancel))
+        return crisp_cancel_error(s->cancel, "unpack layer", &s->err);
+    s->total += (uint64_t)n;
+    if (s->total > s->limit && s->in_trailer)
+        return crisp_error_make(&s->err, EINVAL,
+                                "layer holds more than %llu bytes after its tar archive's end",
+                                (unsigned long long)IMG_LAYER_MAX_TRAILER);
+    if (s->total > s->limit)
+        return crisp_error_make(&s->err, EFBIG, "layer is larger than the limit of %llu bytes uncompressed",
+                                (unsigned long long)s->limit);
+    img_hasher_update(s->hasher, *ret_buf, (size_t)n);
     return n;
 }
 
@@ -251,11 +267,16 @@ static la_ssize_t stream_archive_read(struct archive *a, void *data, const void 
     return n;
 }
 
-/* The tar reader stops at the end-of-archive blocks; the padding after them is part of the diff ID. */
+/* The tar reader stops at the end-of-archive blocks; the padding after them is part of the diff ID,
+ * but a layer that goes on for long after them is a bomb, not padding. */
 static int stream_drain(struct layer_stream *s, crisp_error_t **err)
 {
     const void *buf;
     ssize_t n;
+    if (s->limit - s->total > IMG_LAYER_MAX_TRAILER) {
+        s->limit = s->total + IMG_LAYER_MAX_TRAILER;
+        s->in_trailer = true;
+    }
     while ((n = stream_next(s, &buf)) > 0)
         ;
     return n < 0 ? stream_take_error(s, err) : 0;
@@ -704,6 +725,11 @@ static int entry_write_data(struct unpack *u, struct unpack_entry *e, int fd, cr
 
 static int entry_file(struct unpack *u, struct unpack_entry *e, crisp_error_t **err)
 {
+    /* A sparse entry's data may be small and its holes huge: its size is bounded as the layer is. */
+    la_int64_t size = archive_entry_size(e->ae);
+    if (size > 0 && (uint64_t)size > u->max_size)
+        return crisp_error_make(err, EFBIG, "layer entry \"%s\" is larger than the limit of %llu bytes",
+                                e->path, (unsigned long long)u->max_size);
     enum room room;
     if (entry_make_room(e, false, &room, err) < 0)
         return -1;
@@ -958,13 +984,17 @@ static int unpack_entries(struct unpack *u, crisp_error_t **err)
     }
 }
 
-static int unpack_open(struct unpack *u, int blob_fd, const char *dest_dir, crisp_error_t **err)
+static int unpack_open(struct unpack *u, int blob_fd, const char *dest_dir,
+                       const struct img_unpack_limits *limits, crisp_error_t **err)
 {
     u->rootfd = open(dest_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (u->rootfd < 0)
         return crisp_error_errno(err, "open %s", dest_dir);
     if (stream_init(&u->stream, blob_fd, err) < 0)
         return -1;
+    u->max_size = limits && limits->max_size ? limits->max_size : IMG_LAYER_MAX_SIZE_DEFAULT;
+    u->stream.limit = u->max_size;
+    u->stream.cancel = limits ? limits->cancel : NULL;
     if (!(u->ar = archive_read_new()))
         return crisp_error_oom_in(err, "unpack layer");
     /* The tar reader covers ustar, pax and GNU tar. No filters: decompression is ours, so that the
@@ -989,12 +1019,13 @@ static void unpack_fini(struct unpack *u)
 }
 
 int img_layer_unpack(int blob_fd, const char *dest_dir, const char *expected_diff_id,
-                     struct img_unpack_result *ret, crisp_error_t **err)
+                     const struct img_unpack_limits *limits, struct img_unpack_result *ret,
+                     crisp_error_t **err)
 {
     if (expected_diff_id && !img_digest_valid(expected_diff_id))
         return crisp_error_make(err, EINVAL, "invalid expected layer diff ID \"%s\"", expected_diff_id);
     _cleanup_(unpack_fini) struct unpack u = {.rootfd = -1};
-    if (unpack_open(&u, blob_fd, dest_dir, err) < 0 || unpack_entries(&u, err) < 0)
+    if (unpack_open(&u, blob_fd, dest_dir, limits, err) < 0 || unpack_entries(&u, err) < 0)
         return -1;
     if (stream_drain(&u.stream, err) < 0 || dirs_apply(&u, err) < 0)
         return -1;

@@ -1,6 +1,7 @@
 /* ExecSync and Exec in a running container, through crisp-exec (runtime/exec.c): the container's
  * namespaces, cgroups, user, environment and privileges. */
 #define _GNU_SOURCE
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "runtime/container_internal.h"
@@ -88,6 +89,8 @@ int rt_container_exec_sync(struct rt_runtime *rt, const char *id, char *const *a
         return -1;
     req.timeout_ms = (int)(timeout_s > 0 ? timeout_s * 1000 : 0);
     req.max_output = EXEC_MAX_OUTPUT;
+    /* The server's handler does not pass its call's token down; it is this thread's. */
+    req.cancel = crisp_cancel_current();
     struct rt_exec_result res = {0};
     int r = rt_exec_sync(&req, &res, err);
     if (r == 0 && res.timed_out)

@@ -175,12 +175,15 @@ int rt_exec_sync(const struct rt_exec_request *req, struct rt_exec_result *ret, 
         .timeout_ms = req->timeout_ms,
         .term_grace_ms = RT_EXEC_KILL_GRACE_MS,
         .max_output = req->max_output,
+        .cancel = req->cancel,
     };
     _cleanup_(rt_spawn_result_fini) struct rt_spawn_result sr = {0};
     if (rt_spawn_run(&so, &sr, err) < 0)
         return crisp_error_wrap(err, "exec in container process %d", (int)req->pid);
     if (sr.status_out.len > 0)
         return helper_failure(sr.status_out.data, err);
+    if (sr.cancelled)
+        return crisp_cancel_error(req->cancel, "exec", err);
     return result_take(&sr, ret, err);
 }
 

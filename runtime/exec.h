@@ -4,6 +4,7 @@
 #ifndef CRISP_RUNTIME_EXEC_H
 #define CRISP_RUNTIME_EXEC_H
 
+#include "common/cancel.h"
 #include "common/error.h"
 
 #include <stdbool.h>
@@ -38,6 +39,9 @@ struct rt_exec_request {
     uint64_t ambient_caps; /* raised for the command, also when it is not root */
     int timeout_ms;        /* from the start; 0: none */
     size_t max_output;     /* per stream; the rest is dropped */
+    /* rt_exec_sync: once fired, the command's tree is killed as on a timeout and the call fails with
+     * the token's reason (crisp_cancel_error). NULL: none. */
+    struct crisp_cancel *cancel;
 };
 
 struct rt_exec_result {

@@ -32,7 +32,8 @@ struct run {
     int pidfd;
     bool exited;
     int status;
-    bool timed_out;
+    bool timed_out, cancelled;
+    int cancel_fd;
     int term_grace_ms;
     int64_t deadline, kill_at, drain_end;
 };
@@ -228,16 +229,22 @@ static int run_poll_timeout(const struct run *r, int64_t now)
 
 static int run_poll(struct run *r, crisp_error_t **err)
 {
-    struct pollfd fds[4];
+    struct pollfd fds[5];
     for (size_t i = 0; i < 3; i++)
         fds[i] = (struct pollfd){.fd = i < r->n_streams ? r->s[i].fd : -1, .events = POLLIN};
     fds[3] = (struct pollfd){.fd = r->exited ? -1 : r->pidfd, .events = POLLIN};
-    int n = poll(fds, 4, run_poll_timeout(r, clock_monotonic_ms()));
+    fds[4] = (struct pollfd){.fd = r->exited || r->cancelled ? -1 : r->cancel_fd, .events = POLLIN};
+    int n = poll(fds, 5, run_poll_timeout(r, clock_monotonic_ms()));
     if (n < 0 && errno != EINTR)
         return crisp_error_errno(err, "poll helper %d", (int)r->pid);
     for (size_t i = 0; n > 0 && i < r->n_streams; i++)
         if (fds[i].revents && stream_read(&r->s[i]) < 0)
             return crisp_error_oom(err);
+    if (n > 0 && fds[4].revents) { /* stopped the way a timeout stops it, at once */
+        r->cancelled = true;
+        if (!r->timed_out)
+            r->deadline = clock_monotonic_ms();
+    }
     if (n > 0 && fds[3].revents)
         return run_reap(r, err);
     return 0;
@@ -263,8 +270,11 @@ static int run_loop(struct run *r, crisp_error_t **err)
 
 int rt_spawn_run(const struct rt_spawn_options *o, struct rt_spawn_result *ret, crisp_error_t **err)
 {
-    struct run r = {
-        .n_streams = o->status_pipe ? 3 : 2, .pid = -1, .pidfd = -1, .term_grace_ms = o->term_grace_ms};
+    struct run r = {.n_streams = o->status_pipe ? 3 : 2,
+                    .pid = -1,
+                    .pidfd = -1,
+                    .cancel_fd = crisp_cancel_fd(o->cancel),
+                    .term_grace_ms = o->term_grace_ms};
     int wfd[3] = {-1, -1, -1};
     *ret = (struct rt_spawn_result){0};
     for (size_t i = 0; i < 3; i++)
@@ -287,7 +297,8 @@ int rt_spawn_run(const struct rt_spawn_options *o, struct rt_spawn_result *ret, 
         return -1;
     }
     ret->wait_status = r.status;
-    ret->timed_out = r.timed_out;
+    ret->timed_out = r.timed_out && !r.cancelled;
+    ret->cancelled = r.cancelled;
     return 0;
 }
 

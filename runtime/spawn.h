@@ -4,6 +4,7 @@
 #ifndef CRISP_RUNTIME_SPAWN_H
 #define CRISP_RUNTIME_SPAWN_H
 
+#include "common/cancel.h"
 #include "common/error.h"
 
 #include <stdbool.h>
@@ -19,6 +20,8 @@ struct rt_spawn_options {
     int timeout_ms;    /* from the spawn; 0: none */
     int term_grace_ms; /* on timeout: SIGTERM, SIGKILL this much later; 0: SIGKILL at once */
     size_t max_output; /* per stream; the rest is read and dropped */
+    /* NULL: none. Once fired, the helper is stopped as on a timeout and ret->cancelled set. */
+    const struct crisp_cancel *cancel;
 };
 
 /* What a helper printed on one stream; data is always NUL-terminated. */
@@ -31,6 +34,7 @@ struct rt_spawn_output {
 struct rt_spawn_result {
     int wait_status;
     bool timed_out;
+    bool cancelled; /* stopped because o->cancel fired (then not timed_out) */
     struct rt_spawn_output out, err_out, status_out;
 };
 

@@ -4,6 +4,7 @@
 #define CRISP_SERVER_CALL_H
 
 #include "common/arena.h"
+#include "common/cancel.h"
 #include "common/error.h"
 
 #include <protobuf-c/protobuf-c.h>
@@ -17,6 +18,9 @@ struct srv_ctx {
     struct srv_daemon *daemon;
     struct srv_call *call;
     struct arena *arena;
+    /* Fired when the client goes away, the call's deadline passes or shutdown runs out of time;
+     * blocking work watches it (also reachable as crisp_cancel_current() on the call's thread). */
+    struct crisp_cancel *cancel;
     const char *method;
     uint64_t id;
 };

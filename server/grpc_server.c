@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "server/grpc_server.h"
 
+#include "common/cancel.h"
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -18,6 +19,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +31,10 @@
 #define SRV_IDLE_EXIT_SECONDS 30
 /* Requests kept posted to the server at all times: how many calls can be accepted at once. */
 #define SRV_POSTED_REQUESTS 8
+/* How often the watcher looks for calls whose client left or whose deadline passed. */
+#define SRV_WATCH_INTERVAL_MS 200
+/* After shutdown_timeout, how long cancelled calls get to unwind (an exec's kill grace fits in it). */
+#define SRV_CANCEL_GRACE_MS 3000
 
 struct srv_grpc {
     struct srv_daemon *daemon;
@@ -44,6 +50,14 @@ struct srv_grpc {
     bool stopping, shutdown_notified;
     char shutdown_tag;
     _Atomic uint64_t next_id;
+    /* Guards calls (the calls being handled), hard_stop and watcher_stop. A leaf like lock, and never
+     * held with it. The watcher holds it while it looks at each call, so a call that has left the
+     * list is its worker's alone again. */
+    pthread_mutex_t calls_lock;
+    pthread_cond_t calls_cond;
+    struct srv_call *calls;
+    bool hard_stop, watcher_stop, watcher_started;
+    pthread_t watcher;
 };
 
 struct srv_call {
@@ -54,9 +68,14 @@ struct srv_call {
     grpc_completion_queue *cq; /* bound to this call alone: its batches are plucked synchronously */
     struct arena arena;
     bool initial_metadata_sent;
-    bool close_pending, closed;
+    bool close_pending;
+    atomic_bool closed; /* the close op completed: set by whichever thread plucked it */
     int cancelled;
     char close_tag, batch_tag;
+    /* Fired when the client goes away, the deadline passes or shutdown runs out of time. */
+    struct crisp_cancel cancel;
+    gpr_timespec deadline; /* monotonic */
+    struct srv_call *watch_prev, *watch_next;
 };
 
 /* Workers are detached and the last one may still be unlocking when stop returns; the pool state
@@ -69,6 +88,7 @@ static void call_free(struct srv_call *c)
         return;
     if (c->call)
         grpc_call_unref(c->call);
+    crisp_cancel_fini(&c->cancel);
     grpc_call_details_destroy(&c->details);
     grpc_metadata_array_destroy(&c->metadata);
     if (c->cq) {
@@ -86,6 +106,7 @@ static void post_request(struct srv_grpc *s)
     if (!c)
         return;
     c->srv = s;
+    c->cancel.fd = -1;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->metadata);
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -147,7 +168,7 @@ static void finish_call(struct srv_call *c, grpc_byte_buffer *bb, grpc_status_co
         ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
     }
     run_batch(c, ops, n);
-    if (c->close_pending && !c->closed)
+    if (c->close_pending && !atomic_load(&c->closed))
         grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     grpc_slice_unref(details);
 }
@@ -207,6 +228,94 @@ static void log_failure(const struct srv_ctx *ctx, grpc_status_code code, const 
     log_write(LOG_LEVEL_ERROR, "RPC failed", kv);
 }
 
+/* Every call watches for its client leaving with a close op started up front. */
+static void call_watch_close(struct srv_call *c)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->cancelled;
+    if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK)
+        c->close_pending = true;
+}
+
+/* Does not wait. While the call is handled the close op completes only when the client cancelled
+ * or its deadline passed; the worker and the watcher may both look, whichever sees it notes it. */
+static void call_poll_close(struct srv_call *c)
+{
+    if (!c->close_pending || atomic_load(&c->closed))
+        return;
+    grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type != GRPC_OP_COMPLETE)
+        return;
+    atomic_store(&c->closed, true);
+    crisp_cancel_fire(&c->cancel, ECANCELED);
+}
+
+/* Called with calls_lock held. The deadline is checked first, so that it is the reason given. */
+static void call_watch_tick(struct srv_grpc *s, struct srv_call *c, gpr_timespec now)
+{
+    if (gpr_time_cmp(now, c->deadline) >= 0)
+        crisp_cancel_fire(&c->cancel, ETIMEDOUT);
+    call_poll_close(c);
+    if (s->hard_stop)
+        crisp_cancel_fire(&c->cancel, CRISP_E_UNAVAILABLE);
+}
+
+static void *watcher_main(void *arg)
+{
+    struct srv_grpc *s = arg;
+    pthread_mutex_lock(&s->calls_lock);
+    while (!s->watcher_stop) {
+        if (!s->calls) {
+            pthread_cond_wait(&s->calls_cond, &s->calls_lock);
+            continue;
+        }
+        gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+        for (struct srv_call *c = s->calls; c; c = c->watch_next)
+            call_watch_tick(s, c, now);
+        struct timespec until = clock_timespec_after_ms(CLOCK_REALTIME, SRV_WATCH_INTERVAL_MS);
+        pthread_cond_timedwait(&s->calls_cond, &s->calls_lock, &until);
+    }
+    pthread_mutex_unlock(&s->calls_lock);
+    return NULL;
+}
+
+/* Puts the call under the watcher's eye; without an eventfd (fds exhausted) it is still cancelled,
+ * only not seen by waits in poll. */
+static void call_watch_start(struct srv_call *c)
+{
+    struct srv_grpc *s = c->srv;
+    crisp_cancel_init(&c->cancel, true, NULL);
+    c->deadline = gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC);
+    call_watch_close(c);
+    pthread_mutex_lock(&s->calls_lock);
+    c->watch_prev = NULL;
+    c->watch_next = s->calls;
+    if (s->calls)
+        s->calls->watch_prev = c;
+    s->calls = c;
+    if (s->hard_stop)
+        crisp_cancel_fire(&c->cancel, CRISP_E_UNAVAILABLE);
+    pthread_cond_signal(&s->calls_cond);
+    pthread_mutex_unlock(&s->calls_lock);
+}
+
+/* Afterwards the watcher no longer looks at c: its close op is the worker's alone again. */
+static void call_watch_stop(struct srv_call *c)
+{
+    struct srv_grpc *s = c->srv;
+    pthread_mutex_lock(&s->calls_lock);
+    if (c->watch_prev)
+        c->watch_prev->watch_next = c->watch_next;
+    else
+        s->calls = c->watch_next;
+    if (c->watch_next)
+        c->watch_next->watch_prev = c->watch_prev;
+    c->watch_prev = c->watch_next = NULL;
+    pthread_mutex_unlock(&s->calls_lock);
+}
+
 static void handle_call(struct srv_call *c)
 {
     const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
@@ -215,6 +324,7 @@ static void handle_call(struct srv_call *c)
         .daemon = c->srv->daemon,
         .call = c,
         .arena = &c->arena,
+        .cancel = &c->cancel,
         .method = arena_strndup(&c->arena, path, path_len),
         .id = atomic_fetch_add(&c->srv->next_id, 1) + 1,
     };
@@ -229,7 +339,12 @@ static void handle_call(struct srv_call *c)
     ProtobufCMessage *resp = NULL;
     grpc_byte_buffer *bb = NULL;
     _cleanup_error_ crisp_error_t *err = NULL;
-    if (invoke(c, &ctx, m, &resp, &err) < 0 || (resp && !(bb = pack_message(resp, &err)))) {
+    call_watch_start(c);
+    crisp_cancel_set_current(&c->cancel);
+    int r = invoke(c, &ctx, m, &resp, &err);
+    crisp_cancel_set_current(NULL);
+    call_watch_stop(c);
+    if (r < 0 || (resp && !(bb = pack_message(resp, &err)))) {
         const char *msg = err ? err->msg : "out of memory";
         grpc_status_code code = err ? srv_status_from_errno(err->status) : GRPC_STATUS_RESOURCE_EXHAUSTED;
         log_failure(&ctx, code, msg);
@@ -258,35 +373,16 @@ const char *srv_call_metadata(struct srv_ctx *ctx, const char *key)
     return NULL;
 }
 
-/* Streaming calls watch for the client leaving with a close op started up front. */
-static void stream_watch_close(struct srv_call *c)
-{
-    if (c->close_pending)
-        return;
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    op.data.recv_close_on_server.cancelled = &c->cancelled;
-    if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK)
-        c->close_pending = true;
-}
-
 bool srv_stream_closed(struct srv_ctx *ctx)
 {
     struct srv_call *c = ctx->call;
-    stream_watch_close(c);
-    if (!c->closed && c->close_pending) {
-        grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME),
-                                                    NULL);
-        c->closed = ev.type == GRPC_OP_COMPLETE;
-    }
-    return c->closed;
+    call_poll_close(c);
+    return atomic_load(&c->closed) || crisp_cancel_fired(&c->cancel);
 }
 
 int srv_stream_send(struct srv_ctx *ctx, const ProtobufCMessage *msg, crisp_error_t **err)
 {
     struct srv_call *c = ctx->call;
-    stream_watch_close(c);
     grpc_byte_buffer *bb = pack_message(msg, err);
     if (!bb)
         return -1;
@@ -321,6 +417,9 @@ static void worker_take_call(struct srv_grpc *s)
         spawn_worker(s);
 }
 
+/* The last worker to retire after a burst gives the allocator's free memory back: glibc keeps what
+ * the burst's threads freed in its arenas (one per thread, up to 8 per core), which kept crispd's idle
+ * RSS well above its baseline after load although nothing was in use. */
 static bool worker_should_exit_idle(struct srv_grpc *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -330,7 +429,10 @@ static bool worker_should_exit_idle(struct srv_grpc *s)
         s->idle--;
         pthread_cond_broadcast(&s->cond);
     }
+    bool back_to_idle = exit_now && s->threads == SRV_MIN_WORKERS;
     pthread_mutex_unlock(&s->lock);
+    if (back_to_idle)
+        malloc_trim(0);
     return exit_now;
 }
 
@@ -432,6 +534,8 @@ int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret
     s->daemon = d;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->calls_lock, NULL);
+    pthread_cond_init(&s->calls_cond, NULL);
     s->server = server_create();
     s->cq = grpc_completion_queue_create_for_next(NULL);
     if (!s->server || !s->cq)
@@ -443,6 +547,12 @@ int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret
         grpc_completion_queue_destroy(s->cq);
         return -1;
     }
+    int r = pthread_create(&s->watcher, NULL, watcher_main, s);
+    if (r != 0) {
+        errno = r;
+        return crisp_error_errno(err, "start the call watcher thread");
+    }
+    s->watcher_started = true;
     grpc_server_start(s->server);
     for (int i = 0; i < SRV_POSTED_REQUESTS; i++)
         post_request(s);
@@ -453,9 +563,9 @@ int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret
     return 0;
 }
 
-static bool wait_shutdown_notified(struct srv_grpc *s, int timeout_s)
+static bool wait_shutdown_notified(struct srv_grpc *s, int64_t timeout_ms)
 {
-    struct timespec deadline = clock_timespec_after_ms(CLOCK_REALTIME, (int64_t)timeout_s * 1000);
+    struct timespec deadline = clock_timespec_after_ms(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown_notified)
         if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
@@ -465,22 +575,61 @@ static bool wait_shutdown_notified(struct srv_grpc *s, int timeout_s)
     return done;
 }
 
-void srv_grpc_stop(struct srv_grpc *s, int timeout_s)
+static bool wait_workers_gone(struct srv_grpc *s, int64_t timeout_ms)
+{
+    struct timespec deadline = clock_timespec_after_ms(CLOCK_REALTIME, timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    while (s->threads > 0)
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
+            break;
+    bool done = s->threads == 0;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+/* Fires every running call's cancellation, and that of any call still starting. */
+static void calls_cancel_all(struct srv_grpc *s)
+{
+    pthread_mutex_lock(&s->calls_lock);
+    s->hard_stop = true;
+    for (struct srv_call *c = s->calls; c; c = c->watch_next)
+        crisp_cancel_fire(&c->cancel, CRISP_E_UNAVAILABLE);
+    pthread_mutex_unlock(&s->calls_lock);
+}
+
+static void watcher_stop(struct srv_grpc *s)
+{
+    if (!s->watcher_started)
+        return;
+    pthread_mutex_lock(&s->calls_lock);
+    s->watcher_stop = true;
+    pthread_cond_signal(&s->calls_cond);
+    pthread_mutex_unlock(&s->calls_lock);
+    pthread_join(s->watcher, NULL);
+    s->watcher_started = false;
+}
+
+bool srv_grpc_stop(struct srv_grpc *s, int timeout_s)
 {
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_mutex_unlock(&s->lock);
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-    if (!wait_shutdown_notified(s, timeout_s)) {
+    int64_t grace_end = clock_monotonic_ms() + (int64_t)timeout_s * 1000 + SRV_CANCEL_GRACE_MS;
+    if (!wait_shutdown_notified(s, (int64_t)timeout_s * 1000)) {
         log_warn("in-flight calls did not finish within %d s; cancelling them", timeout_s);
+        calls_cancel_all(s);
         grpc_server_cancel_all_calls(s->server);
-        wait_shutdown_notified(s, 3600);
     }
+    /* Past the grace, the threads still in calls are left to the process's exit: waiting for work that
+     * ignores its cancellation would make shutdown_timeout meaningless. */
+    if (!wait_shutdown_notified(s, grace_end - clock_monotonic_ms()))
+        return false;
     grpc_server_destroy(s->server);
     grpc_completion_queue_shutdown(s->cq);
-    pthread_mutex_lock(&s->lock);
-    while (s->threads > 0)
-        pthread_cond_wait(&s->cond, &s->lock);
-    pthread_mutex_unlock(&s->lock);
+    if (!wait_workers_gone(s, grace_end - clock_monotonic_ms()))
+        return false;
+    watcher_stop(s);
     grpc_completion_queue_destroy(s->cq);
+    return true;
 }

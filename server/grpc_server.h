@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "server/daemon.h"
 
+#include <stdbool.h>
+
 #define SRV_MAX_MESSAGE_SIZE (16 * 1024 * 1024)
 
 struct srv_grpc;
@@ -15,7 +17,10 @@ struct srv_grpc;
 /* Binds the unix socket at path (already prepared) and starts serving. */
 int srv_grpc_start(struct srv_daemon *d, const char *path, struct srv_grpc **ret, crisp_error_t **err);
 
-/* Stops accepting calls, gives in-flight calls timeout_s seconds, cancels the rest, joins workers. */
-void srv_grpc_stop(struct srv_grpc *s, int timeout_s);
+/* Stops accepting calls, gives in-flight calls timeout_s seconds, then cancels the rest (their
+ * crisp_cancel fires with CRISP_E_UNAVAILABLE) and gives them 3 s more to unwind.
+ * Returns false when some call still runs then: the server is left as it is, for the process to exit
+ * without waiting for it. */
+bool srv_grpc_stop(struct srv_grpc *s, int timeout_s);
 
 #endif

@@ -24,6 +24,7 @@ import os
 import platform as _platform
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -442,6 +443,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self):
         owner = self.server.owner
         path = urllib.parse.urlsplit(self.path).path
+        if self.command == "GET" and "/blobs/sha256:" in path:
+            with owner._lock:
+                owner.blob_gets += 1
         try:
             if path == "/token":
                 return self._token()
@@ -605,6 +609,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         if chunked_out:
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if not no_body and owner.blob_rate is not None and resp.status == 200 and "/blobs/sha256:" in self.path:
+            return self._trickle_body(resp, chunked_out)
         if not no_body:
             while True:
                 chunk = resp.read(1 << 16)
@@ -615,6 +621,34 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
         owner._log_request(self.command, self.path, resp.status)
+
+
+    def _client_gone(self):
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        try:
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _trickle_body(self, resp, chunked_out):
+        """A blob body at owner.blob_rate bytes a second (0: none at all), until the client leaves."""
+        owner = self.server.owner
+        self.wfile.flush()
+        with owner._lock:
+            owner.active_blobs += 1
+        try:
+            while not owner._stopping.is_set() and not self._client_gone():
+                chunk = resp.read(owner.blob_rate) if owner.blob_rate else b""
+                if owner.blob_rate and not chunk:
+                    break
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked_out else chunk)
+                    self.wfile.flush()
+                owner._stopping.wait(1)
+        finally:
+            self.close_connection = True
+            with owner._lock:
+                owner.active_blobs -= 1
 
 
 class TokenAuthProxy:
@@ -640,6 +674,12 @@ class TokenAuthProxy:
         self.token_requests = 0
         self.token_log = []
         self.request_log = []
+        # Blob bodies go at blob_rate bytes a second when it is set (0: headers, then nothing);
+        # blob_gets counts blob requests, active_blobs the bodies being trickled now.
+        self.blob_rate = None
+        self.blob_gets = 0
+        self.active_blobs = 0
+        self._stopping = threading.Event()
         self._tokens = {}
         self._conns = {}  # open client connection -> the thread serving it
         self._lock = threading.Lock()
@@ -713,6 +753,7 @@ class TokenAuthProxy:
         """Stops serving and drops every open connection (keep-alive ones included)."""
         if self._server is None:
             return
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         with self._lock:
@@ -1035,6 +1076,22 @@ def file(path, content=b"", mode=0o644, uid=0, gid=0, mtime=DEFAULT_MTIME, xattr
 def random_file(path, size, mode=0o644, uid=0, gid=0, mtime=DEFAULT_MTIME):
     """A regular file of size incompressible random bytes, generated while the tar is written."""
     return Member(_rel(path), tarfile.REGTYPE, _RandomReader(size), size, mode, uid, gid, mtime)
+
+
+def zero_file(path, size, mode=0o644):
+    """A regular file of size zero bytes, generated while the tar is written: a layer that compresses
+    to almost nothing (a decompression bomb when size is large)."""
+    return Member(_rel(path), tarfile.REGTYPE, _ZeroReader(size), size, mode)
+
+
+class _ZeroReader:
+    def __init__(self, size):
+        self.left = size
+
+    def read(self, n=-1):
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
 
 
 class _RandomReader:

@@ -357,3 +357,75 @@ def test_zstd_and_uncompressed_layers(crispd, registry):
         assert f.read() == b"z" * 10000
     with open(os.path.join(layer_dir(crispd, p), "p"), "rb") as f:
         assert f.read() == b"plain"
+
+
+def wait_for(cond, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_trickling_download_fails_within_the_progress_timeout(crispd_factory, registry):
+    """Issue 12 item 6: 2 bytes a second keeps a connection alive, but it is no progress."""
+    with il.TokenAuthProxy(registry, allow_anonymous=True) as proxy:
+        il.build_image_from_layers(proxy, "test/trickle", "v1", [[il.random_file("r", 200000)]])
+        d = crispd_factory(config={"image": {"pull_progress_timeout": 2}})
+        proxy.blob_rate = 2
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, "%s/test/trickle:v1" % proxy.host, timeout=60)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "no progress for 2 s" in e.value.details()
+        assert wait_for(lambda: proxy.active_blobs == 0)
+        assert list_images(d) == [] and store_is_empty(d)
+        assert d.stop() == 0
+
+
+def test_pull_stops_when_its_client_deadline_passes(crispd, registry):
+    """Issue 12 item 6: a pull whose caller gave up stops downloading and tries no more."""
+    with il.TokenAuthProxy(registry, allow_anonymous=True) as proxy:
+        il.build_image_from_layers(proxy, "test/abandoned", "v1", [[il.random_file("r", 200000)]])
+        proxy.blob_rate = 2
+        with pytest.raises(grpc.RpcError) as e:
+            pull(crispd, "%s/test/abandoned:v1" % proxy.host, timeout=3)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # The progress timeout is 60 s: only the cancellation can end the transfer this soon.
+        assert wait_for(lambda: proxy.active_blobs == 0, timeout=20)
+        gets = proxy.blob_gets
+        time.sleep(3)  # a retry would come within its backoff
+        assert proxy.blob_gets == gets and proxy.active_blobs == 0
+        assert wait_for(lambda: store_is_empty(crispd))
+        assert list_images(crispd) == []
+
+
+def test_gzip_bomb_layer_is_refused_at_the_size_limit(crispd_factory, registry):
+    """Issue 12 item 11: 100 MiB of zeros compress to a few hundred KiB; the limit stops the unpack."""
+    img = il.build_image_from_layers(registry, "test/bomb", "v1", [[il.zero_file("zeros", 100 << 20)]])
+    assert img.layers[0].size < 1 << 20
+    d = crispd_factory(config={"image": {"max_layer_size": 50}})
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, "%s/test/bomb:v1" % registry.host)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "larger than the limit of %d bytes" % (50 << 20) in e.value.details()
+    assert list_images(d) == [] and store_is_empty(d)
+    assert d.stop() == 0
+
+
+def test_data_after_the_tar_archive_is_refused(crispd, registry):
+    """Issue 12 item 11: a layer that goes on after its archive's end is not read to its end."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        data = b"ok"
+        ti = tarfile.TarInfo("ok")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    layer = il.Layer(tar_bytes=buf.getvalue() + bytes(8 << 20), compression="zstd")
+    il.build_image_from_layers(registry, "test/trailer", "v1", [layer])
+    with pytest.raises(grpc.RpcError) as e:
+        pull(crispd, "%s/test/trailer:v1" % registry.host)
+    assert "after its tar archive's end" in e.value.details()
+    assert list_images(crispd) == [] and store_is_empty(crispd)

@@ -410,12 +410,12 @@ static void test_client_offline(void)
     crisp_error_t *err = NULL;
     CHECK(img_registry_new(&opts, &r, &err) == 0 && r);
     struct img_ref ref = {.domain = "127.0.0.1:1", .path = "x", .tag = "latest"};
-    CHECK(img_registry_get_blob(r, &ref, "sha256:../../etc", -1, NULL, -1, &err) == -1);
+    CHECK(img_registry_get_blob(r, NULL, &ref, "sha256:../../etc", -1, NULL, -1, &err) == -1);
     CHECK(err && err->status == EINVAL);
     crisp_error_freep(&err);
     char *body = NULL, *ct = NULL;
     size_t len = 0;
-    CHECK(img_registry_get_manifest_digest(r, &ref, "md5:abc", NULL, &body, &len, &ct, &err) == -1);
+    CHECK(img_registry_get_manifest_digest(r, NULL, &ref, "md5:abc", NULL, &body, &len, &ct, &err) == -1);
     CHECK(err && err->status == EINVAL);
     crisp_error_freep(&err);
     img_registry_free(r);

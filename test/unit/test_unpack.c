@@ -149,7 +149,7 @@ static int unpack(const void *blob, size_t len, const char *dest, const char *ex
                   struct img_unpack_result *res, crisp_error_t **err)
 {
     _cleanup_close_ int fd = blob_fd(blob, len);
-    return img_layer_unpack(fd, dest, expect, res, err);
+    return img_layer_unpack(fd, dest, expect, NULL, res, err);
 }
 
 static char *at(const char *dest, const char *rel)
@@ -592,6 +592,65 @@ static void test_limits(void)
     CHECK_CONTAINS(err ? err->msg : NULL, "layer entry \"f\": xattr user.big is larger");
 }
 
+static crisp_error_t *unpack_limited(const void *blob, size_t len, const char *dest,
+                                     const struct img_unpack_limits *limits)
+{
+    _cleanup_close_ int fd = blob_fd(blob, len);
+    crisp_error_t *err = NULL;
+    img_layer_unpack(fd, dest, NULL, limits, NULL, &err);
+    return err;
+}
+
+/* Issue 12 item 11: a bomb stops at the size limit, and a layer that goes on after its archive's end
+ * is refused once the trailer passes IMG_LAYER_MAX_TRAILER, both before the end of the blob. */
+static void test_bombs(void)
+{
+    _cleanup_free_ char *zeros = calloc(1, BIG_SIZE);
+    struct tarb t;
+    tar_begin(&t);
+    tar_put(&t, tar_entry("zeros", AE_IFREG, 0644), zeros, BIG_SIZE);
+    tar_end(&t);
+    size_t glen;
+    _cleanup_free_ char *gz = gzip_buf(t.buf, t.used, &glen);
+    _cleanup_free_ char *dest = new_dest("bomb");
+    const struct img_unpack_limits small = {.max_size = 1024 * 1024};
+    _cleanup_error_ crisp_error_t *err = unpack_limited(gz, glen, dest, &small);
+    CHECK(err && err->status == EFBIG);
+    CHECK_CONTAINS(err ? err->msg : NULL, "larger than the limit of 1048576 bytes");
+    _cleanup_free_ char *dest_ok = new_dest("bomb-allowed");
+    crisp_error_freep(&err);
+    err = unpack_limited(gz, glen, dest_ok, NULL);
+    CHECK(!err);
+    free(t.buf);
+
+    /* A small archive, then 4 MiB more of zeros after it: refused, whatever the size limit. */
+    tar_begin(&t);
+    tar_file(&t, "ok", "ok", 0644);
+    tar_end(&t);
+    size_t padded = t.used + 4 * 1024 * 1024;
+    _cleanup_free_ char *tail = calloc(1, padded);
+    memcpy(tail, t.buf, t.used);
+    free(t.buf);
+    size_t zlen;
+    _cleanup_free_ char *zs = zstd_buf(tail, padded, &zlen);
+    _cleanup_free_ char *dest2 = new_dest("trailer");
+    crisp_error_freep(&err);
+    err = unpack_limited(zs, zlen, dest2, NULL);
+    CHECK(err && err->status == EINVAL);
+    CHECK_CONTAINS(err ? err->msg : NULL, "after its tar archive's end");
+
+    struct crisp_cancel cancel;
+    crisp_cancel_init(&cancel, false, NULL);
+    crisp_cancel_fire(&cancel, CRISP_E_UNAVAILABLE);
+    const struct img_unpack_limits cancelled = {.cancel = &cancel};
+    _cleanup_free_ char *dest3 = new_dest("cancelled");
+    crisp_error_freep(&err);
+    err = unpack_limited(gz, glen, dest3, &cancelled);
+    CHECK(err && err->status == CRISP_E_UNAVAILABLE);
+    CHECK_CONTAINS(err ? err->msg : NULL, "shutting down");
+    crisp_cancel_fini(&cancel);
+}
+
 /* A ustar header by hand, for what libarchive's writer won't produce in the C locale. */
 static void raw_header(char *h, const char *name, size_t size, char type)
 {
@@ -672,7 +731,8 @@ static void test_misc(void)
     CHECK_CONTAINS(err ? err->msg : NULL, "layer entry \"f/g\": open parent directory");
 
     crisp_error_freep(&err);
-    CHECK(img_layer_unpack(0, "/nonexistent/crisp", NULL, NULL, &err) < 0 && err && err->status == ENOENT);
+    CHECK(img_layer_unpack(0, "/nonexistent/crisp", NULL, NULL, NULL, &err) < 0 && err &&
+          err->status == ENOENT);
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -696,6 +756,7 @@ int main(void)
     test_replace();
     test_corrupt();
     test_limits();
+    test_bombs();
     test_misc();
     CHECK(nftw(base_dir, remove_one, 32, FTW_DEPTH | FTW_PHYS) == 0);
     return unit_report("test_unpack");
