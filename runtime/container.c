@@ -14,6 +14,8 @@ static void container_destroy(struct rt_index_node *n)
 {
     struct rt_container *c = rt_index_entry(n, struct rt_container, node);
     rt_container_fini(c);
+    fd_close_reset(&c->monitor_pidfd);
+    pthread_cond_destroy(&c->op_done);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -25,7 +27,40 @@ struct rt_container *rt_container_new(void)
         return NULL;
     rt_index_node_init(&c->node, c->info.id, container_destroy);
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->op_done, NULL);
+    c->monitor_pidfd = -1;
     return c;
+}
+
+void rt_container_op_begin_locked(struct rt_container *c, enum rt_container_op op)
+{
+    c->op = op;
+}
+
+void rt_container_op_end_locked(struct rt_container *c)
+{
+    c->op = RT_OP_NONE;
+    pthread_cond_broadcast(&c->op_done);
+}
+
+void rt_container_op_wait_locked(struct rt_container *c)
+{
+    while (c->op != RT_OP_NONE)
+        pthread_cond_wait(&c->op_done, &c->lock);
+}
+
+const char *rt_container_op_name(enum rt_container_op op)
+{
+    switch (op) {
+    case RT_OP_STARTING:
+        return "being started";
+    case RT_OP_STOPPING:
+        return "being stopped";
+    case RT_OP_REMOVING:
+        return "being removed";
+    default:
+        return "idle";
+    }
 }
 
 void rt_container_unref(struct rt_container *c)

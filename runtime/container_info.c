@@ -1,5 +1,6 @@
 /* ContainerStatus and ListContainers: copies of containers' info, each taken under the container's
- * lock after its exit record was read. */
+ * lock after its exit record was read. That lock is never held across a wait (a stop, start or remove
+ * waits without it), so these answer at once. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "runtime/container_internal.h"
@@ -169,9 +170,9 @@ void rt_container_info_list_free(struct rt_container_info **list, size_t n)
 static bool monitor_alive(struct rt_container *c)
 {
     pthread_mutex_lock(&c->lock);
-    pid_t pid = c->removed ? 0 : c->monitor_pid;
+    bool alive = !c->removed && c->monitor_pid > 0 && !rt_container_monitor_gone(c);
     pthread_mutex_unlock(&c->lock);
-    return pid > 0 && kill(pid, 0) == 0;
+    return alive;
 }
 
 int rt_container_monitors_alive(struct rt_runtime *rt, size_t *ret_n, crisp_error_t **err)

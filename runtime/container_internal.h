@@ -9,6 +9,17 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+/* What a container whose monitor died without an exit record reports (container_exit.c says why). */
+#define RT_CONTAINER_LOST_EXIT_CODE 255
+#define RT_CONTAINER_LOST_REASON "MonitorLost"
+
+enum rt_container_op {
+    RT_OP_NONE,
+    RT_OP_STARTING,
+    RT_OP_STOPPING,
+    RT_OP_REMOVING,
+};
+
 struct rt_container {
     struct rt_index_node node; /* in rt->containers by info.id; holds the reference count */
     /* Fixed once the container is indexed, and read without the lock: info.id, info.sandbox_id,
@@ -22,6 +33,14 @@ struct rt_container {
     char *rw_dir; /* root/containers/<id>: upper and work */
     uint64_t pid_start;
     pid_t monitor_pid;
+    uint64_t monitor_start; /* the monitor's start time, so a reused pid is not taken for it */
+    int monitor_pidfd;      /* -1 when not open; readable once the monitor has exited */
+    /* An operation that runs without c->lock (it waits on processes or the disk). Others wait for
+     * op_done, or join it: a stop brings the running stop's deadline forward (stop_deadline_ms,
+     * monotonic, read by the stopper without the lock). */
+    enum rt_container_op op;
+    pthread_cond_t op_done; /* broadcast with c->lock held when op returns to RT_OP_NONE */
+    _Atomic int64_t stop_deadline_ms;
     int stop_signal;
     uint64_t capabilities; /* for ExecSync: the same set as the workload */
     uint64_t ambient_capabilities;
@@ -53,15 +72,35 @@ char *rt_container_seccomp_file(const struct rt_container *c);
 /* Where the container's monitor serves attach. */
 char *rt_container_attach_socket(const struct rt_container *c);
 
-/* container_exit.c: exits, as crisp-monitor records them (all with c->lock held) */
-/* Reads the exit record if the monitor wrote one; true when the container has exited. */
+/* Operations that run without c->lock (container.c); all called with c->lock held. */
+void rt_container_op_begin_locked(struct rt_container *c, enum rt_container_op op);
+void rt_container_op_end_locked(struct rt_container *c);
+/* Waits until no operation runs on c, dropping c->lock meanwhile: c may be removed when it returns. */
+void rt_container_op_wait_locked(struct rt_container *c);
+const char *rt_container_op_name(enum rt_container_op op);
+
+/* container_exit.c: exits, as crisp-monitor records them, and monitors that die without a record */
+/* Reads the exit record if the monitor wrote one; true when the container has exited. c->lock held. */
 bool rt_container_read_exit(struct rt_container *c);
-/* A running container whose monitor recorded an exit becomes EXITED (and kubelet hears of it). */
+/* A running container that exited, or whose monitor died, becomes EXITED; true if it did. It never
+ * waits: a workload that outlived its monitor is sent SIGKILL. c->lock held. */
+bool rt_container_settle(struct rt_container *c);
+/* rt_container_settle, and a change is persisted and told to kubelet. c->lock held. */
 void rt_container_refresh(struct rt_runtime *rt, struct rt_container *c);
 /* Whether c's workload is still the process it started (and not a reused pid). */
 bool rt_container_pid_is_ours(const struct rt_container *c);
-/* The monitor died too (or crispd's host rebooted): no record will come, so make one. */
-void rt_container_mark_lost(struct rt_container *c);
+/* Opens c->monitor_pidfd on c->monitor_pid if that is still the monitor (its start time matches
+ * c->monitor_start, which is taken now if unknown). c->lock held, or c not yet shared. */
+void rt_container_monitor_track(struct rt_container *c);
+/* Whether c's monitor has exited (or is not the process it was). Never waits. */
+bool rt_container_monitor_gone(const struct rt_container *c);
+/* Waits, with no lock held, until c's monitor exits or the monotonic *deadline_ms passes (re-read on
+ * each round, so a joining stop may bring it forward); true if it exited. The caller holds a
+ * reference and an operation (c->op), so the monitor fields do not change meanwhile. */
+bool rt_container_monitor_wait(const struct rt_container *c, const _Atomic int64_t *deadline_ms);
+/* No exit record will come: EXITED with an unknown exit code, at the time crispd noticed. why ends
+ * "crisp-monitor (pid N) ..." in the message (what the monitor did, and the workload's fate). */
+void rt_container_mark_lost(struct rt_container *c, const char *why);
 
 /* What CreateContainer works out from the request before it makes anything, so that a request it
  * cannot honour leaves nothing behind. */
@@ -77,7 +116,9 @@ int rt_container_layout_make(struct rt_runtime *rt, struct rt_container *c, cons
                              crisp_error_t **err);
 void rt_container_layout_undo(struct rt_runtime *rt, struct rt_container *c);
 
-/* container_stop.c: sends the stop signal, then kills the cgroup after timeout_s; with c->lock held. */
+/* container_stop.c: sends the stop signal, then kills the cgroup after timeout_s, or joins the stop
+ * under way (bringing its deadline forward). Called with c->lock held and returns with it held, but
+ * drops it while it waits: c may be removed when it returns. */
 int rt_container_stop_locked(struct rt_runtime *rt, struct rt_container *c, int64_t timeout_s);
 
 /* container_update.c: records what was asked, a merge of what the container had and what res sets. */

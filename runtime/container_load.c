@@ -37,9 +37,12 @@ static void load_one(struct rt_runtime *rt, const char *name)
     }
     c->dir = TAKE_PTR(dir);
     /* Exits that happened while crispd was down were recorded by the monitor; a container whose monitor
-     * and workload are both gone without a record is lost. */
-    if (c->info.state == RT_CONTAINER_RUNNING && !rt_container_read_exit(c) && !rt_container_pid_is_ours(c))
-        rt_container_mark_lost(c);
+     * died without a record is lost (and a workload that outlived it is killed). */
+    if (c->info.state == RT_CONTAINER_RUNNING) {
+        rt_container_monitor_track(c);
+        if (rt_container_settle(c))
+            rt_container_persist(c, NULL);
+    }
     rt_container_index_add(rt, c, &err);
     rt_container_unref(c); /* the index holds it now, or nothing does */
 }

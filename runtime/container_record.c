@@ -132,6 +132,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "pid", i->pid);
     json_gen_kv_int(g, "pid_start", (long long)c->pid_start);
     json_gen_kv_int(g, "monitor_pid", c->monitor_pid);
+    json_gen_kv_int(g, "monitor_start", (long long)c->monitor_start);
     json_gen_kv_int(g, "uid", i->uid);
     json_gen_kv_int(g, "gid", i->gid);
     json_gen_kv_str(g, "cgroup_path", i->cgroup_path);
@@ -249,6 +250,7 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         i->cgroup_path = dup_str(root, "cgroup_path");
         c->pid_start = (uint64_t)json_get_int(root, "pid_start");
         c->monitor_pid = (pid_t)json_get_int(root, "monitor_pid");
+        c->monitor_start = (uint64_t)json_get_int(root, "monitor_start"); /* 0 in older records */
         c->stop_signal = (int)json_get_int(root, "stop_signal");
         c->capabilities = (uint64_t)json_get_int(root, "capabilities");
         c->ambient_capabilities = (uint64_t)json_get_int(root, "ambient_capabilities");

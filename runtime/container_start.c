@@ -76,15 +76,9 @@ static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
     return len ? 0 : crisp_error_make(err, EIO, "crisp-monitor exited without reporting");
 }
 
-static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+/* With c->lock held again, what the monitor said. */
+static int start_record(struct rt_container *c, const char *line, crisp_error_t **err)
 {
-    if (c->info.state != RT_CONTAINER_CREATED)
-        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED",
-                                c->info.id);
-    _cleanup_close_ int fd = -1;
-    char line[SYNC_LINE_MAX];
-    if (spawn_monitor(rt, c, &fd, err) < 0 || read_sync_line(fd, line, sizeof(line), err) < 0)
-        return -1;
     int pid = 0, monitor = 0, code = 0, consumed = 0;
     if (sscanf(line, "ok %d %d", &pid, &monitor) == 2 && pid > 0) {
         c->info.pid = pid;
@@ -92,6 +86,7 @@ static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_err
         c->info.started_at = clock_realtime_ns();
         c->info.state = RT_CONTAINER_RUNNING;
         rt_proc_start_time(pid, &c->pid_start, NULL);
+        rt_container_monitor_track(c);
         return rt_container_persist(c, err);
     }
     if (sscanf(line, "error %d %n", &code, &consumed) >= 1 && consumed > 0) {
@@ -102,6 +97,28 @@ static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_err
         return crisp_error_make(err, EIO, "%s", line + consumed);
     }
     return crisp_error_make(err, EIO, "crisp-monitor said \"%.200s\"", line);
+}
+
+/* The monitor's start runs without c->lock (c->op is RT_OP_STARTING): status and list answer
+ * meanwhile, a stop or remove waits for it, and a second start is refused. */
+static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err)
+{
+    if (c->op != RT_OP_NONE)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is %s", c->info.id,
+                                rt_container_op_name(c->op));
+    if (c->info.state != RT_CONTAINER_CREATED)
+        return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED",
+                                c->info.id);
+    _cleanup_close_ int fd = -1;
+    char line[SYNC_LINE_MAX];
+    rt_container_op_begin_locked(c, RT_OP_STARTING);
+    pthread_mutex_unlock(&c->lock);
+    int r = spawn_monitor(rt, c, &fd, err) < 0 || read_sync_line(fd, line, sizeof(line), err) < 0 ? -1 : 0;
+    pthread_mutex_lock(&c->lock);
+    if (r == 0)
+        r = start_record(c, line, err);
+    rt_container_op_end_locked(c);
+    return r;
 }
 
 int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **err)

@@ -7,8 +7,11 @@
  *   sb->lock (struct rt_sandbox): everything of the pod, and serialises its run, stop and remove.
  *   sb->info_lock: sb->info for snapshots (status, list), so they need not wait for a slow stop;
  *     whoever changes sb->info after the pod is visible holds sb->lock too.
- *   c->lock (struct rt_container): everything of the container, and serialises its create, start,
- *     stop, remove, update and the bookkeeping of exec and attach.
+ *   c->lock (struct rt_container): everything of the container, and serialises its create, update and
+ *     the bookkeeping of start, stop, remove, exec and attach. Start, stop and remove mark c->op under
+ *     it, drop it for their waits (the monitor's start, the grace period, the cgroup's kill, the
+ *     removal of the layer) and take it again to record the result; others wait on c->op_done, which
+ *     releases the lock, or join (a stop joins a stop).
  *   cni->lock (runtime/cni): the loaded network list and its reference count.
  *   Reference counts are atomics and need no lock. What never changes after an object is added to its
  *   index (its id, name, attempt, pod id, directories) is read without a lock by holders of a reference.
@@ -28,11 +31,13 @@
  * A removed object leaves its index under its own lock and marks itself removed there: a lookup that
  * took its reference before then finds it removed once it holds the lock, and treats it as absent.
  *
- * Known exception to "slow work runs without blocking others": StopContainer (and RemoveContainer of a
- * running container) holds c->lock across the grace period and the wait for exit, so status, list,
- * exec and attach of that container wait for it. CreateContainer holds the new container's lock while
- * it makes the cgroup and files, so a list meeting it waits for it to be whole. sb->lock is held across
- * CNI ADD and DEL by design, but pod snapshots only take sb->info_lock. */
+ * No lock is held across a wait on a process, the network or the disk, except:
+ *   - CreateContainer holds the new container's lock while it makes the cgroup and files, so a list
+ *     meeting it waits for it to be whole (runtime/container_create.c);
+ *   - ReopenContainerLog waits (up to 2 s) under c->lock for the monitor to make the new log
+ *     (runtime/container_update.c);
+ *   - sb->lock is held across CNI ADD and DEL, but pod snapshots (status, list) only take
+ *     sb->info_lock, which is never held across a wait. */
 #ifndef CRISP_RUNTIME_RUNTIME_INTERNAL_H
 #define CRISP_RUNTIME_RUNTIME_INTERNAL_H
 

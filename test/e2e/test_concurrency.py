@@ -1,7 +1,10 @@
 """A blocked call never delays another: the test-only sleep hook holds calls while others run."""
+import time
+
 import grpc
 
 from conftest import pb
+from test_containers import busybox, pod, registry  # noqa: F401 (fixtures)
 
 SLOW = [("crisp-test-sleep-ms", "4000")]
 
@@ -31,3 +34,35 @@ def test_many_concurrent_clients(crispd):
     finally:
         for ch in channels:
             ch.close()
+
+
+def test_lists_answer_during_a_long_stop_and_exec(pod):
+    """Issue 12 item 13: a stop in its grace period and a long ExecSync delay no list or status."""
+    from test_containers import create, exec_sync, start, status, stop_future, wait_log
+    d, pod_id, cfg, image = pod
+    slow = create(d, pod_id, cfg, image, name="slow", log="slow.log",
+                  command=["sh", "-c", "trap 'echo got-term' TERM; echo ready; while true; do sleep 0.1; done"])
+    busy = create(d, pod_id, cfg, image, name="busy", log="busy.log", command=["sleep", "1000"])
+    start(d, slow)
+    start(d, busy)
+    wait_log(d, cfg, "slow.log", "ready")
+    execing = d.call_future("ExecSync", pb().ExecSyncRequest(
+        container_id=busy, cmd=["sh", "-c", "touch /tmp/started; sleep 30"], timeout=60), timeout=90)
+    stopping = stop_future(d, slow, 30)
+    wait_log(d, cfg, "slow.log", "got-term")
+    deadline = time.monotonic() + 30
+    while exec_sync(d, busy, ["sh", "-c", "test -e /tmp/started && echo yes || echo no"]).stdout != b"yes\n":
+        assert time.monotonic() < deadline, "the long exec did not start"
+    for _ in range(20):
+        assert len(d.call("ListContainers", pb().ListContainersRequest(), timeout=10).containers) == 2
+        assert status(d, slow).state == status(d, busy).state == pb().CONTAINER_RUNNING
+        assert [p.id for p in d.call("ListPodSandbox", pb().ListPodSandboxRequest(), timeout=10).items] == [pod_id]
+        d.call("PodSandboxStatus", pb().PodSandboxStatusRequest(pod_sandbox_id=pod_id), timeout=10)
+    assert not stopping.done() and not execing.done()
+    # Removing the pod cuts the grace period short and ends the exec with its container.
+    d.call("RemovePodSandbox", pb().RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=60)
+    stopping.result()
+    try:
+        execing.result()
+    except grpc.RpcError:
+        pass
