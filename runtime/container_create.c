@@ -6,17 +6,20 @@
 #include "common/file.h"
 #include "common/strv.h"
 #include "runtime/container_internal.h"
+#include "runtime/path_check.h"
 #include "runtime/propagation.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
 #include "runtime/util.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int copy_mounts(struct rt_container_info *i, const struct rt_container_spec *s, crisp_error_t **err)
 {
@@ -80,17 +83,19 @@ static int validate(const struct rt_container_spec *s, crisp_error_t **err)
             err, EINVAL, "container %s has no command: the image sets none and neither does the request",
             s->name);
     if (!s->cwd || s->cwd[0] != '/')
-        return crisp_error_make(err, EINVAL, "working directory \"%s\" is not absolute",
+        return crisp_error_make(err, EINVAL, "working directory \"%.100s\" is not absolute",
                                 s->cwd ? s->cwd : "");
+    if (s->log_path && *s->log_path && rt_path_check("log path", s->log_path, RT_PATH_ABSOLUTE, err) < 0)
+        return -1;
     for (size_t m = 0; m < s->n_mounts; m++) {
         const struct rt_mount *mt = &s->mounts[m];
-        if (mt->container_path[0] != '/' || strstr(mt->container_path, "/../"))
-            return crisp_error_make(err, EINVAL,
-                                    "mount destination \"%s\" must be an absolute path without \"..\"",
-                                    mt->container_path);
+        /* "/mnt/.." would mount over the container's root. */
+        if (rt_path_check("mount container_path", mt->container_path, RT_PATH_ABSOLUTE | RT_PATH_NOT_ROOT,
+                          err) < 0)
+            return -1;
         struct stat st;
         if (stat(mt->host_path, &st) < 0)
-            return crisp_error_errno(err, "mount source %s", mt->host_path);
+            return crisp_error_errno(err, "mount source %.100s", mt->host_path);
     }
     return 0;
 }
@@ -113,7 +118,7 @@ static int target_pid_ns(struct rt_runtime *rt, const char *id, const char *pod_
 {
     struct rt_container *t = rt_container_lock_by_id(rt, id);
     if (!t)
-        return crisp_error_make(err, ENOENT, "target container %s not found", id);
+        return crisp_error_make(err, ENOENT, "target container %.100s not found", id);
     rt_container_refresh(rt, t);
     bool ok = t->info.state == RT_CONTAINER_RUNNING && strcmp(t->info.sandbox_id, pod_id) == 0;
     pid_t pid = t->info.pid;
@@ -196,6 +201,26 @@ static int container_add(struct rt_runtime *rt, const struct rt_container_spec *
     return 0;
 }
 
+/* kubelet names a log file inside the pod's log directory; the container's own subdirectory may not
+ * exist yet. Made last, once the request is known good; *ret_made says whether the leaf was new, for
+ * the undo. */
+static int log_dir_make(const char *log_path, char **ret_made, crisp_error_t **err)
+{
+    *ret_made = NULL;
+    if (!log_path || !*log_path)
+        return 0;
+    _cleanup_free_ char *copy = strdup(log_path);
+    if (!copy)
+        return crisp_error_oom(err);
+    const char *dir = dirname(copy);
+    bool existed = access(dir, F_OK) == 0;
+    if (dir_create_all(dir, 0755, err) < 0)
+        return -1;
+    if (!existed && !(*ret_made = strdup(dir)))
+        return crisp_error_oom(err);
+    return 0;
+}
+
 int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s, char ret_id[RT_ID_LEN + 1],
                         crisp_error_t **err)
 {
@@ -210,10 +235,15 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
     struct rt_container *c = NULL;
     if (inputs_prepare(rt, s, pod, &in, err) < 0 || container_add(rt, s, pod, &c, err) < 0)
         return -1;
+    _cleanup_free_ char *log_dir_made = NULL;
     int r = rt_container_layout_make(rt, c, s, pod, &in, err);
+    if (r == 0)
+        r = log_dir_make(s->log_path, &log_dir_made, err);
     if (r == 0)
         r = rt_container_persist(c, err);
     if (r < 0) {
+        if (log_dir_made)
+            rmdir(log_dir_made);
         rt_container_layout_undo(rt, c);
         c->removed = true;
         rt_index_remove(&rt->containers, &c->node);

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/strv.h"
+#include "runtime/path_check.h"
 #include "runtime/pod_files.h"
 #include "runtime/pod_ns.h"
 #include "runtime/runtime_internal.h"
@@ -69,6 +70,11 @@ static int validate_spec(const struct rt_sandbox_spec *s, crisp_error_t **err)
         return crisp_error_make(err, EINVAL, "pod sandbox metadata needs a name, a uid and a namespace");
     if (strlen(s->name) > 253 || strlen(s->uid) > 253 || strlen(s->namespace_) > 253)
         return crisp_error_make(err, EINVAL, "pod sandbox name, uid or namespace longer than 253 bytes");
+    /* Containers' logs go below it: followed "..", or relative to crispd's working directory, they land
+     * anywhere. */
+    if (s->log_directory && *s->log_directory &&
+        rt_path_check("log_directory", s->log_directory, RT_PATH_ABSOLUTE, err) < 0)
+        return -1;
     if (s->net_mode == RT_NS_TARGET || s->ipc_mode == RT_NS_TARGET || s->pid_mode == RT_NS_TARGET)
         return crisp_error_make(err, EINVAL, "namespace mode TARGET is only valid for containers");
     for (size_t i = 0; i < s->n_sysctls; i++)

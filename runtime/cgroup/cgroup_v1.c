@@ -60,22 +60,39 @@ static char *v1_path(const char *mount, const char *ctrl, const char *path, cons
     return r < 0 ? NULL : s;
 }
 
-/* A new cpuset starts with no cpus and no memory nodes, and no task can join it until it has some. */
-static int cpuset_copy_step(const char *dir, int depth, bool created, crisp_error_t **err)
+static bool blank(const char *s)
+{
+    return s[strspn(s, " \t\n")] == '\0';
+}
+
+/* A new cpuset starts with no cpus and no memory nodes, and no task can join it until it has some. So
+ * does one another request (kubelet, or a concurrent RunPodSandbox) made a moment ago and has not
+ * filled yet: copying its emptiness left a pod that no container could join. The walk goes top down, so
+ * the parent has been seen to already and is filled. A level that has values is never touched; one that
+ * is empty is filled even when another made it: empty, it is unusable to anyone, and its maker would
+ * write the same values, its parent's. */
+static int cpuset_fill_step(const char *dir, int depth, bool created, crisp_error_t **err)
 {
     static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
     (void)depth;
-    if (!created)
-        return 0;
+    (void)created;
     _cleanup_free_ char *parent = strndup(dir, strrchr(dir, '/') - dir);
     if (!parent)
         return crisp_error_oom(err);
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         _cleanup_free_ char *from = rt_cgroup_join(parent, files[i]), *to = rt_cgroup_join(dir, files[i]);
-        _cleanup_free_ char *value = NULL;
+        _cleanup_free_ char *own = NULL, *value = NULL;
         if (!from || !to)
             return crisp_error_oom(err);
-        if (rt_cgroup_read_file(from, &value, err) < 0 || rt_cgroup_write_file(to, value, err) < 0)
+        if (rt_cgroup_read_file(to, &own, err) < 0)
+            return -1;
+        if (!blank(own))
+            continue;
+        if (rt_cgroup_read_file(from, &value, err) < 0)
+            return -1;
+        if (blank(value))
+            return crisp_error_make(err, EIO, "%s is empty: no cpuset to give %s", from, dir);
+        if (rt_cgroup_write_file(to, value, err) < 0)
             return -1;
     }
     return 0;
@@ -92,7 +109,7 @@ static int v1_create(const struct rt_cgroup_root *root, const char *path,
     int created[ARRAY_SIZE(wanted)] = {0};
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
-        rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_copy_step : NULL;
+        rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_fill_step : NULL;
         int r = base ? rt_cgroup_mkdir_walk(base, path, step, &created[i], err) : crisp_error_oom(err);
         if (r == 0)
             r = rt_cgroup_created_set(ret_created, set.names[i], created[i], err);

@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "images/manifest.h"
+#include "runtime/path_check.h"
 #include "runtime/propagation.h"
 #include "server/convert/resources.h"
 #include "server/convert/security_context.h"
@@ -20,6 +21,11 @@
 #include <sys/stat.h>
 
 #define MAX_LIST 4096
+/* execve refuses a single argument or environment string over MAX_ARG_STRLEN (32 pages) with E2BIG. */
+#define MAX_ARG_STRING (128 * 1024)
+/* argv and env together share ARG_MAX, which is a quarter of the stack limit (2 MiB under the usual
+ * 8 MiB): half of that leaves the workload room for its own execs and a smaller stack limit. */
+#define MAX_ARGS_TOTAL (1024 * 1024)
 
 static char **concat(struct arena *a, char *const *x, size_t nx, char *const *y, size_t ny)
 {
@@ -76,8 +82,8 @@ static int envs_check(const Runtime__V1__ContainerConfig *c, crisp_error_t **err
         const Runtime__V1__KeyValue *kv = c->envs[k];
         const uint8_t *nul = kv->value.len ? memchr(kv->value.data, '\0', kv->value.len) : NULL;
         if (nul)
-            return crisp_error_make(err, EINVAL, "env %s: the value has a NUL byte at offset %zu", kv->key,
-                                    (size_t)(nul - kv->value.data));
+            return crisp_error_make(err, EINVAL, "env %.100s: the value has a NUL byte at offset %zu",
+                                    kv->key, (size_t)(nul - kv->value.data));
     }
     return 0;
 }
@@ -125,8 +131,8 @@ static int parse_signal(const char *s)
 static int mount_options_from(const Runtime__V1__Mount *pm, struct rt_mount *m, crisp_error_t **err)
 {
     if (pm->n_mount_options > 16)
-        return crisp_error_make(err, EINVAL, "mount %s: %zu mount options: at most 16", pm->container_path,
-                                pm->n_mount_options);
+        return crisp_error_make(err, EINVAL, "mount %.100s: %zu mount options: at most 16",
+                                pm->container_path, pm->n_mount_options);
     for (size_t k = 0; k < pm->n_mount_options; k++) {
         const char *o = pm->mount_options[k];
         if (strcmp(o, "noexec") == 0)
@@ -137,10 +143,21 @@ static int mount_options_from(const Runtime__V1__Mount *pm, struct rt_mount *m, 
             m->nodev = true;
         else
             return crisp_error_make(err, EINVAL,
-                                    "mount %s: mount option \"%.64s\" is not supported (only noexec, "
+                                    "mount %.100s: mount option \"%.64s\" is not supported (only noexec, "
                                     "nosuid and nodev are)",
                                     pm->container_path, o);
     }
+    return 0;
+}
+
+/* A device node goes under the container's /dev, named plainly: "/dev/../etc/z" would make /etc/z. */
+static int device_path_check(const char *path, crisp_error_t **err)
+{
+    if (rt_path_check("device container_path", path, RT_PATH_ABSOLUTE | RT_PATH_NO_DOT | RT_PATH_NOT_ROOT,
+                      err) < 0)
+        return -1;
+    if (strncmp(path, "/dev/", 5) != 0 || path[5 + strspn(path + 5, "/")] == '\0')
+        return crisp_error_make(err, EINVAL, "device container_path \"%.100s\" is not below /dev", path);
     return 0;
 }
 
@@ -156,7 +173,8 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
     for (size_t i = 0; i < c->n_mounts; i++) {
         const Runtime__V1__Mount *pm = c->mounts[i];
         if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
-            return crisp_error_make(err, EINVAL, "mount %s: idmapped and image volumes are not supported yet",
+            return crisp_error_make(err, EINVAL,
+                                    "mount %.100s: idmapped and image volumes are not supported yet",
                                     pm->container_path);
         m[i] = (struct rt_mount){.container_path = pm->container_path,
                                  .host_path = pm->host_path,
@@ -166,9 +184,12 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
         if (mount_options_from(pm, &m[i], err) < 0 || rt_mount_rro_check(&m[i], err) < 0)
             return -1;
     }
-    for (size_t i = 0; i < c->n_devices; i++)
+    for (size_t i = 0; i < c->n_devices; i++) {
+        if (device_path_check(c->devices[i]->container_path, err) < 0)
+            return -1;
         d[i] = (struct rt_device){c->devices[i]->container_path, c->devices[i]->host_path,
                                   c->devices[i]->permissions};
+    }
     s->mounts = m;
     s->n_mounts = c->n_mounts;
     s->devices = d;
@@ -221,15 +242,63 @@ static int load_image(struct srv_ctx *ctx, const char *name, struct img_record *
     return 0;
 }
 
+/* kubelet names the log file relative to the pod's log directory, and it must stay inside it. An
+ * empty directory or file means no log. */
+static int log_path_check(const Runtime__V1__CreateContainerRequest *r, crisp_error_t **err)
+{
+    const char *dir = r->sandbox_config ? r->sandbox_config->log_directory : NULL;
+    const char *file = r->config->log_path;
+    if (dir && *dir && rt_path_check("pod log_directory", dir, RT_PATH_ABSOLUTE, err) < 0)
+        return -1;
+    if (!file || !*file)
+        return 0;
+    if (rt_path_check("log_path", file, RT_PATH_RELATIVE | RT_PATH_NOT_ROOT, err) < 0)
+        return -1;
+    if (file[strlen(file) - 1] == '/')
+        return crisp_error_make(err, EINVAL, "log_path \"%.100s\" names a directory, not a file", file);
+    return 0;
+}
+
 static char *log_path_of(struct arena *a, const Runtime__V1__CreateContainerRequest *r)
 {
     const char *dir = r->sandbox_config ? r->sandbox_config->log_directory : NULL;
     const char *file = r->config->log_path;
-    if (!file || !*file)
+    if (!dir || !*dir || !file || !*file)
         return "";
-    if (file[0] == '/')
-        return (char *)file;
-    return dir && *dir ? arena_printf(a, "%s/%s", dir, file) : "";
+    return arena_printf(a, "%s/%s", dir, file);
+}
+
+static int args_size_add(char *const *v, size_t *total, const char *what, crisp_error_t **err)
+{
+    for (size_t i = 0; v && v[i]; i++) {
+        size_t n = strlen(v[i]) + 1;
+        if (n > MAX_ARG_STRING)
+            return crisp_error_make(err, EINVAL, "%s entry \"%.40s...\" is %zu bytes: at most %d", what, v[i],
+                                    n, MAX_ARG_STRING);
+        *total += n;
+    }
+    return 0;
+}
+
+/* What execve would refuse at StartContainer, refused here: the merged command and environment. */
+static int args_size_check(const struct rt_container_spec *s, crisp_error_t **err)
+{
+    size_t total = 0;
+    if (args_size_add(s->argv, &total, "command", err) < 0 || args_size_add(s->env, &total, "env", err) < 0)
+        return -1;
+    if (total > MAX_ARGS_TOTAL)
+        return crisp_error_make(err, EINVAL,
+                                "command and environment (with the image's) take %zu bytes: at most %d",
+                                total, MAX_ARGS_TOTAL);
+    return 0;
+}
+
+static int oom_score_adj_check(const Runtime__V1__LinuxContainerConfig *l, crisp_error_t **err)
+{
+    int64_t v = l && l->resources ? l->resources->oom_score_adj : 0;
+    if (v < -1000 || v > 1000)
+        return crisp_error_make(err, EINVAL, "oom_score_adj %lld is outside [-1000, 1000]", (long long)v);
+    return 0;
 }
 
 int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContainerRequest *r,
@@ -240,7 +309,7 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
         return crisp_error_make(err, EINVAL, "CreateContainer needs a config with metadata and an image");
     if (c->n_command > MAX_LIST || c->n_args > MAX_LIST || c->n_envs > MAX_LIST)
         return crisp_error_make(err, EINVAL, "at most %d command, args or env entries", MAX_LIST);
-    if (envs_check(c, err) < 0)
+    if (envs_check(c, err) < 0 || log_path_check(r, err) < 0 || oom_score_adj_check(c->linux, err) < 0)
         return -1;
     if (load_image(ctx, c->image->image, &img->rec, &img->cfg, err) < 0)
         return -1;
@@ -266,7 +335,7 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
                                                : "/";
     if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
         return crisp_error_oom(err);
-    if (mounts_from(ctx->arena, c, s, err) < 0 ||
+    if (args_size_check(s, err) < 0 || mounts_from(ctx->arena, c, s, err) < 0 ||
         srv_security_context_apply(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
         srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)
         return -1;

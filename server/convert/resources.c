@@ -1,8 +1,109 @@
 #include "server/convert/resources.h"
 
+#include "common/cleanup.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_RESOURCE_ENTRIES 64
+/* The kernel's NR_CPUS is at most 8192; a bound keeps the numbers and the range walk small. */
+#define MAX_CPUSET_ID 65535
+#define MAX_CPUSET_LEN 4096
+
+/* One "N" or "N-M" of a list, at *p; moves *p past it. */
+static bool cpuset_range(const char **p, unsigned *ret_lo, unsigned *ret_hi)
+{
+    char *end;
+    if (**p < '0' || **p > '9')
+        return false;
+    unsigned long lo = strtoul(*p, &end, 10), hi = lo;
+    if (*end == '-') {
+        if (end[1] < '0' || end[1] > '9')
+            return false;
+        hi = strtoul(end + 1, &end, 10);
+    }
+    if (lo > hi || hi > MAX_CPUSET_ID)
+        return false;
+    *p = end;
+    *ret_lo = lo;
+    *ret_hi = hi;
+    return true;
+}
+
+/* Whether every id in lo..hi is in the list online (already known well-formed). */
+static bool cpuset_covered(unsigned lo, unsigned hi, const char *online)
+{
+    unsigned next = lo;
+    bool moved = true;
+    while (next <= hi && moved) {
+        moved = false;
+        unsigned a, b;
+        for (const char *p = online; *p && cpuset_range(&p, &a, &b); p += *p == ',') {
+            if (a <= next && next <= b) {
+                next = b + 1;
+                moved = true;
+            }
+        }
+    }
+    return next > hi;
+}
+
+int srv_cpuset_check(const char *what, const char *list, const char *online, crisp_error_t **err)
+{
+    if (!list || !*list)
+        return 0;
+    size_t len = strlen(list);
+    const char *more = len > 100 ? "..." : "";
+    if (len > MAX_CPUSET_LEN)
+        return crisp_error_make(err, EINVAL, "%s \"%.100s%s\" is longer than %d bytes", what, list, more,
+                                MAX_CPUSET_LEN);
+    for (const char *p = list;;) {
+        unsigned lo, hi;
+        if (!cpuset_range(&p, &lo, &hi) || (*p && *p != ','))
+            return crisp_error_make(err, EINVAL,
+                                    "%s \"%.100s%s\" is not a list of numbers and ranges (as \"0-3,6\")",
+                                    what, list, more);
+        if (online && !cpuset_covered(lo, hi, online))
+            return crisp_error_make(err, EINVAL,
+                                    "%s \"%.100s%s\": %u-%u is not all online here (online: %.100s)", what,
+                                    list, more, lo, hi, online);
+        if (!*p)
+            return 0;
+        p++;
+    }
+}
+
+static char online_cpus[MAX_CPUSET_LEN + 1], online_mems[MAX_CPUSET_LEN + 1];
+
+static void online_read(const char *path, char *buf, const char *fallback)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f || !fgets(buf, MAX_CPUSET_LEN + 1, f))
+        snprintf(buf, MAX_CPUSET_LEN + 1, "%s", fallback);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Read once: CPU and memory-node hotplug on a node running pods is rare, and kubelet restarts for it. A
+ * kernel without NUMA has no node directory and one memory node, 0. */
+static void online_load(void)
+{
+    online_read("/sys/devices/system/cpu/online", online_cpus, "");
+    online_read("/sys/devices/system/node/online", online_mems, "0");
+}
+
+static int cpusets_check(const Runtime__V1__LinuxContainerResources *r, crisp_error_t **err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, online_load);
+    /* An unreadable cpu list (no sysfs) leaves only the syntax to check. */
+    if (srv_cpuset_check("cpuset_cpus", r->cpuset_cpus, *online_cpus ? online_cpus : NULL, err) < 0 ||
+        srv_cpuset_check("cpuset_mems", r->cpuset_mems, online_mems, err) < 0)
+        return -1;
+    return 0;
+}
 
 static int hugepages_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
                           struct rt_cgroup_resources *res, crisp_error_t **err)
@@ -33,6 +134,8 @@ int srv_resources_from(struct arena *a, const Runtime__V1__LinuxContainerResourc
     *ret = NULL;
     if (!r)
         return 0;
+    if (cpusets_check(r, err) < 0)
+        return -1;
     struct rt_cgroup_resources *res = arena_alloc(a, sizeof(*res));
     if (!res)
         return crisp_error_oom(err);

@@ -7,6 +7,9 @@
 #include "common/error.h"
 #include "runtime/cgroup/cgroup.h"
 
+/* 0 if list (a cpuset such as "0-3,6"; NULL or "" for none) is well-formed and, when online is given,
+ * names only ids in it; EINVAL otherwise. */
+int srv_cpuset_check(const char *what, const char *list, const char *online, crisp_error_t **err);
 int srv_resources_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
                        struct rt_cgroup_resources **ret, crisp_error_t **err);
 

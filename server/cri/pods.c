@@ -197,10 +197,14 @@ int srv_pod_run(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessa
     return 0;
 }
 
+/* An id longer than any crisp makes names nothing: said early, with a bounded echo (a status message
+ * travels in gRPC metadata, which clients cap at a few KiB). Stop and Remove of it succeed. */
 static int need_id(const char *id, crisp_error_t **err)
 {
     if (!id || !*id)
         return crisp_error_make(err, EINVAL, "no pod sandbox id given");
+    if (strlen(id) > RT_ID_LEN)
+        return crisp_error_make(err, ENOENT, "pod sandbox %.64s... not found", id);
     return 0;
 }
 
@@ -208,10 +212,9 @@ int srv_pod_stop(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
                  crisp_error_t **err)
 {
     const Runtime__V1__StopPodSandboxRequest *r = (const Runtime__V1__StopPodSandboxRequest *)req;
-    if (need_id(r->pod_sandbox_id, err) < 0)
-        return -1;
     _cleanup_error_ crisp_error_t *stop_err = NULL;
-    if (rt_sandbox_stop(ctx->daemon->runtime, r->pod_sandbox_id, &stop_err) < 0 &&
+    if ((need_id(r->pod_sandbox_id, &stop_err) < 0 ||
+         rt_sandbox_stop(ctx->daemon->runtime, r->pod_sandbox_id, &stop_err) < 0) &&
         stop_err->status != ENOENT) {
         *err = TAKE_PTR(stop_err);
         return -1;
@@ -228,12 +231,18 @@ int srv_pod_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
                    crisp_error_t **err)
 {
     const Runtime__V1__RemovePodSandboxRequest *r = (const Runtime__V1__RemovePodSandboxRequest *)req;
-    if (need_id(r->pod_sandbox_id, err) < 0)
+    _cleanup_error_ crisp_error_t *id_err = NULL;
+    if (need_id(r->pod_sandbox_id, &id_err) < 0 && id_err->status != ENOENT) {
+        *err = TAKE_PTR(id_err);
         return -1;
-    /* Before the removal, which takes the pod's containers with it: forgetting more is harmless. */
-    srv_stats_forget_pod(ctx->daemon->stats, ctx->daemon->runtime, r->pod_sandbox_id);
-    if (rt_sandbox_remove(ctx->daemon->runtime, r->pod_sandbox_id, err) < 0)
-        return -1;
+    }
+    /* Before the removal, which takes the pod's containers with it: forgetting more is harmless. Removing
+     * what does not exist is no error. */
+    if (!id_err) {
+        srv_stats_forget_pod(ctx->daemon->stats, ctx->daemon->runtime, r->pod_sandbox_id);
+        if (rt_sandbox_remove(ctx->daemon->runtime, r->pod_sandbox_id, err) < 0)
+            return -1;
+    }
     Runtime__V1__RemovePodSandboxResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
         return crisp_error_oom(err);

@@ -663,3 +663,245 @@ def test_env_values_are_bytes(pod):
         create(d, pod_id, cfg, image, command=["true"], env={"NUL": b"a\x00b"})
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "NUL byte at offset 1" in e.value.details()
+
+
+def wait_log(d, cfg, rel, text, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(os.path.join(cfg.log_directory, rel)) and \
+                any(m and m.group(4) == text for m in log_lines(d, cfg, rel)):
+            return
+        time.sleep(0.02)
+    raise AssertionError("%r not logged in %s" % (text, rel))
+
+
+def stop_future(d, cid, grace):
+    return d.call_future("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=grace), timeout=120)
+
+
+def test_calls_answer_during_a_graceful_stop(pod):
+    """Issue 12 item 13: a stop waiting out its grace period holds no lock that List, Status or Exec need."""
+    d, pod_id, cfg, image = pod
+    # Logs SIGTERM and goes on: only the grace period's end (or a forced stop) ends it.
+    slow = create(d, pod_id, cfg, image, name="slow", log="slow.log",
+                  command=["sh", "-c", "trap 'echo got-term' TERM; echo ready; while true; do sleep 0.1; done"])
+    other = create(d, pod_id, cfg, image, name="other", log="other.log", command=["sleep", "1000"])
+    start(d, slow)
+    start(d, other)
+    wait_log(d, cfg, "slow.log", "ready")
+    stopping = stop_future(d, slow, 20)
+    wait_log(d, cfg, "slow.log", "got-term")  # the stop is in its grace period now
+    listed = d.call("ListContainers", pb().ListContainersRequest(), timeout=10).containers
+    assert {c.id for c in listed} == {slow, other}
+    assert status(d, slow).state == pb().CONTAINER_RUNNING
+    assert status(d, other).state == pb().CONTAINER_RUNNING
+    assert exec_sync(d, other, ["echo", "hi"]).stdout == b"hi\n"
+    assert exec_sync(d, slow, ["echo", "still"]).stdout == b"still\n"
+    # Every call above returned while the stop still waited.
+    assert not stopping.done()
+    # A second stop joins the first and cuts its grace period short: both return once it is stopped.
+    d.call("StopContainer", pb().StopContainerRequest(container_id=slow, timeout=0), timeout=60)
+    stopping.result()
+    st = status(d, slow)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 128 + signal.SIGKILL and st.reason == "Error"
+    d.call("StopContainer", pb().StopContainerRequest(container_id=other, timeout=0), timeout=60)
+
+
+def test_concurrent_stops_both_return_when_stopped(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image,
+                 command=["sh", "-c", "trap 'sleep 0.5; exit 7' TERM; echo ready; while true; do sleep 0.1; done"])
+    start(d, cid)
+    wait_log(d, cfg, "c/0.log", "ready")
+    stops = [stop_future(d, cid, 30) for _ in range(2)]
+    for f in stops:
+        f.result()
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.exit_code == 7
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=60)
+
+
+def monitor_of(d, cid):
+    pids = [p for p in crispd_monitors_of(d) if cid in open("/proc/%d/cmdline" % p).read()]
+    assert len(pids) == 1
+    return pids[0]
+
+
+def cgroup_dirs(cg):
+    return [p for p in ("/sys/fs/cgroup/%s%s" % (ctl, cg) for ctl in ("memory", "pids", "cpu", "unified", ""))
+            if os.path.isdir(p)]
+
+
+def running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_killed_monitor_is_noticed(pod):
+    """Issue 12 item 8: after kill -9 of a monitor, no fixed wait and no invented exit."""
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    info = verbose_info(d, cid)
+    workload, cg = info["pid"], info["cgroupPath"]
+    assert cgroup_dirs(cg)
+    os.kill(monitor_of(d, cid), signal.SIGKILL)
+    # The workload outlived its monitor; the stop notices the death instead of waiting for a record.
+    d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=30), timeout=5)
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.reason == "MonitorLost"
+    assert st.exit_code == 255 and "crisp-monitor" in st.message and "noticed" in st.message
+    assert st.finished_at >= st.started_at > 0
+    listed = d.call("ListContainers", pb().ListContainersRequest(), timeout=10).containers
+    assert [c.state for c in listed if c.id == cid] == [pb().CONTAINER_EXITED]
+    d.call("RemovePodSandbox", pb().RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=10)
+    assert not running(workload)
+    assert cgroup_dirs(cg) == [] and crispd_monitors_of(d) == []
+
+
+def test_killed_monitor_seen_by_status(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    os.kill(monitor_of(d, cid), signal.SIGKILL)
+    # Noticed by a status alone, without a stop: EXITED, with the workload killed.
+    st = wait_exited(d, cid)
+    assert st.reason == "MonitorLost" and st.exit_code == 255 and "SIGKILL" in st.message
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=30)
+
+
+def test_monitor_killed_while_crispd_was_down(pod):
+    d, pod_id, cfg, image = pod
+    cid = create(d, pod_id, cfg, image, command=["sleep", "1000"])
+    start(d, cid)
+    survivor = create(d, pod_id, cfg, image, name="survivor", log="survivor.log", command=["sleep", "1000"])
+    start(d, survivor)
+    workload = verbose_info(d, cid)["pid"]
+    d.proc.kill()
+    d.proc.wait()
+    os.kill(monitor_of(d, cid), signal.SIGKILL)
+    d.start()
+    # The dead monitor is noticed at start-up, its orphaned workload killed; the other is adopted.
+    st = status(d, cid)
+    assert st.state == pb().CONTAINER_EXITED and st.reason == "MonitorLost" and st.exit_code == 255
+    assert "SIGKILL" in st.message
+    deadline = time.monotonic() + 10
+    while running(workload):
+        assert time.monotonic() < deadline, "the orphaned workload still runs"
+        time.sleep(0.05)
+    assert status(d, survivor).state == pb().CONTAINER_RUNNING
+
+
+def container_dirs(d):
+    return sorted(os.listdir(os.path.join(d.state, "containers")))
+
+
+@pytest.mark.parametrize("log_dir,log_path,message", [
+    (None, "../../x/y.log", 'log_path "../../x/y.log" has a ".." component'),
+    (None, "c/../../../x/y.log", 'log_path "c/../../../x/y.log" has a ".." component'),
+    (None, "/tmp/abs.log", 'log_path "/tmp/abs.log" must be a relative path'),
+    ("relative-logs", "c/0.log", 'pod log_directory "relative-logs" is not an absolute path'),
+    ("{logs}/../escape", "c/0.log", 'has a ".." component'),
+])
+def test_log_path_outside_the_pod_log_dir_is_refused(pod, log_dir, log_path, message):
+    """Issue 12 item 9: nothing is made, not even the log directory."""
+    d, pod_id, cfg, image = pod
+    bad = pb().PodSandboxConfig()
+    bad.CopyFrom(cfg)
+    if log_dir:
+        bad.log_directory = log_dir.format(logs=cfg.log_directory)
+    before = container_dirs(d)
+    with pytest.raises(grpc.RpcError) as e:
+        create(d, pod_id, bad, image, command=["true"], log=log_path)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in e.value.details()
+    assert os.listdir(cfg.log_directory) == []
+    assert not os.path.exists(os.path.join(os.path.dirname(cfg.log_directory), "x"))
+    assert not os.path.exists(os.path.join(os.path.dirname(cfg.log_directory), "escape"))
+    assert container_dirs(d) == before
+    assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
+
+
+def test_refused_create_makes_no_log_dir(pod):
+    """The log directory used to be made before the request was checked."""
+    d, pod_id, cfg, image = pod
+    dev = pb().Device(container_path="/etc/z", host_path="/dev/null", permissions="rw")
+    config = pb().ContainerConfig(metadata=pb().ContainerMetadata(name="c"), image=pb().ImageSpec(image=image),
+                                  command=["true"], log_path="c/0.log", devices=[dev])
+    with pytest.raises(grpc.RpcError) as e:
+        d.call("CreateContainer", pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config,
+                                                              sandbox_config=cfg), timeout=60)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert os.listdir(cfg.log_directory) == []
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("device", "/dev/../etc/z", 'device container_path "/dev/../etc/z" has a ".." component'),
+    ("device", "/etc/z", 'device container_path "/etc/z" is not below /dev'),
+    ("mount", "/mnt/..", 'mount container_path "/mnt/.." has a ".." component'),
+    ("mount", "/", 'mount container_path "/" names no file or directory'),
+    ("oom", 5000, "oom_score_adj 5000 is outside [-1000, 1000]"),
+    ("cpus", "0-1000", "is not all online here"),
+    ("cpus", "0-1; rm", "is not a list of numbers and ranges"),
+    ("mems", "7-9", "cpuset_mems"),
+    ("name", "a\0b", "runtime.v1.ContainerMetadata.name has a NUL byte"),
+    ("env", 10, "command and environment (with the image's) take"),
+    ("env", 1, "is 204804 bytes: at most 131072"),
+])
+def test_bad_requests_are_refused_at_create(pod, tmpdir_clean, field, value, message):
+    """Issue 12 item 10: what used to fail at start, or not at all, is INVALID_ARGUMENT at create,
+    with nothing made."""
+    d, pod_id, cfg, image = pod
+    kw = {"command": ["true"]}
+    if field == "device":
+        kw = {}
+    if field == "mount":
+        kw["mounts"] = [pb().Mount(container_path=value, host_path=str(tmpdir_clean))]
+    elif field == "oom":
+        kw["resources"] = pb().LinuxContainerResources(oom_score_adj=value)
+    elif field == "cpus":
+        kw["resources"] = pb().LinuxContainerResources(cpuset_cpus=value)
+    elif field == "mems":
+        kw["resources"] = pb().LinuxContainerResources(cpuset_mems=value)
+    elif field == "env":
+        kw["env"] = {"E%d" % i: "v" * (200 << 10 if value == 1 else 120 << 10) for i in range(value)}
+    before = container_dirs(d)
+    with pytest.raises(grpc.RpcError) as e:
+        if field == "device":
+            dev = pb().Device(container_path=value, host_path="/dev/null", permissions="rw")
+            config = pb().ContainerConfig(metadata=pb().ContainerMetadata(name="c"),
+                                          image=pb().ImageSpec(image=image), command=["true"],
+                                          log_path="c/0.log", devices=[dev])
+            d.call("CreateContainer", pb().CreateContainerRequest(pod_sandbox_id=pod_id, config=config,
+                                                                  sandbox_config=cfg), timeout=60)
+        else:
+            create(d, pod_id, cfg, image, name=value if field == "name" else "c", **kw)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in e.value.details()
+    assert len(e.value.details()) < 400
+    assert container_dirs(d) == before
+    assert os.listdir(cfg.log_directory) == []
+    assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
+    assert [c for c in os.listdir("/sys/fs/cgroup/pids%s/pod-%s" % (d.cgroup_parent, pod_id[:12]))
+            if c.startswith("ctr-")] == []
+
+
+def test_long_ids_are_not_found_with_a_bounded_message(crispd):
+    """A 64 KiB id used to come back as a "metadata size exceeds limit" error on the client."""
+    d = crispd
+    long_id = "f" * (64 << 10)
+    for method, req in (("ContainerStatus", pb().ContainerStatusRequest(container_id=long_id)),
+                        ("StartContainer", pb().StartContainerRequest(container_id=long_id)),
+                        ("PodSandboxStatus", pb().PodSandboxStatusRequest(pod_sandbox_id=long_id))):
+        with pytest.raises(grpc.RpcError) as e:
+            d.call(method, req)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND, method
+        assert "not found" in e.value.details() and len(e.value.details()) < 200, method
+    # Stopping or removing what does not exist is still no error.
+    d.call("StopContainer", pb().StopContainerRequest(container_id=long_id))
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=long_id))
+    d.call("StopPodSandbox", pb().StopPodSandboxRequest(pod_sandbox_id=long_id))
+    d.call("RemovePodSandbox", pb().RemovePodSandboxRequest(pod_sandbox_id=long_id))

@@ -414,3 +414,93 @@ def test_verbose_status_survives_an_odd_cgroup_parent(crispd):
         assert '"odd"\\parent' in info["cgroupPath"]
     finally:
         remove_pod(crispd, pod)
+
+
+@pytest.mark.parametrize("log_directory,message", [
+    ("relative/logs", 'log_directory "relative/logs" is not an absolute path'),
+    ("/var/log/pods/../../../tmp/x", 'log_directory "/var/log/pods/../../../tmp/x" has a ".." component'),
+])
+def test_bad_log_directory_is_refused(crispd, log_directory, message):
+    """Issue 12 item 9: a pod's containers log below its log directory, which must be plain and absolute."""
+    cfg = pod_config("bad-logdir", host_network=True)
+    cfg.log_directory = log_directory
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, cfg)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in e.value.details()
+    assert list_pods(crispd) == [] and os.listdir(os.path.join(crispd.state, "pods")) == []
+    assert cgroup_dirs(crispd.cgroup_parent) == []
+
+
+@pytest.mark.parametrize("where", ["name", "namespace", "hostname", "label"])
+def test_nul_byte_in_a_string_is_refused(crispd, where):
+    """Issue 12 item 10: protobuf-c would hand "a\\0b" over as "a"."""
+    cfg = pod_config("nul", host_network=True)
+    if where == "name":
+        cfg.metadata.name = "a\0b"
+    elif where == "namespace":
+        cfg.metadata.namespace = "a\0b"
+    elif where == "hostname":
+        cfg.hostname = "a\0b"
+    else:
+        cfg.labels["k"] = "a\0b"
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, cfg)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "has a NUL byte" in e.value.details()
+    assert list_pods(crispd) == [] and os.listdir(os.path.join(crispd.state, "pods")) == []
+    assert cgroup_dirs(crispd.cgroup_parent) == []
+
+
+def test_bad_pod_cpuset_is_refused(crispd):
+    cfg = pod_config("bad-cpuset", host_network=True)
+    cfg.linux.resources.CopyFrom(pb().LinuxContainerResources(cpuset_cpus="0-1000"))
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(crispd, cfg)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "not all online" in e.value.details()
+    assert list_pods(crispd) == [] and cgroup_dirs(crispd.cgroup_parent) == []
+
+
+def test_pod_under_an_empty_cpuset_parent_can_start_containers(crispd):
+    """Issue 12 item 7: a cgroup parent another request has just made in the cpuset hierarchy has empty
+    cpus and mems; the pod below it used to copy them, and no container could join it (ENOSPC)."""
+    if not os.path.isdir("/sys/fs/cgroup/cpuset") or os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("needs cgroup v1 with a cpuset hierarchy")
+    import imagelib as il
+    parent_rel = crispd.cgroup_parent + "/racing-qos"
+    made = kubelet_make_cgroups(crispd.cgroup_parent)
+    empty = "/sys/fs/cgroup/cpuset" + parent_rel
+    os.mkdir(empty)  # made by "someone else", not filled yet
+    registry = il.Registry()
+    try:
+        with open(empty + "/cpuset.cpus") as f:
+            assert f.read().strip() == ""
+        il.build_busybox_image(registry, "library/busybox", "cpuset", cmd=("/bin/sh", "-c", "sleep 300"))
+        ref = "%s/library/busybox:cpuset" % registry.host
+        crispd.call("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=ref)), timeout=120)
+        parent = parent_rel + "/podcpuset"
+        cfg = pod_config("cpuset-race", host_network=True, cgroup_parent=parent)
+        pod = run_pod(crispd, cfg)
+        with open("/sys/fs/cgroup/cpuset/cpuset.cpus") as f:
+            top = f.read().strip()
+        for level in (empty, "/sys/fs/cgroup/cpuset" + parent):
+            with open(level + "/cpuset.cpus") as f:
+                assert f.read().strip() == top, level
+        config = pb().ContainerConfig(metadata=pb().ContainerMetadata(name="c"), image=pb().ImageSpec(image=ref))
+        cid = crispd.call("CreateContainer", pb().CreateContainerRequest(
+            pod_sandbox_id=pod, config=config, sandbox_config=cfg), timeout=60).container_id
+        crispd.call("StartContainer", pb().StartContainerRequest(container_id=cid), timeout=60)
+        st = crispd.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid)).status
+        assert st.state == pb().CONTAINER_RUNNING
+        stop_pod(crispd, pod)
+        remove_pod(crispd, pod)
+        assert not os.path.exists("/sys/fs/cgroup/cpuset" + parent)
+        assert os.path.isdir(empty)  # not crisp's: it stays
+    finally:
+        for p in list_pods(crispd):
+            remove_pod(crispd, p.id)
+        registry.cleanup()
+        for path in ["/sys/fs/cgroup/cpuset" + parent_rel] + made:
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass

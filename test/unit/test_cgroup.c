@@ -1212,6 +1212,46 @@ static void test_v1_remove(const struct rt_cgroup_root *root, const char *pod)
     CHECK(status(rt_cgroup_kill_all(root, pod, 100, &err), &err) == 0);
 }
 
+/* Issue 12 item 7: a parent another request made a moment ago has empty cpus and mems. The pod below it
+ * gets the nearest values up the tree, and so does the empty parent, which nothing could join anyway. */
+static void test_v1_cpuset_empty_parent(const struct rt_cgroup_root *root, const char *pod)
+{
+    if (!v1_mounted("cpuset"))
+        return;
+    crisp_error_t *err = NULL;
+    _cleanup_free_ char *parent = v1_file("cpuset", "", NULL);
+    CHECK(mkdir(parent, 0755) == 0);
+    CHECK_V1("cpuset", "", "cpuset.cpus", "");
+    _cleanup_free_ char *cpus = NULL, *mems = NULL;
+    CHECK(rt_cgroup_read_file(V1_MOUNT "/cpuset/cpuset.cpus", &cpus, NULL) == 0);
+    CHECK(rt_cgroup_read_file(V1_MOUNT "/cpuset/cpuset.mems", &mems, NULL) == 0);
+    if (cpus)
+        cpus[strcspn(cpus, "\n")] = '\0';
+    if (mems)
+        mems[strcspn(mems, "\n")] = '\0';
+    struct rt_cgroup_created created;
+    int r = status(rt_cgroup_create(root, pod, &created, &err), &err);
+    CHECK(r == 0);
+    if (r != 0) {
+        rmdir(parent);
+        return;
+    }
+    CHECK_V1("cpuset", "", "cpuset.cpus", cpus);
+    CHECK_V1("cpuset", "", "cpuset.mems", mems);
+    CHECK_V1("cpuset", "/pod1", "cpuset.cpus", cpus);
+    CHECK_V1("cpuset", "/pod1", "cpuset.mems", mems);
+    /* A process can join it: the failure was ENOSPC on that write. */
+    pid_t child = real_spawn(root, pod);
+    CHECK(child > 0);
+    CHECK(status(rt_cgroup_kill_all(root, pod, 5000, &err), &err) == 0);
+    int ws = 0;
+    CHECK(waitpid(child, &ws, 0) == child);
+    real_child = -1;
+    CHECK(status(rt_cgroup_remove(root, pod, &created, &err), &err) == 0);
+    CHECK(v1_exists("cpuset", "") && !v1_exists("cpuset", "/pod1"));
+    CHECK(rmdir(parent) == 0);
+}
+
 static void test_real_v1(void)
 {
     struct rt_cgroup_root root = {0};
@@ -1239,6 +1279,7 @@ static void test_real_v1(void)
             test_v1_processes(&root, pod);
             test_v1_devices(&root, pod);
             test_v1_remove(&root, pod);
+            test_v1_cpuset_empty_parent(&root, pod);
         }
     }
     v1_cleanup();

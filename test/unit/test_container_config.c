@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -326,21 +327,189 @@ static void test_log_path(void)
     struct req q;
     struct rt_container_spec s;
     req_init(&q, "localhost/test/bare:1");
-    q.c.log_path = "/var/log/pods/x/web/0.log";
-    expect_ok(&q, &s);
-    CHECK_STR(s.log_path, "/var/log/pods/x/web/0.log");
     q.c.log_path = "web/2.log";
     expect_ok(&q, &s);
-    CHECK_STR(s.log_path, ""); /* relative, and no pod log directory */
+    CHECK_STR(s.log_path, ""); /* no pod log directory */
     q.r.sandbox_config = &q.pod;
     expect_ok(&q, &s);
     CHECK_STR(s.log_path, "");
     q.pod.log_directory = "/var/log/pods/ns_pod_uid";
     expect_ok(&q, &s);
     CHECK_STR(s.log_path, "/var/log/pods/ns_pod_uid/web/2.log");
+    q.c.log_path = "./web/./2.log";
+    expect_ok(&q, &s);
+    CHECK_STR(s.log_path, "/var/log/pods/ns_pod_uid/./web/./2.log");
     q.c.log_path = "";
     expect_ok(&q, &s);
     CHECK_STR(s.log_path, "");
+}
+
+/* The log stays inside the pod's log directory, which must be absolute. */
+static void test_log_path_refused(void)
+{
+    static const struct {
+        const char *dir, *file, *msg;
+    } cases[] = {
+        {"/var/log/pods/p", "/var/log/pods/x/web/0.log",
+         "log_path \"/var/log/pods/x/web/0.log\" must be a relative path"},
+        {"", "/abs.log", "log_path \"/abs.log\" must be a relative path"},
+        {"/var/log/pods/p", "../../x/y.log", "log_path \"../../x/y.log\" has a \"..\" component"},
+        {"/var/log/pods/p", "c/../../../x/y.log", "log_path \"c/../../../x/y.log\" has a \"..\" component"},
+        {"/var/log/pods/p", "c/..", "log_path \"c/..\" has a \"..\" component"},
+        {"/var/log/pods/p", "..", "log_path \"..\" has a \"..\" component"},
+        {"/var/log/pods/p", ".", "log_path \".\" names no file or directory"},
+        {"/var/log/pods/p", "c/", "log_path \"c/\" names a directory, not a file"},
+        {"logs/p", "c/0.log", "pod log_directory \"logs/p\" is not an absolute path"},
+        {"/var/log/../../tmp", "c/0.log", "pod log_directory \"/var/log/../../tmp\" has a \"..\" component"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        struct req q;
+        req_init(&q, "localhost/test/bare:1");
+        q.r.sandbox_config = &q.pod;
+        q.pod.log_directory = (char *)cases[i].dir;
+        q.c.log_path = (char *)cases[i].file;
+        expect_error(&q, EINVAL, cases[i].msg, true);
+    }
+    /* The echo of a long path is bounded. */
+    static char long_path[70000];
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    memcpy(long_path, "../", 3);
+    struct req q;
+    req_init(&q, "localhost/test/bare:1");
+    q.r.sandbox_config = &q.pod;
+    q.pod.log_directory = "/var/log/pods/p";
+    q.c.log_path = long_path;
+    struct rt_container_spec s;
+    crisp_error_t *err = NULL;
+    CHECK(spec_from(&q, &s, &err) < 0 && err && err->status == EINVAL);
+    CHECK(err && strlen(err->msg) < 200);
+    crisp_error_free(err);
+}
+
+/* Devices go below /dev, named plainly; oom_score_adj is the kernel's range. */
+static void test_devices_and_oom_refused(void)
+{
+    static const struct {
+        const char *path, *msg;
+    } cases[] = {
+        {"/dev/../etc/z", "device container_path \"/dev/../etc/z\" has a \"..\" component"},
+        {"/etc/z", "device container_path \"/etc/z\" is not below /dev"},
+        {"/dev", "device container_path \"/dev\" is not below /dev"},
+        {"/dev//", "device container_path \"/dev//\" is not below /dev"},
+        {"/devices/x", "device container_path \"/devices/x\" is not below /dev"},
+        {"/dev/./x", "device container_path \"/dev/./x\" has a \".\" component"},
+        {"dev/x", "device container_path \"dev/x\" is not an absolute path"},
+        {"/", "device container_path \"/\" names no file or directory"},
+    };
+    Runtime__V1__Device d = RUNTIME__V1__DEVICE__INIT;
+    Runtime__V1__Device *devices[] = {&d};
+    d.host_path = "/dev/null", d.permissions = "rw";
+    for (size_t i = 0; i < N(cases); i++) {
+        struct req q;
+        req_init(&q, "localhost/test/bare:1");
+        q.c.devices = devices;
+        q.c.n_devices = 1;
+        d.container_path = (char *)cases[i].path;
+        expect_error(&q, EINVAL, cases[i].msg, true);
+    }
+    struct req q;
+    struct rt_container_spec s;
+    req_init(&q, "localhost/test/bare:1");
+    q.c.devices = devices;
+    q.c.n_devices = 1;
+    d.container_path = "/dev/net/tun";
+    expect_ok(&q, &s);
+    q.c.linux = &q.linux_;
+    q.linux_.resources = &q.res;
+    q.res.oom_score_adj = 5000;
+    expect_error(&q, EINVAL, "oom_score_adj 5000 is outside [-1000, 1000]", true);
+    q.res.oom_score_adj = -1001;
+    expect_error(&q, EINVAL, "oom_score_adj -1001 is outside [-1000, 1000]", true);
+    q.res.oom_score_adj = 1000;
+    expect_ok(&q, &s);
+}
+
+/* What execve would refuse with E2BIG is refused at create: one string over 128 KiB, or over 1 MiB of
+ * command and environment together (the image's included). */
+static void test_env_size(void)
+{
+    static char big[128 * 1024 + 1], half[600 * 1024];
+    memset(big, 'v', sizeof(big) - 1);
+    memset(half, 'v', sizeof(half) - 1);
+    Runtime__V1__KeyValue e[2] = {RUNTIME__V1__KEY_VALUE__INIT, RUNTIME__V1__KEY_VALUE__INIT};
+    Runtime__V1__KeyValue *envs[] = {&e[0], &e[1]};
+    e[0].key = "A", e[1].key = "B";
+    struct req q;
+    struct rt_container_spec s;
+    req_init(&q, "localhost/test/full:1");
+    q.c.envs = envs;
+    q.c.n_envs = 1;
+    e[0].value.data = (uint8_t *)big, e[0].value.len = sizeof(big) - 4; /* "A=" + value + NUL: 128 KiB */
+    expect_ok(&q, &s);
+    e[0].value.len = sizeof(big) - 3;
+    expect_error(&q, EINVAL,
+                 "env entry \"A=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...\" is 131073 bytes: at most 131072",
+                 true);
+    e[0].value.data = (uint8_t *)half, e[0].value.len = 100 * 1024;
+    e[1].value.data = (uint8_t *)half, e[1].value.len = 100 * 1024;
+    q.c.n_envs = 2;
+    expect_ok(&q, &s);
+    char *args[12];
+    for (size_t i = 0; i < N(args); i++)
+        args[i] = big + 8; /* 128 KiB - 8 each */
+    q.c.args = args;
+    q.c.n_args = N(args);
+    expect_error(&q, EINVAL, "command and environment (with the image's) take ", false);
+    expect_error(&q, EINVAL, "bytes: at most 1048576", false);
+}
+
+static void test_cpuset_check(void)
+{
+    static const struct {
+        const char *list, *online;
+        bool ok;
+    } cases[] = {
+        {"", "0-1", true},        {"0", "0-1", true},       {"0-1", "0-1", true},
+        {"1,0", "0-1", true},     {"0-1000", "0-1", false}, {"2", "0-1", false},
+        {"0-3", "0-1,3", false},  {"0-1,3", "0-1,3", true}, {"3", "0-1,3-5", true},
+        {"2-5", "0-1,2-5", true}, {"0-1", NULL, true},      {"a", NULL, false},
+        {"0-1; rm", NULL, false}, {"1-0", NULL, false},     {"0,", NULL, false},
+        {",0", NULL, false},      {"0--1", NULL, false},    {"-1", NULL, false},
+        {"0-", NULL, false},      {" 0", NULL, false},      {"99999999999", NULL, false},
+        {"65535", NULL, true},    {"65536", NULL, false},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        crisp_error_t *err = NULL;
+        int r = srv_cpuset_check("cpuset_cpus", cases[i].list, cases[i].online, &err);
+        if ((r == 0) != cases[i].ok)
+            fprintf(stderr, "cpuset \"%s\" online \"%s\": %s\n", cases[i].list,
+                    cases[i].online ? cases[i].online : "(any)", err ? err->msg : "ok");
+        CHECK((r == 0) == cases[i].ok);
+        CHECK(r == 0 || (err && err->status == EINVAL));
+        crisp_error_free(err);
+    }
+    crisp_error_t *err = NULL;
+    CHECK(srv_cpuset_check("cpuset_cpus", "0-1000", "0-1", &err) < 0);
+    CHECK_STR(err ? err->msg : NULL, "cpuset_cpus \"0-1000\": 0-1000 is not all online here (online: 0-1)");
+    crisp_error_free(err);
+    err = NULL;
+    CHECK(srv_cpuset_check("cpuset_mems", "x", "0", &err) < 0);
+    CHECK_STR(err ? err->msg : NULL, "cpuset_mems \"x\" is not a list of numbers and ranges (as \"0-3,6\")");
+    crisp_error_free(err);
+    /* Through srv_resources_from, against this machine: CPU 100000 exists nowhere. */
+    Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+    struct rt_cgroup_resources *res = NULL;
+    err = NULL;
+    r.cpuset_cpus = "0";
+    CHECK(srv_resources_from(&arena, &r, &res, &err) == 0 && res);
+    r.cpuset_cpus = "0-60000";
+    CHECK(srv_resources_from(&arena, &r, &res, &err) < 0 && err && err->status == EINVAL);
+    crisp_error_free(err);
+    err = NULL;
+    r.cpuset_cpus = "0", r.cpuset_mems = "0-60000";
+    CHECK(srv_resources_from(&arena, &r, &res, &err) < 0 && err && err->status == EINVAL);
+    CHECK_CONTAINS(err ? err->msg : NULL, "cpuset_mems");
+    crisp_error_free(err);
 }
 
 static void test_mounts(void)
@@ -673,6 +842,10 @@ int main(void)
     test_working_dir();
     test_stop_signal();
     test_log_path();
+    test_log_path_refused();
+    test_devices_and_oom_refused();
+    test_env_size();
+    test_cpuset_check();
     test_mounts();
     test_resources();
     test_refused();
