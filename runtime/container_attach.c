@@ -11,7 +11,7 @@ int rt_container_attach(struct rt_runtime *rt, const char *id, bool in, bool out
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     rt_container_refresh(rt, c);
     bool running = c->info.state == RT_CONTAINER_RUNNING;
     bool tty = c->tty;

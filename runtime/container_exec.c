@@ -68,7 +68,7 @@ static int exec_prepare(struct rt_runtime *rt, const char *id, char *const *argv
 {
     *p = (struct exec_prep){.c = rt_container_lock_by_id(rt, id)};
     if (!p->c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     rt_container_refresh(rt, p->c);
     bool running = p->c->info.state == RT_CONTAINER_RUNNING;
     p->procs = running ? rt_cgroup_procs_files(&rt->cgroups, p->c->info.cgroup_path) : NULL;

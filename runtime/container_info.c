@@ -76,7 +76,7 @@ int rt_container_info_get(struct rt_runtime *rt, const char *id, struct rt_conta
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     rt_container_refresh(rt, c);
     struct rt_container_info *copy = info_copy(&c->info);
     if (copy && asprintf(&copy->spec_path, "%s/spec", c->dir) < 0) {

@@ -125,7 +125,7 @@ int rt_container_start(struct rt_runtime *rt, const char *id, crisp_error_t **er
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     int r = start_locked(rt, c, err);
     if (r == 0)
         rt_container_emit(rt, RT_EVENT_CONTAINER_STARTED, c);

@@ -45,7 +45,7 @@ int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_c
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     int r = c->info.state == RT_CONTAINER_EXITED
                 ? crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s has exited", id)
                 : rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, res, err);
@@ -76,7 +76,7 @@ int rt_container_reopen_log(struct rt_runtime *rt, const char *id, crisp_error_t
 {
     struct rt_container *c = rt_container_lock_by_id(rt, id);
     if (!c)
-        return crisp_error_make(err, ENOENT, "container %s not found", id);
+        return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     rt_container_refresh(rt, c);
     int r = log_reopen_locked(c, id, err);
     rt_container_unlock_unref(c);

@@ -49,7 +49,7 @@ int rt_sandbox_info_get(struct rt_runtime *rt, const char *id, struct rt_sandbox
 {
     struct rt_index_node *n = rt_index_get(&rt->pods, id);
     if (!n)
-        return crisp_error_make(err, ENOENT, "pod sandbox %s not found", id);
+        return crisp_error_make(err, ENOENT, "pod sandbox %.100s not found", id);
     struct rt_sandbox *sb = rt_index_entry(n, struct rt_sandbox, node);
     struct rt_sandbox_info *c = sandbox_info_copy(sb);
     rt_sandbox_unref(sb);

@@ -11,7 +11,7 @@ int rt_sandbox_update(struct rt_runtime *rt, const char *id, const struct rt_cgr
 {
     struct rt_sandbox *sb = rt_sandbox_lock_by_id(rt, id);
     if (!sb)
-        return crisp_error_make(err, ENOENT, "pod sandbox %s not found", id);
+        return crisp_error_make(err, ENOENT, "pod sandbox %.100s not found", id);
     int r = 0;
     if (res && sb->info.state == RT_SANDBOX_READY && sb->info.cgroup_path && sb->info.cgroup_path[0])
         r = rt_cgroup_apply(&rt->cgroups, sb->info.cgroup_path, res, err);

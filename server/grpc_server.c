@@ -148,6 +148,8 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg, crisp_error_t
 }
 
 /* Sends the final status, with the response message when there is one, and waits for the close. */
+#define SRV_STATUS_DETAILS_MAX 1024
+
 static void finish_call(struct srv_call *c, grpc_byte_buffer *bb, grpc_status_code code, const char *msg)
 {
     grpc_op ops[4];
@@ -159,7 +161,10 @@ static void finish_call(struct srv_call *c, grpc_byte_buffer *bb, grpc_status_co
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = bb;
     }
-    grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
+    /* Messages may echo request strings: a bound keeps them under the client's metadata limit (8 KiB
+     * in grpc-go), so the client sees the status rather than a transport error. */
+    grpc_slice details = grpc_slice_from_copied_buffer(msg ? msg : "",
+                                                       msg ? strnlen(msg, SRV_STATUS_DETAILS_MAX) : 0);
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
     ops[n++].data.send_status_from_server.status_details = &details;
