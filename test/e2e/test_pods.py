@@ -21,12 +21,14 @@ def net_crispd(crispd):
     net = BridgeNetwork(crispd.cni_dir)
     before = veths()
     yield crispd, net
-    for p in list_pods(crispd):
-        remove_pod(crispd, p.id)
-    assert net.leases() == []
-    assert veths() == before
-    assert mounts_under(crispd.state) == []
-    net.cleanup()
+    try:
+        for p in list_pods(crispd):
+            remove_pod(crispd, p.id)
+        assert net.leases() == []
+        assert veths() == before
+        assert mounts_under(crispd.state) == []
+    finally:
+        net.cleanup()                                    # even when a check failed: no bridge or IPAM dir stays
 
 
 def list_pods(d, **filter_kw):
