@@ -232,8 +232,7 @@ def test_registry_killed_mid_pull(crispd_factory):
         future = d.call_future("PullImage", pb().PullImageRequest(image=pb().ImageSpec(image=ref)), timeout=120)
         tmp = os.path.join(d.root, "tmp")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-                n.startswith("blob-") and os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)):
+        while time.monotonic() < deadline and not partial_blob_in(tmp):
             time.sleep(0.01)
         reg.kill()
         with pytest.raises(grpc.RpcError) as e:
