@@ -10,9 +10,8 @@ static _Thread_local struct crisp_cancel *current;
 
 int crisp_cancel_init(struct crisp_cancel *c, bool with_fd, crisp_error_t **err)
 {
-    *c = (struct crisp_cancel){.fd = -1};
-    if (with_fd && (c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-        return crisp_error_errno(err, "eventfd");
+    (void)err;
+    *c = (struct crisp_cancel){.fd = -1, .wants_fd = with_fd};
     return 0;
 }
 
@@ -20,8 +19,9 @@ void crisp_cancel_fini(struct crisp_cancel *c)
 {
     if (!c)
         return;
-    if (c->fd >= 0)
-        close(c->fd);
+    int fd = atomic_load(&c->fd);
+    if (fd >= 0)
+        close(fd);
     *c = (struct crisp_cancel){.fd = -1};
 }
 
@@ -30,9 +30,11 @@ void crisp_cancel_fire(struct crisp_cancel *c, int reason)
     int none = 0;
     if (!c || !atomic_compare_exchange_strong(&c->reason, &none, reason ? reason : ECANCELED))
         return;
-    /* Never read back: the counter stays non-zero, so the fd stays readable for every poller. */
-    if (c->fd >= 0)
-        (void)eventfd_write(c->fd, 1);
+    /* Never read back: the counter stays non-zero, so the fd stays readable for every poller. A fd
+     * made concurrently sees the reason itself (crisp_cancel_fd). */
+    int fd = atomic_load(&c->fd);
+    if (fd >= 0)
+        (void)eventfd_write(fd, 1);
 }
 
 bool crisp_cancel_fired(struct crisp_cancel *c)
@@ -48,9 +50,26 @@ bool crisp_cancel_fired(struct crisp_cancel *c)
     return false;
 }
 
-int crisp_cancel_fd(const struct crisp_cancel *c)
+/* Whichever of this and crisp_cancel_fire comes second writes the event: the reason is stored before
+ * the fd is read there, the fd before the reason is read here. */
+int crisp_cancel_fd(struct crisp_cancel *c)
 {
-    return c ? c->fd : -1;
+    if (!c || !c->wants_fd)
+        return -1;
+    int fd = atomic_load(&c->fd);
+    if (fd >= 0)
+        return fd;
+    int made = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (made < 0)
+        return -1;
+    int none = -1;
+    if (!atomic_compare_exchange_strong(&c->fd, &none, made)) {
+        close(made);
+        return none;
+    }
+    if (atomic_load(&c->reason))
+        (void)eventfd_write(made, 1);
+    return made;
 }
 
 int crisp_cancel_error(struct crisp_cancel *c, const char *what, crisp_error_t **err)

@@ -13,12 +13,14 @@
 
 struct crisp_cancel {
     _Atomic int reason; /* 0 until fired */
-    int fd;             /* eventfd readable once fired; -1 when made without one */
+    _Atomic int fd;     /* eventfd readable once fired; -1 until a wait first asks for it */
+    bool wants_fd;
     bool (*check)(void *arg);
     void *check_arg;
 };
 
-/* with_fd: also make the eventfd (for waits in poll). */
+/* with_fd: crisp_cancel_fd gives an eventfd (for waits in poll), made when first asked for: most
+ * calls never wait, and two syscalls per call showed in the Version round trip. */
 int crisp_cancel_init(struct crisp_cancel *c, bool with_fd, crisp_error_t **err);
 void crisp_cancel_fini(struct crisp_cancel *c);
 
@@ -28,8 +30,8 @@ void crisp_cancel_fire(struct crisp_cancel *c, int reason);
 /* NULL is never cancelled. Runs a derived token's check, and fires it when the check says so. */
 bool crisp_cancel_fired(struct crisp_cancel *c);
 
-/* The fd to poll for POLLIN, or -1 (NULL, or made without one). */
-int crisp_cancel_fd(const struct crisp_cancel *c);
+/* The fd to poll for POLLIN, or -1 (NULL, made without one, or out of fds). */
+int crisp_cancel_fd(struct crisp_cancel *c);
 
 /* Fills err for a fired token: "<what>: cancelled|deadline exceeded|crispd is shutting down". */
 int crisp_cancel_error(struct crisp_cancel *c, const char *what, crisp_error_t **err);

@@ -21,7 +21,7 @@ struct rt_spawn_options {
     int term_grace_ms; /* on timeout: SIGTERM, SIGKILL this much later; 0: SIGKILL at once */
     size_t max_output; /* per stream; the rest is read and dropped */
     /* NULL: none. Once fired, the helper is stopped as on a timeout and ret->cancelled set. */
-    const struct crisp_cancel *cancel;
+    struct crisp_cancel *cancel;
 };
 
 /* What a helper printed on one stream; data is always NUL-terminated. */

@@ -21,7 +21,7 @@ static bool fd_readable(int fd)
 static void test_token(void)
 {
     struct crisp_cancel c;
-    CHECK(crisp_cancel_init(&c, true, NULL) == 0 && c.fd >= 0);
+    CHECK(crisp_cancel_init(&c, true, NULL) == 0 && crisp_cancel_fd(&c) >= 0);
     CHECK(!crisp_cancel_fired(&c) && !fd_readable(crisp_cancel_fd(&c)));
     crisp_cancel_fire(&c, ETIMEDOUT);
     crisp_cancel_fire(&c, CRISP_E_UNAVAILABLE);
