@@ -717,24 +717,12 @@ int rt_stats_cgroup_files_read(const struct rt_stats_cgroup_files *f, unsigned w
     return f->v2 ? v2_read(f, want, ret, err) : v1_read(f, want, ret, err);
 }
 
-int rt_stats_cgroup_read_some(const char *mount, bool v2, const char *path, unsigned want,
-                              struct rt_stats_cgroup *ret, crisp_error_t **err)
-{
-    *ret = (struct rt_stats_cgroup){.timestamp_ns = clock_realtime_ns()};
-    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *f = NULL;
-    if (files_open(mount, v2, path, want, &f, err) < 0)
-        return -1;
-    return rt_stats_cgroup_files_read(f, want & RT_STATS_ALL, ret, err);
-}
-
 int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
                          crisp_error_t **err)
 {
-    return rt_stats_cgroup_read_some(mount, v2, path, RT_STATS_ALL, ret, err);
-}
-
-int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, unsigned want,
-                              struct rt_stats_cgroup *ret, crisp_error_t **err)
-{
-    return rt_stats_cgroup_read_some(root->mount, root->mode == RT_CGROUP_V2, path, want, ret, err);
+    *ret = (struct rt_stats_cgroup){.timestamp_ns = clock_realtime_ns()};
+    _cleanup_(rt_stats_cgroup_files_freep) struct rt_stats_cgroup_files *f = NULL;
+    if (files_open(mount, v2, path, RT_STATS_ALL, &f, err) < 0)
+        return -1;
+    return rt_stats_cgroup_files_read(f, RT_STATS_ALL, ret, err);
 }

@@ -107,15 +107,9 @@ bool rt_stats_cgroup_files_partial(const struct rt_stats_cgroup_files *f);
 void rt_stats_cgroup_files_free(struct rt_stats_cgroup_files *f);
 void rt_stats_cgroup_files_freep(struct rt_stats_cgroup_files **f);
 
-/* One-shot reads: open, read, close. mount is "/sys/fs/cgroup", or a fake tree in tests. */
+/* A one-shot read of everything: open, read, close. mount is "/sys/fs/cgroup", or a fake tree in
+ * tests. crispd itself keeps handles (rt_stats_cgroup_files_open). */
 int rt_stats_cgroup_read(const char *mount, bool v2, const char *path, struct rt_stats_cgroup *ret,
                          crisp_error_t **err);
-/* Only what want (enum rt_stats_want) names; the rest stays unavailable. */
-int rt_stats_cgroup_read_some(const char *mount, bool v2, const char *path, unsigned want,
-                              struct rt_stats_cgroup *ret, crisp_error_t **err);
-
-/* The same, for the hierarchy runtime/cgroup detected. */
-int rt_stats_cgroup_read_root(const struct rt_cgroup_root *root, const char *path, unsigned want,
-                              struct rt_stats_cgroup *ret, crisp_error_t **err);
 
 #endif

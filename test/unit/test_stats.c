@@ -540,7 +540,8 @@ static void test_files_real(void)
     CHECK(f && read_files(f, RT_STATS_ALL, &s) == ENOENT);
     CHECK(f && read_files(f, RT_STATS_MEMORY, &s) == ENOENT);
     rt_stats_cgroup_files_free(f);
-    CHECK(status(rt_stats_cgroup_read_root(&root, path, RT_STATS_ALL, &s, &err), &err) == ENOENT);
+    CHECK(status(rt_stats_cgroup_read(root.mount, root.mode == RT_CGROUP_V2, path, &s, &err), &err) ==
+          ENOENT);
 }
 
 static void srv_stats_on(struct srv_stats *s, struct rt_cgroup_root *root, const char *mount, bool v2)
