@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "common/strv.h"
 #include "runtime/path_check.h"
@@ -203,7 +204,10 @@ static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct 
     if (mkdir(sb->info.dir, 0700) < 0)
         return crisp_error_errno(err, "mkdir %s", sb->info.dir);
     if (setup_cgroup(rt, sb, s, err) < 0 || setup_shm(sb, err) < 0 || setup_namespaces(rt, sb, s, err) < 0 ||
-        rt_sandbox_network_setup(rt, sb, s, err) < 0 || write_files(rt, sb, s, err) < 0)
+        rt_sandbox_network_setup(rt, sb, s, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_network");
+    if (write_files(rt, sb, s, err) < 0)
         return -1;
     sb->info.state = RT_SANDBOX_READY;
     sb->info.created_at = clock_realtime_ns();

@@ -2,12 +2,16 @@
 #include "server/test_hooks.h"
 
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "server/daemon.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void srv_test_hooks_apply(struct srv_ctx *ctx)
 {
@@ -26,4 +30,36 @@ void srv_test_hooks_apply(struct srv_ctx *ctx)
         snprintf(ev.container_id, sizeof(ev.container_id), "%s", event_id);
         srv_event_publish(ctx->daemon->events, &ev);
     }
+}
+
+static char crash_name[128];
+static atomic_long crash_left;
+
+static void crash_point_hit(const char *name)
+{
+    if (strcmp(name, crash_name) != 0 || atomic_fetch_sub(&crash_left, 1) != 1)
+        return;
+    char line[192];
+    int n = snprintf(line, sizeof(line), "crisp-test: crash point %s\n", name);
+    if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
+        /* dying anyway */
+    }
+    raise(SIGKILL);
+}
+
+/* Before main: the hook is set once, before any thread can pass a crash point. */
+__attribute__((constructor)) static void crash_point_install(void)
+{
+    const char *enabled = getenv("CRISP_TEST_HOOKS"), *at = getenv("CRISP_CRASH_AT");
+    if (!enabled || strcmp(enabled, "1") != 0 || !at || !*at)
+        return;
+    snprintf(crash_name, sizeof(crash_name), "%s", at);
+    char *count = strchr(crash_name, '@');
+    long n = 1;
+    if (count) {
+        *count = '\0';
+        n = strtol(count + 1, NULL, 10);
+    }
+    atomic_store(&crash_left, n > 0 ? n : 1);
+    crisp_crash_point_hook = crash_point_hit;
 }
