@@ -3,6 +3,7 @@
 
 #include "common/cancel.h"
 #include "common/cleanup.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "common/singleflight.h"
 #include "images/manifest.h"
@@ -201,6 +202,8 @@ static int fetch_layer(void *arg, struct crisp_cancel *cancel, crisp_error_t **e
         return -1;
     int r = unpack_into_store(job, cancel, t->index, fd, err);
     unlink(path);
+    if (r == 0)
+        crisp_crash_point("pull.after_layer");
     return r;
 }
 
@@ -304,6 +307,7 @@ static int commit_image(struct pull_job *job, const char *config_body, size_t co
         return crisp_error_oom(err);
     rec.repo_tags = tags;
     rec.repo_digests = digests;
+    crisp_crash_point("pull.before_image_record");
     if (img_store_image_commit(job->p->store, &rec, err) < 0)
         return -1;
     memcpy(job->id, rec.id, IMG_DIGEST_MAX);

@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "common/strv.h"
 #include "images/reference.h"
@@ -202,6 +203,8 @@ static int make_dirs(struct img_store *s, crisp_error_t **err)
     return 0;
 }
 
+static int collect_orphans(struct img_store *s, crisp_error_t **err);
+
 int img_store_open(const char *root, struct img_store **ret, crisp_error_t **err)
 {
     struct img_store *s = calloc(1, sizeof(*s));
@@ -217,7 +220,8 @@ int img_store_open(const char *root, struct img_store **ret, crisp_error_t **err
         img_store_free(s);
         return crisp_error_oom(err);
     }
-    if (make_dirs(s, err) < 0 || load_layers(s, err) < 0 || load_images(s, err) < 0) {
+    if (make_dirs(s, err) < 0 || load_layers(s, err) < 0 || load_images(s, err) < 0 ||
+        collect_orphans(s, err) < 0) {
         img_store_free(s);
         return crisp_error_wrap(err, "image store %s", root);
     }
@@ -540,6 +544,49 @@ static char **collect_layers(struct img_store *s)
     return doomed;
 }
 
+static bool blob_referenced(struct img_store *s, const char *hex)
+{
+    for (size_t i = 0; i < s->n_images; i++)
+        if (strcmp(hex_of(s->images_list[i]->id), hex) == 0 ||
+            strcmp(hex_of(s->images_list[i]->manifest_digest), hex) == 0)
+            return true;
+    return false;
+}
+
+static int sweep_blobs(struct img_store *s, crisp_error_t **err)
+{
+    _cleanup_free_ char *sha = path_join(s->blobs, "sha256");
+    _cleanup_strv_ char **names = NULL;
+    if (!sha)
+        return crisp_error_oom(err);
+    if (dir_list_sorted(sha, is_entry, &names, err) < 0)
+        return -1;
+    for (char **n = names; *n; n++) {
+        if (blob_referenced(s, *n))
+            continue;
+        _cleanup_free_ char *path = path_join(sha, *n);
+        if (!path)
+            return crisp_error_oom(err);
+        if (unlink(path) < 0 && errno != ENOENT)
+            return crisp_error_errno(err, "remove unreferenced blob %s", path);
+    }
+    return 0;
+}
+
+/* A crash after a pull committed layers but before its image record, or in the middle of a
+ * removal, leaves layers and blobs no image refers to. Nothing can reach them any more (kubelet sees
+ * images only), so they go when the store opens, before any pull can hold them. */
+static int collect_orphans(struct img_store *s, crisp_error_t **err)
+{
+    _cleanup_strv_ char **doomed = collect_layers(s);
+    if (!doomed)
+        return crisp_error_oom(err);
+    for (char **d = doomed; *d; d++)
+        if (dir_remove_all(*d, err) < 0)
+            return crisp_error_wrap(err, "remove unreferenced layer");
+    return sweep_blobs(s, err);
+}
+
 static void remove_image_files(struct img_store *s, const struct img_record *r)
 {
     _cleanup_free_ char *path = image_path(s, r->id);
@@ -560,6 +607,7 @@ int img_store_image_remove(struct img_store *s, const char *name, crisp_error_t 
     if (i >= 0) {
         struct img_record *r = s->images_list[i];
         remove_image_files(s, r);
+        crisp_crash_point("image.remove.after_record");
         s->images_list[i] = s->images_list[--s->n_images];
         img_record_free(r);
         doomed = collect_layers(s);
