@@ -84,7 +84,9 @@ static void put_standard_mounts(FILE *f, const struct rt_spec_context *c)
     }
 }
 
-/* The container sees its own cgroup, read-only, where cgroup tools look for it. */
+/* The container sees its own cgroup, read-only, where cgroup tools look for it. On v2 it is also the
+ * root of the container's cgroup namespace (put_namespaces), so the mount's root reads as "/" in
+ * its /proc/self/mountinfo, as a cgroup2 mount made inside that namespace would. */
 static void put_cgroup_mounts(FILE *f, const struct rt_spec_context *c)
 {
     const char *opts = c->spec->privileged ? "rw,nosuid,nodev,noexec" : "ro,nosuid,nodev,noexec";
@@ -240,6 +242,10 @@ static void put_namespaces(FILE *f, const struct rt_spec_context *c)
     rt_spec_put(f, SPEC_KEY_NS_IPC, ns_path(pod, pod->ipc_mode, "ipc", buf[1], sizeof(buf[1])));
     rt_spec_put(f, SPEC_KEY_NS_UTS, ns_path(pod, pod->net_mode, "uts", buf[2], sizeof(buf[2])));
     rt_spec_put(f, SPEC_KEY_NS_PID, c->pid_ns);
+    /* As kubelet expects on v2 (containerd's and CRI-O's default there): the container's own cgroup is
+     * its root, so /proc/self/cgroup reads "0::/" and cgroup paths don't reveal the host's layout. On
+     * v1, where the controllers' paths are bind-mounted one by one, the host's namespace stays. */
+    rt_spec_put(f, SPEC_KEY_NS_CGROUP, c->cgroups->mode == RT_CGROUP_V2 ? "new" : "host");
     if (pod->userns.enabled) {
         char user[4096];
         snprintf(user, sizeof(user), "%s/ns/user", pod->dir);

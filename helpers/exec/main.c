@@ -50,13 +50,14 @@
 static const char default_path[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /* In the order they are joined: mnt after the others, since it changes our root and what paths mean;
- * user (a pod's own) last, as the container's mount namespace belongs to the host's. */
+ * cgroup (the container's own on v2) once its cgroup is joined and while we are the host's root;
+ * user (a pod's own) last, as the container's mount and cgroup namespaces belong to the host's. */
 static const struct {
     const char *name;
     int flag;
 } namespaces[] = {
-    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
-    {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},  {"user", CLONE_NEWUSER},
+    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},       {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},
+    {"mnt", CLONE_NEWNS},  {"cgroup", CLONE_NEWCGROUP}, {"user", CLONE_NEWUSER},
 };
 #define NS_COUNT (sizeof(namespaces) / sizeof(namespaces[0]))
 

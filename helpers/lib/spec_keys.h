@@ -23,6 +23,7 @@
 #define SPEC_KEY_NS_UTS "ns.uts"
 #define SPEC_KEY_NS_PID "ns.pid"
 #define SPEC_KEY_NS_USER "ns.user"
+#define SPEC_KEY_NS_CGROUP "ns.cgroup"
 #define SPEC_KEY_USERNS_UID "userns.uid"
 #define SPEC_KEY_USERNS_GID "userns.gid"
 #define SPEC_KEY_MOUNT_DESTINATION "mount.destination" /* starts a mount record */

@@ -218,6 +218,14 @@ static int set_ns_pid(struct parser *p, char *v)
     return strcmp(v, "new") == 0 ? (p->spec->ns_pid = v, 0) : want_ns(p, v, &p->spec->ns_pid);
 }
 
+static int set_ns_cgroup(struct parser *p, char *v)
+{
+    if (strcmp(v, "new") != 0 && strcmp(v, "host") != 0)
+        return bad(p, "ns.cgroup '%s' is not new or host", v);
+    p->spec->ns_cgroup_new = strcmp(v, "new") == 0;
+    return 0;
+}
+
 static int set_arg(struct parser *p, char *v)
 {
     return push_string(p, &p->spec->args, &p->spec->n_args, SPEC_MAX_LIST, v);
@@ -499,6 +507,7 @@ static const struct key keys[] = {
     {SPEC_KEY_MOUNT_RECURSIVE_RO, KEY_MOUNT, set_mount_recursive_ro},
     {SPEC_KEY_MOUNT_IDMAP, KEY_MOUNT, set_mount_idmap},
     {SPEC_KEY_NS_USER, KEY_SCALAR, set_ns_user},
+    {SPEC_KEY_NS_CGROUP, KEY_SCALAR, set_ns_cgroup},
     {SPEC_KEY_USERNS_UID, KEY_SCALAR, set_userns_uid},
     {SPEC_KEY_USERNS_GID, KEY_SCALAR, set_userns_gid},
     {SPEC_KEY_DEVICE_PATH, KEY_LIST, set_device_path},

@@ -47,6 +47,7 @@ struct mon_spec {
     bool tty, stdin_open, stdin_once, no_new_privs;
     char *ns_net, *ns_ipc, *ns_uts, *ns_pid;
     char *ns_user;                   /* the pod's user namespace, "": the host's */
+    bool ns_cgroup_new;              /* a cgroup namespace rooted at the container's cgroup */
     uint32_t userns_uid, userns_gid; /* host ids of the container's 0 */
     struct mon_mount *mounts;
     size_t n_mounts;

@@ -62,6 +62,15 @@ static int ns_join(const char *path, int type, const char *what)
     return rc < 0 ? hl_fail(saved, "join %s namespace %s", what, path) : 0;
 }
 
+/* After the cgroups are joined: a new cgroup namespace is rooted at the cgroup of its creator. Made as
+ * the host's root, before the pod's user namespace, so that only the host can join it (crisp-exec). */
+static int cgroup_ns_new(const struct mon_spec *spec)
+{
+    if (spec->ns_cgroup_new && unshare(CLONE_NEWCGROUP) < 0)
+        return hl_fail(errno, "new cgroup namespace");
+    return 0;
+}
+
 static int namespaces_join(const struct mon_spec *spec)
 {
     if (ns_join(spec->ns_net, CLONE_NEWNET, "network") < 0 ||
@@ -168,7 +177,7 @@ _Noreturn void mon_child_run(const struct mon_spec *spec, struct mon_stdio *io, 
     mon_signals_reset();
     release_wait(release_fd);
     /* First: every page and process of ours from here on is the container's. */
-    if (mon_cgroup_join_self(spec, born_in) < 0)
+    if (mon_cgroup_join_self(spec, born_in) < 0 || cgroup_ns_new(spec) < 0)
         child_die(error_fd, 1);
     umask(0); /* modes of what we create are exact; the workload gets the usual 022 */
     if (session_new() < 0)

@@ -55,13 +55,14 @@ static int enable_controllers(const char *dir, crisp_error_t **err)
     return change[0] ? rt_cgroup_write_file(path, change, err) : 0;
 }
 
-/* Only cgroups inside the given path are changed: the parent of its first component belongs to
- * someone else, and a controller it withholds is simply not used. */
+/* Each parent down the path offers its children the controllers it has, the root included, as runc's
+ * and kubelet's cgroupfs managers do: under systemd the root enables only what its units use (often
+ * just memory and pids), and a top-level parent such as /kubepods or /crisp would otherwise get no
+ * cpu, cpuset or io at all. A controller a parent doesn't have is simply not used. */
 static int enable_step(const char *dir, int depth, bool created, crisp_error_t **err)
 {
     (void)created;
-    if (depth < 2)
-        return 0;
+    (void)depth;
     _cleanup_free_ char *parent = strndup(dir, strrchr(dir, '/') - dir);
     if (!parent)
         return crisp_error_oom(err);
@@ -131,29 +132,123 @@ static int v2_apply_cpu(const struct v2_apply *a, const struct rt_cgroup_resourc
     return v2_set(a, "cpu.max", buf, err);
 }
 
-/* v2 limits swap alone where v1 limits memory+swap, so the CRI value is converted (runc's
- * ConvertMemorySwapToCgroupV2Value); the caller checked swap >= memory. */
+/* v2 limits swap alone where v1 limits memory+swap, so the CRI value is converted as runc's
+ * ConvertMemorySwapToCgroupV2Value does: -1 stays unlimited, swap == memory is no swap at all. The
+ * caller checked swap >= memory. */
+static int v2_swap_value(int64_t mem, int64_t swap, int64_t *ret, crisp_error_t **err)
+{
+    if (swap < 0) {
+        *ret = -1;
+        return 0;
+    }
+    if (!mem)
+        return crisp_error_make(err, EINVAL, "a swap limit needs a memory limit on cgroup v2");
+    *ret = swap - mem;
+    return 0;
+}
+
+/* Without swap accounting there is no memory.swap.max: "max" and "0" then hold anyway (there is no
+ * swap to limit), as in runc; any other limit can't be kept and is an error. */
 static int v2_apply_memory(const struct v2_apply *a, const struct rt_cgroup_resources *res,
                            crisp_error_t **err)
 {
     char buf[32];
-    int64_t mem = res->memory_limit, swap = res->memory_swap_limit;
-    if (swap > 0 && !mem)
-        return crisp_error_make(err, EINVAL, "a swap limit needs a memory limit on cgroup v2");
+    int64_t mem = res->memory_limit, swap = 0;
+    if (res->memory_swap_limit && v2_swap_value(mem, res->memory_swap_limit, &swap, err) < 0)
+        return -1;
     if (mem) {
         format_limit(buf, sizeof(buf), mem);
         if (v2_set(a, "memory.max", buf, err) < 0)
             return -1;
     }
-    if (!swap)
+    if (!res->memory_swap_limit)
         return 0;
-    format_limit(buf, sizeof(buf), swap < 0 ? -1 : swap - mem);
-    return v2_set_optional(a, "memory.swap.max", buf, err);
+    format_limit(buf, sizeof(buf), swap);
+    return swap <= 0 ? v2_set_optional(a, "memory.swap.max", buf, err)
+                     : v2_set(a, "memory.swap.max", buf, err);
+}
+
+/* runc writes the .rsvd limit too where the kernel has it (5.7+): without it a mapping could reserve
+ * pages the limit would then refuse at fault time. */
+static int v2_apply_hugetlb(const struct v2_apply *a, const struct rt_cgroup_resources *res,
+                            crisp_error_t **err)
+{
+    char file[64], value[32];
+    for (size_t i = 0; i < res->n_hugepages; i++) {
+        snprintf(value, sizeof(value), "%" PRIu64, res->hugepages[i].limit);
+        snprintf(file, sizeof(file), "hugetlb.%s.rsvd.max", res->hugepages[i].page_size);
+        if (v2_set_optional(a, file, value, err) < 0)
+            return -1;
+        snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugepages[i].page_size);
+        if (v2_set_optional(a, file, value, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static uint64_t io_weight_to_bfq(uint64_t weight)
+{
+    weight = weight < 1 ? 1 : weight > 10000 ? 10000 : weight;
+    return 10 + ((weight - 1) * 990) / 9999;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    _cleanup_free_ char *p = rt_cgroup_join(dir, name);
+    return p && access(p, F_OK) == 0;
+}
+
+/* io.weight exists with the io cost model; with only the BFQ scheduler there is io.bfq.weight, on
+ * 1..1000. A plain "default N" or "N" is converted for it (the inverse of runc's blkio -> io.weight
+ * mapping); per-device lines have no BFQ equivalent worth guessing at. */
+static int v2_set_io_weight(const struct v2_apply *a, const char *line, crisp_error_t **err)
+{
+    if (file_exists(a->dir, "io.weight") || !file_exists(a->dir, "io.bfq.weight"))
+        return v2_set(a, "io.weight", line, err);
+    const char *num = strncmp(line, "default ", 8) == 0 ? line + 8 : line;
+    char *end;
+    errno = 0;
+    unsigned long long w = strtoull(num, &end, 10);
+    if (errno || end == num || *end || w < 1 || w > 10000)
+        return crisp_error_make(err, EINVAL, "io.weight \"%s\" can't be set as io.bfq.weight here", line);
+    char value[32];
+    snprintf(value, sizeof(value), "%" PRIu64, io_weight_to_bfq(w));
+    return v2_set(a, "io.bfq.weight", value, err);
+}
+
+/* The controller of a key whose file is missing says why: not enabled for this cgroup (or not built),
+ * which the request can't change. */
+static int v2_unified_missing(const char *key, crisp_error_t **err)
+{
+    return crisp_error_make(err, EINVAL,
+                            "unified resource %s can't be set: no such file (controller %.*s "
+                            "not available for this cgroup?)",
+                            key, (int)strcspn(key, "."), key);
+}
+
+/* As runc's WriteFileByLine: a value of several lines (io.max, one device per line) is written a line
+ * at a time, since the kernel parses one line per write. */
+static int v2_set_unified(const struct v2_apply *a, const char *key, const char *value, crisp_error_t **err)
+{
+    bool io_weight = strcmp(key, "io.weight") == 0;
+    if (!io_weight && !file_exists(a->dir, key))
+        return v2_unified_missing(key, err);
+    _cleanup_free_ char *copy = strdup(value);
+    if (!copy)
+        return crisp_error_oom(err);
+    char *save = NULL;
+    char *line = strtok_r(copy, "\n", &save);
+    if (!line)
+        return io_weight ? v2_set_io_weight(a, "", err) : v2_set(a, key, "", err);
+    for (; line; line = strtok_r(NULL, "\n", &save))
+        if ((io_weight ? v2_set_io_weight(a, line, err) : v2_set(a, key, line, err)) < 0)
+            return -1;
+    return 0;
 }
 
 static int v2_apply_rest(const struct v2_apply *a, const struct rt_cgroup_resources *res, crisp_error_t **err)
 {
-    char file[64], value[32];
+    char value[32];
     if (res->pids_limit) {
         format_limit(value, sizeof(value), res->pids_limit);
         if (v2_set(a, "pids.max", value, err) < 0)
@@ -163,15 +258,11 @@ static int v2_apply_rest(const struct v2_apply *a, const struct rt_cgroup_resour
         return -1;
     if (res->cpuset_mems && res->cpuset_mems[0] && v2_set(a, "cpuset.mems", res->cpuset_mems, err) < 0)
         return -1;
-    for (size_t i = 0; i < res->n_hugepages; i++) {
-        snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugepages[i].page_size);
-        snprintf(value, sizeof(value), "%" PRIu64, res->hugepages[i].limit);
-        if (v2_set_optional(a, file, value, err) < 0)
-            return -1;
-    }
+    if (v2_apply_hugetlb(a, res, err) < 0)
+        return -1;
     /* Last, so that an explicit unified value wins over one derived above. */
     for (size_t i = 0; i < res->n_unified; i++)
-        if (v2_set(a, res->unified[i].key, res->unified[i].value, err) < 0)
+        if (v2_set_unified(a, res->unified[i].key, res->unified[i].value, err) < 0)
             return -1;
     return 0;
 }

@@ -12,6 +12,9 @@
 /* The kernel's NR_CPUS is at most 8192; a bound keeps the numbers and the range walk small. */
 #define MAX_CPUSET_ID 65535
 #define MAX_CPUSET_LEN 4096
+#define MAX_UNIFIED_KEY 64
+/* io.max takes a line per device; a few dozen lines fit. */
+#define MAX_UNIFIED_VALUE 4096
 
 /* One "N" or "N-M" of a list, at *p; moves *p past it. */
 static bool cpuset_range(const char **p, unsigned *ret_lo, unsigned *ret_hi)
@@ -105,6 +108,61 @@ static int cpusets_check(const Runtime__V1__LinuxContainerResources *r, crisp_er
     return 0;
 }
 
+/* The v2 controllers a unified key may name; "cgroup." files are the core's, and only its limits may be
+ * set: the rest (procs, threads, subtree_control, kill, freeze, type) move, kill or reshape. */
+static const char *const unified_controllers[] = {"cpu",  "cpuset",  "io",   "memory",
+                                                  "pids", "hugetlb", "rdma", "misc"};
+static const char *const unified_core_files[] = {"cgroup.max.depth", "cgroup.max.descendants"};
+
+static bool in_list(const char *word, size_t len, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == len && strncmp(list[i], word, len) == 0)
+            return true;
+    return false;
+}
+
+/* An interface file name: "<controller>.<name>" in [A-Za-z0-9_.-], nothing that leaves the cgroup. */
+static bool unified_key_ok(const char *key)
+{
+    size_t len = strlen(key), ctrl = strcspn(key, ".");
+    if (len == 0 || len > MAX_UNIFIED_KEY || ctrl == len || ctrl + 1 == len || strstr(key, ".."))
+        return false;
+    if (strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+        return false;
+    if (strncmp(key, "cgroup.", 7) == 0)
+        return in_list(key, len, unified_core_files, ARRAY_SIZE(unified_core_files));
+    return in_list(key, ctrl, unified_controllers, ARRAY_SIZE(unified_controllers));
+}
+
+int srv_unified_check(const char *key, const char *value, crisp_error_t **err)
+{
+    if (!key || !unified_key_ok(key))
+        return crisp_error_make(err, EINVAL,
+                                "unified cgroup key \"%.64s\" is not a cgroup v2 interface file of a "
+                                "controller (as \"memory.high\")",
+                                key ? key : "");
+    size_t len = value ? strlen(value) : 0;
+    if (len > MAX_UNIFIED_VALUE)
+        return crisp_error_make(err, EINVAL, "unified cgroup value of %s is longer than %d bytes", key,
+                                MAX_UNIFIED_VALUE);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)value[i] < 0x20 && value[i] != '\n')
+            return crisp_error_make(err, EINVAL, "unified cgroup value of %s has a control character", key);
+    return 0;
+}
+
+/* "2MB", "1GB", "64KB": the kernel's names for hugepage sizes, which become part of a file name. */
+static int page_size_check(const char *s, crisp_error_t **err)
+{
+    size_t digits = s ? strspn(s, "0123456789") : 0;
+    if (digits > 0 && digits <= 12 && s[0] != '0' && s[digits] && strchr("KMGT", s[digits]) &&
+        strcmp(s + digits + 1, "B") == 0)
+        return 0;
+    return crisp_error_make(err, EINVAL, "hugepage size \"%.32s\" is not a size such as \"2MB\" or \"1GB\"",
+                            s ? s : "");
+}
+
 static int hugepages_from(struct arena *a, const Runtime__V1__LinuxContainerResources *r,
                           struct rt_cgroup_resources *res, crisp_error_t **err)
 {
@@ -116,11 +174,15 @@ static int hugepages_from(struct arena *a, const Runtime__V1__LinuxContainerReso
     if (!res->hugepages || !res->unified)
         return crisp_error_oom(err);
     for (size_t i = 0; i < r->n_hugepage_limits; i++) {
+        if (!r->hugepage_limits[i] || page_size_check(r->hugepage_limits[i]->page_size, err) < 0)
+            return -1;
         res->hugepages[i].page_size = r->hugepage_limits[i]->page_size;
         res->hugepages[i].limit = r->hugepage_limits[i]->limit;
     }
     res->n_hugepages = r->n_hugepage_limits;
     for (size_t i = 0; i < r->n_unified; i++) {
+        if (!r->unified[i] || srv_unified_check(r->unified[i]->key, r->unified[i]->value, err) < 0)
+            return -1;
         res->unified[i].key = r->unified[i]->key;
         res->unified[i].value = r->unified[i]->value;
     }

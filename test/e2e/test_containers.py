@@ -13,6 +13,24 @@ import imagelib as il
 from conftest import pb
 from podlib import pod_config, remove_pod, run_pod
 
+# cgroup v2 (one tree, /sys/fs/cgroup/cgroup.controllers) or v1 (a tree per controller).
+V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def cg_file(cg, v1_ctrl, v1_name, v2_name):
+    return "/sys/fs/cgroup%s/%s" % (cg, v2_name) if V2 else "/sys/fs/cgroup/%s%s/%s" % (v1_ctrl, cg, v1_name)
+
+
+def memory_limit(cg):
+    with open(cg_file(cg, "memory", "memory.limit_in_bytes", "memory.max")) as f:
+        return int(f.read())
+
+
+def cpu_quota(cg):
+    with open(cg_file(cg, "cpu", "cpu.cfs_quota_us", "cpu.max")) as f:
+        return int(f.read().split()[0])
+
+
 CRI_LOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) (.*)$")
 
 
@@ -226,9 +244,10 @@ def test_container_sees_its_own_cgroup(pod):
     res = pb().LinuxContainerResources(memory_limit_in_bytes=48 << 20)
     cid = create(d, pod_id, cfg, image, command=["sleep", "1000"], resources=res)
     start(d, cid)
-    r = exec_sync(d, cid, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
+    limit = "/sys/fs/cgroup/memory.max" if V2 else "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    r = exec_sync(d, cid, ["cat", limit])
     assert r.stdout.strip() == str(48 << 20).encode()
-    assert exec_sync(d, cid, ["sh", "-c", "echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes"]).exit_code != 0
+    assert exec_sync(d, cid, ["sh", "-c", "echo 1 > " + limit]).exit_code != 0
 
 
 def test_cgroup_limits_and_update(pod):
@@ -240,18 +259,15 @@ def test_cgroup_limits_and_update(pod):
     info = __import__("json").loads(d.call("ContainerStatus", pb().ContainerStatusRequest(
         container_id=cid, verbose=True)).info["info"])
     cg = info["cgroupPath"]
-    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
-        assert int(f.read()) == 64 << 20
-    with open("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % cg) as f:
-        assert int(f.read()) == 20000
+    assert memory_limit(cg) == 64 << 20
+    assert cpu_quota(cg) == 20000
     pid = info["pid"]
     with open("/proc/%d/cgroup" % pid) as f:
         assert cg in f.read()
     assert status(d, cid).resources.linux.memory_limit_in_bytes == 64 << 20
     d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
         container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=96 << 20)))
-    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
-        assert int(f.read()) == 96 << 20
+    assert memory_limit(cg) == 96 << 20
     st = status(d, cid)
     assert st.resources.linux.memory_limit_in_bytes == 96 << 20 and st.resources.linux.cpu_quota == 20000
     # All or nothing: a bad value changes nothing.
@@ -259,8 +275,7 @@ def test_cgroup_limits_and_update(pod):
         d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
             container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=128 << 20,
                                                                  cpuset_cpus="999")))
-    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % cg) as f:
-        assert int(f.read()) == 96 << 20
+    assert memory_limit(cg) == 96 << 20
 
 
 def test_memory_hog_is_oom_killed(pod):
@@ -437,7 +452,12 @@ def test_workload_and_execs_are_in_the_container_cgroups(pod):
                     out[c] = path
         return out
     with open("/proc/%d/cgroup" % info["pid"]) as f:
-        workload = paths(f.read())
+        host_view = f.read()
+    if V2:  # one line; in the container's own cgroup namespace, its cgroup is the root
+        assert host_view == "0::%s\n" % want
+        assert exec_sync(d, cid, ["cat", "/proc/self/cgroup"]).stdout == b"0::/\n"
+        return
+    workload = paths(host_view)
     assert workload and set(workload.values()) == {want}
     execd = paths(exec_sync(d, cid, ["cat", "/proc/self/cgroup"]).stdout.decode())
     assert execd == workload
@@ -885,7 +905,7 @@ def test_bad_requests_are_refused_at_create(pod, tmpdir_clean, field, value, mes
     assert container_dirs(d) == before
     assert os.listdir(cfg.log_directory) == []
     assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
-    assert [c for c in os.listdir("/sys/fs/cgroup/pids%s/pod-%s" % (d.cgroup_parent, pod_id[:12]))
+    assert [c for c in os.listdir("/sys/fs/cgroup%s%s/pod-%s" % ("" if V2 else "/pids", d.cgroup_parent, pod_id[:12]))
             if c.startswith("ctr-")] == []
 
 

@@ -118,6 +118,7 @@ static void check_namespaces(const struct mon_spec *s)
     CHECK_STR(s->ns_uts, "/run/pod/ns/uts");
     CHECK_STR(s->ns_pid, "/proc/42/ns/pid");
     CHECK_STR(s->ns_user, "/run/pod/ns/user");
+    CHECK(s->ns_cgroup_new); /* on cgroup v2, a cgroup namespace of the container's own */
     CHECK(s->userns_uid == 100000 && s->userns_gid == 200000);
 }
 
@@ -241,6 +242,7 @@ static void test_minimal(void)
     CHECK_STR(s.ns_uts, "host");
     CHECK_STR(s.ns_pid, "new");
     CHECK_STR(s.ns_user, "");
+    CHECK(s.ns_cgroup_new);
     CHECK_STR(s.seccomp_path, "");
     CHECK_STR(s.apparmor_profile, "");
     CHECK_STR(s.attach_socket, "");
