@@ -201,6 +201,10 @@ static int apply_text(struct crisp_config *cfg, const struct key_spec *spec, con
     case KEY_STRING:
         return replace_string(MEMBER(cfg, spec, char *), value, err);
     case KEY_PATH:
+        /* default_cgroup_parent may name a systemd slice ("crisp.slice") for the systemd driver. */
+        if (strcmp(spec->name, "default_cgroup_parent") == 0 && !strchr(value, '/') && strlen(value) > 6 &&
+            strcmp(value + strlen(value) - 6, ".slice") == 0)
+            return replace_string(MEMBER(cfg, spec, char *), value, err);
         if (!is_absolute_clean_path(value))
             return bad_value(origin, spec->name, "an absolute path without \"..\"", value, err);
         return replace_string(MEMBER(cfg, spec, char *), value, err);

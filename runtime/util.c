@@ -23,8 +23,10 @@ int rt_random_id(char out[RT_ID_LEN + 1], crisp_error_t **err)
 
 char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path)
 {
-    static const char *const v1[] = {"cpu",     "cpuacct", "cpuset",  "memory",  "pids",
-                                     "hugetlb", "blkio",   "devices", "freezer", NULL};
+    /* "systemd" is the name=systemd hierarchy, where systemd tracks a scope's processes on v1: its
+     * directory exists only where the systemd driver made the path. */
+    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb",
+                                     "blkio", "devices", "freezer", "systemd", NULL};
     char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
     size_t n = 0;
     for (size_t i = 0; files && (root->mode == RT_CGROUP_V2 ? i < 1 : v1[i] != NULL); i++) {

@@ -4,6 +4,7 @@
 #include "common/cleanup.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,16 +35,36 @@ int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_e
     ret->mount = copy;
     ret->mode = access(controllers, F_OK) == 0 ? RT_CGROUP_V2 : RT_CGROUP_V1;
     ret->ops = cgroupfs_ops[ret->mode];
+    ret->systemd = NULL;
     return 0;
+}
+
+const struct rt_cgroup_ops *rt_cgroup_files_ops(const struct rt_cgroup_root *root)
+{
+    return cgroupfs_ops[root->mode];
 }
 
 void rt_cgroup_root_fini(struct rt_cgroup_root *root)
 {
     if (!root)
         return;
+    rt_cgroup_systemd_free(root->systemd);
+    root->systemd = NULL;
     free(root->mount);
     root->mount = NULL;
     root->ops = NULL;
+}
+
+char *rt_cgroup_container_path(const struct rt_cgroup_root *root, const char *pod_path, const char *id)
+{
+    enum rt_systemd_unit_kind kind = RT_SYSTEMD_NONE;
+    _cleanup_free_ char *unit = NULL, *parent = NULL;
+    char *path = NULL;
+    if (root->systemd && rt_systemd_unit_of(pod_path, &kind, &unit, &parent, NULL) < 0)
+        return NULL;
+    int r = kind == RT_SYSTEMD_SLICE ? asprintf(&path, "%s/crisp-%s.scope", pod_path, id)
+                                     : asprintf(&path, "%s/ctr-%.12s", pod_path, id);
+    return r < 0 ? NULL : path;
 }
 
 static int check_cpuset(const char *what, const char *list, crisp_error_t **err)

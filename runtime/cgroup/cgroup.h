@@ -16,21 +16,39 @@
 enum rt_cgroup_mode { RT_CGROUP_V1, RT_CGROUP_V2 };
 
 struct rt_cgroup_ops;
+struct rt_cgroup_systemd;
 
 /* Where the hierarchies are mounted and what drives them; tests point this at a fake tree. */
 struct rt_cgroup_root {
-    char *mount;                     /* "/sys/fs/cgroup" */
-    enum rt_cgroup_mode mode;        /* V2 when <mount>/cgroup.controllers exists */
-    const struct rt_cgroup_ops *ops; /* the backend, chosen once by rt_cgroup_root_detect */
+    char *mount;                       /* "/sys/fs/cgroup" */
+    enum rt_cgroup_mode mode;          /* V2 when <mount>/cgroup.controllers exists */
+    const struct rt_cgroup_ops *ops;   /* the backend, chosen once by rt_cgroup_root_detect */
+    struct rt_cgroup_systemd *systemd; /* the systemd driver's bus connection; NULL for cgroupfs */
 };
 
+/* Detects the hierarchy and picks the cgroupfs driver for it. */
 int rt_cgroup_root_detect(const char *mount, struct rt_cgroup_root *ret, crisp_error_t **err);
+/* Switches a detected root to the systemd driver: pods' slices and containers' scopes become systemd
+ * units, made over D-Bus (the system bus, or systemd's private socket), as runc, crun and CRI-O do.
+ * helper_dir holds crisp-hold, a scope's first process. Fails with nothing changed when systemd
+ * can't be reached. Paths that are not units (no slice at their end) stay plain directories. */
+int rt_cgroup_root_use_systemd(struct rt_cgroup_root *root, const char *helper_dir, crisp_error_t **err);
 void rt_cgroup_root_fini(struct rt_cgroup_root *root);
+
+/* A container's cgroup below its pod's: the transient scope "crisp-<id>.scope" (CRI-O's
+ * "crio-<id>.scope") with the systemd driver below a slice, "ctr-<id12>" otherwise. NULL without
+ * memory. */
+char *rt_cgroup_container_path(const struct rt_cgroup_root *root, const char *pod_path, const char *id);
 
 /* A cgroup_parent as kubelet sends it, for the given driver ("cgroupfs" | "systemd"), as a clean
  * cgroup-relative path. Systemd: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; a name with a
  * "/" in it is taken as a path. Rejects "..", empty components, and other bad names (EINVAL). */
 int rt_cgroup_parent_path(const char *cgroup_parent, bool systemd, char **ret_path, crisp_error_t **err);
+
+/* The cgroup of a pod that names no parent: "<parent>-pod<id12>.slice" below a default parent that is
+ * a slice ("crisp.slice" or "/crisp.slice"), with the systemd driver; "<parent>/pod-<id12>" otherwise. */
+int rt_cgroup_pod_default_path(const char *default_parent, const char *id, bool systemd, char **ret_path,
+                               crisp_error_t **err);
 
 /* Resources a pod or container cgroup gets (0 or -1 where noted: leave as is). */
 struct rt_cgroup_resources {
@@ -79,6 +97,15 @@ int rt_cgroup_created_depth(const struct rt_cgroup_created *c, const char *hiera
 int rt_cgroup_created_max(const struct rt_cgroup_created *c);
 /* Sets hierarchy's depth; EINVAL for a name that doesn't fit or a negative depth, ENOSPC when full. */
 int rt_cgroup_created_set(struct rt_cgroup_created *c, const char *hierarchy, int depth, crisp_error_t **err);
+
+/* What rt_cgroup_create(path) would make now: per hierarchy, how many trailing components of path
+ * are missing (cgroup_plan.c). Recorded before the create, it lets a crash inside the create be undone
+ * by rt_cgroup_remove without touching what existed before. */
+int rt_cgroup_create_plan(const struct rt_cgroup_root *root, const char *path, struct rt_cgroup_created *ret,
+                          crisp_error_t **err);
+/* into gets, per hierarchy, the deeper of its own and from's depth. */
+int rt_cgroup_created_merge(struct rt_cgroup_created *into, const struct rt_cgroup_created *from,
+                            crisp_error_t **err);
 
 /* Creates path (and any missing ancestors) in every hierarchy in use; on v1 the cpuset of each new
  * directory is copied from its parent so tasks can join. *ret_created tells, per hierarchy, how many

@@ -14,6 +14,10 @@
 
 /* cgroup_path.c: path is "/" or "/a/b" with no empty, "." or ".." components. */
 int rt_cgroup_path_check(const char *path, bool allow_root, crisp_error_t **err);
+/* A systemd slice name as systemd accepts it (without escapes), and the path systemd gives it:
+ * "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice", "-.slice" -> "/". */
+bool rt_cgroup_slice_name_ok(const char *name);
+int rt_cgroup_slice_path(const char *name, char **ret_path, crisp_error_t **err);
 
 /* cgroup_fs.c. Interface files report size 0, so they are read until EOF rather than by size. */
 char *rt_cgroup_join(const char *dir, const char *name); /* dir + "/" + name, NULL without memory */
@@ -81,7 +85,52 @@ struct rt_cgroup_ops {
     /* Next: stats (CPU, memory and pids usage of path), read from the cgroup's files on each call. */
 };
 
-extern const struct rt_cgroup_ops rt_cgroup_v1_ops, rt_cgroup_v2_ops;
+extern const struct rt_cgroup_ops rt_cgroup_v1_ops, rt_cgroup_v2_ops, rt_cgroup_systemd_ops;
+/* cgroup_systemd.c: closes the bus; NULL-safe. */
+void rt_cgroup_systemd_free(struct rt_cgroup_systemd *s);
+/* The cgroupfs backend for root->mode, which the systemd backend hands the file work to. */
+const struct rt_cgroup_ops *rt_cgroup_files_ops(const struct rt_cgroup_root *root);
+
+/* cgroup_systemd_unit.c: what the systemd driver asks of systemd, built without a bus (testable). */
+enum rt_systemd_unit_kind { RT_SYSTEMD_NONE, RT_SYSTEMD_SLICE, RT_SYSTEMD_SCOPE };
+
+/* The unit a cgroup path is: "x.slice" where systemd puts x.slice (its expansion), or "y.scope" right
+ * below such a slice. Anything else is RT_SYSTEMD_NONE, a plain directory. *ret_parent is the slice
+ * the unit lives in ("-.slice" at the top). */
+int rt_systemd_unit_of(const char *path, enum rt_systemd_unit_kind *ret_kind, char **ret_unit,
+                       char **ret_parent, crisp_error_t **err);
+
+enum rt_systemd_prop_type { RT_PROP_BOOL, RT_PROP_U64, RT_PROP_STR, RT_PROP_BYTES, RT_PROP_PID };
+
+/* One unit property as StartTransientUnit and SetUnitProperties take it: (sv). */
+struct rt_systemd_prop {
+    const char *name; /* static */
+    enum rt_systemd_prop_type type;
+    uint64_t u64; /* BOOL, U64 (UINT64_MAX: "infinity"), PID */
+    char *str;
+    uint8_t *bytes; /* a CPU or NUMA node bitmask, bit i of byte j = cpu 8j+i */
+    size_t n_bytes;
+};
+
+#define RT_SYSTEMD_PROPS_MAX 32
+
+struct rt_systemd_props {
+    size_t n;
+    struct rt_systemd_prop v[RT_SYSTEMD_PROPS_MAX];
+};
+
+void rt_systemd_props_fini(struct rt_systemd_props *p);
+const struct rt_systemd_prop *rt_systemd_props_find(const struct rt_systemd_props *p, const char *name);
+/* A container's scope: Delegate=yes in slice, started with pid as its first process. */
+int rt_systemd_props_scope(struct rt_systemd_props *p, const char *slice, const char *description, pid_t pid,
+                           crisp_error_t **err);
+int rt_systemd_props_slice(struct rt_systemd_props *p, const char *description, crisp_error_t **err);
+/* The resources as unit properties, so that systemd writes the same values crisp writes to the files
+ * whenever it realizes the unit again (daemon-reload) instead of its defaults. */
+int rt_systemd_props_resources(struct rt_systemd_props *p, enum rt_cgroup_mode mode,
+                               const struct rt_cgroup_resources *res, crisp_error_t **err);
+/* "0-3,8" -> systemd's bitmask (AllowedCPUs=, AllowedMemoryNodes=). */
+int rt_systemd_cpuset_mask(const char *list, uint8_t **ret_mask, size_t *ret_n, crisp_error_t **err);
 
 /* cgroup_devices.c: the devices every container gets, as device cgroup v1 rules (NULL-terminated). */
 extern const char *const rt_cgroup_devices_default[];

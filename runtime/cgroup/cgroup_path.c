@@ -60,7 +60,7 @@ static int cgroupfs_path(const char *parent, char **ret_path, crisp_error_t **er
 }
 
 /* systemd's slice_name_is_valid, without the backslash escapes kubelet never produces. */
-static bool slice_name_ok(const char *name)
+bool rt_cgroup_slice_name_ok(const char *name)
 {
     size_t n = strlen(name), suffix = strlen(SLICE_SUFFIX);
     if (n <= suffix || n > SLICE_NAME_MAX || strcmp(name + n - suffix, SLICE_SUFFIX) != 0)
@@ -86,9 +86,9 @@ static size_t expanded_length(const char *name, size_t prefix)
 }
 
 /* "a-b-c.slice" lives in "/a.slice/a-b.slice/a-b-c.slice": each dash opens a parent slice. */
-static int expand_slice(const char *name, char **ret_path, crisp_error_t **err)
+int rt_cgroup_slice_path(const char *name, char **ret_path, crisp_error_t **err)
 {
-    if (!slice_name_ok(name))
+    if (!rt_cgroup_slice_name_ok(name))
         return crisp_error_make(err, EINVAL, "invalid systemd slice name \"%s\"", name);
     if (strcmp(name, "-" SLICE_SUFFIX) == 0) {
         *ret_path = strdup("/");
@@ -116,6 +116,25 @@ int rt_cgroup_parent_path(const char *cgroup_parent, bool systemd, char **ret_pa
     if (strlen(cgroup_parent) > RT_CGROUP_PATH_MAX)
         return crisp_error_make(err, EINVAL, "cgroup parent is longer than %d bytes", RT_CGROUP_PATH_MAX);
     if (systemd && !strchr(cgroup_parent, '/'))
-        return expand_slice(cgroup_parent, ret_path, err);
+        return rt_cgroup_slice_path(cgroup_parent, ret_path, err);
     return cgroupfs_path(cgroup_parent, ret_path, err);
+}
+
+int rt_cgroup_pod_default_path(const char *default_parent, const char *id, bool systemd, char **ret_path,
+                               crisp_error_t **err)
+{
+    const char *slice = default_parent + (default_parent[0] == '/'); /* "/crisp.slice" is "crisp.slice" */
+    size_t n = strlen(slice), suffix = strlen(SLICE_SUFFIX);
+    char *path = NULL;
+    if (systemd && !strchr(slice, '/') && n > suffix && strcmp(slice + n - suffix, SLICE_SUFFIX) == 0 &&
+        strcmp(slice, "-" SLICE_SUFFIX) != 0) {
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, "%.*s-pod%.12s" SLICE_SUFFIX, (int)(n - suffix), slice, id) < 0)
+            return crisp_error_oom(err);
+        return rt_cgroup_slice_path(name, ret_path, err);
+    }
+    if (asprintf(&path, "%s/pod-%.12s", default_parent, id) < 0)
+        return crisp_error_oom(err);
+    *ret_path = path;
+    return 0;
 }

@@ -288,7 +288,8 @@ static void test_fake_create(const struct rt_cgroup_root *root)
     CHECK(status(rt_cgroup_create(root, "/kubepods/pod1/ctr", &created, &err), &err) == 0);
     CHECK(created_all(&created, 2));
     CHECK_FILE("kubepods/cgroup.subtree_control", "+cpu +pids");
-    CHECK_FILE("cgroup.subtree_control", ""); /* above the given path: never written */
+    /* The root offers what it has to the path's top (rdma: not one crisp uses). */
+    CHECK_FILE("cgroup.subtree_control", "+cpuset +cpu +io +memory +hugetlb +pids");
     CHECK(fake_exists("kubepods/pod1/ctr"));
     CHECK(!fake_exists("kubepods/pod1/cgroup.subtree_control"));
 
@@ -390,6 +391,97 @@ static void test_fake_apply(const struct rt_cgroup_root *root)
     struct rt_cgroup_resources period_only = {.cpu_period = 50000};
     CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &period_only, &err), &err) == 0);
     CHECK_FILE("kubepods/pod1/ctr/cpu.max", "max 50000");
+}
+
+/* CRI's memory+swap (v1 semantics) as v2's swap alone, and a host without swap accounting. */
+static void test_fake_swap(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    struct rt_cgroup_resources no_swap = {.memory_limit = 64 << 20, .memory_swap_limit = 64 << 20};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &no_swap, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "67108864");
+    CHECK_FILE("kubepods/pod1/ctr/memory.swap.max", "0"); /* swap == memory: none at all */
+
+    _cleanup_free_ char *swap_max = fake_path("kubepods/pod1/ctr/memory.swap.max");
+    unlink(swap_max);
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &no_swap, &err), &err) == 0);
+    struct rt_cgroup_resources unlimited = {.memory_limit = 32 << 20, .memory_swap_limit = -1};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &unlimited, &err), &err) == 0);
+    CHECK(!fake_exists("kubepods/pod1/ctr/memory.swap.max")); /* never created */
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "33554432");
+    /* A real swap limit can't be kept without accounting: refused, and memory.max rolled back. */
+    struct rt_cgroup_resources some = {.memory_limit = 16 << 20, .memory_swap_limit = 48 << 20};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &some, &err), &err) == ENOENT);
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "33554432");
+    put("kubepods/pod1/ctr/memory.swap.max", "max\n");
+}
+
+/* hugetlb's .rsvd limit next to the fault-time one, where the kernel has it. */
+static void test_fake_hugetlb(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    put("kubepods/pod1/ctr/hugetlb.2MB.rsvd.max", "max\n");
+    struct {
+        const char *page_size;
+        uint64_t limit;
+    } huge[] = {{"2MB", 2097152}};
+    struct rt_cgroup_resources res = {.hugepages = (void *)huge, .n_hugepages = 1};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/hugetlb.2MB.max", "2097152");
+    CHECK_FILE("kubepods/pod1/ctr/hugetlb.2MB.rsvd.max", "2097152");
+}
+
+struct kv {
+    const char *key;
+    const char *value;
+};
+
+static int apply_unified(const struct rt_cgroup_root *root, const char *key, const char *value,
+                         crisp_error_t **err)
+{
+    struct kv unified[] = {{key, value}};
+    struct rt_cgroup_resources res = {.unified = (void *)unified, .n_unified = 1};
+    return rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, err);
+}
+
+/* The unified map: explicit values win, lines go one write each, io.weight falls back to BFQ. */
+static void test_fake_unified(const struct rt_cgroup_root *root)
+{
+    crisp_error_t *err = NULL;
+    struct kv unified[] = {{"memory.max", "1000000"}, {"pids.max", "7"}};
+    struct rt_cgroup_resources res = {
+        .memory_limit = 1 << 30, .pids_limit = 50, .unified = (void *)unified, .n_unified = 2};
+    CHECK(status(rt_cgroup_apply(root, "/kubepods/pod1/ctr", &res, &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/memory.max", "1000000");
+    CHECK_FILE("kubepods/pod1/ctr/pids.max", "7");
+
+    put("kubepods/pod1/ctr/io.max", "\n");
+    CHECK(status(apply_unified(root, "io.max", "8:0 rbps=1048576\n8:16 wbps=2097152\n", &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/io.max", "8:16 wbps=2097152"); /* the last of two writes */
+
+    /* No io.weight (no io cost model), only BFQ's on 1..1000. */
+    put("kubepods/pod1/ctr/io.bfq.weight", "default 100\n");
+    CHECK(status(apply_unified(root, "io.weight", "default 100", &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/io.bfq.weight", "19");
+    CHECK(!fake_exists("kubepods/pod1/ctr/io.weight"));
+    CHECK(status(apply_unified(root, "io.weight", "10000", &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/io.bfq.weight", "1000");
+    CHECK(status(apply_unified(root, "io.weight", "1", &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/io.bfq.weight", "10");
+    CHECK(status(apply_unified(root, "io.weight", "8:0 300", &err), &err) == EINVAL);
+    put("kubepods/pod1/ctr/io.weight", "default 100\n");
+    CHECK(status(apply_unified(root, "io.weight", "default 250", &err), &err) == 0);
+    CHECK_FILE("kubepods/pod1/ctr/io.weight", "default 250");
+    CHECK_FILE("kubepods/pod1/ctr/io.bfq.weight", "10");
+
+    /* A controller this cgroup doesn't have: named in the error, and nothing created. */
+    CHECK(apply_unified(root, "rdma.max", "mlx4_0 hca_handle=2", &err) < 0);
+    CHECK(err && err->status == EINVAL);
+    CHECK_CONTAINS(err ? err->msg : NULL, "unified resource rdma.max can't be set");
+    CHECK_CONTAINS(err ? err->msg : NULL, "controller rdma not available");
+    crisp_error_freep(&err);
+    CHECK(!fake_exists("kubepods/pod1/ctr/rdma.max"));
+    put("kubepods/pod1/ctr/memory.max", "1073741824\n"); /* as test_fake_rollback expects */
 }
 
 static void test_fake_rollback(const struct rt_cgroup_root *root)
@@ -540,6 +632,9 @@ static void test_fake_v2(void)
     test_fake_create(&root);
     test_fake_create_undo(&root);
     test_fake_apply(&root);
+    test_fake_swap(&root);
+    test_fake_hugetlb(&root);
+    test_fake_unified(&root);
     test_fake_rollback(&root);
     test_fake_invalid(&root);
     test_fake_pids(&root);

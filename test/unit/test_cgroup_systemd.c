@@ -1,0 +1,202 @@
+/* The systemd driver's names, slice paths and unit properties (no bus needed). */
+#include "common/cleanup.h"
+#include "runtime/cgroup/cgroup_internal.h"
+#include "test/unit/unit.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static void check_unit(const char *path, enum rt_systemd_unit_kind want, const char *unit, const char *parent)
+{
+    enum rt_systemd_unit_kind kind = (enum rt_systemd_unit_kind) - 1;
+    char *u = NULL, *p = NULL;
+    CHECK(rt_systemd_unit_of(path, &kind, &u, &p, NULL) == 0);
+    CHECK(kind == want);
+    if (want == RT_SYSTEMD_NONE) {
+        CHECK(u == NULL && p == NULL);
+    } else {
+        CHECK_STR(u, unit);
+        CHECK_STR(p, parent);
+    }
+    free(u);
+    free(p);
+}
+
+static void test_unit_of(void)
+{
+    const char *pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice";
+    check_unit(pod, RT_SYSTEMD_SLICE, "kubepods-burstable-pod1.slice", "kubepods-burstable.slice");
+    check_unit("/kubepods.slice", RT_SYSTEMD_SLICE, "kubepods.slice", "-.slice");
+    check_unit("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/crisp-ab12.scope",
+               RT_SYSTEMD_SCOPE, "crisp-ab12.scope", "kubepods-burstable-pod1.slice");
+    check_unit("/crisp-x.scope", RT_SYSTEMD_SCOPE, "crisp-x.scope", "-.slice");
+    /* Not where systemd would put these: plain directories. */
+    check_unit("/foo/kubepods.slice", RT_SYSTEMD_NONE, NULL, NULL);
+    check_unit("/kubepods-burstable.slice", RT_SYSTEMD_NONE, NULL, NULL);
+    check_unit("/crisp/pod-abc/ctr-123", RT_SYSTEMD_NONE, NULL, NULL);
+    check_unit("/crisp/pod-abc/crisp-1.scope", RT_SYSTEMD_NONE, NULL, NULL);
+    check_unit("/kubepods.slice/x y.scope", RT_SYSTEMD_NONE, NULL, NULL);
+    check_unit("/a--b.slice", RT_SYSTEMD_NONE, NULL, NULL);
+}
+
+static void check_slice_path(const char *name, const char *want)
+{
+    char *path = NULL;
+    _cleanup_error_ crisp_error_t *err = NULL;
+    int r = rt_cgroup_slice_path(name, &path, &err);
+    if (want) {
+        CHECK(r == 0);
+        CHECK_STR(path, want);
+    } else {
+        CHECK(r < 0 && err && err->status == EINVAL);
+    }
+    free(path);
+}
+
+static void test_slice_paths(void)
+{
+    check_slice_path("kubepods-burstable-pod1.slice",
+                     "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice");
+    check_slice_path("kubepods.slice", "/kubepods.slice");
+    check_slice_path("-.slice", "/");
+    check_slice_path("a-.slice", NULL);
+    check_slice_path("a/b.slice", NULL);
+    check_slice_path("kubepods", NULL);
+}
+
+static void check_default(const char *parent, bool systemd, const char *want)
+{
+    char *path = NULL;
+    CHECK(rt_cgroup_pod_default_path(parent, "0123456789abcdef0123", systemd, &path, NULL) == 0);
+    CHECK_STR(path, want);
+    free(path);
+}
+
+static void test_pod_default(void)
+{
+    check_default("/crisp", false, "/crisp/pod-0123456789ab");
+    check_default("/crisp", true, "/crisp/pod-0123456789ab");
+    check_default("/crisp.slice", true, "/crisp.slice/crisp-pod0123456789ab.slice");
+    check_default("crisp_e2e.slice", true, "/crisp_e2e.slice/crisp_e2e-pod0123456789ab.slice");
+    check_default("/crisp.slice", false, "/crisp.slice/pod-0123456789ab");
+}
+
+static void test_container_path(void)
+{
+    struct rt_cgroup_root cgroupfs = {.mode = RT_CGROUP_V2};
+    struct rt_cgroup_root systemd = {.mode = RT_CGROUP_V2, .systemd = (struct rt_cgroup_systemd *)&systemd};
+    const char *pod = "/kubepods.slice/kubepods-pod1.slice";
+    _cleanup_free_ char *a = rt_cgroup_container_path(&cgroupfs, pod, "0123456789abcdef");
+    _cleanup_free_ char *b = rt_cgroup_container_path(&systemd, pod, "0123456789abcdef");
+    _cleanup_free_ char *c = rt_cgroup_container_path(&systemd, "/crisp/pod-1", "0123456789abcdef");
+    CHECK_STR(a, "/kubepods.slice/kubepods-pod1.slice/ctr-0123456789ab");
+    CHECK_STR(b, "/kubepods.slice/kubepods-pod1.slice/crisp-0123456789abcdef.scope");
+    CHECK_STR(c, "/crisp/pod-1/ctr-0123456789ab");
+}
+
+static uint64_t u64_of(const struct rt_systemd_props *p, const char *name)
+{
+    const struct rt_systemd_prop *v = rt_systemd_props_find(p, name);
+    return v ? v->u64 : 0xdead;
+}
+
+static void test_scope_props(void)
+{
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props p = {0};
+    CHECK(rt_systemd_props_scope(&p, "kubepods-pod1.slice", "crisp container", 4242, NULL) == 0);
+    const struct rt_systemd_prop *slice = rt_systemd_props_find(&p, "Slice");
+    const struct rt_systemd_prop *pids = rt_systemd_props_find(&p, "PIDs");
+    CHECK(slice && slice->type == RT_PROP_STR);
+    CHECK_STR(slice ? slice->str : NULL, "kubepods-pod1.slice");
+    CHECK(pids && pids->type == RT_PROP_PID && pids->u64 == 4242);
+    CHECK(u64_of(&p, "Delegate") == 1 && u64_of(&p, "DefaultDependencies") == 0);
+    CHECK(u64_of(&p, "MemoryAccounting") == 1 && u64_of(&p, "TasksAccounting") == 1);
+    CHECK_STR(rt_systemd_props_find(&p, "CollectMode")->str, "inactive-or-failed");
+
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props q = {0};
+    CHECK(rt_systemd_props_scope(&q, "x.slice", "d", 0, NULL) < 0); /* systemd refuses empty scopes */
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props s = {0};
+    CHECK(rt_systemd_props_slice(&s, "crisp pod", NULL) == 0);
+    CHECK(rt_systemd_props_find(&s, "Delegate") == NULL && rt_systemd_props_find(&s, "PIDs") == NULL);
+}
+
+static void test_resource_props_v2(void)
+{
+    struct {
+        const char *key, *value;
+    } unified[] = {{"memory.high", "104857600"}, {"pids.max", "max"}, {"io.max", "8:0 rbps=1"}};
+    struct rt_cgroup_resources res = {.cpu_period = 100000,
+                                      .cpu_quota = 50000,
+                                      .cpu_shares = 1024,
+                                      .memory_limit = 256 << 20,
+                                      .memory_swap_limit = 512 << 20,
+                                      .pids_limit = 100,
+                                      .cpuset_cpus = "0-2,9",
+                                      .cpuset_mems = "0",
+                                      .unified = (void *)unified,
+                                      .n_unified = 3};
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props p = {0};
+    CHECK(rt_systemd_props_resources(&p, RT_CGROUP_V2, &res, NULL) == 0);
+    CHECK(u64_of(&p, "CPUWeight") == rt_cgroup_shares_to_weight(1024));
+    CHECK(u64_of(&p, "CPUQuotaPerSecUSec") == 500000);
+    CHECK(u64_of(&p, "CPUQuotaPeriodUSec") == 100000);
+    CHECK(u64_of(&p, "MemoryMax") == 256 << 20);
+    CHECK(u64_of(&p, "MemorySwapMax") == 256 << 20); /* v2: swap alone */
+    CHECK(u64_of(&p, "MemoryHigh") == 104857600);
+    CHECK(u64_of(&p, "TasksMax") == UINT64_MAX); /* the unified key wins over pids_limit */
+    CHECK(rt_systemd_props_find(&p, "CPUShares") == NULL);
+    const struct rt_systemd_prop *cpus = rt_systemd_props_find(&p, "AllowedCPUs");
+    CHECK(cpus && cpus->type == RT_PROP_BYTES && cpus->n_bytes == 2);
+    CHECK(cpus && cpus->bytes[0] == 0x07 && cpus->bytes[1] == 0x02);
+}
+
+static void test_resource_props_rounding_and_v1(void)
+{
+    struct rt_cgroup_resources res = {.cpu_period = 100000,
+                                      .cpu_quota = 33333,
+                                      .cpu_shares = 512,
+                                      .memory_limit = 1 << 20,
+                                      .pids_limit = -1,
+                                      .cpuset_cpus = "1"};
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props p = {0};
+    CHECK(rt_systemd_props_resources(&p, RT_CGROUP_V1, &res, NULL) == 0);
+    CHECK(u64_of(&p, "CPUQuotaPerSecUSec") == 340000); /* rounded up to a whole percent, as runc */
+    CHECK(u64_of(&p, "CPUShares") == 512 && rt_systemd_props_find(&p, "CPUWeight") == NULL);
+    CHECK(u64_of(&p, "MemoryLimit") == 1 << 20 && rt_systemd_props_find(&p, "MemoryMax") == NULL);
+    CHECK(u64_of(&p, "TasksMax") == UINT64_MAX);
+    CHECK(rt_systemd_props_find(&p, "AllowedCPUs") == NULL); /* a v2-only property */
+
+    struct rt_cgroup_resources unlimited = {.cpu_quota = -1};
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props q = {0};
+    CHECK(rt_systemd_props_resources(&q, RT_CGROUP_V2, &unlimited, NULL) == 0);
+    CHECK(u64_of(&q, "CPUQuotaPerSecUSec") == UINT64_MAX && q.n == 1);
+}
+
+static void test_cpuset_mask(void)
+{
+    uint8_t *m = NULL;
+    size_t n = 0;
+    CHECK(rt_systemd_cpuset_mask("0,8-9,17", &m, &n, NULL) == 0);
+    CHECK(n == 3 && m[0] == 0x01 && m[1] == 0x03 && m[2] == 0x02);
+    free(m);
+    const char *bad[] = {"", "3-1", "a", "1,,2", "-1", "1-", "99999", "1 2"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        _cleanup_error_ crisp_error_t *err = NULL;
+        m = NULL;
+        CHECK(rt_systemd_cpuset_mask(bad[i], &m, &n, &err) < 0 && err && err->status == EINVAL && !m);
+    }
+}
+
+int main(void)
+{
+    test_unit_of();
+    test_slice_paths();
+    test_pod_default();
+    test_container_path();
+    test_scope_props();
+    test_resource_props_v2();
+    test_resource_props_rounding_and_v1();
+    test_cpuset_mask();
+    return unit_report("test_cgroup_systemd");
+}
