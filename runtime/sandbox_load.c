@@ -1,5 +1,6 @@
 /* Opening the runtime: its directories, cgroup root and CNI, then the pods and containers of the state
- * directory, as their records describe them. */
+ * directory, as their records describe them, with what a crash left half-done finished first
+ * (sandbox_recover.c). */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
@@ -14,44 +15,22 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#define RECORD_MAX (1 << 20)
-
 static int is_pod_dir(const struct dirent *d)
 {
     return strlen(d->d_name) == RT_ID_LEN && strspn(d->d_name, "0123456789abcdef") == RT_ID_LEN;
 }
 
-/* A pod whose namespaces were lost (a reboot of /run, or an init that died) can't be READY. */
-static void recover_state(struct rt_sandbox *sb)
+static int load_pod(struct rt_runtime *rt, const char *name, crisp_error_t **err)
 {
-    struct stat st;
-    bool lost = sb->info.netns_path[0] && stat(sb->info.netns_path, &st) < 0;
-    if (sb->info.init_pid > 0 && kill(sb->info.init_pid, 0) < 0)
-        lost = true;
-    if (lost)
-        sb->info.state = RT_SANDBOX_NOTREADY;
-}
-
-static int load_pod(struct rt_runtime *rt, const char *name)
-{
-    _cleanup_free_ char *dir = path_join(rt->pods_dir, name), *rec = dir ? path_join(dir, "pod.json") : NULL;
-    _cleanup_free_ char *text = NULL;
-    _cleanup_error_ crisp_error_t *err = NULL;
-    if (!rec)
+    _cleanup_free_ char *dir = path_join(rt->pods_dir, name);
+    struct rt_sandbox *sb = NULL;
+    if (!dir)
+        return crisp_error_oom(err);
+    if (rt_sandbox_recover(rt, dir, name, &sb, err) < 0)
         return -1;
-    struct rt_sandbox *sb = rt_sandbox_new();
     if (!sb)
-        return -1;
-    if (file_read_bounded(rec, RECORD_MAX, &text, NULL, &err) < 0 ||
-        rt_sandbox_record_from_json(text, sb, &err) < 0 || strcmp(sb->info.id, name) != 0) {
-        /* A directory without a usable record is a run that crashed midway: nothing knows it. */
-        rt_sandbox_unref(sb);
-        umount2(dir, MNT_DETACH);
         return 0;
-    }
-    sb->info.dir = TAKE_PTR(dir);
-    recover_state(sb);
-    int r = rt_index_add(&rt->pods, &sb->node, false, NULL, NULL, NULL, &err);
+    int r = rt_index_add(&rt->pods, &sb->node, false, NULL, NULL, NULL, err);
     rt_sandbox_unref(sb); /* the index holds it now, or nothing does */
     return r;
 }
@@ -62,15 +41,26 @@ static int load_pods(struct rt_runtime *rt, crisp_error_t **err)
     if (dir_list_sorted(rt->pods_dir, is_pod_dir, &names, err) < 0)
         return -1;
     for (char **n = names; *n; n++)
-        if (load_pod(rt, *n) < 0)
-            return crisp_error_oom_in(err, "loading pod %s", *n);
+        if (load_pod(rt, *n, err) < 0)
+            return crisp_error_wrap(err, "loading pod %s", *n);
     return 0;
+}
+
+/* The systemd driver's crisp-hold is installed beside crisp-monitor. */
+static int use_systemd(struct rt_runtime *rt, crisp_error_t **err)
+{
+    const char *slash = strrchr(rt->monitor, '/');
+    _cleanup_free_ char *dir = slash ? strndup(rt->monitor, (size_t)(slash - rt->monitor)) : strdup(".");
+    if (!dir)
+        return crisp_error_oom(err);
+    return rt_cgroup_root_use_systemd(&rt->cgroups, dir[0] ? dir : "/", err);
 }
 
 static int runtime_init(struct rt_runtime *rt, const struct rt_runtime_options *o, crisp_error_t **err)
 {
     rt_index_init(&rt->pods);
     rt_index_init(&rt->containers);
+    rt_image_uses_init(&rt->image_uses);
     rt->pods_dir = path_join(o->state_dir, "pods");
     rt->containers_dir = path_join(o->state_dir, "containers");
     rt->layers_dir = path_join(o->root_dir, "containers");
@@ -85,6 +75,8 @@ static int runtime_init(struct rt_runtime *rt, const struct rt_runtime_options *
         return crisp_error_oom(err);
     if (dir_create_all(rt->pods_dir, 0700, err) < 0 ||
         rt_cgroup_root_detect(o->cgroup_mount, &rt->cgroups, err) < 0)
+        return -1;
+    if (o->systemd_cgroup && use_systemd(rt, err) < 0)
         return -1;
     return rt_cni_new(o->cni_conf_dir, o->cni_bin_dirs, &rt->cni, err);
 }
@@ -109,6 +101,7 @@ void rt_runtime_free(struct rt_runtime *rt)
         return;
     rt_index_fini(&rt->containers);
     rt_index_fini(&rt->pods);
+    rt_image_uses_fini(&rt->image_uses);
     rt_cni_free(rt->cni);
     rt_cgroup_root_fini(&rt->cgroups);
     free(rt->pods_dir);

@@ -1,4 +1,5 @@
-/* The pod's network: CNI ADD when it runs, DEL (retried) when it stops or goes. */
+/* The pod's network: the configuration its ADD will use, saved before the ADD runs; CNI ADD when it
+ * runs; DEL (retried), with that same configuration, when it stops or goes. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/strv.h"
@@ -6,8 +7,10 @@
 #include "runtime/sandbox_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define CNI_DEL_ATTEMPTS 3
+#define CNI_IFNAME "eth0"
 
 static void cni_request(const struct rt_sandbox *sb, struct rt_cni_port_mapping *maps,
                         struct rt_cni_request *req)
@@ -16,33 +19,58 @@ static void cni_request(const struct rt_sandbox *sb, struct rt_cni_port_mapping 
         maps[p] = (struct rt_cni_port_mapping){sb->ports[p].host_port, sb->ports[p].container_port,
                                                sb->ports[p].protocol, sb->ports[p].host_ip};
     *req = (struct rt_cni_request){
+        .config = sb->cni_config,
         .container_id = sb->info.id,
         .netns = sb->info.netns_path,
-        .ifname = "eth0",
+        .ifname = sb->cni_ifname[0] ? sb->cni_ifname : CNI_IFNAME,
         .pod_name = sb->info.name,
         .pod_namespace = sb->info.namespace_,
         .pod_uid = sb->info.uid,
         .port_mappings = maps,
         .n_port_mappings = sb->n_ports,
+        .dns_servers = sb->dns_servers,
+        .dns_searches = sb->dns_searches,
+        .dns_options = sb->dns_options,
         .cgroup_path = sb->info.cgroup_path,
     };
 }
 
-int rt_sandbox_network_setup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
-                             crisp_error_t **err)
+/* network_up is set before the ADD and recorded with what it will use: a crash anywhere in the ADD
+ * leaves a record whose DEL undoes it. */
+int rt_sandbox_network_intent(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                              crisp_error_t **err)
+{
+    if (sb->info.net_mode == RT_NS_NODE)
+        return 0;
+    free(sb->cni_config);
+    sb->cni_config = NULL;
+    if (rt_cni_config_text(rt->cni, &sb->cni_config, err) < 0)
+        return -1;
+    strcpy(sb->cni_ifname, CNI_IFNAME);
+    strv_free(sb->dns_servers);
+    strv_free(sb->dns_searches);
+    strv_free(sb->dns_options);
+    sb->dns_servers = strv_copy(s->dns_servers);
+    sb->dns_searches = strv_copy(s->dns_searches);
+    sb->dns_options = strv_copy(s->dns_options);
+    if (!sb->dns_servers || !sb->dns_searches || !sb->dns_options)
+        return crisp_error_oom(err);
+    sb->network_up = true;
+    return rt_sandbox_persist(sb, err);
+}
+
+int rt_sandbox_network_setup(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_error_t **err)
 {
     if (sb->info.net_mode == RT_NS_NODE)
         return 0;
     struct rt_cni_port_mapping maps[sb->n_ports + 1];
     struct rt_cni_request req;
     cni_request(sb, maps, &req);
-    req.dns_servers = s->dns_servers;
-    req.dns_searches = s->dns_searches;
-    req.dns_options = s->dns_options;
     struct rt_cni_result res = {0};
-    if (rt_cni_add(rt->cni, &req, &res, err) < 0)
+    if (rt_cni_add(rt->cni, &req, &res, err) < 0) {
+        sb->network_up = false; /* a failed ADD ran the list's DEL itself */
         return -1;
-    sb->network_up = true;
+    }
     strv_free(sb->info.ips);
     free(sb->info.cni_result);
     sb->info.ips = TAKE_PTR(res.ips);

@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/strv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -77,6 +78,24 @@ static void gen_cgroup_created(yajl_gen g, const struct rt_cgroup_created *c)
     yajl_gen_map_close(g);
 }
 
+static const char *const phase_names[] = {
+    [RT_SANDBOX_PHASE_LIVE] = "",
+    [RT_SANDBOX_PHASE_CREATING] = "creating",
+    [RT_SANDBOX_PHASE_REMOVING] = "removing",
+};
+
+static void gen_cni(yajl_gen g, const struct rt_sandbox *sb)
+{
+    json_gen_str(g, "cni");
+    yajl_gen_map_open(g);
+    json_gen_kv_str(g, "config", sb->cni_config);
+    json_gen_kv_str(g, "ifname", sb->cni_ifname);
+    json_gen_kv_strv(g, "dns_servers", sb->dns_servers);
+    json_gen_kv_strv(g, "dns_searches", sb->dns_searches);
+    json_gen_kv_strv(g, "dns_options", sb->dns_options);
+    yajl_gen_map_close(g);
+}
+
 char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -91,6 +110,8 @@ char *rt_sandbox_record_to_json(const struct rt_sandbox *sb)
     json_gen_str(g, "network_up");
     yajl_gen_bool(g, sb->network_up);
     gen_ports(g, sb);
+    json_gen_kv_str(g, "phase", phase_names[sb->phase]);
+    gen_cni(g, sb);
     yajl_gen_map_close(g);
     return json_gen_take(g);
 }
@@ -167,6 +188,33 @@ static int get_cgroup_created(yajl_val root, struct rt_cgroup_created *c)
     return 0;
 }
 
+/* A record without "phase" is a live pod's: records held no phase before there were others. */
+static int get_phase(yajl_val root, enum rt_sandbox_phase *ret)
+{
+    const char *name = json_get_str(root, "phase");
+    for (size_t p = 0; p < sizeof(phase_names) / sizeof(phase_names[0]); p++)
+        if (strcmp(name ? name : "", phase_names[p]) == 0) {
+            *ret = (enum rt_sandbox_phase)p;
+            return 0;
+        }
+    return -1;
+}
+
+/* A record without "cni" is from before the configuration was saved: DEL then uses the current one. */
+static int get_cni(yajl_val root, struct rt_sandbox *sb)
+{
+    yajl_val cni = get(root, "cni", yajl_t_object);
+    const char *ifname = cni ? json_get_str(cni, "ifname") : NULL;
+    if (ifname && strlen(ifname) >= sizeof(sb->cni_ifname))
+        return -1;
+    strcpy(sb->cni_ifname, ifname ? ifname : "");
+    sb->cni_config = cni ? get_str(cni, "config") : strdup("");
+    sb->dns_servers = cni ? json_get_strv(cni, "dns_servers") : strv_copy(NULL);
+    sb->dns_searches = cni ? json_get_strv(cni, "dns_searches") : strv_copy(NULL);
+    sb->dns_options = cni ? json_get_strv(cni, "dns_options") : strv_copy(NULL);
+    return sb->cni_config && sb->dns_servers && sb->dns_searches && sb->dns_options ? 0 : -1;
+}
+
 static int load_info(yajl_val root, struct rt_sandbox_info *i)
 {
     yajl_val id = get(root, "id", yajl_t_string);
@@ -210,7 +258,10 @@ int rt_sandbox_record_from_json(const char *text, struct rt_sandbox *sb, crisp_e
         sb->init_start = (uint64_t)json_get_int(root, "init_start");
         sb->shm_mounted = YAJL_IS_TRUE(get(root, "shm_mounted", yajl_t_any));
         sb->network_up = YAJL_IS_TRUE(get(root, "network_up", yajl_t_any));
-        r = get_cgroup_created(root, &sb->cgroup_created) < 0 ? -1 : get_ports(root, sb);
+        r = get_cgroup_created(root, &sb->cgroup_created) < 0 || get_phase(root, &sb->phase) < 0 ||
+                    get_cni(root, sb) < 0
+                ? -1
+                : get_ports(root, sb);
     }
     yajl_tree_free(root);
     return r < 0 ? crisp_error_make(err, EINVAL, "pod record is damaged") : 0;
@@ -256,6 +307,10 @@ void rt_sandbox_fini(struct rt_sandbox *sb)
     free(i->cgroup_path);
     free(i->cni_result);
     free(i->dir);
+    free(sb->cni_config);
+    strv_free(sb->dns_servers);
+    strv_free(sb->dns_searches);
+    strv_free(sb->dns_options);
     for (size_t p = 0; p < sb->n_ports; p++) {
         free(sb->ports[p].protocol);
         free(sb->ports[p].host_ip);

@@ -1,6 +1,7 @@
-/* RunPodSandbox: the pod's directory, cgroup, /dev/shm, namespaces (by crisp-pinns), network and
- * files, then its record. The pod is indexed (its name taken) but hidden from lookups until all of it
- * is made; a run that fails undoes what it made and leaves the index. */
+/* RunPodSandbox: the pod's directory and record, cgroup, /dev/shm, namespaces (by crisp-pinns),
+ * network and files, the record updated before each step. The pod is indexed (its name taken) but
+ * hidden from lookups until all of it is made; a run that fails undoes what it made and leaves the
+ * index. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/clock.h"
@@ -87,19 +88,33 @@ static int validate_spec(const struct rt_sandbox_spec *s, crisp_error_t **err)
     return rt_pod_files_check(s->hostname, &dns, err);
 }
 
-static int setup_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
-                        crisp_error_t **err)
+/* The path and, before anything is made, what creating it will make: recorded first, so a crash in
+ * the middle of the create removes that and nothing that existed before (kubelet's levels). */
+static int plan_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                       crisp_error_t **err)
 {
     _cleanup_free_ char *parent = NULL;
     if (s->cgroup_parent && *s->cgroup_parent) {
         if (rt_cgroup_parent_path(s->cgroup_parent, rt->systemd_cgroup, &parent, err) < 0)
             return -1;
-    } else if (asprintf(&parent, "%s/pod-%.12s", rt->default_cgroup_parent, sb->info.id) < 0) {
-        parent = NULL;
-        return crisp_error_oom(err);
+    } else if (rt_cgroup_pod_default_path(rt->default_cgroup_parent, sb->info.id, rt->systemd_cgroup, &parent,
+                                          err) < 0) {
+        return -1;
     }
     sb->info.cgroup_path = TAKE_PTR(parent);
-    if (rt_cgroup_create(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_created, err) < 0)
+    return rt_cgroup_create_plan(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_created, err);
+}
+
+/* A level another request made or removed meanwhile makes what was created differ from the plan: the
+ * record then gets the deeper of the two, as removal only takes a parent level that is empty. */
+static int setup_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                        crisp_error_t **err)
+{
+    struct rt_cgroup_created made = {0}, planned = sb->cgroup_created;
+    if (rt_cgroup_create(&rt->cgroups, sb->info.cgroup_path, &made, err) < 0 ||
+        rt_cgroup_created_merge(&sb->cgroup_created, &made, err) < 0)
+        return -1;
+    if (memcmp(&planned, &sb->cgroup_created, sizeof(planned)) != 0 && rt_sandbox_persist(sb, err) < 0)
         return -1;
     if (s->resources && rt_cgroup_apply(&rt->cgroups, sb->info.cgroup_path, s->resources, err) < 0)
         return -1;
@@ -197,21 +212,60 @@ static int write_files(struct rt_runtime *rt, struct rt_sandbox *sb, const struc
     return 0;
 }
 
-/* While the pod is hidden, nothing else reads it: info_lock is not needed yet. */
-static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
-                     crisp_error_t **err)
+/* The namespaces' pins are found by name and the init in the pod's cgroup, so a crash before this
+ * record still undoes them; the record adds the init's pid and start time and, before the ADD, what
+ * the ADD will use. */
+static int setup_network(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                         crisp_error_t **err)
 {
+    if (rt_sandbox_network_intent(rt, sb, s, err) < 0)
+        return -1;
+    bool net = sb->info.net_mode != RT_NS_NODE;
+    if ((net || sb->info.init_pid > 0) && rt_sandbox_persist(sb, err) < 0)
+        return -1;
+    crisp_crash_point("pod.before_cni_add");
+    if (!net)
+        return 0;
+    if (rt_sandbox_network_setup(rt, sb, err) < 0 || rt_sandbox_persist(sb, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_cni_add");
+    return 0;
+}
+
+/* Each step is recorded before it is taken (the record says "creating" until the last write), so
+ * start-up can roll back whatever a crash left. While the pod is hidden, nothing else reads it:
+ * info_lock is not needed yet. */
+static int run_steps(struct rt_runtime *rt, struct rt_sandbox *sb, const struct rt_sandbox_spec *s,
+                     bool *ret_dir_made, crisp_error_t **err)
+{
+    if (plan_cgroup(rt, sb, s, err) < 0)
+        return -1;
     if (mkdir(sb->info.dir, 0700) < 0)
         return crisp_error_errno(err, "mkdir %s", sb->info.dir);
-    if (setup_cgroup(rt, sb, s, err) < 0 || setup_shm(sb, err) < 0 || setup_namespaces(rt, sb, s, err) < 0 ||
-        rt_sandbox_network_setup(rt, sb, s, err) < 0)
+    *ret_dir_made = true;
+    crisp_crash_point("pod.after_mkdir");
+    if (rt_sandbox_persist(sb, err) < 0)
         return -1;
-    crisp_crash_point("pod.after_network");
-    if (write_files(rt, sb, s, err) < 0)
+    crisp_crash_point("pod.after_intent");
+    if (setup_cgroup(rt, sb, s, err) < 0)
         return -1;
+    crisp_crash_point("pod.after_cgroup");
+    if (setup_shm(sb, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_shm");
+    if (setup_namespaces(rt, sb, s, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_namespaces");
+    if (setup_network(rt, sb, s, err) < 0 || write_files(rt, sb, s, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_files");
     sb->info.state = RT_SANDBOX_READY;
     sb->info.created_at = clock_realtime_ns();
-    return rt_sandbox_persist(sb, err);
+    sb->phase = RT_SANDBOX_PHASE_LIVE;
+    if (rt_sandbox_persist(sb, err) < 0)
+        return -1;
+    crisp_crash_point("pod.after_record");
+    return 0;
 }
 
 /* The new pod, indexed (hidden) and locked (the caller unlocks it); NULL if its name is taken. */
@@ -225,6 +279,7 @@ static struct rt_sandbox *sandbox_add(struct rt_runtime *rt, const struct rt_san
     }
     pthread_mutex_lock(&sb->lock);
     sb->info.state = RT_SANDBOX_NOTREADY;
+    sb->phase = RT_SANDBOX_PHASE_CREATING;
     if (rt_random_id(sb->info.id, err) < 0 || copy_spec(sb, spec, err) < 0 ||
         !(sb->info.dir = path_join(rt->pods_dir, sb->info.id)) || rt_sandbox_index_add(rt, sb, err) < 0) {
         if (!err || !*err)
@@ -244,12 +299,15 @@ int rt_sandbox_run(struct rt_runtime *rt, const struct rt_sandbox_spec *spec, ch
     if (!sb)
         return -1;
     memcpy(ret_id, sb->info.id, RT_ID_LEN + 1);
-    int r = run_steps(rt, sb, spec, err);
+    bool dir_made = false;
+    int r = run_steps(rt, sb, spec, &dir_made, err);
     if (r == 0) {
         rt_index_show(&rt->pods, &sb->node);
     } else {
-        rt_sandbox_teardown_all(rt, sb,
-                                NULL); /* undo whatever was made; the run's own error is what counts */
+        /* The run's own error is what counts; what can't be undone now stays recorded as "creating",
+         * for start-up to finish. */
+        if (dir_made)
+            rt_sandbox_rollback(rt, sb, NULL);
         sb->removed = true;
         rt_index_remove(&rt->pods, &sb->node);
     }

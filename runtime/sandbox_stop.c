@@ -11,7 +11,7 @@ int rt_sandbox_stop(struct rt_runtime *rt, const char *id, crisp_error_t **err)
     struct rt_sandbox *sb = rt_sandbox_lock_by_id(rt, id);
     if (!sb)
         return crisp_error_make(err, ENOENT, "pod sandbox %.100s not found", id);
-    int r = rt_sandbox_teardown_running(rt, sb, err);
+    int r = rt_sandbox_teardown_running(rt, sb, "stop", err);
     if (r == 0) {
         pthread_mutex_lock(&sb->info_lock);
         sb->info.state = RT_SANDBOX_NOTREADY;

@@ -109,7 +109,7 @@ int rt_cni_add(struct rt_cni *cni, const struct rt_cni_request *req, struct rt_c
 {
     *ret = (struct rt_cni_result){0};
     struct rt_cni_net *net = NULL;
-    if (request_check(req, true, err) < 0 || rt_cni_net_get(cni, &net, err) < 0)
+    if (request_check(req, true, err) < 0 || rt_cni_net_get_for(cni, req->config, &net, err) < 0)
         return -1;
     struct rt_cni_op op = {cni, net, req, "ADD"};
     int r = add_net(&op, ret, err);
@@ -137,7 +137,7 @@ int rt_cni_check(struct rt_cni *cni, const struct rt_cni_request *req, const cha
                  crisp_error_t **err)
 {
     struct rt_cni_net *net = NULL;
-    if (request_check(req, true, err) < 0 || rt_cni_net_get(cni, &net, err) < 0)
+    if (request_check(req, true, err) < 0 || rt_cni_net_get_for(cni, req->config, &net, err) < 0)
         return -1;
     struct rt_cni_op op = {cni, net, req, "CHECK"};
     int r = check_net(&op, prev_result_json, err);
@@ -145,12 +145,13 @@ int rt_cni_check(struct rt_cni *cni, const struct rt_cni_request *req, const cha
     return r;
 }
 
-/* The netns may be gone by now: its path is passed anyway, and plugins treat that as done. */
+/* The netns may be gone by now: its path is passed anyway, and plugins treat that as done. With the
+ * config ADD used (req->config), a list changed or removed since still gets the DEL its ADD needs. */
 int rt_cni_del(struct rt_cni *cni, const struct rt_cni_request *req, const char *prev_result_json,
                crisp_error_t **err)
 {
     struct rt_cni_net *net = NULL;
-    if (request_check(req, false, err) < 0 || rt_cni_net_get(cni, &net, err) < 0)
+    if (request_check(req, false, err) < 0 || rt_cni_net_get_for(cni, req->config, &net, err) < 0)
         return -1;
     struct rt_cni_op op = {cni, net, req, "DEL"};
     yajl_val prev = NULL;

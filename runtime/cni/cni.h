@@ -20,6 +20,9 @@ struct rt_cni_port_mapping {
 };
 
 struct rt_cni_request {
+    /* The network list's text (rt_cni_config_text) to run instead of the config directory's current
+     * one; NULL or "": the current one. */
+    const char *config;
     const char *container_id; /* the pod sandbox id */
     const char *netns;        /* path of the pinned network namespace */
     const char *ifname;       /* "eth0" */
@@ -48,6 +51,10 @@ void rt_cni_set_timeout(struct rt_cni *cni, int timeout_ms);
 
 /* Whether a valid network config is loaded (re-checking the directory); message says why not. */
 int rt_cni_ready(struct rt_cni *cni, crisp_error_t **err);
+
+/* The current network list's text, to save with a pod before its ADD (req->config): its DEL then
+ * runs what its ADD ran, even after the directory changed or crispd restarted. */
+int rt_cni_config_text(struct rt_cni *cni, char **ret_text, crisp_error_t **err);
 
 /* loopback (lo up) and then the network list's ADD; the plugin's own message on failure. On a failure
  * midway, DEL is run for what was added so nothing is left. */

@@ -45,23 +45,19 @@ static int check_network(const char *path, yajl_val root, crisp_error_t **err)
     return 0;
 }
 
-/* The file is stat()ed before it is read, so a change racing the read shows up as a newer stamp. */
-static int load_file(const char *path, yajl_val *ret_root, struct stat *ret_st, crisp_error_t **err)
+int rt_cni_config_parse(const char *origin, const char *text, yajl_val *ret_root, crisp_error_t **err)
 {
-    if (ret_st && stat(path, ret_st) < 0)
-        return crisp_error_errno(err, "stat %s", path);
-    _cleanup_free_ char *text = NULL;
-    if (file_read_bounded(path, RT_CNI_CONFIG_MAX_SIZE, &text, NULL, err) < 0)
-        return -1;
+    if (strlen(text) > RT_CNI_CONFIG_MAX_SIZE)
+        return crisp_error_make(err, EFBIG, "%s: larger than %d bytes", origin, RT_CNI_CONFIG_MAX_SIZE);
     if (!json_nesting_ok(text, RT_CNI_JSON_MAX_DEPTH))
-        return crisp_error_make(err, EINVAL, "%s: JSON nested too deeply", path);
+        return crisp_error_make(err, EINVAL, "%s: JSON nested too deeply", origin);
     char errbuf[256] = "";
     yajl_val root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!root) {
         errbuf[strcspn(errbuf, "\n")] = '\0';
-        return crisp_error_make(err, EINVAL, "%s: invalid JSON: %s", path, errbuf);
+        return crisp_error_make(err, EINVAL, "%s: invalid JSON: %s", origin, errbuf);
     }
-    if (check_network(path, root, err) < 0) {
+    if (check_network(origin, root, err) < 0) {
         yajl_tree_free(root);
         return -1;
     }
@@ -69,8 +65,23 @@ static int load_file(const char *path, yajl_val *ret_root, struct stat *ret_st, 
     return 0;
 }
 
-int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root, struct stat *ret_st,
-                       crisp_error_t **err)
+/* The file is stat()ed before it is read, so a change racing the read shows up as a newer stamp. */
+static int load_file(const char *path, yajl_val *ret_root, char **ret_text, struct stat *ret_st,
+                     crisp_error_t **err)
+{
+    if (ret_st && stat(path, ret_st) < 0)
+        return crisp_error_errno(err, "stat %s", path);
+    _cleanup_free_ char *text = NULL;
+    if (file_read_bounded(path, RT_CNI_CONFIG_MAX_SIZE, &text, NULL, err) < 0 ||
+        rt_cni_config_parse(path, text, ret_root, err) < 0)
+        return -1;
+    if (ret_text)
+        *ret_text = TAKE_PTR(text);
+    return 0;
+}
+
+int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root, char **ret_text,
+                       struct stat *ret_st, crisp_error_t **err)
 {
     _cleanup_strv_ char **names = NULL;
     if (dir_list_sorted(conf_dir, is_cni_file, &names, err) < 0)
@@ -80,7 +91,7 @@ int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/%s", conf_dir, names[0]) < 0)
         return crisp_error_oom(err);
-    if (load_file(path, ret_root, ret_st, err) < 0)
+    if (load_file(path, ret_root, ret_text, ret_st, err) < 0)
         return -1;
     *ret_path = TAKE_PTR(path);
     return 0;
@@ -89,7 +100,7 @@ int rt_cni_config_load(const char *conf_dir, char **ret_path, yajl_val *ret_root
 int rt_cni_config_find(const char *conf_dir, char **ret_path, crisp_error_t **err)
 {
     yajl_val root = NULL;
-    if (rt_cni_config_load(conf_dir, ret_path, &root, NULL, err) < 0)
+    if (rt_cni_config_load(conf_dir, ret_path, &root, NULL, NULL, err) < 0)
         return -1;
     yajl_tree_free(root);
     return 0;

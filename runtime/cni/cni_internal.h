@@ -28,6 +28,7 @@ struct rt_cni_net {
     unsigned refs; /* guarded by the rt_cni's lock */
     yajl_val root, lo_root;
     char *path;
+    char *text; /* what root was parsed from: saved with a pod so its DEL uses what its ADD used */
     const char *name;
     char version[16];
     unsigned vnum;
@@ -78,6 +79,8 @@ static inline bool rt_cni_name_is_plain(const char *s)
  * rt_cni_net_put. */
 int rt_cni_net_get(struct rt_cni *cni, struct rt_cni_net **ret, crisp_error_t **err);
 void rt_cni_net_put(struct rt_cni *cni, struct rt_cni_net *net);
+/* The list parsed from config (a saved text) when it is not NULL or "", else rt_cni_net_get's. */
+int rt_cni_net_get_for(struct rt_cni *cni, const char *config, struct rt_cni_net **ret, crisp_error_t **err);
 void rt_cni_net_free(struct rt_cni_net *net);
 
 /* cni_stdin.c: the plugin's object with the list's name and version, prevResult and runtimeConfig

@@ -105,6 +105,7 @@ void rt_cni_net_free(struct rt_cni_net *net)
     yajl_tree_free(net->root);
     yajl_tree_free(net->lo_root);
     free(net->path);
+    free(net->text);
     free(net);
 }
 
@@ -128,10 +129,23 @@ static int net_load(const char *conf_dir, struct stat *ret_st, struct rt_cni_net
     _cleanup_(net_freep) struct rt_cni_net *net = calloc(1, sizeof(*net));
     if (!net)
         return crisp_error_oom(err);
-    if (rt_cni_config_load(conf_dir, &net->path, &net->root, ret_st, err) < 0)
+    if (rt_cni_config_load(conf_dir, &net->path, &net->root, &net->text, ret_st, err) < 0)
         return -1;
     if (net_parse(net, err) < 0)
         return crisp_error_wrap(err, "%s", net->path);
+    net->refs = 1;
+    *ret = TAKE_PTR(net);
+    return 0;
+}
+
+/* A list of its own (refs 1, not the rt_cni's current one): rt_cni_net_put frees it like any other. */
+static int net_from_text(const char *text, struct rt_cni_net **ret, crisp_error_t **err)
+{
+    _cleanup_(net_freep) struct rt_cni_net *net = calloc(1, sizeof(*net));
+    if (!net || !(net->path = strdup("(saved network config)")) || !(net->text = strdup(text)))
+        return crisp_error_oom(err);
+    if (rt_cni_config_parse(net->path, text, &net->root, err) < 0 || net_parse(net, err) < 0)
+        return crisp_error_wrap(err, "saved network config");
     net->refs = 1;
     *ret = TAKE_PTR(net);
     return 0;
@@ -184,6 +198,21 @@ int rt_cni_net_get(struct rt_cni *cni, struct rt_cni_net **ret, crisp_error_t **
     }
     pthread_mutex_unlock(&cni->lock);
     return r;
+}
+
+int rt_cni_net_get_for(struct rt_cni *cni, const char *config, struct rt_cni_net **ret, crisp_error_t **err)
+{
+    return config && *config ? net_from_text(config, ret, err) : rt_cni_net_get(cni, ret, err);
+}
+
+int rt_cni_config_text(struct rt_cni *cni, char **ret_text, crisp_error_t **err)
+{
+    struct rt_cni_net *net = NULL;
+    if (rt_cni_net_get(cni, &net, err) < 0)
+        return -1;
+    *ret_text = strdup(net->text);
+    rt_cni_net_put(cni, net);
+    return *ret_text ? 0 : crisp_error_oom(err);
 }
 
 void rt_cni_net_put(struct rt_cni *cni, struct rt_cni_net *net)
