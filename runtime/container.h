@@ -34,7 +34,17 @@ struct rt_mount {
     bool readonly, recursive_readonly;
     enum rt_propagation propagation;
     bool noexec, nosuid, nodev; /* CRI Mount.mount_options, the bind mount flags kubelet may ask for */
+    /* An image volume (CRI Mount.image; runtime/image_volume.h) when image is set: the image as the
+     * request named it, its id (config digest) and the sub path to bind ("" for all of it); host_path
+     * is where crispd mounted it ("" until the container is created). NULL for a plain bind mount. */
+    char *image, *image_id, *image_sub_path;
+    char *const *image_layers; /* at create only, not kept: the image's layers, top-most first */
 };
+
+/* A deep copy (image_layers is not kept); false when out of memory, and dst is then for rt_mount_fini
+ * all the same. */
+bool rt_mount_copy(struct rt_mount *dst, const struct rt_mount *src);
+void rt_mount_fini(struct rt_mount *m);
 
 enum rt_seccomp_mode { RT_SECCOMP_UNCONFINED, RT_SECCOMP_RUNTIME_DEFAULT, RT_SECCOMP_LOCALHOST };
 

@@ -29,13 +29,9 @@ static bool mounts_copy(struct rt_container_info *c, const struct rt_container_i
     c->mounts = calloc(i->n_mounts + 1, sizeof(*c->mounts));
     if (!c->mounts)
         return false;
-    for (size_t m = 0; m < i->n_mounts; m++) {
-        c->mounts[m] = i->mounts[m];
-        c->mounts[m].container_path = strdup(i->mounts[m].container_path);
-        c->mounts[m].host_path = strdup(i->mounts[m].host_path);
-        if (!c->mounts[m].container_path || !c->mounts[m].host_path)
+    for (size_t m = 0; m < i->n_mounts; m++)
+        if (!rt_mount_copy(&c->mounts[m], &i->mounts[m]))
             return false;
-    }
     return true;
 }
 
@@ -144,10 +140,8 @@ void rt_container_info_free(struct rt_container_info *c)
     free(c->resources.cpuset_mems);
     rt_kv_free(c->labels, c->n_labels);
     rt_kv_free(c->annotations, c->n_annotations);
-    for (size_t m = 0; c->mounts && m < c->n_mounts; m++) {
-        free(c->mounts[m].container_path);
-        free(c->mounts[m].host_path);
-    }
+    for (size_t m = 0; c->mounts && m < c->n_mounts; m++)
+        rt_mount_fini(&c->mounts[m]);
     free(c->mounts);
     free(c->groups);
     free(c->spec_path);

@@ -23,9 +23,9 @@
  *   2. At most one object lock at a time: no code holds two containers', two pods', or a pod's and a
  *      container's lock together (a container's create resolves its PID-namespace target before it
  *      locks itself).
- *   3. sb->info_lock, cni->lock, the two index locks and the locks of the modules used under object
- *      locks (the seccomp cache) are leaves: nothing is locked under them, and the two index locks are
- *      never held together.
+ *   3. sb->info_lock, cni->lock, rt->image_uses.lock, the two index locks and the locks of the modules used
+ * under object locks (the seccomp cache) are leaves: nothing is locked under them, and the two index locks
+ * are never held together.
  *   4. The container event hook runs with that container's lock held (so its events keep their order):
  *      it may take only leaf locks of its own and must not call into the runtime.
  * A removed object leaves its index under its own lock and marks itself removed there: a lookup that
@@ -42,6 +42,7 @@
 #define CRISP_RUNTIME_RUNTIME_INTERNAL_H
 
 #include "runtime/container.h"
+#include "runtime/image_volume.h"
 #include "runtime/index.h"
 #include "runtime/sandbox.h"
 
@@ -51,8 +52,9 @@ struct rt_runtime {
     bool systemd_cgroup;
     struct rt_cgroup_root cgroups;
     struct rt_cni *cni;
-    struct rt_index pods;       /* struct rt_sandbox; being-run pods are hidden */
-    struct rt_index containers; /* struct rt_container */
+    struct rt_index pods;            /* struct rt_sandbox; being-run pods are hidden */
+    struct rt_index containers;      /* struct rt_container */
+    struct rt_image_uses image_uses; /* images that image volumes use (runtime/image_volume.h) */
     /* Set once before the runtime is shared (rt_runtime_set_event_hook), read without a lock. */
     rt_container_event_fn event_fn;
     void *event_data;

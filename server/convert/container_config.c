@@ -161,9 +161,40 @@ static int device_path_check(const char *path, crisp_error_t **err)
     return 0;
 }
 
-static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, struct rt_container_spec *s,
-                       crisp_error_t **err)
+static char **layer_dirs(struct srv_ctx *ctx, const struct img_record *rec);
+
+/* An image volume: the image must be in the store (kubelet pulls it first), and its layers are what
+ * CreateContainer mounts. A reference that is not there is NOT_FOUND, as the container's own image
+ * is, which tells kubelet to pull it. */
+static int image_volume_from(struct srv_ctx *ctx, const Runtime__V1__Mount *pm, struct rt_mount *m,
+                             crisp_error_t **err)
 {
+    if (pm->host_path && *pm->host_path)
+        return crisp_error_make(err, EINVAL, "mount %.100s: an image volume takes no host_path",
+                                pm->container_path);
+    if (!pm->readonly)
+        return crisp_error_make(err, EINVAL, "mount %.100s: an image volume is read-only: set readonly",
+                                pm->container_path);
+    if (pm->n_uidmappings || pm->n_gidmappings)
+        return crisp_error_make(err, EINVAL, "mount %.100s: idmapped image volumes are not supported",
+                                pm->container_path);
+    _cleanup_(img_record_freep) struct img_record *rec = NULL;
+    if (img_store_lookup(ctx->daemon->images, pm->image->image, &rec, err) < 0)
+        return crisp_error_wrap(err, "mount %.100s: image volume", pm->container_path);
+    m->host_path = "";
+    m->image = pm->image->image;
+    m->image_sub_path = pm->image_sub_path ? pm->image_sub_path : "";
+    /* The mount is crisp's own read-only overlay: nothing propagates to or from it. */
+    m->propagation = RT_PROPAGATION_PRIVATE;
+    if (!(m->image_id = arena_strdup(ctx->arena, rec->id)) || !(m->image_layers = layer_dirs(ctx, rec)))
+        return crisp_error_oom(err);
+    return 0;
+}
+
+static int mounts_from(struct srv_ctx *ctx, const Runtime__V1__ContainerConfig *c,
+                       struct rt_container_spec *s, crisp_error_t **err)
+{
+    struct arena *a = ctx->arena;
     if (c->n_mounts > 256 || c->n_devices > 256)
         return crisp_error_make(err, EINVAL, "at most 256 mounts and 256 devices");
     struct rt_mount *m = arena_alloc(a, (c->n_mounts + 1) * sizeof(*m));
@@ -172,16 +203,20 @@ static int mounts_from(struct arena *a, const Runtime__V1__ContainerConfig *c, s
         return crisp_error_oom(err);
     for (size_t i = 0; i < c->n_mounts; i++) {
         const Runtime__V1__Mount *pm = c->mounts[i];
-        if (pm->n_uidmappings || pm->n_gidmappings || (pm->image && pm->image->image[0]))
-            return crisp_error_make(err, EINVAL,
-                                    "mount %.100s: idmapped and image volumes are not supported yet",
+        bool image = pm->image && pm->image->image[0];
+        if (!image && (pm->n_uidmappings || pm->n_gidmappings))
+            return crisp_error_make(err, EINVAL, "mount %.100s: idmapped mounts are not supported yet",
+                                    pm->container_path);
+        if (!image && pm->image_sub_path && *pm->image_sub_path)
+            return crisp_error_make(err, EINVAL, "mount %.100s: image_sub_path without an image",
                                     pm->container_path);
         m[i] = (struct rt_mount){.container_path = pm->container_path,
                                  .host_path = pm->host_path,
                                  .readonly = pm->readonly,
                                  .recursive_readonly = pm->recursive_read_only,
                                  .propagation = (enum rt_propagation)pm->propagation};
-        if (mount_options_from(pm, &m[i], err) < 0 || rt_mount_rro_check(&m[i], err) < 0)
+        if ((image && image_volume_from(ctx, pm, &m[i], err) < 0) || mount_options_from(pm, &m[i], err) < 0 ||
+            rt_mount_rro_check(&m[i], err) < 0)
             return -1;
     }
     for (size_t i = 0; i < c->n_devices; i++) {
@@ -335,7 +370,7 @@ int srv_container_spec_from(struct srv_ctx *ctx, const Runtime__V1__CreateContai
                                                : "/";
     if (!s->lowerdirs || !s->argv || !s->env || !s->log_path)
         return crisp_error_oom(err);
-    if (args_size_check(s, err) < 0 || mounts_from(ctx->arena, c, s, err) < 0 ||
+    if (args_size_check(s, err) < 0 || mounts_from(ctx, c, s, err) < 0 ||
         srv_security_context_apply(ctx->arena, l ? l->security_context : NULL, img->cfg, s, err) < 0 ||
         srv_resources_from(ctx->arena, l ? l->resources : NULL, &res, err) < 0)
         return -1;

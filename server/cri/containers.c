@@ -138,6 +138,20 @@ static Runtime__V1__ImageSpec *image_of(struct arena *a, const struct rt_contain
     return s->image ? s : NULL;
 }
 
+/* As containerd reports one: the image as the request named it, the sub path, and (host_path) where
+ * crispd mounted it. */
+static bool image_volume_of(struct arena *a, const struct rt_mount *m, Runtime__V1__Mount *pm)
+{
+    Runtime__V1__ImageSpec *s = arena_alloc(a, sizeof(*s));
+    if (!s)
+        return false;
+    runtime__v1__image_spec__init(s);
+    s->image = arena_strdup(a, m->image);
+    pm->image = s;
+    pm->image_sub_path = arena_strdup(a, m->image_sub_path ? m->image_sub_path : "");
+    return s->image && pm->image_sub_path;
+}
+
 static Runtime__V1__Mount **mounts_of(struct arena *a, const struct rt_container_info *i)
 {
     Runtime__V1__Mount **list = arena_alloc(a, (i->n_mounts + 1) * sizeof(*list));
@@ -150,6 +164,8 @@ static Runtime__V1__Mount **mounts_of(struct arena *a, const struct rt_container
         pm->host_path = arena_strdup(a, i->mounts[m].host_path);
         pm->readonly = i->mounts[m].readonly;
         pm->propagation = (Runtime__V1__MountPropagation)i->mounts[m].propagation;
+        if (i->mounts[m].image && !image_volume_of(a, &i->mounts[m], pm))
+            return NULL;
         list[m] = pm;
     }
     return list;

@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "images/manifest.h"
+#include "runtime/image_volume.h"
 #include "server/daemon.h"
 #include "server/metrics_series.h"
 #include "server/pb_values.h"
@@ -207,15 +208,32 @@ int srv_image_list(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMe
     return filter ? list_one(ctx, filter, resp, err) : list_all(ctx, resp, err);
 }
 
+/* An image an image volume uses stays (FAILED_PRECONDITION): its layers are mounted. The image is
+ * removed by id, so a tag that moves meanwhile can't make this remove another image than the one
+ * checked. */
+static int image_remove(struct srv_ctx *ctx, const char *name, crisp_error_t **err)
+{
+    _cleanup_(img_record_freep) struct img_record *rec = NULL;
+    _cleanup_error_ crisp_error_t *lookup_err = NULL;
+    if (img_store_lookup(ctx->daemon->images, name, &rec, &lookup_err) < 0) {
+        if (lookup_err->status != ENOENT)
+            return crisp_error_make(err, lookup_err->status, "remove image %s: %s", name, lookup_err->msg);
+        return 0; /* absent: removed already */
+    }
+    if (rt_image_remove_begin(ctx->daemon->runtime, rec->id, err) < 0)
+        return crisp_error_wrap(err, "remove image %s", name);
+    int r = img_store_image_remove(ctx->daemon->images, rec->id, err);
+    rt_image_remove_end(ctx->daemon->runtime, rec->id);
+    return r < 0 ? crisp_error_wrap(err, "remove image %s", name) : 0;
+}
+
 int srv_image_remove(struct srv_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                      crisp_error_t **err)
 {
     const Runtime__V1__RemoveImageRequest *r = (const Runtime__V1__RemoveImageRequest *)req;
     const char *name = NULL;
-    if (image_name(r->image, &name, err) < 0)
+    if (image_name(r->image, &name, err) < 0 || image_remove(ctx, name, err) < 0)
         return -1;
-    if (img_store_image_remove(ctx->daemon->images, name, err) < 0)
-        return crisp_error_wrap(err, "remove image %s", name);
     Runtime__V1__RemoveImageResponse *resp = arena_alloc(ctx->arena, sizeof(*resp));
     if (!resp)
         return crisp_error_oom(err);

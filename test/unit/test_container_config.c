@@ -567,22 +567,54 @@ static void test_mounts(void)
                  "nodev are)",
                  true);
     m[0].n_mount_options = 0;
-    /* Not supported yet: idmapped mounts and image volumes. */
+    /* Not supported yet: idmapped mounts. */
     Runtime__V1__IDMapping map = RUNTIME__V1__IDMAPPING__INIT;
     Runtime__V1__IDMapping *maps[] = {&map};
     m[1].uidmappings = maps;
     m[1].n_uidmappings = 1;
-    expect_error(&q, EINVAL, "mount /shared: idmapped and image volumes are not supported yet", true);
+    expect_error(&q, EINVAL, "mount /shared: idmapped mounts are not supported yet", true);
     m[1].n_uidmappings = 0;
     m[1].gidmappings = maps;
     m[1].n_gidmappings = 1;
-    expect_error(&q, EINVAL, "mount /shared: idmapped and image volumes are not supported yet", true);
+    expect_error(&q, EINVAL, "mount /shared: idmapped mounts are not supported yet", true);
     m[1].n_gidmappings = 0;
+    m[1].image_sub_path = "x";
+    expect_error(&q, EINVAL, "mount /shared: image_sub_path without an image", true);
+    m[1].image_sub_path = "";
     Runtime__V1__ImageSpec volume = RUNTIME__V1__IMAGE_SPEC__INIT;
     m[0].image = &volume;
     expect_ok(&q, &s); /* an empty image spec is no image volume */
-    volume.image = "busybox";
-    expect_error(&q, EINVAL, "mount /data: idmapped and image volumes are not supported yet", true);
+    CHECK(s.mounts[0].image == NULL);
+    /* An image volume: the image's id and layers (top-most first) for the runtime to mount. */
+    volume.image = "localhost/test/full:1";
+    expect_error(&q, EINVAL, "mount /data: an image volume takes no host_path", true);
+    m[0].host_path = "";
+    m[0].image_sub_path = "etc";
+    m[0].propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
+    expect_ok(&q, &s);
+    char full_id[IMG_DIGEST_MAX];
+    img_digest_buffer(full_config, strlen(full_config), full_id);
+    _cleanup_free_ char *top = img_store_layer_path(daemon_.images, top_chain);
+    _cleanup_free_ char *base = img_store_layer_path(daemon_.images, base_chain);
+    CHECK_STR(s.mounts[0].image, "localhost/test/full:1");
+    CHECK_STR(s.mounts[0].image_id, full_id);
+    CHECK_STR(s.mounts[0].image_sub_path, "etc");
+    CHECK_STR(s.mounts[0].host_path, "");
+    CHECK(s.mounts[0].readonly && s.mounts[0].propagation == RT_PROPAGATION_PRIVATE);
+    expect_strv(s.mounts[0].image_layers, (const char *const[]){top, base}, 2);
+    CHECK(s.mounts[1].image == NULL);
+    m[0].readonly = false;
+    m[0].recursive_read_only = false;
+    expect_error(&q, EINVAL, "mount /data: an image volume is read-only: set readonly", true);
+    m[0].readonly = true;
+    m[0].uidmappings = maps;
+    m[0].n_uidmappings = 1;
+    expect_error(&q, EINVAL, "mount /data: idmapped image volumes are not supported", true);
+    m[0].n_uidmappings = 0;
+    volume.image = "localhost/test/absent:1"; /* not pulled: NOT_FOUND, as for the container's image */
+    expect_error(&q, ENOENT, "mount /data: image volume: image", false);
+    m[0].host_path = "/srv/data";
+    m[0].image_sub_path = "";
     m[0].image = NULL;
     Runtime__V1__Mount *many[257];
     for (size_t i = 0; i < N(many); i++)
