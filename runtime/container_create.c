@@ -1,11 +1,15 @@
 /* CreateContainer: the request is checked whole and what it needs worked out (seccomp filter, devices,
- * PID namespace) before anything is made; then the container is indexed, laid out, and recorded. */
+ * PID namespace) before anything is made; then the container is indexed, laid out, and recorded. The
+ * record is written first marked "creating" (the layout writes it as soon as the state directory
+ * exists), so that start-up rolls back a create a crash cut short. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "common/strv.h"
 #include "runtime/container_internal.h"
+#include "runtime/image_volume.h"
 #include "runtime/path_check.h"
 #include "runtime/propagation.h"
 #include "runtime/runtime_internal.h"
@@ -27,11 +31,8 @@ static int copy_mounts(struct rt_container_info *i, const struct rt_container_sp
     if (!i->mounts)
         return crisp_error_oom(err);
     for (size_t m = 0; m < s->n_mounts; m++) {
-        i->mounts[m] = s->mounts[m];
-        i->mounts[m].container_path = strdup(s->mounts[m].container_path);
-        i->mounts[m].host_path = strdup(s->mounts[m].host_path);
         i->n_mounts++;
-        if (!i->mounts[m].container_path || !i->mounts[m].host_path)
+        if (!rt_mount_copy(&i->mounts[m], &s->mounts[m]))
             return crisp_error_oom(err);
     }
     return 0;
@@ -74,6 +75,19 @@ static int copy_spec(struct rt_container *c, const struct rt_container_spec *s,
     return copy_mounts(i, s, err);
 }
 
+/* Mounted at create from the image's layers; what the request may not set for one is refused. */
+static int image_volume_check(const struct rt_mount *m, crisp_error_t **err)
+{
+    if (!m->image_id || !*m->image_id || !m->image_layers || !m->image_layers[0])
+        return crisp_error_make(err, EINVAL, "image volume %.100s has no image layers", m->container_path);
+    if (!m->readonly || m->propagation != RT_PROPAGATION_PRIVATE)
+        return crisp_error_make(err, EINVAL, "image volume %.100s must be read-only and private",
+                                m->container_path);
+    if (rt_image_sub_path_check(m->image_sub_path ? m->image_sub_path : "", err) < 0)
+        return crisp_error_wrap(err, "image volume %.100s", m->container_path);
+    return 0;
+}
+
 static int validate(const struct rt_container_spec *s, crisp_error_t **err)
 {
     if (!s->name || !*s->name || strlen(s->name) > 253)
@@ -93,6 +107,11 @@ static int validate(const struct rt_container_spec *s, crisp_error_t **err)
         if (rt_path_check("mount container_path", mt->container_path, RT_PATH_ABSOLUTE | RT_PATH_NOT_ROOT,
                           err) < 0)
             return -1;
+        if (mt->image) {
+            if (image_volume_check(mt, err) < 0)
+                return -1;
+            continue;
+        }
         struct stat st;
         if (stat(mt->host_path, &st) < 0)
             return crisp_error_errno(err, "mount source %.100s", mt->host_path);
@@ -105,7 +124,7 @@ static int prepare_propagation(const struct rt_container_spec *s, crisp_error_t 
 {
     for (size_t m = 0; m < s->n_mounts; m++) {
         enum rt_propagation p = s->mounts[m].propagation;
-        if (p != RT_PROPAGATION_PRIVATE &&
+        if (p != RT_PROPAGATION_PRIVATE && !s->mounts[m].image &&
             rt_propagation_ensure(s->mounts[m].host_path, p == RT_PROPAGATION_BIDIRECTIONAL, err) < 0)
             return crisp_error_wrap(err, "mount %s", s->mounts[m].container_path);
     }
@@ -202,9 +221,9 @@ static int container_add(struct rt_runtime *rt, const struct rt_container_spec *
 }
 
 /* kubelet names a log file inside the pod's log directory; the container's own subdirectory may not
- * exist yet. Made last, once the request is known good; *ret_made says whether the leaf was new, for
- * the undo. */
-static int log_dir_make(const char *log_path, char **ret_made, crisp_error_t **err)
+ * exist yet. Whether it does is noted in the intent (*ret_made: the leaf create will make, for the
+ * undo and a rollback at start-up); it is made last, once the request is known good. */
+static int log_dir_plan(const char *log_path, char **ret_made, crisp_error_t **err)
 {
     *ret_made = NULL;
     if (!log_path || !*log_path)
@@ -213,12 +232,17 @@ static int log_dir_make(const char *log_path, char **ret_made, crisp_error_t **e
     if (!copy)
         return crisp_error_oom(err);
     const char *dir = dirname(copy);
-    bool existed = access(dir, F_OK) == 0;
-    if (dir_create_all(dir, 0755, err) < 0)
-        return -1;
-    if (!existed && !(*ret_made = strdup(dir)))
+    if (access(dir, F_OK) != 0 && !(*ret_made = strdup(dir)))
         return crisp_error_oom(err);
     return 0;
+}
+
+static int log_dir_make(const char *log_path, crisp_error_t **err)
+{
+    if (!log_path || !*log_path)
+        return 0;
+    _cleanup_free_ char *copy = strdup(log_path);
+    return copy ? dir_create_all(dirname(copy), 0755, err) : crisp_error_oom(err);
 }
 
 int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s, char ret_id[RT_ID_LEN + 1],
@@ -233,23 +257,36 @@ int rt_container_create(struct rt_runtime *rt, const struct rt_container_spec *s
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "pod sandbox %.12s is not ready", pod->id);
     _cleanup_(inputs_fini) struct rt_container_inputs in = {0};
     struct rt_container *c = NULL;
-    if (inputs_prepare(rt, s, pod, &in, err) < 0 || container_add(rt, s, pod, &c, err) < 0)
+    /* Held from before the mounts exist, so that RemoveImage can't take the layers away meanwhile. */
+    if (inputs_prepare(rt, s, pod, &in, err) < 0 ||
+        rt_container_images_hold(rt, s->image_id, s->mounts, s->n_mounts, err) < 0)
         return -1;
-    _cleanup_free_ char *log_dir_made = NULL;
-    int r = rt_container_layout_make(rt, c, s, pod, &in, err);
+    if (container_add(rt, s, pod, &c, err) < 0) {
+        rt_container_images_release(rt, s->image_id, s->mounts, s->n_mounts);
+        return -1;
+    }
+    c->creating = true;
+    int r = log_dir_plan(s->log_path, &c->log_dir_made, err);
     if (r == 0)
-        r = log_dir_make(s->log_path, &log_dir_made, err);
+        r = rt_container_layout_make(rt, c, s, pod, &in, err);
+    crisp_crash_point("container.create.after_spec");
+    if (r == 0)
+        r = log_dir_make(s->log_path, err);
+    crisp_crash_point("container.create.after_log_dir");
+    c->creating = false;
     if (r == 0)
         r = rt_container_persist(c, err);
     if (r < 0) {
-        if (log_dir_made)
-            rmdir(log_dir_made);
+        if (c->log_dir_made)
+            rmdir(c->log_dir_made);
         rt_container_layout_undo(rt, c);
         c->removed = true;
         rt_index_remove(&rt->containers, &c->node);
+        rt_container_images_release(rt, s->image_id, s->mounts, s->n_mounts);
         rt_container_unlock_unref(c);
         return crisp_error_wrap(err, "create container %s", s->name);
     }
+    crisp_crash_point("container.create.after_record");
     memcpy(ret_id, c->info.id, RT_ID_LEN + 1);
     rt_container_emit(rt, RT_EVENT_CONTAINER_CREATED, c);
     rt_container_unlock_unref(c);

@@ -50,6 +50,14 @@ struct rt_container {
     bool tty;
     char **env; /* for exec: the container's environment */
     char *cwd;
+    /* Intents, recorded before their effects, so that start-up can finish or roll back what a crash
+     * cut short (container_load.c): a create is rolled back, a remove finished, and a start resolved
+     * by what its monitor claimed (container_claim.c). */
+    bool creating;
+    char *log_dir_made; /* while creating: the log directory create makes (NULL if it existed) */
+    bool removing;
+    bool starting;      /* start number start_seq began, and crispd has not recorded how it ended */
+    uint32_t start_seq; /* starts begun; the monitor of start N claims <dir>/start.N */
 };
 
 /* container.c: the object, its index and its events */
@@ -101,6 +109,28 @@ bool rt_container_monitor_wait(const struct rt_container *c, const _Atomic int64
 /* No exit record will come: EXITED with an unknown exit code, at the time crispd noticed. why ends
  * "crisp-monitor (pid N) ..." in the message (what the monitor did, and the workload's fate). */
 void rt_container_mark_lost(struct rt_container *c, const char *why);
+
+/* container_claim.c: how a start ended that crispd did not see end (it crashed, or lost the monitor's
+ * report). What the monitor claimed: its pid, and the workload's once it was about to run. */
+struct rt_start_claim {
+    bool cancelled; /* no monitor had claimed the start, and now none can */
+    pid_t monitor, pid;
+    uint64_t monitor_start, pid_start;
+    int64_t started_at;
+};
+char *rt_container_claim_file(const struct rt_container *c);
+/* Reads start c->start_seq's claim, or cancels it if there is none yet; a monitor that had not let its
+ * workload run is killed, with what is in the cgroup, so nothing of that start can run later. Without
+ * c->lock: it waits (bounded) on processes; the caller holds c->op, or c is not shared yet. */
+void rt_container_claim_settle(struct rt_runtime *rt, const struct rt_container *c,
+                               struct rt_start_claim *ret);
+/* With c->lock: RUNNING with the monitor adopted, EXITED as recorded (or lost), or CREATED again.
+ * Clears c->starting; the caller persists. */
+void rt_container_claim_apply(struct rt_container *c, const struct rt_start_claim *cl);
+
+/* container_remove.c: kills what is left in c's cgroup and removes the cgroup, the writable layer,
+ * the image volumes' mounts and the state directory. Idempotent: what is gone already is success. */
+int rt_container_discard(struct rt_runtime *rt, struct rt_container *c, crisp_error_t **err);
 
 /* What CreateContainer works out from the request before it makes anything, so that a request it
  * cannot honour leaves nothing behind. */

@@ -3,9 +3,11 @@
  * crisp-monitor reads. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "runtime/container_internal.h"
 #include "runtime/container_spec.h"
+#include "runtime/image_volume.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/util.h"
 
@@ -55,14 +57,9 @@ static int seccomp_install(struct rt_container *c, const struct rt_seccomp_filte
 }
 
 static int make_cgroup(struct rt_runtime *rt, struct rt_container *c, const struct rt_container_spec *s,
-                       const struct rt_sandbox_info *pod, const struct rt_container_inputs *in,
-                       crisp_error_t **err)
+                       const struct rt_container_inputs *in, crisp_error_t **err)
 {
-    if (asprintf(&c->info.cgroup_path, "%s/ctr-%.12s", pod->cgroup_path, c->info.id) < 0) {
-        c->info.cgroup_path = NULL;
-        return crisp_error_oom(err);
-    }
-    /* Only "ctr-<id>" is new below the pod's cgroup, so removal takes one level (a uniform 1). */
+    /* Only "ctr-<id>" (or the scope) is new below the pod's cgroup, so removal takes one level. */
     struct rt_cgroup_created created;
     if (rt_cgroup_create(&rt->cgroups, c->info.cgroup_path, &created, err) < 0 ||
         (s->resources && rt_cgroup_apply(&rt->cgroups, c->info.cgroup_path, s->resources, err) < 0))
@@ -79,18 +76,38 @@ int rt_container_layout_make(struct rt_runtime *rt, struct rt_container *c, cons
     _cleanup_free_ char *exitf = rt_container_exit_file(c), *attach = rt_container_attach_socket(c);
     if (!upper || !work || !rootfs || !spec || !exitf || !attach)
         return crisp_error_oom(err);
-    if (mkdir(c->dir, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+    /* "ctr-<id12>", or the scope "crisp-<id>.scope" with the systemd driver. */
+    c->info.cgroup_path = rt_cgroup_container_path(&rt->cgroups, pod->cgroup_path, c->info.id);
+    if (!c->info.cgroup_path)
+        return crisp_error_oom(err);
+    if (mkdir(c->dir, 0700) < 0)
         return crisp_error_errno(err, "make %s", c->dir);
-    if (dir_create_all(upper, 0755, err) < 0 || dir_create_all(work, 0700, err) < 0 ||
-        make_cgroup(rt, c, s, pod, in, err) < 0)
+    /* The intent (c->creating), before anything else is made: start-up rolls back what a crash left. */
+    crisp_crash_point("container.create.after_state_dir");
+    if (rt_container_persist(c, err) < 0)
         return -1;
+    crisp_crash_point("container.create.after_intent");
+    if (mkdir(rootfs, 0755) < 0)
+        return crisp_error_errno(err, "make %s", rootfs);
+    if (dir_create_all(upper, 0755, err) < 0 || dir_create_all(work, 0700, err) < 0)
+        return -1;
+    crisp_crash_point("container.create.after_layer");
+    if (rt_image_volumes_mount(c, s, err) < 0)
+        return -1;
+    crisp_crash_point("container.create.after_image_volumes");
+    if (make_cgroup(rt, c, s, in, err) < 0)
+        return -1;
+    crisp_crash_point("container.create.after_cgroup");
+    /* The spec binds image volumes from where they were just mounted (c->info.mounts' host paths). */
+    struct rt_container_spec resolved = *s;
+    resolved.mounts = c->info.mounts;
     _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, c->info.cgroup_path);
     _cleanup_free_ char *oom1 = oom_file(rt, c->info.cgroup_path, false);
     _cleanup_free_ char *oom2 = oom_file(rt, c->info.cgroup_path, true);
     _cleanup_free_ char *seccomp = NULL;
     if (seccomp_install(c, &in->filter, &seccomp, err) < 0)
         return -1;
-    struct rt_spec_context ctx = {s,
+    struct rt_spec_context ctx = {&resolved,
                                   pod,
                                   c->info.id,
                                   rootfs,
@@ -116,6 +133,8 @@ void rt_container_layout_undo(struct rt_runtime *rt, struct rt_container *c)
 {
     if (c->info.cgroup_path)
         rt_cgroup_remove(&rt->cgroups, c->info.cgroup_path, &RT_CGROUP_CREATED_UNIFORM(1), NULL);
-    dir_remove_all(c->dir, NULL);
+    /* The state dir goes only once nothing is mounted in it. */
+    if (rt_image_volumes_unmount(c->dir, NULL) == 0)
+        dir_remove_all(c->dir, NULL);
     dir_remove_all(c->rw_dir, NULL);
 }

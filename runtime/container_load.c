@@ -1,20 +1,87 @@
-/* Containers after a crispd restart: rebuilt from their records and the monitors' exit files. */
+/* Containers after a crispd restart: rebuilt from their records and the monitors' exit files; what a
+ * crash cut short is finished (a start, a remove) or rolled back (a create), and writable layers no
+ * container owns are removed. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
 #include "common/strv.h"
 #include "runtime/container_internal.h"
+#include "runtime/image_volume.h"
 #include "runtime/runtime_internal.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #define RECORD_MAX (1 << 20)
+#define MOUNTINFO_MAX (16 * 1024 * 1024)
 
 static int is_container_dir(const struct dirent *d)
 {
     return strlen(d->d_name) == RT_ID_LEN && strspn(d->d_name, "0123456789abcdef") == RT_ID_LEN;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+            p[3] <= '7') {
+            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+/* Detaches every mount at or below dir, the last mounted first: only a half-done create or remove,
+ * found at start-up, can have left one (image volumes, or an older crispd's). */
+static void mounts_detach_under(const char *dir)
+{
+    _cleanup_free_ char *info = NULL;
+    if (file_read_bounded("/proc/self/mountinfo", MOUNTINFO_MAX, &info, NULL, NULL) < 0)
+        return;
+    _cleanup_strv_ char **found = NULL;
+    size_t len = strlen(dir);
+    char *save = NULL;
+    for (char *line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *mnt = NULL;
+        if (sscanf(line, "%*s %*s %*s %*s %ms", &mnt) != 1)
+            continue;
+        unescape(mnt);
+        if (strncmp(mnt, dir, len) == 0 && (mnt[len] == '/' || mnt[len] == '\0'))
+            strv_add(&found, mnt);
+        free(mnt);
+    }
+    /* Stacked mounts come off one at a time. */
+    for (size_t n = strv_length(found); n > 0; n--)
+        while (umount2(found[n - 1], MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            ;
+}
+
+/* A create a crash cut short (kubelet was never told of it) is rolled back; a remove (kubelet asked
+ * for it) is finished. */
+static void discard(struct rt_runtime *rt, struct rt_container *c)
+{
+    mounts_detach_under(c->dir);
+    mounts_detach_under(c->rw_dir);
+    rt_container_discard(rt, c, NULL);
+    if (c->creating && c->log_dir_made)
+        rmdir(c->log_dir_made); /* only if empty: it may be kubelet's */
+}
+
+/* A start whose end crispd did not record: its monitor's claim says how it ended. */
+static void start_resolve(struct rt_runtime *rt, struct rt_container *c)
+{
+    struct rt_start_claim cl;
+    rt_container_claim_settle(rt, c, &cl);
+    rt_container_claim_apply(c, &cl);
+    rt_container_persist(c, NULL);
 }
 
 static void load_one(struct rt_runtime *rt, const char *name)
@@ -30,12 +97,20 @@ static void load_one(struct rt_runtime *rt, const char *name)
         rt_container_record_from_json(text, c, &err) < 0 || strcmp(c->info.id, name) != 0 ||
         !(c->rw_dir = path_join(rt->layers_dir, name)) ||
         !(c->info.upper_dir = path_join(c->rw_dir, "upper"))) {
-        /* A create that crashed before its record: nothing refers to it. */
+        /* A create that crashed before its record: nothing refers to it (what it mounted goes first). */
         rt_container_unref(c);
-        dir_remove_all(dir, NULL);
+        if (rt_image_volumes_unmount(dir, NULL) == 0)
+            dir_remove_all(dir, NULL);
         return;
     }
     c->dir = TAKE_PTR(dir);
+    if (c->creating || c->removing) {
+        discard(rt, c);
+        rt_container_unref(c);
+        return;
+    }
+    if (c->starting)
+        start_resolve(rt, c);
     /* Exits that happened while crispd was down were recorded by the monitor; a container whose monitor
      * died without a record is lost (and a workload that outlived it is killed). */
     if (c->info.state == RT_CONTAINER_RUNNING) {
@@ -43,8 +118,28 @@ static void load_one(struct rt_runtime *rt, const char *name)
         if (rt_container_settle(c))
             rt_container_persist(c, NULL);
     }
-    rt_container_index_add(rt, c, &err);
+    rt_image_volumes_check(c);
+    /* Its image volumes keep their images in use again (nothing is being removed this early). */
+    if (rt_container_index_add(rt, c, &err) == 0)
+        rt_container_images_hold(rt, c->info.image_id, c->info.mounts, c->info.n_mounts, NULL);
     rt_container_unref(c); /* the index holds it now, or nothing does */
+}
+
+/* A layer whose container has no state directory (left by a crash before the create's intent, or by
+ * an older crispd) belongs to nothing. */
+static void layers_sweep(struct rt_runtime *rt)
+{
+    _cleanup_strv_ char **names = NULL;
+    if (dir_list_sorted(rt->layers_dir, is_container_dir, &names, NULL) < 0)
+        return;
+    for (char **n = names; *n; n++) {
+        _cleanup_free_ char *state = path_join(rt->containers_dir, *n),
+                            *layer = path_join(rt->layers_dir, *n);
+        if (!state || !layer || access(state, F_OK) == 0)
+            continue;
+        mounts_detach_under(layer);
+        dir_remove_all(layer, NULL);
+    }
 }
 
 int rt_containers_load(struct rt_runtime *rt, crisp_error_t **err)
@@ -55,5 +150,6 @@ int rt_containers_load(struct rt_runtime *rt, crisp_error_t **err)
         return -1;
     for (char **n = names; *n; n++)
         load_one(rt, *n);
+    layers_sweep(rt);
     return 0;
 }

@@ -29,6 +29,11 @@ static void gen_mounts(yajl_gen g, const struct rt_container_info *i)
         json_gen_kv_str(g, "host_path", i->mounts[m].host_path);
         json_gen_kv_int(g, "readonly", i->mounts[m].readonly);
         json_gen_kv_int(g, "propagation", i->mounts[m].propagation);
+        if (i->mounts[m].image) { /* what keeps the image in use, and what status reports */
+            json_gen_kv_str(g, "image", i->mounts[m].image);
+            json_gen_kv_str(g, "image_id", i->mounts[m].image_id);
+            json_gen_kv_str(g, "image_sub_path", i->mounts[m].image_sub_path);
+        }
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -105,6 +110,32 @@ static char **load_env(yajl_val root)
     return hex ? strv_map(hex, hex_decode) : NULL;
 }
 
+/* Intents (container_internal.h): written only while one is under way, but start_seq always. */
+static void gen_intents(yajl_gen g, const struct rt_container *c)
+{
+    json_gen_kv_int(g, "start_seq", c->start_seq);
+    if (c->starting)
+        json_gen_kv_int(g, "starting", 1);
+    if (c->creating) {
+        json_gen_kv_int(g, "creating", 1);
+        json_gen_kv_str(g, "creating_log_dir", c->log_dir_made ? c->log_dir_made : "");
+    }
+    if (c->removing)
+        json_gen_kv_int(g, "removing", 1);
+}
+
+static int load_intents(yajl_val root, struct rt_container *c)
+{
+    c->start_seq = (uint32_t)json_get_int(root, "start_seq");
+    c->starting = json_get_int(root, "starting") != 0;
+    c->creating = json_get_int(root, "creating") != 0;
+    c->removing = json_get_int(root, "removing") != 0;
+    const char *log_dir = json_get_str(root, "creating_log_dir");
+    if (c->creating && log_dir && *log_dir && !(c->log_dir_made = strdup(log_dir)))
+        return -1;
+    return 0;
+}
+
 char *rt_container_record_to_json(const struct rt_container *c)
 {
     const struct rt_container_info *i = &c->info;
@@ -156,6 +187,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "tty", c->tty);
     gen_env(g, c->env);
     json_gen_kv_str(g, "cwd", c->cwd);
+    gen_intents(g, c);
     yajl_gen_map_close(g);
     return json_gen_take(g);
 }
@@ -196,6 +228,10 @@ static int load_mounts(yajl_val root, struct rt_container_info *i)
         mt->readonly = json_get_int(e, "readonly") != 0;
         mt->propagation = (enum rt_propagation)json_get_int(e, "propagation");
         if (!mt->container_path || !mt->host_path)
+            return -1;
+        if (json_get_str(e, "image") &&
+            (!(mt->image = dup_str(e, "image")) || !(mt->image_id = dup_str(e, "image_id")) ||
+             !(mt->image_sub_path = dup_str(e, "image_sub_path")) || !*mt->image_id))
             return -1;
     }
     return 0;
@@ -263,6 +299,8 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
         c->tty = json_get_int(root, "tty") != 0;
         c->env = load_env(root);
         c->cwd = dup_str(root, "cwd");
+        if (load_intents(root, c) < 0)
+            r = -1;
         const char *res_path[] = {"resources", NULL};
         yajl_val res = yajl_tree_get(root, res_path, yajl_t_object);
         struct rt_container_resources *cr = &i->resources;
@@ -298,10 +336,8 @@ void rt_container_fini(struct rt_container *c)
     rt_kv_free(i->labels, i->n_labels);
     rt_kv_free(i->annotations, i->n_annotations);
     free(i->log_path);
-    for (size_t m = 0; m < i->n_mounts; m++) {
-        free(i->mounts[m].container_path);
-        free(i->mounts[m].host_path);
-    }
+    for (size_t m = 0; m < i->n_mounts; m++)
+        rt_mount_fini(&i->mounts[m]);
     free(i->mounts);
     free(i->groups);
     free(i->cgroup_path);
@@ -310,6 +346,7 @@ void rt_container_fini(struct rt_container *c)
     free(i->resources.cpuset_mems);
     free(c->dir);
     free(c->rw_dir);
+    free(c->log_dir_made);
     strv_free(c->env);
     free(c->cwd);
 }

@@ -1,8 +1,11 @@
 /* StartContainer: crisp-monitor is spawned with the spec, detaches (its first process exits at once),
- * and reports on a sync pipe whether the workload runs. */
+ * and reports on a sync pipe whether the workload runs. The start is recorded before the monitor is
+ * spawned, and the monitor claims it (container_claim.c), so that a crash anywhere in between leaves a
+ * container that start-up adopts, records as exited, or returns to CREATED with nothing running. */
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "common/file.h"
 #include "runtime/container_internal.h"
 #include "runtime/pod_ns.h"
@@ -21,7 +24,8 @@
 #define START_TIMEOUT_MS 60000
 #define SYNC_LINE_MAX 8192
 
-static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret_sync_fd, crisp_error_t **err)
+static int spawn_monitor(struct rt_runtime *rt, const struct rt_container *c, char *claim, int *ret_sync_fd,
+                         crisp_error_t **err)
 {
     _cleanup_free_ char *spec = path_join(c->dir, "spec");
     int pipefd[2];
@@ -35,7 +39,7 @@ static int spawn_monitor(struct rt_runtime *rt, struct rt_container *c, int *ret
     posix_spawn_file_actions_adddup2(&fa, 0, 1);
     posix_spawn_file_actions_adddup2(&fa, 0, 2);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
-    char *argv[] = {rt->monitor, "--spec", spec, "--sync-fd", "3", NULL};
+    char *argv[] = {rt->monitor, "--spec", spec, "--sync-fd", "3", "--claim", claim, NULL};
     char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
     pid_t pid;
     int r = posix_spawn(&pid, rt->monitor, &fa, NULL, argv, envp);
@@ -80,6 +84,7 @@ static int read_sync_line(int fd, char *buf, size_t size, crisp_error_t **err)
 static int start_record(struct rt_container *c, const char *line, crisp_error_t **err)
 {
     int pid = 0, monitor = 0, code = 0, consumed = 0;
+    c->starting = false;
     if (sscanf(line, "ok %d %d", &pid, &monitor) == 2 && pid > 0) {
         c->info.pid = pid;
         c->monitor_pid = monitor;
@@ -110,13 +115,34 @@ static int start_locked(struct rt_runtime *rt, struct rt_container *c, crisp_err
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not in state CREATED",
                                 c->info.id);
     _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *claim = NULL;
     char line[SYNC_LINE_MAX];
+    c->start_seq++;
+    c->starting = true;
+    if (!(claim = rt_container_claim_file(c)) || rt_container_persist(c, err) < 0) {
+        c->starting = false;
+        return claim ? -1 : crisp_error_oom(err);
+    }
+    crisp_crash_point("container.start.before_spawn");
     rt_container_op_begin_locked(c, RT_OP_STARTING);
     pthread_mutex_unlock(&c->lock);
-    int r = spawn_monitor(rt, c, &fd, err) < 0 || read_sync_line(fd, line, sizeof(line), err) < 0 ? -1 : 0;
-    pthread_mutex_lock(&c->lock);
+    int r = spawn_monitor(rt, c, claim, &fd, err);
+    if (r == 0) {
+        crisp_crash_point("container.start.after_spawn");
+        r = read_sync_line(fd, line, sizeof(line), err);
+    }
+    struct rt_start_claim cl;
     if (r == 0)
+        crisp_crash_point("container.start.after_sync");
+    else /* no report: the claim says what became of the start, and stops what must not run */
+        rt_container_claim_settle(rt, c, &cl);
+    pthread_mutex_lock(&c->lock);
+    if (r == 0) {
         r = start_record(c, line, err);
+    } else {
+        rt_container_claim_apply(c, &cl);
+        rt_container_persist(c, NULL);
+    }
     rt_container_op_end_locked(c);
     return r;
 }

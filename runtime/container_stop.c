@@ -3,6 +3,7 @@
  * status, list, exec and attach of the container answer meanwhile; a second stop joins the first. */
 #define _GNU_SOURCE
 #include "common/clock.h"
+#include "common/crash_point.h"
 #include "runtime/container_internal.h"
 #include "runtime/runtime_internal.h"
 
@@ -18,9 +19,11 @@
 /* Without c->lock: the grace period, then the cgroup's SIGKILL; each ends when the monitor exits. */
 static void stop_wait(struct rt_runtime *rt, struct rt_container *c, bool signalled)
 {
+    crisp_crash_point("container.stop.after_signal");
     if (signalled && rt_container_monitor_wait(c, &c->stop_deadline_ms))
         return;
     rt_cgroup_kill_all(&rt->cgroups, c->info.cgroup_path, KILL_WAIT_MS, NULL);
+    crisp_crash_point("container.stop.after_kill");
     /* Its own deadline: a joining stop shortens the grace period, not this. */
     _Atomic int64_t deadline = clock_monotonic_ms() + KILL_WAIT_MS;
     rt_container_monitor_wait(c, &deadline);
@@ -43,6 +46,7 @@ static void stop_run(struct rt_runtime *rt, struct rt_container *c, int64_t dead
             rt_container_mark_lost(c, "recorded no exit within 10 s of the SIGKILL to the container's "
                                       "cgroup and was killed");
         }
+        crisp_crash_point("container.stop.before_record");
         rt_container_persist(c, NULL);
         rt_container_emit(rt, RT_EVENT_CONTAINER_STOPPED, c);
     }

@@ -1,4 +1,4 @@
-/* crisp-monitor --spec FILE --sync-fd N
+/* crisp-monitor --spec FILE --sync-fd N [--claim FILE]
  * Spawned by crispd, which waits for this process to exit and then reads one line from fd N:
  * `ok <container pid> <monitor pid>` or `error <exit code> <message>`. The monitor itself lives on,
  * detached, until the workload exits, and then writes the exit file. */
@@ -17,10 +17,12 @@ struct kept {
     char *exit_file, *oom_v1, *oom_v2;
 };
 
-static int args_parse(int argc, char **argv, const char **ret_spec, int *ret_sync_fd)
+static int args_parse(int argc, char **argv, const char **ret_spec, int *ret_sync_fd, const char **ret_claim)
 {
-    if (argc != 5 || strcmp(argv[1], "--spec") != 0 || strcmp(argv[3], "--sync-fd") != 0)
+    if ((argc != 5 && argc != 7) || strcmp(argv[1], "--spec") != 0 || strcmp(argv[3], "--sync-fd") != 0 ||
+        (argc == 7 && strcmp(argv[5], "--claim") != 0))
         return -1;
+    *ret_claim = argc == 7 ? argv[6] : NULL;
     char *end;
     long fd = strtol(argv[4], &end, 10);
     if (*end != '\0' || fd < 3 || fd > 65535 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
@@ -79,11 +81,11 @@ static int monitor_run(struct mon_spec *spec, int sync_fd)
 
 int main(int argc, char **argv)
 {
-    const char *spec_path;
+    const char *spec_path, *claim;
     int sync_fd;
     struct mon_spec spec;
-    if (args_parse(argc, argv, &spec_path, &sync_fd) < 0) {
-        fprintf(stderr, "usage: crisp-monitor --spec FILE --sync-fd N (N: an open fd >= 3)\n");
+    if (args_parse(argc, argv, &spec_path, &sync_fd, &claim) < 0) {
+        fprintf(stderr, "usage: crisp-monitor --spec FILE --sync-fd N [--claim FILE] (N: an open fd >= 3)\n");
         return 2;
     }
     if (mon_spec_load(spec_path, &spec) < 0) {
@@ -92,6 +94,12 @@ int main(int argc, char **argv)
     }
     if (mon_detach(sync_fd) < 0) {
         mon_sync_error(sync_fd, 1, hl_error());
+        return 1;
+    }
+    int claimed = mon_claim_begin(claim);
+    if (claimed != 0) { /* cancelled: the crispd that asked is gone, and its successor gave up on us */
+        if (claimed < 0)
+            mon_sync_error(sync_fd, 1, hl_error());
         return 1;
     }
     return monitor_run(&spec, sync_fd);

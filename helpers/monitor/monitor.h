@@ -30,6 +30,11 @@ int64_t mon_now_ns(void);
 void mon_sync_ok(int sync_fd, pid_t pid);
 void mon_sync_error(int sync_fd, int exit_code, const char *message);
 
+/* claim.c: the start claim crispd reads after a restart. begin: 0 claimed (or no claim asked for), 1
+ * when crispd cancelled this start (nothing may run), -1 on error. commit: before the workload runs. */
+int mon_claim_begin(const char *path);
+int mon_claim_commit(pid_t workload);
+
 /* detach.c */
 int mon_detach(int sync_fd);
 int mon_fds_close_except(int keep_fd);

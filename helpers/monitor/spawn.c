@@ -55,10 +55,11 @@ static pid_t clone_fork(unsigned long flags, int cgroup_fd, bool *ret_born_in)
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0UL);
 }
 
-/* The workload joins its cgroups itself, first thing once released (mon_cgroup_join_self). */
+/* The workload joins its cgroups itself, first thing once released (mon_cgroup_join_self). The claim
+ * names it before it runs, for a crispd that restarts before it reads our report. */
 static int workload_place(const struct mon_spec *spec, pid_t pid)
 {
-    return mon_oom_score_adj_set(spec, pid);
+    return mon_oom_score_adj_set(spec, pid) < 0 ? -1 : mon_claim_commit(pid);
 }
 
 static int wait_child(pid_t pid)
