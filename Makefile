@@ -15,13 +15,14 @@ CFLAGS_BASE := -std=gnu11 -Ulinux -g -Wall -Wextra -Werror -pthread -I. -I$(BUIL
 OPTFLAGS    ?= -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SANFLAGS    ?=
 CFLAGS      := $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS      := -lgrpc -lgpr -lprotobuf-c -lyajl -lcurl -larchive -lzstd -lz -lseccomp -lcap -lssl -lcrypto -pthread
+LDLIBS      := -lgrpc -lgpr -lprotobuf-c -lyajl -lcurl -larchive -lzstd -lz -lseccomp -lcap -lssl -lcrypto -lsystemd -pthread
 LDFLAGS     += $(SANFLAGS)
 
 # Debian packages for building and testing; `make deps` installs the missing ones.
 DEB_PACKAGES := gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyajl-dev \
                 protobuf-compiler python3-grpcio python3-protobuf python3-pytest clang \
                 libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev libseccomp-dev libcap-dev \
+                libsystemd-dev \
                 docker-registry umoci skopeo busybox-static apache2-utils zstd \
                 containernetworking-plugins iproute2 iptables openssl curl
 # For `make format` and `make tsan` (gcc's ThreadSanitizer runtime).
