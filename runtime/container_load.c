@@ -7,6 +7,7 @@
 #include "common/strv.h"
 #include "runtime/container_internal.h"
 #include "runtime/image_volume.h"
+#include "runtime/mountinfo.h"
 #include "runtime/runtime_internal.h"
 
 #include <dirent.h>
@@ -16,60 +17,18 @@
 #include <unistd.h>
 
 #define RECORD_MAX (1 << 20)
-#define MOUNTINFO_MAX (16 * 1024 * 1024)
 
 static int is_container_dir(const struct dirent *d)
 {
     return strlen(d->d_name) == RT_ID_LEN && strspn(d->d_name, "0123456789abcdef") == RT_ID_LEN;
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-            p[3] <= '7') {
-            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-}
-
-/* Detaches every mount at or below dir, the last mounted first: only a half-done create or remove,
- * found at start-up, can have left one (image volumes, or an older crispd's). */
-static void mounts_detach_under(const char *dir)
-{
-    _cleanup_free_ char *info = NULL;
-    if (file_read_bounded("/proc/self/mountinfo", MOUNTINFO_MAX, &info, NULL, NULL) < 0)
-        return;
-    _cleanup_strv_ char **found = NULL;
-    size_t len = strlen(dir);
-    char *save = NULL;
-    for (char *line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *mnt = NULL;
-        if (sscanf(line, "%*s %*s %*s %*s %ms", &mnt) != 1)
-            continue;
-        unescape(mnt);
-        if (strncmp(mnt, dir, len) == 0 && (mnt[len] == '/' || mnt[len] == '\0'))
-            strv_add(&found, mnt);
-        free(mnt);
-    }
-    /* Stacked mounts come off one at a time. */
-    for (size_t n = strv_length(found); n > 0; n--)
-        while (umount2(found[n - 1], MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-            ;
-}
-
 /* A create a crash cut short (kubelet was never told of it) is rolled back; a remove (kubelet asked
  * for it) is finished. */
 static void discard(struct rt_runtime *rt, struct rt_container *c)
 {
-    mounts_detach_under(c->dir);
-    mounts_detach_under(c->rw_dir);
+    rt_unmount_below(c->dir, NULL);
+    rt_unmount_below(c->rw_dir, NULL);
     rt_container_discard(rt, c, NULL);
     if (c->creating && c->log_dir_made)
         rmdir(c->log_dir_made); /* only if empty: it may be kubelet's */
@@ -137,7 +96,7 @@ static void layers_sweep(struct rt_runtime *rt)
                             *layer = path_join(rt->layers_dir, *n);
         if (!state || !layer || access(state, F_OK) == 0)
             continue;
-        mounts_detach_under(layer);
+        rt_unmount_below(layer, NULL);
         dir_remove_all(layer, NULL);
     }
 }

@@ -3,6 +3,7 @@
 
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "runtime/mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,24 +18,6 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
-
-#define MOUNTINFO_MAX (16 * 1024 * 1024)
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-            p[3] <= '7') {
-            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-}
 
 static bool is_under(const char *path, const char *mnt)
 {
@@ -57,7 +40,7 @@ static void consider_line(char *line, const char *path, struct mount_found *best
         field = strtok_r(NULL, " ", &save);
     if (!field)
         return;
-    unescape(field);
+    rt_mountinfo_unescape(field);
     if (!is_under(path, field) || strlen(field) < strlen(best->mountpoint))
         return;
     snprintf(best->mountpoint, sizeof(best->mountpoint), "%s", field);
@@ -75,7 +58,7 @@ int rt_propagation_ensure(const char *host_path, bool need_shared, crisp_error_t
     _cleanup_free_ char *real = realpath(host_path, NULL), *info = NULL;
     if (!real)
         return crisp_error_errno(err, "resolve %s", host_path);
-    if (file_read_bounded("/proc/self/mountinfo", MOUNTINFO_MAX, &info, NULL, err) < 0)
+    if (rt_mountinfo_read(&info, err) < 0)
         return -1;
     struct mount_found best = {"", false, false};
     char *save = NULL;

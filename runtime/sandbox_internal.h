@@ -78,9 +78,10 @@ int rt_sandbox_teardown_all(struct rt_runtime *rt, struct rt_sandbox *sb, const 
  * the others gave, and a CNI DEL that fails does not keep the rest (the plugin may refuse to delete
  * what its ADD never made). On failure the record is kept, still CREATING, for the next start-up. */
 int rt_sandbox_rollback(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_error_t **err);
-/* Unmounts (detached) whatever is mounted at or below dir, deepest first: what a directory without a
- * usable record may hold. */
-int rt_sandbox_unmount_below(const char *dir, crisp_error_t **err);
+/* The cgroup of the pod's init (shared PID namespace): a leaf of its own below the pod's cgroup, named
+ * as a container's (the init is what the pause container is elsewhere), since cgroup v2 lets no
+ * process sit in a cgroup whose controllers its children use. NULL without memory. */
+char *rt_sandbox_init_cgroup(const struct rt_runtime *rt, const struct rt_sandbox_info *i);
 /* crisp_crash_point("pod.<op>.after_<step>"), composed only in test builds. */
 void rt_sandbox_crash_point(const char *op, const char *step);
 

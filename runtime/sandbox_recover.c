@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "runtime/mountinfo.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
 
@@ -34,7 +35,7 @@ static void recover_state(struct rt_sandbox *sb)
  * (written by something else) can't be undone step by step either: what is mounted below goes. */
 static int forget_dir(const char *dir, crisp_error_t **err)
 {
-    if (rt_sandbox_unmount_below(dir, err) < 0)
+    if (rt_unmount_below(dir, err) < 0)
         return -1;
     return dir_remove_all(dir, err);
 }

@@ -159,8 +159,14 @@ static int setup_namespaces(struct rt_runtime *rt, struct rt_sandbox *sb, const 
     bool net = i->net_mode != RT_NS_NODE, ipc = i->ipc_mode != RT_NS_NODE, pid = i->pid_mode == RT_NS_POD;
     _cleanup_free_ char *dir = path_join(i->dir, "ns");
     _cleanup_strv_ char **sysctls = sysctl_strv(s);
-    _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, i->cgroup_path);
-    if (!dir || !sysctls || !procs)
+    _cleanup_free_ char *init_cgroup = pid ? rt_sandbox_init_cgroup(rt, i) : NULL;
+    if (!dir || !sysctls || (pid && !init_cgroup))
+        return crisp_error_oom(err);
+    struct rt_cgroup_created init_created;
+    if (pid && rt_cgroup_create(&rt->cgroups, init_cgroup, &init_created, err) < 0)
+        return -1;
+    _cleanup_strv_ char **procs = rt_cgroup_procs_files(&rt->cgroups, pid ? init_cgroup : i->cgroup_path);
+    if (!procs)
         return crisp_error_oom(err);
     char uid_map[48], gid_map[48];
     snprintf(uid_map, sizeof(uid_map), "0 %u %u", i->userns.uid, i->userns.size);

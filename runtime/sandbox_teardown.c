@@ -4,6 +4,7 @@
 #include "common/cleanup.h"
 #include "common/crash_point.h"
 #include "common/file.h"
+#include "runtime/mountinfo.h"
 #include "runtime/pod_ns.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_internal.h"
@@ -15,7 +16,6 @@
 #include <sys/mount.h>
 
 #define STOP_KILL_TIMEOUT_MS 5000
-#define MOUNTINFO_MAX (16 << 20)
 
 void rt_sandbox_crash_point(const char *op, const char *step)
 {
@@ -77,8 +77,27 @@ int rt_sandbox_teardown_running(struct rt_runtime *rt, struct rt_sandbox *sb, co
     return 0;
 }
 
+char *rt_sandbox_init_cgroup(const struct rt_runtime *rt, const struct rt_sandbox_info *i)
+{
+    return rt_cgroup_container_path(&rt->cgroups, i->cgroup_path, i->id);
+}
+
+/* Found by its name, not by a record: a crash right after it was made still has it removed. Below a
+ * pod cgroup that is kubelet's, it is the one level crisp made there. */
+static int teardown_init_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_error_t **err)
+{
+    if (sb->info.pid_mode != RT_NS_POD || !sb->info.cgroup_path || !sb->info.cgroup_path[0])
+        return 0;
+    _cleanup_free_ char *path = rt_sandbox_init_cgroup(rt, &sb->info);
+    if (!path)
+        return crisp_error_oom(err);
+    return rt_cgroup_remove(&rt->cgroups, path, &RT_CGROUP_CREATED_UNIFORM(1), err);
+}
+
 static int teardown_cgroup(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_error_t **err)
 {
+    if (teardown_init_cgroup(rt, sb, err) < 0)
+        return -1;
     if (sb->info.cgroup_path && sb->info.cgroup_path[0] && rt_cgroup_created_max(&sb->cgroup_created) > 0 &&
         rt_cgroup_remove(&rt->cgroups, sb->info.cgroup_path, &sb->cgroup_created, err) < 0)
         return -1;
@@ -111,7 +130,7 @@ int rt_sandbox_rollback(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_erro
     rt_sandbox_crash_point("rollback", "network");
     keep(teardown_namespaces(sb, r < 0 ? NULL : err), &r);
     keep(teardown_shm(sb, r < 0 ? NULL : err), &r);
-    keep(rt_sandbox_unmount_below(sb->info.dir, r < 0 ? NULL : err), &r);
+    keep(rt_unmount_below(sb->info.dir, r < 0 ? NULL : err), &r);
     keep(teardown_cgroup(rt, sb, r < 0 ? NULL : err), &r);
     rt_sandbox_crash_point("rollback", "cgroup");
     if (r == 0)
@@ -119,70 +138,4 @@ int rt_sandbox_rollback(struct rt_runtime *rt, struct rt_sandbox *sb, crisp_erro
     sb->phase = RT_SANDBOX_PHASE_CREATING;
     rt_sandbox_persist(sb, NULL);
     return -1;
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-    char *out = s;
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-            s[3] <= '7') {
-            *out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-            s += 3;
-        } else {
-            *out++ = *s;
-        }
-    }
-    *out = '\0';
-}
-
-/* The mount point (field 5) of a mountinfo line if it is dir or below it, else NULL. */
-static char *mount_point_below(char *line, const char *dir, size_t dir_len)
-{
-    char *field = line;
-    for (int i = 0; i < 4 && field; i++)
-        if ((field = strchr(field, ' ')))
-            field++;
-    if (!field)
-        return NULL;
-    field[strcspn(field, " ")] = '\0';
-    unescape(field);
-    return strncmp(field, dir, dir_len) == 0 && (field[dir_len] == '/' || field[dir_len] == '\0') ? field
-                                                                                                  : NULL;
-}
-
-static int deeper_first(const void *a, const void *b)
-{
-    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
-    return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-int rt_sandbox_unmount_below(const char *dir, crisp_error_t **err)
-{
-    _cleanup_free_ char *text = NULL;
-    if (file_read_bounded("/proc/self/mountinfo", MOUNTINFO_MAX, &text, NULL, err) < 0)
-        return -1;
-    size_t n = 0, cap = 16, dir_len = strlen(dir);
-    _cleanup_free_ char **points = malloc(cap * sizeof(char *));
-    if (!points)
-        return crisp_error_oom(err);
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *p = mount_point_below(line, dir, dir_len);
-        if (!p)
-            continue;
-        if (n == cap) {
-            char **grown = realloc(points, (cap *= 2) * sizeof(char *));
-            if (!grown)
-                return crisp_error_oom(err);
-            points = grown;
-        }
-        points[n++] = p;
-    }
-    qsort(points, n, sizeof(char *), deeper_first);
-    for (size_t i = 0; i < n; i++)
-        if (umount2(points[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-            return crisp_error_errno(err, "unmount %s", points[i]);
-    return 0;
 }

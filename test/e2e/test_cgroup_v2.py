@@ -347,8 +347,6 @@ def test_pod_resources_with_overhead(crispd, image):
 
 
 @v2_only
-@pytest.mark.xfail(strict=True, reason="the shared-PID pod's init sits in the pod cgroup itself, so v2 refuses "
-                   "to enable controllers for the containers below it (EBUSY); it needs a leaf of its own")
 def test_shared_pid_pod_on_v2(crispd, image):
     """The pod's init and the containers' cgroups: no process may sit in a cgroup whose children have
     controllers (v2's no-internal-processes rule)."""
