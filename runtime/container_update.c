@@ -1,5 +1,6 @@
 /* UpdateContainerResources and ReopenContainerLog: changes to a container that exists. */
 #define _GNU_SOURCE
+#include "common/cleanup.h"
 #include "runtime/container_internal.h"
 #include "runtime/runtime_internal.h"
 
@@ -55,20 +56,19 @@ int rt_container_update(struct rt_runtime *rt, const char *id, const struct rt_c
     return r;
 }
 
-/* kubelet renamed the log; the monitor reopens log_path on SIGUSR1, which creates the new file. */
-static int log_reopen_locked(struct rt_container *c, const char *id, crisp_error_t **err)
+/* kubelet renamed the log; the monitor reopens log_path on SIGUSR1, which creates the new file. The
+ * signal is sent under c->lock (the monitor is the container's), the wait for the file is not. */
+static int log_reopen_signal_locked(struct rt_container *c, const char *id, char **ret_log,
+                                    crisp_error_t **err)
 {
     if (c->info.state != RT_CONTAINER_RUNNING)
         return crisp_error_make(err, CRISP_E_FAILED_PRECONDITION, "container %.12s is not running", id);
-    const char *log = c->info.log_path;
-    if (!log[0])
+    if (!c->info.log_path[0])
         return 0;
+    if (!(*ret_log = strdup(c->info.log_path)))
+        return crisp_error_oom(err);
     if (kill(c->monitor_pid, SIGUSR1) < 0)
         return crisp_error_errno(err, "signal crisp-monitor of %.12s", id);
-    for (int i = 0; i < REOPEN_POLLS && access(log, F_OK) < 0; i++)
-        nanosleep(&(struct timespec){0, REOPEN_POLL_MS * 1000000}, NULL);
-    if (access(log, F_OK) < 0)
-        return crisp_error_make(err, ETIMEDOUT, "log %s was not reopened", log);
     return 0;
 }
 
@@ -78,7 +78,14 @@ int rt_container_reopen_log(struct rt_runtime *rt, const char *id, crisp_error_t
     if (!c)
         return crisp_error_make(err, ENOENT, "container %.100s not found", id);
     rt_container_refresh(rt, c);
-    int r = log_reopen_locked(c, id, err);
+    _cleanup_free_ char *log = NULL;
+    int r = log_reopen_signal_locked(c, id, &log, err);
     rt_container_unlock_unref(c);
-    return r;
+    if (r < 0 || !log)
+        return r;
+    for (int i = 0; i < REOPEN_POLLS && access(log, F_OK) < 0; i++)
+        nanosleep(&(struct timespec){0, REOPEN_POLL_MS * 1000000}, NULL);
+    if (access(log, F_OK) < 0)
+        return crisp_error_make(err, ETIMEDOUT, "log %s was not reopened", log);
+    return 0;
 }

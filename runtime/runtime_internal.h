@@ -34,8 +34,6 @@
  * No lock is held across a wait on a process, the network or the disk, except:
  *   - CreateContainer holds the new container's lock while it makes the cgroup and files, so a list
  *     meeting it waits for it to be whole (runtime/container_create.c);
- *   - ReopenContainerLog waits (up to 2 s) under c->lock for the monitor to make the new log
- *     (runtime/container_update.c);
  *   - sb->lock is held across CNI ADD and DEL, but pod snapshots (status, list) only take
  *     sb->info_lock, which is never held across a wait. */
 #ifndef CRISP_RUNTIME_RUNTIME_INTERNAL_H
