@@ -10,6 +10,7 @@
 #include "server/handlers.h"
 #include "server/metrics_daemon.h"
 #include "server/metrics_server.h"
+#include "server/sd_notify.h"
 #include "server/socket.h"
 #include "server/streaming_backend.h"
 #include "version.h"
@@ -165,6 +166,14 @@ static int wait_for_stop(const sigset_t *signals, const struct config_sources *s
     }
 }
 
+/* Tells systemd (Type=notify) about a state change; a failure costs only the notification. */
+static void notify(const char *state)
+{
+    _cleanup_error_ crisp_error_t *err = NULL;
+    if (srv_sd_notify(state, &err) < 0)
+        log_warn("systemd notification: %s", err->msg);
+}
+
 static int run(const struct crisp_config *cfg, const struct config_sources *src, const sigset_t *signals)
 {
     _cleanup_error_ crisp_error_t *err = NULL;
@@ -190,7 +199,9 @@ static int run(const struct crisp_config *cfg, const struct config_sources *src,
             log_info("metrics on http://%s%s%s:%d/metrics", strchr(cfg->metrics_address, ':') ? "[" : "",
                      cfg->metrics_address, strchr(cfg->metrics_address, ':') ? "]" : "",
                      srv_metrics_server_port(metrics));
+        notify("READY=1\nSTATUS=serving CRI v1");
         int sig = wait_for_stop(signals, src);
+        notify("STOPPING=1\nSTATUS=stopping");
         log_info("%s: stopping; in-flight calls get %d s", strsignal(sig), cfg->shutdown_timeout);
         srv_event_bus_close(daemon.events);
         if (!srv_grpc_stop(server, cfg->shutdown_timeout)) {
@@ -237,5 +248,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (srv_sd_notify_init(&err) < 0)
+        log_warn("not notifying systemd: %s", err->msg);
     return run(cfg, &opts.sources, &signals);
 }
