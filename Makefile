@@ -48,7 +48,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
 .PHONY: all deps run test unit e2e asan asan-test tsan tsan-build format format-check fuzz fuzz-streaming \
-        fuzz-seccomp bench install clean FORCE
+        fuzz-seccomp bench install clean vm-test FORCE
 .SECONDARY:
 
 all: $(BUILD)/crispd $(BUILD)/crispd-test $(BUILD)/crisp-bench $(HELPERS)
@@ -210,6 +210,13 @@ fuzz-seccomp:
 
 bench: deps all
 	bench/run.sh $(BUILD)
+
+# crisp on a stock Debian 12 node (cgroup v2, systemd as PID 1) in a qemu VM whose image is built once
+# and cached outside the checkout (VM_CACHE, default /var/cache/crisp-vm): crisp.service and the e2e
+# suite with each cgroup driver. VM_TESTS picks the pytest arguments; vm/README.md says more.
+VM_BUILD ?= $(if $(filter command line,$(origin BUILD)),$(BUILD),build-vm)
+vm-test:
+	BUILD=$(VM_BUILD) VM_TESTS="$(VM_TESTS)" vm/vm-test.sh
 
 install: all
 	install -D -m 0755 $(BUILD)/crispd $(DESTDIR)$(PREFIX)/bin/crispd

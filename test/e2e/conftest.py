@@ -16,6 +16,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CRISPD = os.environ.get("CRISPD", os.path.join(REPO, "build", "crispd"))
 TMP_PREFIX = "crisp-e2e-"
+# The cgroup driver of every crispd the suite starts (vm/run.sh --driver sets it): "systemd" runs the
+# suite as on a kubeadm node, with pods below a slice instead of a cgroupfs path.
+CGROUP_DRIVER = os.environ.get("CRISP_E2E_CGROUP_DRIVER", "cgroupfs")
 
 # Every crispd any test started, for the final leak check.
 STARTED_PIDS = []
@@ -55,9 +58,19 @@ class Crispd:
         self.cni_dir = os.path.join(self.dir, "cni")
         os.mkdir(self.cni_dir)
         self.config_path = os.path.join(self.dir, "crisp.json")
-        # Pods that name no cgroup parent go below a parent of this test's own.
-        self.cgroup_parent = "/" + os.path.basename(self.dir)
+        # Pods that name no cgroup parent go below a parent of this test's own. With the systemd driver
+        # that is a slice without dashes, so it sits at the top like kubepods.slice and its path below
+        # the cgroup root is "/" + its name (default_cgroup_parent must be absolute).
+        name = os.path.basename(self.dir)
+        if CGROUP_DRIVER == "systemd":
+            self.slice = name.replace("-", "_") + ".slice"
+            self.cgroup_parent = "/" + self.slice
+        else:
+            self.slice = None
+            self.cgroup_parent = "/" + name
         cfg = {"cni": {"conf_dir": self.cni_dir}, "default_cgroup_parent": self.cgroup_parent}
+        if CGROUP_DRIVER != "cgroupfs":
+            cfg["cgroup_driver"] = CGROUP_DRIVER
         cfg.update(config or {})
         self.write_config(cfg)
         self.args = list(args)
@@ -172,8 +185,17 @@ class Crispd:
 
     def remove_cgroup_parent(self):
         """The default cgroup parent is the harness's, like kubelet's /kubepods: crispd leaves it. Only an
-        empty one goes (rmdir); pod cgroups left inside keep it, for the leak check to find."""
-        for ctrl in glob.glob("/sys/fs/cgroup/*"):
+        empty one goes (rmdir); pod cgroups left inside keep it, for the leak check to find. A slice (the
+        systemd driver) is stopped only when empty too: stopping one stops every unit inside."""
+        if self.slice:
+            path = "/sys/fs/cgroup" + self.cgroup_parent
+            entries = os.listdir(path) if os.path.isdir(path) else []
+            if not any(os.path.isdir(os.path.join(path, e)) for e in entries):
+                try:
+                    subprocess.run(["systemctl", "stop", self.slice], capture_output=True, timeout=30)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+        for ctrl in ["/sys/fs/cgroup"] + glob.glob("/sys/fs/cgroup/*"):  # v2's one tree, or v1's controllers
             try:
                 os.rmdir(ctrl + self.cgroup_parent)
             except OSError:
@@ -194,9 +216,11 @@ def crispd_factory():
     made = []
 
     def make(**kw):
-        d = Crispd(**kw)
+        # Listed before it starts, so that a crispd that fails to start still has its directory removed.
+        start = kw.pop("start", True)
+        d = Crispd(start=False, **kw)
         made.append(d)
-        return d
+        return d.start() if start else d
 
     yield make
     reports = []
