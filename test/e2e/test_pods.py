@@ -180,11 +180,15 @@ def test_shared_pid_namespace_gets_crisp_init(crispd):
     # process may sit in a cgroup whose controllers the containers' cgroups below it use.
     with open("/proc/%d/cgroup" % pid) as f:
         paths = {l.split(":", 2)[1]: l.split(":", 2)[2].strip() for l in f}
+    # Named as a container's: "ctr-<id12>", or a transient scope with the systemd driver.
+    leaves = (info["cgroupPath"] + "/ctr-" + pod[:12], info["cgroupPath"] + "/crisp-%s.scope" % pod)
     v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-    for ctrl in ("memory", "pids", "cpu,cpuacct", "cpu", "devices") + (("",) if v2 else ()):
-        if ctrl in paths:
-            assert paths[ctrl] == info["cgroupPath"] + "/ctr-" + pod[:12], (ctrl, paths[ctrl])
-    remove_pod(crispd, pod)
+    try:
+        for ctrl in ("memory", "pids", "cpu,cpuacct", "cpu", "devices") + (("",) if v2 else ()):
+            if ctrl in paths:
+                assert paths[ctrl] in leaves, (ctrl, paths[ctrl])
+    finally:
+        remove_pod(crispd, pod)
     assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
 
 
