@@ -81,6 +81,14 @@ class Crispd:
         if start:
             self.start()
 
+    def pod_cgroup(self, pod_id):
+        """The cgroup path (below the hierarchy's root) of a pod that named no cgroup parent: as
+        rt_cgroup_pod_default_path makes it for the driver."""
+        if self.slice:
+            stem = self.slice[:-len(".slice")]
+            return "%s/%s-pod%s.slice" % (self.cgroup_parent, stem, pod_id[:12])
+        return "%s/pod-%s" % (self.cgroup_parent, pod_id[:12])
+
     def write_config(self, cfg):
         with open(self.config_path, "w") as f:
             f.write(cfg if isinstance(cfg, str) else json.dumps(cfg))

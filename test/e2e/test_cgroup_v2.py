@@ -206,9 +206,9 @@ def test_update_container_resources(pod):
                                  "cgroup.kill", "devices.allow", "nodot", "memory..max"])
 def test_bad_unified_keys_are_refused_before_anything_is_made(pod, key):
     d, pod_id, cfg, image = pod
-    before = sorted(os.listdir(ROOT + d.cgroup_parent + "/pod-" + pod_id[:12]))
+    before = sorted(os.listdir(ROOT + d.pod_cgroup(pod_id)))
     refused(lambda: create(d, pod_id, cfg, image, ["true"], pb().LinuxContainerResources(unified={key: "1"})))
-    assert sorted(os.listdir(ROOT + d.cgroup_parent + "/pod-" + pod_id[:12])) == before
+    assert sorted(os.listdir(ROOT + d.pod_cgroup(pod_id))) == before
     assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
 
 
@@ -369,7 +369,7 @@ def test_unified_is_refused_on_v1(crispd, image):
                                      pb().LinuxContainerResources(unified={"memory.high": "1000000"})))
         assert "cgroup v2" in msg, msg
         assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
-        pod_cg = "/sys/fs/cgroup/memory%s/pod-%s" % (d.cgroup_parent, pod_id[:12])
+        pod_cg = "/sys/fs/cgroup/memory" + d.pod_cgroup(pod_id)
         assert [n for n in os.listdir(pod_cg) if os.path.isdir(os.path.join(pod_cg, n))] == []
     finally:
         remove_pod(d, pod_id)

@@ -905,8 +905,8 @@ def test_bad_requests_are_refused_at_create(pod, tmpdir_clean, field, value, mes
     assert container_dirs(d) == before
     assert os.listdir(cfg.log_directory) == []
     assert list(d.call("ListContainers", pb().ListContainersRequest()).containers) == []
-    assert [c for c in os.listdir("/sys/fs/cgroup%s%s/pod-%s" % ("" if V2 else "/pids", d.cgroup_parent, pod_id[:12]))
-            if c.startswith("ctr-")] == []
+    assert [c for c in os.listdir("/sys/fs/cgroup%s%s" % ("" if V2 else "/pids", d.pod_cgroup(pod_id)))
+            if c.startswith(("ctr-", "crisp-"))] == []
 
 
 def test_long_ids_are_not_found_with_a_bounded_message(crispd):

@@ -62,7 +62,7 @@ def test_host_network_pod_lifecycle(crispd):
     d = pod_dir(crispd, pod)
     assert not os.path.exists(os.path.join(d, "ns", "net"))
     assert os.path.exists(os.path.join(d, "ns", "ipc"))
-    assert cgroup_dirs("%s/pod-%s" % (crispd.cgroup_parent, pod[:12])) == ["cpu", "memory", "pids"]
+    assert cgroup_dirs(crispd.pod_cgroup(pod)) == ["cpu", "memory", "pids"]
     stop_pod(crispd, pod)
     assert pod_status(crispd, pod).status.state == pb().SANDBOX_NOTREADY
     stop_pod(crispd, pod)  # idempotent
