@@ -25,7 +25,7 @@ char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path
 {
     /* "systemd" is the name=systemd hierarchy, where systemd tracks a scope's processes on v1: its
      * directory exists only where the systemd driver made the path. */
-    static const char *const v1[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb",
+    static const char *const v1[] = {"cpu",   "cpuacct", "cpuset",  "memory",  "pids", "hugetlb",
                                      "blkio", "devices", "freezer", "systemd", NULL};
     char **files = calloc(ARRAY_SIZE(v1) + 1, sizeof(char *));
     size_t n = 0;
