@@ -105,10 +105,11 @@ void rt_container_claim_settle(struct rt_runtime *rt, const struct rt_container 
     _cleanup_free_ char *path = rt_container_claim_file(c), *text = NULL;
     if (path && claim_read(path, &text) == 0)
         claim_parse(text, ret);
-    if (ret->pid > 0)
+    /* No monitor claimed the start: none cloned a workload either (the claim comes first), and the
+     * cgroup holds at most the systemd driver's crisp-hold, which keeps the scope for a retry. */
+    if (ret->pid > 0 || ret->monitor <= 0)
         return;
-    if (ret->monitor > 0)
-        monitor_kill(ret);
+    monitor_kill(ret);
     /* On cgroup v2 the workload is cloned into its cgroup, where it waits to be let go. */
     if (c->info.cgroup_path && *c->info.cgroup_path)
         rt_cgroup_kill_all(&rt->cgroups, c->info.cgroup_path, CGROUP_KILL_WAIT_MS, NULL);

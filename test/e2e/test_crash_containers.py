@@ -89,7 +89,8 @@ def record(d, cid):
 
 
 def cgroup_pids(cgroup_path):
-    """Live processes in cgroup_path or below, in any hierarchy."""
+    """Live processes in cgroup_path or below, in any hierarchy, but crisp-hold (the systemd driver's
+    placeholder that keeps a container's scope alive, not a workload)."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -98,8 +99,9 @@ def cgroup_pids(cgroup_path):
             with open("/proc/%s/cgroup" % pid) as f:
                 paths = [line.split(":", 2)[2] for line in f.read().splitlines()]
             with open("/proc/%s/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
+                stat = f.read()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z" or stat.split("(", 1)[1].startswith("crisp-hold)"):
+                continue
         except (OSError, IndexError):
             continue
         if any(p == cgroup_path or p.startswith(cgroup_path + "/") for p in paths):
