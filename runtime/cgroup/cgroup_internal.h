@@ -86,6 +86,11 @@ struct rt_cgroup_ops {
 };
 
 extern const struct rt_cgroup_ops rt_cgroup_v1_ops, rt_cgroup_v2_ops, rt_cgroup_systemd_ops;
+
+/* cgroup_v1.c: the v1 controllers crisp creates cgroups in (where mounted), for the backend and for
+ * rt_cgroup_create_plan, which must look at the same ones. */
+#define RT_CGROUP_V1_CONTROLLERS 9
+extern const char *const rt_cgroup_v1_controllers[RT_CGROUP_V1_CONTROLLERS];
 /* cgroup_systemd.c: closes the bus; NULL-safe. */
 void rt_cgroup_systemd_free(struct rt_cgroup_systemd *s);
 /* The cgroupfs backend for root->mode, which the systemd backend hands the file work to. */

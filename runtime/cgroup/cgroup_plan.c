@@ -12,11 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The v1 controllers rt_cgroup_create uses (cgroup_v1.c); co-mounted ones share a directory and so
- * get the same depth. */
-static const char *const v1_names[] = {"cpu",     "cpuacct", "cpuset",  "memory", "pids",
-                                       "hugetlb", "blkio",   "devices", "freezer"};
-
 /* How many trailing components of base+path do not exist. */
 static int missing_depth(const char *base, const char *path, int *ret, crisp_error_t **err)
 {
@@ -52,12 +47,14 @@ int rt_cgroup_create_plan(const struct rt_cgroup_root *root, const char *path, s
         return -1;
     if (root->mode == RT_CGROUP_V2)
         return plan_at(root->mount, "unified", path, ret, err);
-    for (size_t i = 0; i < sizeof(v1_names) / sizeof(v1_names[0]); i++) {
-        _cleanup_free_ char *base = rt_cgroup_join(root->mount, v1_names[i]);
+    /* Co-mounted controllers share a directory and so get the same depth. */
+    for (size_t i = 0; i < RT_CGROUP_V1_CONTROLLERS; i++) {
+        const char *name = rt_cgroup_v1_controllers[i];
+        _cleanup_free_ char *base = rt_cgroup_join(root->mount, name);
         struct stat st;
         if (!base)
             return crisp_error_oom(err);
-        if (stat(base, &st) == 0 && S_ISDIR(st.st_mode) && plan_at(base, v1_names[i], path, ret, err) < 0)
+        if (stat(base, &st) == 0 && S_ISDIR(st.st_mode) && plan_at(base, name, path, ret, err) < 0)
             return -1;
     }
     return 0;

@@ -11,22 +11,22 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *const wanted[] = {"cpu",     "cpuacct", "cpuset",  "memory", "pids",
-                                     "hugetlb", "blkio",   "devices", "freezer"};
+const char *const rt_cgroup_v1_controllers[RT_CGROUP_V1_CONTROLLERS] = {
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "hugetlb", "blkio", "devices", "freezer"};
 
 /* The controllers mounted under mount; co-mounted ones ("cpu" and "cpuacct" as links to
  * "cpu,cpuacct") share a directory and are listed once. */
 struct v1_set {
-    const char *names[ARRAY_SIZE(wanted)];
+    const char *names[RT_CGROUP_V1_CONTROLLERS];
     size_t n;
 };
 
 static int v1_mounted(const char *mount, struct v1_set *ret, crisp_error_t **err)
 {
-    struct stat seen[ARRAY_SIZE(wanted)];
+    struct stat seen[RT_CGROUP_V1_CONTROLLERS];
     ret->n = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(wanted); i++) {
-        _cleanup_free_ char *dir = rt_cgroup_join(mount, wanted[i]);
+    for (size_t i = 0; i < RT_CGROUP_V1_CONTROLLERS; i++) {
+        _cleanup_free_ char *dir = rt_cgroup_join(mount, rt_cgroup_v1_controllers[i]);
         struct stat st;
         if (!dir)
             return crisp_error_oom(err);
@@ -37,7 +37,7 @@ static int v1_mounted(const char *mount, struct v1_set *ret, crisp_error_t **err
             dup |= seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
         if (!dup) {
             seen[ret->n] = st;
-            ret->names[ret->n++] = wanted[i];
+            ret->names[ret->n++] = rt_cgroup_v1_controllers[i];
         }
     }
     return ret->n ? 0 : crisp_error_make(err, ENOENT, "no cgroup v1 controllers under %s", mount);
@@ -106,7 +106,7 @@ static int v1_create(const struct rt_cgroup_root *root, const char *path,
     struct v1_set set;
     if (v1_mounted(root->mount, &set, err) < 0)
         return -1;
-    int created[ARRAY_SIZE(wanted)] = {0};
+    int created[RT_CGROUP_V1_CONTROLLERS] = {0};
     for (size_t i = 0; i < set.n; i++) {
         _cleanup_free_ char *base = rt_cgroup_join(root->mount, set.names[i]);
         rt_cgroup_step_fn step = strcmp(set.names[i], "cpuset") == 0 ? cpuset_fill_step : NULL;
