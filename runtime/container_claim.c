@@ -12,6 +12,7 @@
 #include "runtime/container_internal.h"
 #include "runtime/pod_ns.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -85,19 +86,6 @@ static int claim_read(const char *path, char **ret)
     return -1;
 }
 
-/* Killed through a pidfd, after its start time is checked, so that no later process with its pid is. */
-static void monitor_kill(const struct rt_start_claim *cl)
-{
-    _cleanup_close_ int fd = (int)syscall(SYS_pidfd_open, cl->monitor, 0);
-    uint64_t start = 0;
-    if (fd < 0 || rt_proc_start_time(cl->monitor, &start, NULL) < 0 || start != cl->monitor_start ||
-        syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0)
-        return;
-    struct pollfd p = {fd, POLLIN, 0};
-    while (poll(&p, 1, MONITOR_KILL_WAIT_MS) < 0 && errno == EINTR)
-        ;
-}
-
 void rt_container_claim_settle(struct rt_runtime *rt, const struct rt_container *c,
                                struct rt_start_claim *ret)
 {
@@ -109,7 +97,7 @@ void rt_container_claim_settle(struct rt_runtime *rt, const struct rt_container 
      * cgroup holds at most the systemd driver's crisp-hold, which keeps the scope for a retry. */
     if (ret->pid > 0 || ret->monitor <= 0)
         return;
-    monitor_kill(ret);
+    rt_proc_kill_checked(ret->monitor, ret->monitor_start, MONITOR_KILL_WAIT_MS, "crisp-monitor", NULL);
     /* On cgroup v2 the workload is cloned into its cgroup, where it waits to be let go. */
     if (c->info.cgroup_path && *c->info.cgroup_path)
         rt_cgroup_kill_all(&rt->cgroups, c->info.cgroup_path, CGROUP_KILL_WAIT_MS, NULL);

@@ -5,6 +5,7 @@
 #include "common/strv.h"
 #include "helpers/lib/proc_stat.h"
 #include "runtime/spawn.h"
+#include "runtime/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,8 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#define INIT_KILL_WAIT_MS 1000
 
 static const char *const pin_names[] = {"net", "ipc", "uts", "pid", "user"};
 
@@ -168,36 +171,11 @@ int rt_proc_start_time(pid_t pid, uint64_t *ret, crisp_error_t **err)
     return 0;
 }
 
-/* The init is not our child, so it is watched through a pidfd, which also makes sure the signal
- * reaches the process whose start time was checked, not a later one with its pid. A zombie counts as
- * gone: its namespaces are released, and reaping it is its parent's business. */
-static int init_kill(pid_t pid, uint64_t start_time, crisp_error_t **err)
-{
-    _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-    if (pidfd < 0 && errno == ESRCH)
-        return 0;
-    if (pidfd < 0)
-        return crisp_error_errno(err, "pidfd_open %d", (int)pid);
-    struct hl_proc_stat st;
-    if (proc_stat_read(pid, &st) < 0 || st.start_time != start_time || st.state == 'Z' || st.state == 'X')
-        return 0;
-    if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-        return crisp_error_errno(err, "kill pod init %d", (int)pid);
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    int r;
-    while ((r = poll(&p, 1, 1000)) < 0 && errno == EINTR)
-        ;
-    if (r < 0)
-        return crisp_error_errno(err, "wait for pod init %d", (int)pid);
-    if (r == 0)
-        return crisp_error_make(err, ETIMEDOUT, "pod init %d did not exit within 1 s of SIGKILL", (int)pid);
-    return 0;
-}
-
 int rt_pod_ns_destroy(const char *dir, pid_t init_pid, uint64_t init_start_time, crisp_error_t **err)
 {
     int r = 0;
-    if (init_pid > 0 && init_kill(init_pid, init_start_time, err) < 0)
+    if (init_pid > 0 &&
+        rt_proc_kill_checked(init_pid, init_start_time, INIT_KILL_WAIT_MS, "pod init", err) < 0)
         r = -1;
     if (pins_remove(dir, err) < 0)
         r = -1;

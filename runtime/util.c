@@ -2,11 +2,15 @@
 #include "runtime/util.h"
 
 #include "common/cleanup.h"
+#include "helpers/lib/proc_stat.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/pidfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,4 +47,32 @@ char **rt_cgroup_procs_files(const struct rt_cgroup_root *root, const char *path
             free(f);
     }
     return files;
+}
+
+int rt_proc_kill_checked(pid_t pid, uint64_t start_time, int timeout_ms, const char *what,
+                         crisp_error_t **err)
+{
+    _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0 && errno == ESRCH)
+        return 0;
+    if (pidfd < 0)
+        return crisp_error_errno(err, "pidfd_open %d", (int)pid);
+    struct hl_proc_stat st;
+    char stat_path[32];
+    snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", (int)pid);
+    if (hl_proc_stat_read(AT_FDCWD, stat_path, &st) < 0 || st.start_time != start_time || st.state == 'Z' ||
+        st.state == 'X')
+        return 0;
+    if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        return crisp_error_errno(err, "kill %s %d", what, (int)pid);
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return crisp_error_errno(err, "wait for %s %d", what, (int)pid);
+    if (r == 0)
+        return crisp_error_make(err, ETIMEDOUT, "%s %d did not exit within %d ms of SIGKILL", what, (int)pid,
+                                timeout_ms);
+    return 0;
 }
