@@ -426,27 +426,35 @@ static int sd_create(const struct rt_cgroup_root *root, const char *path,
     return 0;
 }
 
-/* The properties first: setting them makes systemd write the files, and a quota it rounds to whole
- * percent is then written exactly by the file backend. */
+/* The files first, through undo: the kernel checks every value there, so a refused one leaves
+ * systemd's properties as they were (setting them first left systemd, and the file rollback after it,
+ * holding the refused update's values). Then the properties, so that systemd keeps the values across
+ * a daemon-reload. Setting them makes systemd write its files again, rounding a CPU quota to whole
+ * percent and resetting ones it has no property for (memory.oom.group), so the files are written once
+ * more with the exact values. A failure after the first pass is rolled back by the caller. */
 static int sd_apply(const struct rt_cgroup_root *root, const char *path,
                     const struct rt_cgroup_resources *res, struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
+    const struct rt_cgroup_ops *files = rt_cgroup_files_ops(root);
     enum rt_systemd_unit_kind kind;
     _cleanup_free_ char *unit = NULL, *parent = NULL;
     _cleanup_(rt_systemd_props_fini) struct rt_systemd_props props = {0};
     if (rt_systemd_unit_of(path, &kind, &unit, &parent, err) < 0 ||
         (kind != RT_SYSTEMD_NONE && rt_systemd_props_resources(&props, root->mode, res, err) < 0))
         return -1;
-    if (props.n > 0) {
-        struct rt_cgroup_systemd *s = locked(root, err);
-        if (!s)
-            return -1;
-        int r = set_props_locked(s, unit, &props, err);
-        pthread_mutex_unlock(&s->lock);
-        if (r < 0)
-            return -1;
-    }
-    return rt_cgroup_files_ops(root)->apply(root, path, res, undo, err);
+    if (files->apply(root, path, res, undo, err) < 0)
+        return -1;
+    if (props.n == 0)
+        return 0;
+    struct rt_cgroup_systemd *s = locked(root, err);
+    if (!s)
+        return -1;
+    int r = set_props_locked(s, unit, &props, err);
+    pthread_mutex_unlock(&s->lock);
+    if (r < 0)
+        return -1;
+    _cleanup_(rt_cgroup_undo_fini) struct rt_cgroup_undo again = {0};
+    return files->apply(root, path, res, &again, err);
 }
 
 static bool has_children(const struct rt_cgroup_root *root, const char *path)

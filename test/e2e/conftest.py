@@ -71,6 +71,8 @@ class Crispd:
         cfg = {"cni": {"conf_dir": self.cni_dir}, "default_cgroup_parent": self.cgroup_parent}
         if CGROUP_DRIVER != "cgroupfs":
             cfg["cgroup_driver"] = CGROUP_DRIVER
+        # What a test that rewrites the file starts from, so it keeps the driver and the parent.
+        self.base_config = dict(cfg)
         cfg.update(config or {})
         self.write_config(cfg)
         self.args = list(args)

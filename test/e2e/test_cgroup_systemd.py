@@ -97,7 +97,7 @@ def test_pod_slice_and_container_scope(sd_pod):
     d, pod_id, cfg, image, slice_name, path, top = sd_pod
     assert show(slice_name, "ActiveState")["ActiveState"] == "active"
     res = pb().LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_period=100000, cpu_quota=50000,
-                                       cpu_shares=512)
+                                       cpu_shares=512, unified={"memory.oom.group": "1"})
     cid = create(d, pod_id, cfg, image, "limited", res)
     scope = "crisp-%s.scope" % cid
     props = show(scope, "ActiveState", "Delegate", "ControlGroup", "Slice")
@@ -108,7 +108,8 @@ def test_pod_slice_and_container_scope(sd_pod):
     pid = json.loads(d.call("ContainerStatus", pb().ContainerStatusRequest(
         container_id=cid, verbose=True)).info["info"])["pid"]
     assert read("/proc/%d/cgroup" % pid) == "0::" + props["ControlGroup"]
-    limits = {"memory.max": str(64 << 20), "cpu.max": "50000 100000", "cpu.weight": "20"}
+    # memory.oom.group has no property: systemd resets it when it applies a scope's properties.
+    limits = {"memory.max": str(64 << 20), "cpu.max": "50000 100000", "cpu.weight": "20", "memory.oom.group": "1"}
 
     def check_limits():
         for f, v in limits.items():
@@ -124,6 +125,10 @@ def test_pod_slice_and_container_scope(sd_pod):
     subprocess.run(["systemctl", "daemon-reload"], check=True)
     assert show(scope, "ActiveState")["ActiveState"] == "active"
     check_limits()
+    # Nor does the reload open the devices crisp's filter denies.
+    r = d.call("ExecSync", pb().ExecSyncRequest(container_id=cid, timeout=10, cmd=[
+        "sh", "-c", "mknod /dev/xkmsg c 1 11 && head -c1 /dev/xkmsg"]), timeout=40)
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r.stderr
     assert read("/proc/%d/cgroup" % pid) == "0::" + props["ControlGroup"]
 
     # A restart of crispd finds the unit again by its name.

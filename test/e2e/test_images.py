@@ -287,8 +287,7 @@ def test_credentials_from_the_auth_file(crispd_factory):
         auth_file = os.path.join(d.dir, "auth.json")
         with open(auth_file, "w") as f:
             json.dump({"auths": {reg.host: {"auth": base64.b64encode(b"carol:pw9").decode()}}}, f)
-        d.write_config({"cni": {"conf_dir": d.cni_dir}, "default_cgroup_parent": d.cgroup_parent,
-                        "image": {"auth_file": auth_file}})
+        d.write_config(dict(d.base_config, image={"auth_file": auth_file}))
         d.start()
         assert pull(d, "%s/private/file:v1" % reg.host) == img.config_digest
         assert d.stop() == 0

@@ -219,8 +219,7 @@ def test_failing_cni_plugin_leaves_nothing(crispd):
     with open(os.path.join(crispd.cni_dir, "10-fail.conflist"), "w") as f:
         f.write('{"cniVersion": "1.0.0", "name": "fail", "plugins": [{"type": "failing"}]}')
     assert crispd.stop() == 0
-    crispd.write_config({"cni": {"conf_dir": crispd.cni_dir, "bin_dirs": [bin_dir]},
-                         "default_cgroup_parent": crispd.cgroup_parent})
+    crispd.write_config(dict(crispd.base_config, cni={"conf_dir": crispd.cni_dir, "bin_dirs": [bin_dir]}))
     crispd.start()
     before = veths()
     with pytest.raises(grpc.RpcError) as e:

@@ -66,7 +66,7 @@ def wait_debug_lines(d, n, timeout=10):
 def test_sighup_rereads_log_level(crispd):
     crispd.call("Version", pb().VersionRequest())
     assert debug_lines(crispd) == []
-    crispd.write_config({"cni": {"conf_dir": crispd.cni_dir}, "log_level": "debug"})
+    crispd.write_config(dict(crispd.base_config, log_level="debug"))
     crispd.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
     while "log level is now debug" not in crispd.log() and time.monotonic() < deadline:
