@@ -98,6 +98,8 @@ struct rt_container_spec {
 struct rt_container_resources {
     int64_t cpu_period, cpu_quota, cpu_shares, memory_limit, memory_swap_limit, oom_score_adj;
     char *cpuset_cpus, *cpuset_mems;
+    struct rt_kv *unified; /* cgroup v2 files asked for, the latest value per file */
+    size_t n_unified;
 };
 
 struct rt_container_info {

@@ -52,6 +52,7 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
     c->resources.cpuset_cpus = strdup(i->resources.cpuset_cpus ? i->resources.cpuset_cpus : "");
     c->resources.cpuset_mems = strdup(i->resources.cpuset_mems ? i->resources.cpuset_mems : "");
     c->labels = c->annotations = NULL;
+    c->resources.unified = NULL;
     c->groups = NULL;
     c->mounts = NULL;
     c->spec_path = NULL;
@@ -59,6 +60,7 @@ static struct rt_container_info *info_copy(const struct rt_container_info *i)
               c->reason && c->message && c->image && c->image_id && c->log_path && c->cgroup_path &&
               c->upper_dir && c->resources.cpuset_cpus && c->resources.cpuset_mems &&
               rt_kv_copy(i->labels, i->n_labels, &c->labels) == 0 &&
+              rt_kv_copy(i->resources.unified, i->resources.n_unified, &c->resources.unified) == 0 &&
               rt_kv_copy(i->annotations, i->n_annotations, &c->annotations) == 0 && mounts_copy(c, i);
     if (!ok) {
         rt_container_info_free(c);
@@ -138,6 +140,7 @@ void rt_container_info_free(struct rt_container_info *c)
     free(c->upper_dir);
     free(c->resources.cpuset_cpus);
     free(c->resources.cpuset_mems);
+    rt_kv_free(c->resources.unified, c->resources.n_unified);
     rt_kv_free(c->labels, c->n_labels);
     rt_kv_free(c->annotations, c->n_annotations);
     for (size_t m = 0; c->mounts && m < c->n_mounts; m++)

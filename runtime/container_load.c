@@ -43,6 +43,19 @@ static void start_resolve(struct rt_runtime *rt, struct rt_container *c)
     rt_container_persist(c, NULL);
 }
 
+/* The systemd driver writes the unified values systemd resets again after a daemon-reload; it learns
+ * them from the record, as this crispd did not apply them. Best effort: the container runs either way. */
+static void cgroup_keep(struct rt_runtime *rt, struct rt_container *c)
+{
+    const struct rt_container_resources *cr = &c->info.resources;
+    struct rt_cgroup_resources res = {.n_unified = cr->n_unified};
+    typeof(*res.unified) unified[cr->n_unified];
+    for (size_t i = 0; i < cr->n_unified; i++)
+        unified[i] = (typeof(*res.unified)){cr->unified[i].key, cr->unified[i].value};
+    res.unified = unified;
+    rt_cgroup_keep(&rt->cgroups, c->info.cgroup_path, &res, NULL);
+}
+
 static void load_one(struct rt_runtime *rt, const char *name)
 {
     _cleanup_free_ char *dir = path_join(rt->containers_dir, name),
@@ -77,6 +90,8 @@ static void load_one(struct rt_runtime *rt, const char *name)
         if (rt_container_settle(c))
             rt_container_persist(c, NULL);
     }
+    if (c->info.state != RT_CONTAINER_EXITED && c->info.resources.n_unified > 0)
+        cgroup_keep(rt, c);
     rt_image_volumes_check(c);
     /* Its image volumes keep their images in use again (nothing is being removed this early). */
     if (rt_container_index_add(rt, c, &err) == 0)

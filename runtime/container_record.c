@@ -177,6 +177,7 @@ char *rt_container_record_to_json(const struct rt_container *c)
     json_gen_kv_int(g, "oom_score_adj", i->resources.oom_score_adj);
     json_gen_kv_str(g, "cpuset_cpus", i->resources.cpuset_cpus);
     json_gen_kv_str(g, "cpuset_mems", i->resources.cpuset_mems);
+    rt_kv_gen(g, "unified", i->resources.unified, i->resources.n_unified);
     yajl_gen_map_close(g);
     json_gen_kv_int(g, "stop_signal", c->stop_signal);
     json_gen_kv_int(g, "capabilities", (long long)c->capabilities);
@@ -314,7 +315,8 @@ int rt_container_record_from_json(const char *text, struct rt_container *c, cris
                                                                          : "");
         cr->cpuset_mems = strdup(res && json_get_str(res, "cpuset_mems") ? json_get_str(res, "cpuset_mems")
                                                                          : "");
-        if (!cr->cpuset_cpus || !cr->cpuset_mems)
+        if (!cr->cpuset_cpus || !cr->cpuset_mems ||
+            (res && load_map(res, "unified", &cr->unified, &cr->n_unified) < 0))
             r = -1;
         if (!i->name || !i->reason || !i->message || !i->image || !i->image_id || !i->log_path ||
             !i->cgroup_path || !c->env || !c->cwd || load_map(root, "labels", &i->labels, &i->n_labels) < 0 ||
@@ -344,6 +346,7 @@ void rt_container_fini(struct rt_container *c)
     free(i->upper_dir);
     free(i->resources.cpuset_cpus);
     free(i->resources.cpuset_mems);
+    rt_kv_free(i->resources.unified, i->resources.n_unified);
     free(c->dir);
     free(c->rw_dir);
     free(c->log_dir_made);

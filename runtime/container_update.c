@@ -3,6 +3,7 @@
 #include "common/cleanup.h"
 #include "runtime/container_internal.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/sandbox_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -14,9 +15,33 @@
 #define REOPEN_POLL_MS 5
 #define REOPEN_POLLS 400
 
+/* The unified files of res over those asked for before: one value per file, the latest. */
+static int unified_merge(struct rt_container_resources *cr, const struct rt_cgroup_resources *res)
+{
+    size_t n = cr->n_unified;
+    struct rt_kv merged[n + res->n_unified + 1];
+    memcpy(merged, cr->unified, n * sizeof(*merged));
+    for (size_t i = 0; i < res->n_unified; i++) {
+        size_t k = 0;
+        while (k < n && strcmp(merged[k].key, res->unified[i].key) != 0)
+            k++;
+        merged[k] = (struct rt_kv){(char *)res->unified[i].key, (char *)res->unified[i].value};
+        n += k == n;
+    }
+    struct rt_kv *copy = NULL;
+    if (rt_kv_copy(merged, n, &copy) < 0)
+        return -1;
+    rt_kv_free(cr->unified, cr->n_unified);
+    cr->unified = copy;
+    cr->n_unified = n;
+    return 0;
+}
+
 int rt_container_resources_record(struct rt_container_resources *cr, const struct rt_cgroup_resources *res,
                                   const int *oom_score_adj)
 {
+    if (res && res->n_unified && unified_merge(cr, res) < 0)
+        return -1;
     if (res) {
         cr->cpu_period = res->cpu_period ? res->cpu_period : cr->cpu_period;
         cr->cpu_quota = res->cpu_quota ? res->cpu_quota : cr->cpu_quota;

@@ -57,6 +57,17 @@ int main(void)
         dup2(null, 2);
     }
     prctl(PR_SET_NAME, "crisp-hold", 0, 0, 0);
+    /* Out of the OOM killer's reach, also when the container asks for memory.oom.group=1 (kubelet does
+     * on cgroup v2): the kernel's group kill spares a task at -1000, so the scope outlives the OOM
+     * kill and crisp-monitor can still read memory.events. Needs CAP_SYS_RESOURCE; without it the
+     * scope may end with the kill, as it does anyway once the container is stopped. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj >= 0) {
+        if (write(adj, "-1000", 5) < 0) {
+            /* not permitted: see above */
+        }
+        close(adj);
+    }
     signal(SIGHUP, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     struct timespec t = {PLACEMENT_TIMEOUT_S, 0};

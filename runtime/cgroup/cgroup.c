@@ -147,6 +147,14 @@ int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path,
     return 0;
 }
 
+int rt_cgroup_keep(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                   crisp_error_t **err)
+{
+    if (rt_cgroup_path_check(path, false, err) < 0 || check_resources(res, err) < 0)
+        return crisp_error_wrap(err, "cgroup %s", path);
+    return root->ops->keep ? root->ops->keep(root, path, res, err) : 0;
+}
+
 int rt_cgroup_enter(const struct rt_cgroup_root *root, const char *path, pid_t pid, crisp_error_t **err)
 {
     if (rt_cgroup_path_check(path, false, err) < 0)

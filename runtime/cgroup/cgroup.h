@@ -117,6 +117,12 @@ int rt_cgroup_create(const struct rt_cgroup_root *root, const char *path,
 int rt_cgroup_apply(const struct rt_cgroup_root *root, const char *path,
                     const struct rt_cgroup_resources *res, crisp_error_t **err);
 
+/* For resources an earlier crispd applied to path (found again at start-up): the systemd driver keeps
+ * the unified values systemd has no property for and writes them again, as after rt_cgroup_apply
+ * (cgroup_systemd_reload.c says why); nothing to do for cgroupfs. */
+int rt_cgroup_keep(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                   crisp_error_t **err);
+
 /* Denies every device but the standard ones and extra_rules ("c 10:200 rwm", NULL-terminated):
  * the devices controller on cgroup v1, an eBPF program on v2. */
 int rt_cgroup_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,

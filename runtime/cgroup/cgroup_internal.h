@@ -82,6 +82,9 @@ struct rt_cgroup_ops {
                   const struct rt_cgroup_created *created, crisp_error_t **err);
     int (*pids)(const struct rt_cgroup_root *root, const char *path, pid_t **ret_pids, size_t *ret_n,
                 crisp_error_t **err);
+    /* Optional (NULL: nothing to do): takes up resources applied by an earlier crispd. */
+    int (*keep)(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                crisp_error_t **err);
     /* Next: stats (CPU, memory and pids usage of path), read from the cgroup's files on each call. */
 };
 
@@ -134,6 +137,8 @@ int rt_systemd_props_slice(struct rt_systemd_props *p, const char *description, 
  * whenever it realizes the unit again (daemon-reload) instead of its defaults. */
 int rt_systemd_props_resources(struct rt_systemd_props *p, enum rt_cgroup_mode mode,
                                const struct rt_cgroup_resources *res, crisp_error_t **err);
+/* Whether rt_systemd_props_resources turns unified key = value into a property. */
+bool rt_systemd_unified_has_property(const char *key, const char *value);
 /* "0-3,8" -> systemd's bitmask (AllowedCPUs=, AllowedMemoryNodes=). */
 int rt_systemd_cpuset_mask(const char *list, uint8_t **ret_mask, size_t *ret_n, crisp_error_t **err);
 

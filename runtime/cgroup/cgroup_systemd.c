@@ -17,6 +17,7 @@
  * leave CreateContainer without the cgroup it writes limits and device rules to. */
 #define _GNU_SOURCE
 #include "runtime/cgroup/cgroup_internal.h"
+#include "runtime/cgroup/cgroup_systemd_internal.h"
 
 #include "common/cleanup.h"
 #include "common/clock.h"
@@ -35,9 +36,6 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#define SD_DEST "org.freedesktop.systemd1"
-#define SD_PATH "/org/freedesktop/systemd1"
-#define SD_MANAGER "org.freedesktop.systemd1.Manager"
 /* What systemctl uses as root when there is no D-Bus daemon. */
 #define SD_PRIVATE_ADDRESS "unix:path=/run/systemd/private"
 #define CALL_TIMEOUT_US (10 * 1000000ULL)
@@ -45,17 +43,6 @@
 #define JOB_TIMEOUT_MS 15000
 #define HOLD_REPORT_MS 5000
 #define HOLD_NAME "crisp-hold"
-
-struct rt_cgroup_systemd {
-    /* Guards everything below: sd-bus objects are not thread-safe, and a job's end is a signal read
-     * on the same connection. A leaf lock: taken under a pod's or container's lock for one exchange
-     * with systemd (at most JOB_TIMEOUT_MS), and nothing is taken while it is held. */
-    pthread_mutex_t lock;
-    sd_bus *bus;
-    char *hold;              /* crisp-hold's path */
-    const char *awaited_job; /* the job whose JobRemoved ends job_wait */
-    char job_result[32];     /* its result: "done", "failed", "canceled", ... */
-};
 
 static void message_unrefp(sd_bus_message **m)
 {
@@ -105,8 +92,10 @@ static int bus_open(sd_bus **ret, crisp_error_t **err)
                             strerror(-r), SD_PRIVATE_ADDRESS + strlen("unix:path="), strerror(-r2));
 }
 
-/* (Re)connects when there is no open connection: the D-Bus daemon may have been restarted. */
-static int bus_connect_locked(struct rt_cgroup_systemd *s, crisp_error_t **err)
+/* (Re)connects when there is no open connection: the D-Bus daemon may have been restarted. Subscribes
+ * too: on the system bus systemd sends Reloading only while someone is subscribed. A new connection
+ * may follow a reload crisp did not hear, so the kept values are written again. */
+int rt_sd_bus_connect_locked(struct rt_cgroup_systemd *s, crisp_error_t **err)
 {
     if (s->bus && sd_bus_is_open(s->bus) > 0)
         return 0;
@@ -118,12 +107,17 @@ static int bus_connect_locked(struct rt_cgroup_systemd *s, crisp_error_t **err)
     _cleanup_free_ char *version = NULL;
     int r = sd_bus_match_signal(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed, s);
     if (r >= 0)
+        r = sd_bus_match_signal(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Reloading", rt_sd_on_reloading, s);
+    if (r >= 0)
+        r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e, NULL, "");
+    if (r >= 0)
         r = sd_bus_get_property_string(bus, SD_DEST, SD_PATH, SD_MANAGER, "Version", &e, &version);
     if (r < 0) {
         sd_bus_flush_close_unref(bus);
         return bus_fail(err, r, &e, "ask", "its version");
     }
     s->bus = bus;
+    rt_sd_kept_write_all_locked(s);
     return 0;
 }
 
@@ -392,7 +386,7 @@ static struct rt_cgroup_systemd *locked(const struct rt_cgroup_root *root, crisp
 {
     struct rt_cgroup_systemd *s = root->systemd;
     pthread_mutex_lock(&s->lock);
-    if (bus_connect_locked(s, err) < 0) {
+    if (rt_sd_bus_connect_locked(s, err) < 0) {
         pthread_mutex_unlock(&s->lock);
         return NULL;
     }
@@ -430,8 +424,9 @@ static int sd_create(const struct rt_cgroup_root *root, const char *path,
  * systemd's properties as they were (setting them first left systemd, and the file rollback after it,
  * holding the refused update's values). Then the properties, so that systemd keeps the values across
  * a daemon-reload. Setting them makes systemd write its files again, rounding a CPU quota to whole
- * percent and resetting ones it has no property for (memory.oom.group), so the files are written once
- * more with the exact values. A failure after the first pass is rolled back by the caller. */
+ * percent and resetting the ones it has no property for, so the files are written once more with the
+ * exact values, and the kept ones of earlier calls too. A failure after the first pass is rolled back
+ * by the caller. */
 static int sd_apply(const struct rt_cgroup_root *root, const char *path,
                     const struct rt_cgroup_resources *res, struct rt_cgroup_undo *undo, crisp_error_t **err)
 {
@@ -444,17 +439,39 @@ static int sd_apply(const struct rt_cgroup_root *root, const char *path,
         return -1;
     if (files->apply(root, path, res, undo, err) < 0)
         return -1;
-    if (props.n == 0)
+    if (kind == RT_SYSTEMD_NONE)
         return 0;
     struct rt_cgroup_systemd *s = locked(root, err);
     if (!s)
         return -1;
-    int r = set_props_locked(s, unit, &props, err);
-    pthread_mutex_unlock(&s->lock);
-    if (r < 0)
-        return -1;
     _cleanup_(rt_cgroup_undo_fini) struct rt_cgroup_undo again = {0};
-    return files->apply(root, path, res, &again, err);
+    int r = props.n > 0 ? set_props_locked(s, unit, &props, err) : 0;
+    if (r == 0 && props.n > 0)
+        r = files->apply(root, path, res, &again, err);
+    if (r == 0)
+        r = rt_sd_kept_set_locked(s, root, path, res, err);
+    if (r == 0 && props.n > 0)
+        rt_sd_kept_write_locked(s, path);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static int sd_keep(const struct rt_cgroup_root *root, const char *path, const struct rt_cgroup_resources *res,
+                   crisp_error_t **err)
+{
+    enum rt_systemd_unit_kind kind;
+    _cleanup_free_ char *unit = NULL, *parent = NULL;
+    if (rt_systemd_unit_of(path, &kind, &unit, &parent, err) < 0)
+        return -1;
+    if (kind == RT_SYSTEMD_NONE)
+        return 0;
+    struct rt_cgroup_systemd *s = root->systemd;
+    pthread_mutex_lock(&s->lock);
+    int r = rt_sd_kept_set_locked(s, root, path, res, err);
+    if (r == 0)
+        rt_sd_kept_write_locked(s, path);
+    pthread_mutex_unlock(&s->lock);
+    return r;
 }
 
 static bool has_children(const struct rt_cgroup_root *root, const char *path)
@@ -501,6 +518,8 @@ static int sd_remove(const struct rt_cgroup_root *root, const char *path,
             return -1;
         int r = kind == RT_SYSTEMD_SCOPE ? stop_unit_locked(s, unit, err)
                                          : slices_stop_locked(root, s, path, depth, err);
+        if (r == 0)
+            rt_sd_kept_drop_locked(s, path);
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
             return -1;
@@ -541,12 +560,15 @@ const struct rt_cgroup_ops rt_cgroup_systemd_ops = {
     .kill_all = sd_kill_all,
     .remove = sd_remove,
     .pids = sd_pids,
+    .keep = sd_keep,
 };
 
 void rt_cgroup_systemd_free(struct rt_cgroup_systemd *s)
 {
     if (!s)
         return;
+    rt_sd_watcher_stop(s);
+    rt_sd_kept_fini(s);
     sd_bus_flush_close_unref(s->bus);
     pthread_mutex_destroy(&s->lock);
     free(s->hold);
@@ -561,7 +583,11 @@ int rt_cgroup_root_use_systemd(struct rt_cgroup_root *root, const char *helper_d
         return crisp_error_oom(err);
     }
     pthread_mutex_init(&s->lock, NULL);
-    int r = access(s->hold, X_OK) < 0 ? crisp_error_errno(err, "%s", s->hold) : bus_connect_locked(s, err);
+    s->watcher_wake = -1;
+    int r = access(s->hold, X_OK) < 0 ? crisp_error_errno(err, "%s", s->hold)
+                                      : rt_sd_bus_connect_locked(s, err);
+    if (r == 0)
+        r = rt_sd_watcher_start(s, err);
     if (r < 0) {
         rt_cgroup_systemd_free(s);
         return crisp_error_wrap(err, "systemd cgroup driver");

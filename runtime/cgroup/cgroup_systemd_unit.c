@@ -246,31 +246,50 @@ static int put_memory(struct rt_systemd_props *p, enum rt_cgroup_mode mode,
                    err);
 }
 
-/* Unified keys with a property of their own, so that systemd keeps them too; the rest only systemd
- * doesn't know and so leaves alone. */
+/* Unified keys with a property of their own, so that systemd keeps them too; crisp keeps the rest
+ * itself (cgroup_systemd_reload.c), as systemd writes its defaults over some of them. */
 static const struct {
     const char *key, *property;
 } unified_props[] = {
-    {"memory.high", "MemoryHigh"}, {"memory.low", "MemoryLow"},          {"memory.min", "MemoryMin"},
-    {"memory.max", "MemoryMax"},   {"memory.swap.max", "MemorySwapMax"}, {"pids.max", "TasksMax"},
-    {"cpu.weight", "CPUWeight"},
+    {"memory.high", "MemoryHigh"},        {"memory.low", "MemoryLow"},
+    {"memory.min", "MemoryMin"},          {"memory.max", "MemoryMax"},
+    {"memory.swap.max", "MemorySwapMax"}, {"pids.max", "TasksMax"},
+    {"cpu.weight", "CPUWeight"},          {"io.weight", "IOWeight"},
 };
 
-static int put_unified(struct rt_systemd_props *p, const char *key, const char *value, crisp_error_t **err)
+/* The property carrying key = value and its number; NULL for a key without one or a value in
+ * another form ("default 100"): the file write refuses a bad one with the kernel's word. */
+static const char *unified_property(const char *key, const char *value, uint64_t *ret)
 {
     for (size_t i = 0; i < ARRAY_SIZE(unified_props); i++) {
         if (strcmp(key, unified_props[i].key) != 0)
             continue;
-        if (strcmp(value, "max") == 0)
-            return put_u64(p, unified_props[i].property, RT_PROP_U64, UINT64_MAX, err);
+        if (strcmp(value, "max") == 0) {
+            *ret = UINT64_MAX;
+            return unified_props[i].property;
+        }
         char *end;
         errno = 0;
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || end == value || (*end && *end != '\n') || value[0] == '-')
-            return 0; /* the file write refuses it with the kernel's word */
-        return put_u64(p, unified_props[i].property, RT_PROP_U64, v, err);
+            return NULL;
+        *ret = v;
+        return unified_props[i].property;
     }
-    return 0;
+    return NULL;
+}
+
+bool rt_systemd_unified_has_property(const char *key, const char *value)
+{
+    uint64_t v;
+    return unified_property(key, value, &v) != NULL;
+}
+
+static int put_unified(struct rt_systemd_props *p, const char *key, const char *value, crisp_error_t **err)
+{
+    uint64_t v;
+    const char *property = unified_property(key, value, &v);
+    return property ? put_u64(p, property, RT_PROP_U64, v, err) : 0;
 }
 
 int rt_systemd_props_resources(struct rt_systemd_props *p, enum rt_cgroup_mode mode,

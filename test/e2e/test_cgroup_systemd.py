@@ -93,6 +93,13 @@ def cgroup_path(d, cid):
     return json.loads(st.info["info"])["cgroupPath"]
 
 
+def wait_oom_group(cg, timeout=10):
+    """crisp writes memory.oom.group again when systemd's Reloading signal reaches it: soon, not at once."""
+    deadline = time.monotonic() + timeout
+    while read(os.path.join(cg, "memory.oom.group")) != "1" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_pod_slice_and_container_scope(sd_pod):
     d, pod_id, cfg, image, slice_name, path, top = sd_pod
     assert show(slice_name, "ActiveState")["ActiveState"] == "active"
@@ -108,7 +115,9 @@ def test_pod_slice_and_container_scope(sd_pod):
     pid = json.loads(d.call("ContainerStatus", pb().ContainerStatusRequest(
         container_id=cid, verbose=True)).info["info"])["pid"]
     assert read("/proc/%d/cgroup" % pid) == "0::" + props["ControlGroup"]
-    # memory.oom.group has no property: systemd resets it when it applies a scope's properties.
+    # memory.oom.group has no property: systemd resets it whenever it applies the scope's properties,
+    # and crisp writes it again (after an update at once, after a reload when the Reloading signal
+    # comes).
     limits = {"memory.max": str(64 << 20), "cpu.max": "50000 100000", "cpu.weight": "20", "memory.oom.group": "1"}
 
     def check_limits():
@@ -124,6 +133,7 @@ def test_pod_slice_and_container_scope(sd_pod):
     # systemd realizes its units again on a reload: Delegate=yes and the properties keep crisp's values.
     subprocess.run(["systemctl", "daemon-reload"], check=True)
     assert show(scope, "ActiveState")["ActiveState"] == "active"
+    wait_oom_group(cg)
     check_limits()
     # Nor does the reload open the devices crisp's filter denies.
     r = d.call("ExecSync", pb().ExecSyncRequest(container_id=cid, timeout=10, cmd=[
@@ -137,6 +147,10 @@ def test_pod_slice_and_container_scope(sd_pod):
     assert d.call("ContainerStatus", pb().ContainerStatusRequest(container_id=cid)).status.state == \
         pb().CONTAINER_RUNNING
     assert show(scope, "ActiveState")["ActiveState"] == "active"
+    # The new crispd learnt the kept values from the record: a reload now is answered too.
+    subprocess.run(["systemctl", "daemon-reload"], check=True)
+    wait_oom_group(cg)
+    check_limits()
     d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=0), timeout=30)
     d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=30)
     assert not os.path.exists(cg)

@@ -238,15 +238,22 @@ def test_io_weight(pod):
 
 
 @v2_only
-def test_oom_kill_is_reported(pod):
+@pytest.mark.parametrize("oom_group", [None, "1"])
+def test_oom_kill_is_reported(pod, oom_group):
+    """Also with memory.oom.group=1, what kubelet asks for on v2: the kernel then kills every process of
+    the cgroup, which with the systemd driver must spare crisp-hold so that the scope outlives it."""
     d, pod_id, cfg, image = pod
-    res = pb().LinuxContainerResources(memory_limit_in_bytes=24 * MiB, memory_swap_limit_in_bytes=24 * MiB)
-    cid = run(d, pod_id, cfg, image, ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"], res)
+    res = pb().LinuxContainerResources(memory_limit_in_bytes=24 * MiB, memory_swap_limit_in_bytes=24 * MiB,
+                                       unified={"memory.oom.group": oom_group} if oom_group else {})
+    script = "sleep 1000 & x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"
+    cid = run(d, pod_id, cfg, image, ["sh", "-c", script], res)
     cg = info(d, cid)["cgroupPath"]
     st = wait_exited(d, cid)
     assert st.reason == "OOMKilled", (st.reason, st.exit_code)
     events = dict(l.split() for l in cgfile(cg, "memory.events").splitlines())
     assert int(events["oom_kill"]) >= 1
+    if oom_group:
+        assert workload(cg) == []  # the background sleep went with the group
 
 
 @v2_only

@@ -1,11 +1,16 @@
 /* The systemd driver's names, slice paths and unit properties (no bus needed). */
 #include "common/cleanup.h"
 #include "runtime/cgroup/cgroup_internal.h"
+#include "runtime/cgroup/cgroup_systemd_internal.h"
 #include "test/unit/unit.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void check_unit(const char *path, enum rt_systemd_unit_kind want, const char *unit, const char *parent)
 {
@@ -188,6 +193,86 @@ static void test_cpuset_mask(void)
     }
 }
 
+static void test_unified_with_property(void)
+{
+    CHECK(rt_systemd_unified_has_property("memory.high", "100"));
+    CHECK(rt_systemd_unified_has_property("pids.max", "max"));
+    CHECK(rt_systemd_unified_has_property("io.weight", "200"));
+    CHECK(!rt_systemd_unified_has_property("io.weight", "default 200")); /* another form: kept */
+    CHECK(!rt_systemd_unified_has_property("memory.oom.group", "1"));
+    CHECK(!rt_systemd_unified_has_property("memory.high", "-1"));
+    CHECK(!rt_systemd_unified_has_property("memory.high", "12k"));
+}
+
+static char *read_text(const char *path)
+{
+    static char buf[64];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The kept values: only the ones without a property, one per file (the latest), written again on
+ * demand, forgotten with their cgroup and the ones below it. */
+static void test_kept_values(void)
+{
+    char mount[] = "/tmp/crisp-unit-kept-XXXXXX";
+    CHECK(mkdtemp(mount) != NULL);
+    char a[256], b[256], file_a[300], file_b[300];
+    snprintf(a, sizeof(a), "%s/p.slice", mount);
+    snprintf(b, sizeof(b), "%s/p.slice/crisp-x.scope", mount);
+    CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
+    snprintf(file_a, sizeof(file_a), "%s/memory.oom.group", a);
+    snprintf(file_b, sizeof(file_b), "%s/memory.oom.group", b);
+    struct rt_cgroup_root root = {.mount = mount, .mode = RT_CGROUP_V2};
+    struct rt_cgroup_systemd s = {0};
+    struct {
+        const char *key, *value;
+    } u1[] = {{"memory.oom.group", "1"}, {"memory.high", "1000"}}, u2[] = {{"memory.oom.group", "0"}};
+    struct rt_cgroup_resources r1 = {.unified = (void *)u1, .n_unified = 2};
+    struct rt_cgroup_resources r2 = {.unified = (void *)u2, .n_unified = 1};
+    CHECK(rt_sd_kept_set_locked(&s, &root, "/p.slice/crisp-x.scope", &r1, NULL) == 0);
+    CHECK(s.n_kept == 1); /* memory.high has a property */
+    CHECK(rt_sd_kept_set_locked(&s, &root, "/p.slice", &r2, NULL) == 0);
+    CHECK(rt_sd_kept_set_locked(&s, &root, "/p.slice/crisp-x.scope", &r1, NULL) == 0);
+    CHECK(s.n_kept == 2);
+    write_text(file_a, "x");
+    write_text(file_b, "0");
+    rt_sd_kept_write_locked(&s, "/p.slice/crisp-x.scope");
+    CHECK_STR(read_text(file_b), "1");
+    CHECK_STR(read_text(file_a), "x");
+    write_text(file_b, "0");
+    rt_sd_kept_write_all_locked(&s);
+    CHECK_STR(read_text(file_b), "1");
+    CHECK_STR(read_text(file_a), "0");
+    /* v1 has no unified files: nothing kept. */
+    struct rt_cgroup_root v1 = {.mount = mount, .mode = RT_CGROUP_V1};
+    CHECK(rt_sd_kept_set_locked(&s, &v1, "/q.slice", &r2, NULL) == 0 && s.n_kept == 2);
+    rt_sd_kept_drop_locked(&s, "/p.slice/crisp-x"); /* a prefix of the name is not below it */
+    CHECK(s.n_kept == 2);
+    rt_sd_kept_drop_locked(&s, "/p.slice");
+    CHECK(s.n_kept == 0);
+    rt_sd_kept_fini(&s);
+    unlink(file_a);
+    unlink(file_b);
+    rmdir(b);
+    rmdir(a);
+    rmdir(mount);
+}
+
 int main(void)
 {
     test_unit_of();
@@ -198,5 +283,7 @@ int main(void)
     test_resource_props_v2();
     test_resource_props_rounding_and_v1();
     test_cpuset_mask();
+    test_unified_with_property();
+    test_kept_values();
     return unit_report("test_cgroup_systemd");
 }
