@@ -57,7 +57,7 @@ vm_boot() {
         "${accel[@]}" -cpu max -smp "${VM_CPUS:-2}" -m "${VM_MEM:-4G}" \
         -machine q35 -nodefaults -no-user-config -display none -nic none \
         -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
-        -append "root=/dev/vda rw console=ttyS0 quiet loglevel=4 panic=-1 crispvm.src=$src" \
+        -append "root=/dev/vda rw console=ttyS0 quiet loglevel=4 panic=-1 crispvm.src=$src ${VM_APPEND:-}" \
         -drive "file=$dir/rootfs.img,format=raw,if=virtio,cache=unsafe" -snapshot \
         -virtfs "local,path=$src,mount_tag=src,security_model=none,id=src" \
         -virtfs "local,path=$job,mount_tag=job,security_model=none,id=job" \

@@ -108,7 +108,14 @@ enum rt_systemd_unit_kind { RT_SYSTEMD_NONE, RT_SYSTEMD_SLICE, RT_SYSTEMD_SCOPE 
 int rt_systemd_unit_of(const char *path, enum rt_systemd_unit_kind *ret_kind, char **ret_unit,
                        char **ret_parent, crisp_error_t **err);
 
-enum rt_systemd_prop_type { RT_PROP_BOOL, RT_PROP_U64, RT_PROP_STR, RT_PROP_BYTES, RT_PROP_PID };
+enum rt_systemd_prop_type {
+    RT_PROP_BOOL,
+    RT_PROP_U64,
+    RT_PROP_STR,
+    RT_PROP_BYTES,
+    RT_PROP_PID,
+    RT_PROP_PAIRS
+};
 
 /* One unit property as StartTransientUnit and SetUnitProperties take it: (sv). */
 struct rt_systemd_prop {
@@ -118,6 +125,7 @@ struct rt_systemd_prop {
     char *str;
     uint8_t *bytes; /* a CPU or NUMA node bitmask, bit i of byte j = cpu 8j+i */
     size_t n_bytes;
+    char **pairs; /* PAIRS, a(ss): NULL-terminated, two strings per entry */
 };
 
 #define RT_SYSTEMD_PROPS_MAX 32
@@ -139,6 +147,12 @@ int rt_systemd_props_resources(struct rt_systemd_props *p, enum rt_cgroup_mode m
                                const struct rt_cgroup_resources *res, crisp_error_t **err);
 /* Whether rt_systemd_props_resources turns unified key = value into a property. */
 bool rt_systemd_unified_has_property(const char *key, const char *value);
+/* A container's device rules on cgroup v1 as DevicePolicy=strict and DeviceAllow=, so that systemd
+ * writes the same list (or a narrower one: a rule it can't express is left out) whenever it applies
+ * the scope's properties; without them it writes "a *:* rwm", opening every device. proc_devices is
+ * /proc/devices' text: "char-pts" names a major whose minors are all allowed. */
+int rt_systemd_props_devices(struct rt_systemd_props *p, const struct rt_device_rule *rules, size_t n,
+                             const char *proc_devices, crisp_error_t **err);
 /* "0-3,8" -> systemd's bitmask (AllowedCPUs=, AllowedMemoryNodes=). */
 int rt_systemd_cpuset_mask(const char *list, uint8_t **ret_mask, size_t *ret_n, crisp_error_t **err);
 

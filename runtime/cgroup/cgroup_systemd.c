@@ -43,6 +43,8 @@
 #define JOB_TIMEOUT_MS 15000
 #define HOLD_REPORT_MS 5000
 #define HOLD_NAME "crisp-hold"
+/* How long a stopped scope's last process may take to leave its directory (scope_leftover_remove). */
+#define LEFTOVER_WAIT_MS 2000
 
 static void message_unrefp(sd_bus_message **m)
 {
@@ -166,6 +168,24 @@ static int append_bytes(sd_bus_message *m, const struct rt_systemd_prop *p)
     return r >= 0 ? sd_bus_message_close_container(m) : r;
 }
 
+static int append_pairs(sd_bus_message *m, const struct rt_systemd_prop *p)
+{
+    int r = sd_bus_message_open_container(m, SD_BUS_TYPE_STRUCT, "sv");
+    if (r >= 0)
+        r = sd_bus_message_append_basic(m, SD_BUS_TYPE_STRING, p->name);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, "a(ss)");
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "(ss)");
+    for (char **pair = p->pairs; r >= 0 && pair && pair[0] && pair[1]; pair += 2)
+        r = sd_bus_message_append(m, "(ss)", pair[0], pair[1]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    return r >= 0 ? sd_bus_message_close_container(m) : r;
+}
+
 static int append_prop(sd_bus_message *m, const struct rt_systemd_prop *p)
 {
     switch (p->type) {
@@ -179,6 +199,8 @@ static int append_prop(sd_bus_message *m, const struct rt_systemd_prop *p)
         return sd_bus_message_append(m, "(sv)", p->name, "au", 1, (uint32_t)p->u64);
     case RT_PROP_BYTES:
         return append_bytes(m, p);
+    case RT_PROP_PAIRS:
+        return append_pairs(m, p);
     }
     return -EINVAL;
 }
@@ -504,6 +526,25 @@ static int slices_stop_locked(const struct rt_cgroup_root *root, struct rt_cgrou
     return 0;
 }
 
+/* On v1 systemd 252 leaves a stopped scope's directory in its own (name=systemd) hierarchy when the
+ * scope's last process (crisp-hold) was still on its way out as the stop ended; the pod's slice
+ * can't go while it is there. The unit is gone, so the empty directory is nobody's but crisp's. */
+static int scope_leftover_remove(const struct rt_cgroup_root *root, const char *path, crisp_error_t **err)
+{
+    _cleanup_free_ char *dir = hierarchy_dir(root, path);
+    if (!dir)
+        return crisp_error_oom(err);
+    int64_t deadline = clock_monotonic_ms() + LEFTOVER_WAIT_MS;
+    while (rmdir(dir) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno != EBUSY || clock_monotonic_ms() >= deadline)
+            return crisp_error_errno(err, "remove %s", dir);
+        usleep(10 * 1000);
+    }
+    return 0;
+}
+
 static int sd_remove(const struct rt_cgroup_root *root, const char *path,
                      const struct rt_cgroup_created *created, crisp_error_t **err)
 {
@@ -521,16 +562,43 @@ static int sd_remove(const struct rt_cgroup_root *root, const char *path,
         if (r == 0)
             rt_sd_kept_drop_locked(s, path);
         pthread_mutex_unlock(&s->lock);
-        if (r < 0)
+        if (r < 0 || (kind == RT_SYSTEMD_SCOPE && root->mode == RT_CGROUP_V1 &&
+                      scope_leftover_remove(root, path, err) < 0))
             return -1;
     }
     /* What systemd left (v1 controllers it doesn't manage) or never knew (plain directories). */
     return rt_cgroup_files_ops(root)->remove(root, path, created, err);
 }
 
+/* On v1 systemd writes a scope's devices list itself whenever it applies the scope's properties
+ * (a reload, an update), "a *:* rwm" unless told otherwise: so it is told the container's rules
+ * first, and the files get crisp's exact list after. On v2 crisp's eBPF program is attached beside
+ * systemd's (BPF_F_ALLOW_MULTI), which a reload leaves alone. */
 static int sd_devices_restrict(const struct rt_cgroup_root *root, const char *path, char *const *extra_rules,
                                crisp_error_t **err)
 {
+    enum rt_systemd_unit_kind kind;
+    _cleanup_free_ char *unit = NULL, *parent = NULL, *proc_devices = NULL;
+    _cleanup_free_ struct rt_device_rule *rules = NULL;
+    size_t n = 0;
+    _cleanup_(rt_systemd_props_fini) struct rt_systemd_props props = {0};
+    if (root->mode == RT_CGROUP_V1) {
+        if (rt_systemd_unit_of(path, &kind, &unit, &parent, err) < 0)
+            return -1;
+        if (kind == RT_SYSTEMD_SCOPE && (rt_cgroup_devices_rules(extra_rules, &rules, &n, err) < 0 ||
+                                         rt_cgroup_read_file("/proc/devices", &proc_devices, err) < 0 ||
+                                         rt_systemd_props_devices(&props, rules, n, proc_devices, err) < 0))
+            return -1;
+    }
+    if (props.n > 0) {
+        struct rt_cgroup_systemd *s = locked(root, err);
+        if (!s)
+            return -1;
+        int r = set_props_locked(s, unit, &props, err);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+            return -1;
+    }
     return rt_cgroup_files_ops(root)->devices_restrict(root, path, extra_rules, err);
 }
 

@@ -67,7 +67,8 @@ int rt_sd_kept_set_locked(struct rt_cgroup_systemd *s, const struct rt_cgroup_ro
         else if (!kept_find(s, k->file))
             added++;
     }
-    struct rt_sd_kept *grown = r == 0 && added ? realloc(s->kept, (s->n_kept + added) * sizeof(*grown)) : NULL;
+    struct rt_sd_kept *grown = r == 0 && added ? realloc(s->kept, (s->n_kept + added) * sizeof(*grown))
+                                               : NULL;
     if (r == 0 && added && !grown)
         r = crisp_error_oom(err);
     if (grown)

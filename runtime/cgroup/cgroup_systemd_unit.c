@@ -98,6 +98,7 @@ void rt_systemd_props_fini(struct rt_systemd_props *p)
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].str);
         free(p->v[i].bytes);
+        strv_free(p->v[i].pairs);
     }
     p->n = 0;
 }
@@ -117,6 +118,7 @@ static struct rt_systemd_prop *prop_slot(struct rt_systemd_props *p, const char 
     if (slot) {
         free(slot->str);
         free(slot->bytes);
+        strv_free(slot->pairs);
     } else if (p->n == RT_SYSTEMD_PROPS_MAX) {
         crisp_error_make(err, E2BIG, "more than %d unit properties", RT_SYSTEMD_PROPS_MAX);
         return NULL;
@@ -350,5 +352,87 @@ int rt_systemd_cpuset_mask(const char *list, uint8_t **ret_mask, size_t *ret_n, 
         return crisp_error_oom(err);
     memcpy(*ret_mask, mask, n);
     *ret_n = n;
+    return 0;
+}
+
+/* The one name /proc/devices gives major in section ("Character devices:"), NULL when it has none
+ * or shares it with another major (systemd would allow them all). */
+static char *major_name(const char *proc_devices, const char *section, int64_t major)
+{
+    const char *at = strstr(proc_devices, section);
+    if (!at)
+        return NULL;
+    char *found = NULL;
+    for (const char *line = strchr(at, '\n'); line && line[1] && line[1] != '\n';
+         line = strchr(line + 1, '\n')) {
+        long long m;
+        char name[64];
+        if (sscanf(line + 1, " %lld %63s", &m, name) != 2 || strchr(name, '/'))
+            continue;
+        if (m == major && !found) {
+            found = strdup(name);
+        } else if (m != major && found && strcmp(found, name) == 0) {
+            free(found);
+            return NULL;
+        }
+    }
+    return found;
+}
+
+/* The DeviceAllow= path of one rule's type ('c' or 'b'): "/dev/char/1:3", "char-*" for every major,
+ * "char-pts" for every minor of one major. NULL (and no error) when systemd can't say it exactly. */
+static char *device_path(char type, const struct rt_device_rule *r, const char *proc_devices)
+{
+    const char *kind = type == 'c' ? "char" : "block";
+    char *path = NULL;
+    if (r->major < 0 && r->minor < 0) {
+        if (asprintf(&path, "%s-*", kind) < 0)
+            return NULL;
+    } else if (r->major < 0) {
+        return NULL;
+    } else if (r->minor < 0) {
+        _cleanup_free_ char *name = major_name(
+            proc_devices, type == 'c' ? "Character devices:" : "Block devices:", r->major);
+        if (!name || asprintf(&path, "%s-%s", kind, name) < 0)
+            return NULL;
+    } else if (asprintf(&path, "/dev/%s/%lld:%lld", kind, (long long)r->major, (long long)r->minor) < 0) {
+        return NULL;
+    }
+    return path;
+}
+
+int rt_systemd_props_devices(struct rt_systemd_props *p, const struct rt_device_rule *rules, size_t n,
+                             const char *proc_devices, crisp_error_t **err)
+{
+    /* At most two entries per rule (type 'a' is both), two strings each. */
+    _cleanup_strv_ char **pairs = calloc(4 * n + 1, sizeof(char *));
+    if (!pairs)
+        return crisp_error_oom(err);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char access[4], *a = access;
+        if (rules[i].access & 2)
+            *a++ = 'r';
+        if (rules[i].access & 4)
+            *a++ = 'w';
+        if (rules[i].access & 1)
+            *a++ = 'm';
+        *a = '\0';
+        for (const char *t = rules[i].type == 'a' ? "cb" : rules[i].type == 'c' ? "c" : "b"; *t; t++) {
+            char *path = device_path(*t, &rules[i], proc_devices);
+            if (!path)
+                continue;
+            pairs[k++] = path;
+            if (!(pairs[k++] = strdup(access)))
+                return crisp_error_oom(err);
+        }
+    }
+    if (put_str(p, "DevicePolicy", "strict", err) < 0)
+        return -1;
+    struct rt_systemd_prop *s = prop_slot(p, "DeviceAllow", err);
+    if (!s)
+        return -1;
+    s->type = RT_PROP_PAIRS;
+    s->pairs = TAKE_PTR(pairs);
     return 0;
 }

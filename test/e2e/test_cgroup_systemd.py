@@ -1,6 +1,7 @@
 """The systemd cgroup driver: pods' slices and containers' transient scopes made over D-Bus.
 
-Runs only where PID 1 is systemd on cgroup v2 (the test VM: vm/run.sh --driver systemd)."""
+Runs only where PID 1 is systemd: the test VM (vm/run.sh), on cgroup v2 as it boots, and on v1 with
+VM_APPEND=systemd.unified_cgroup_hierarchy=0 for the tests marked so."""
 import json
 import os
 import subprocess
@@ -16,16 +17,18 @@ from podlib import pod_config, remove_pod, run_pod
 CGROOT = "/sys/fs/cgroup"
 
 
-def systemd_v2():
+def systemd_pid1():
     try:
         with open("/proc/1/comm") as f:
-            init = f.read().strip()
+            return f.read().strip() == "systemd"
     except OSError:
         return False
-    return init == "systemd" and os.path.exists(CGROOT + "/cgroup.controllers")
 
 
-pytestmark = pytest.mark.skipif(not systemd_v2(), reason="needs systemd as PID 1 on cgroup v2 (the test VM)")
+V2 = os.path.exists(CGROOT + "/cgroup.controllers")
+pytestmark = pytest.mark.skipif(not systemd_pid1(), reason="needs systemd as PID 1 (the test VM)")
+needs_v2 = pytest.mark.skipif(not V2, reason="needs cgroup v2")
+needs_v1 = pytest.mark.skipif(V2, reason="needs cgroup v1 (VM_APPEND=systemd.unified_cgroup_hierarchy=0)")
 
 
 def show(unit, *props):
@@ -100,6 +103,7 @@ def wait_oom_group(cg, timeout=10):
         time.sleep(0.05)
 
 
+@needs_v2
 def test_pod_slice_and_container_scope(sd_pod):
     d, pod_id, cfg, image, slice_name, path, top = sd_pod
     assert show(slice_name, "ActiveState")["ActiveState"] == "active"
@@ -157,6 +161,7 @@ def test_pod_slice_and_container_scope(sd_pod):
     assert scope not in crisp_units()
 
 
+@needs_v2
 def test_pids_limit_and_created_but_never_started(sd_pod):
     d, pod_id, cfg, image, slice_name, path, top = sd_pod
     cid = create(d, pod_id, cfg, image, "never")
@@ -174,6 +179,7 @@ def test_pids_limit_and_created_but_never_started(sd_pod):
     assert not os.path.exists("/proc/" + procs[0])
 
 
+@needs_v2
 def test_exited_container_keeps_its_cgroup_until_removed(sd_pod):
     d, pod_id, cfg, image, slice_name, path, top = sd_pod
     config = pb().ContainerConfig(metadata=pb().ContainerMetadata(name="quick"), image=pb().ImageSpec(image=image),
@@ -194,6 +200,7 @@ def test_exited_container_keeps_its_cgroup_until_removed(sd_pod):
     assert scope not in crisp_units()
 
 
+@needs_v2
 def test_default_parent_slice(crispd_factory):
     top = "crispe2e" + uuid.uuid4().hex[:8]
     d = crispd_factory(config={"cgroup_driver": "systemd", "default_cgroup_parent": "/%s.slice" % top})
@@ -203,3 +210,35 @@ def test_default_parent_slice(crispd_factory):
         "ActiveState": "active", "ControlGroup": "/%s.slice/%s" % (top, unit)}
     remove_pod(d, pod_id)
     assert not os.path.exists(CGROOT + "/%s.slice" % top)
+
+
+@needs_v1
+def test_v1_device_rules_survive_reload_and_update(sd_pod):
+    """On v1 systemd writes a scope's devices list itself whenever it applies the scope's properties,
+    "a *:* rwm" unless it was given DevicePolicy=strict and the container's rules as DeviceAllow."""
+    d, pod_id, cfg, image, slice_name, path, top = sd_pod
+    cid = create(d, pod_id, cfg, image, "dev")
+    start(d, cid)
+    scope = "crisp-%s.scope" % cid
+    devices_list = CGROOT + "/devices" + path + "/" + scope + "/devices.list"
+    assert show(scope, "DevicePolicy")["DevicePolicy"] == "strict"
+
+    def check_denied():
+        listed = read(devices_list).splitlines()
+        assert "a *:* rwm" not in listed and "c 1:3 rwm" in listed and "c 136:* rwm" in listed, listed
+        r = d.call("ExecSync", pb().ExecSyncRequest(container_id=cid, timeout=10, cmd=[
+            "sh", "-c", "[ -e /dev/xkmsg ] || mknod /dev/xkmsg c 1 11; head -c1 /dev/xkmsg"]), timeout=40)
+        assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r.stderr
+        r = d.call("ExecSync", pb().ExecSyncRequest(container_id=cid, timeout=10, cmd=[
+            "sh", "-c", "head -c4 /dev/zero | wc -c"]), timeout=40)
+        assert r.exit_code == 0 and r.stdout.strip() == b"4", r.stderr
+    check_denied()
+    subprocess.run(["systemctl", "daemon-reload"], check=True)
+    check_denied()
+    d.call("UpdateContainerResources", pb().UpdateContainerResourcesRequest(
+        container_id=cid, linux=pb().LinuxContainerResources(memory_limit_in_bytes=64 << 20)))
+    assert read(CGROOT + "/memory" + path + "/" + scope + "/memory.limit_in_bytes") == str(64 << 20)
+    check_denied()
+    d.call("StopContainer", pb().StopContainerRequest(container_id=cid, timeout=0), timeout=30)
+    d.call("RemoveContainer", pb().RemoveContainerRequest(container_id=cid), timeout=30)
+    assert scope not in crisp_units()
