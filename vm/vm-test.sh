@@ -6,7 +6,7 @@
 # exits non-zero when any run failed or the VM timed out.
 # Environment: BUILD (default build-vm), VM_TESTS (pytest arguments, default test/e2e), VM_DRIVERS
 # (default "cgroupfs systemd"), VM_TIMEOUT (seconds for the whole VM, default 5400), VM_CACHE, VM_CPUS,
-# VM_MEM, VM_OUT (keep the job folder there).
+# VM_MEM, VM_APPEND (kernel arguments), VM_OUT (keep the job folder there).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

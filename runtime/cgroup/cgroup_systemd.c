@@ -154,36 +154,40 @@ static int job_wait_locked(struct rt_cgroup_systemd *s, const char *job, const c
     return 0;
 }
 
-static int append_bytes(sd_bus_message *m, const struct rt_systemd_prop *p)
+/* A property whose variant append() can't write in one call: (sv) opened down to the variant. */
+static int prop_open(sd_bus_message *m, const char *name, const char *variant)
 {
     int r = sd_bus_message_open_container(m, SD_BUS_TYPE_STRUCT, "sv");
     if (r >= 0)
-        r = sd_bus_message_append_basic(m, SD_BUS_TYPE_STRING, p->name);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, "ay");
-    if (r >= 0)
-        r = sd_bus_message_append_array(m, 'y', p->bytes, p->n_bytes);
+        r = sd_bus_message_append_basic(m, SD_BUS_TYPE_STRING, name);
+    return r >= 0 ? sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, variant) : r;
+}
+
+static int prop_close(sd_bus_message *m, int r)
+{
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     return r >= 0 ? sd_bus_message_close_container(m) : r;
 }
 
+static int append_bytes(sd_bus_message *m, const struct rt_systemd_prop *p)
+{
+    int r = prop_open(m, p->name, "ay");
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', p->bytes, p->n_bytes);
+    return prop_close(m, r);
+}
+
 static int append_pairs(sd_bus_message *m, const struct rt_systemd_prop *p)
 {
-    int r = sd_bus_message_open_container(m, SD_BUS_TYPE_STRUCT, "sv");
-    if (r >= 0)
-        r = sd_bus_message_append_basic(m, SD_BUS_TYPE_STRING, p->name);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, "a(ss)");
+    int r = prop_open(m, p->name, "a(ss)");
     if (r >= 0)
         r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "(ss)");
     for (char **pair = p->pairs; r >= 0 && pair && pair[0] && pair[1]; pair += 2)
         r = sd_bus_message_append(m, "(ss)", pair[0], pair[1]);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
-    if (r >= 0)
-        r = sd_bus_message_close_container(m);
-    return r >= 0 ? sd_bus_message_close_container(m) : r;
+    return prop_close(m, r);
 }
 
 static int append_prop(sd_bus_message *m, const struct rt_systemd_prop *p)

@@ -9,12 +9,12 @@ import pytest
 
 from conftest import pb
 from podlib import pod_config, remove_pod, run_pod
-from test_cgroup_systemd import busybox, create, start, systemd_v2  # noqa: F401 (fixture)
+from test_cgroup_systemd import V2, busybox, create, start, systemd_pid1  # noqa: F401 (fixture)
 
 N = 20
 
 
-@pytest.mark.skipif(not systemd_v2(), reason="needs systemd as PID 1 on cgroup v2 (the test VM)")
+@pytest.mark.skipif(not (systemd_pid1() and V2), reason="needs systemd as PID 1 on cgroup v2 (the test VM)")
 @pytest.mark.parametrize("driver", ["cgroupfs", "systemd"])
 def test_create_start_latency(crispd_factory, busybox, driver):  # noqa: F811
     d = crispd_factory(config={"cgroup_driver": driver})
