@@ -20,7 +20,8 @@ static int unified_merge(struct rt_container_resources *cr, const struct rt_cgro
 {
     size_t n = cr->n_unified;
     struct rt_kv merged[n + res->n_unified + 1];
-    memcpy(merged, cr->unified, n * sizeof(*merged));
+    if (n > 0)
+        memcpy(merged, cr->unified, n * sizeof(*merged));
     for (size_t i = 0; i < res->n_unified; i++) {
         size_t k = 0;
         while (k < n && strcmp(merged[k].key, res->unified[i].key) != 0)
