@@ -437,10 +437,12 @@ static int sd_create(const struct rt_cgroup_root *root, const char *path,
     pthread_mutex_unlock(&s->lock);
     if (r < 0)
         return -1;
-    /* systemd makes the unit's cgroup in the controllers it manages; on v1 the file backend adds the
-     * others (cpuset, hugetlb, ...), which removal sweeps up after systemd. */
+    /* systemd makes the unit's cgroup in the controllers it manages; the file backend adds the others:
+     * on v1 their directories (cpuset, hugetlb, ...), which removal sweeps up after systemd; on v2 the
+     * controllers systemd doesn't know (hugetlb), enabled down the path as runc's systemd driver does,
+     * without which a scope has no hugetlb files and its limits would go unset. */
     struct rt_cgroup_created files = {0};
-    if (root->mode == RT_CGROUP_V1 && rt_cgroup_files_ops(root)->create(root, path, &files, err) < 0)
+    if (rt_cgroup_files_ops(root)->create(root, path, &files, err) < 0)
         return -1;
     *ret_created = (struct rt_cgroup_created){.rest = depth};
     return 0;

@@ -130,12 +130,14 @@ def shares_to_weight(shares):
 
 
 def hugepage_size():
-    """A hugepage size this kernel's hugetlb controller knows, as CRI names it ("2MB"), or None."""
-    if "hugetlb" not in CONTROLLERS:
+    """The smallest hugepage size of this kernel, as CRI names it ("2MB"), or None. From the kernel, not
+    from a cgroup's files: those exist only where some parent enabled hugetlb, which is what is tested."""
+    if "hugetlb" not in CONTROLLERS or not os.path.isdir("/sys/kernel/mm/hugepages"):
         return None
-    sizes = [n.split(".")[1] for n in os.listdir(ROOT + "/init.scope" if os.path.isdir(ROOT + "/init.scope")
-                                                  else ROOT) if n.startswith("hugetlb.") and n.endswith(".max")]
-    return sorted(sizes)[0] if sizes else None
+    kbs = sorted(int(n[len("hugepages-"):-len("kB")]) for n in os.listdir("/sys/kernel/mm/hugepages"))
+    if not kbs:
+        return None
+    return "%dGB" % (kbs[0] >> 20) if kbs[0] >= 1 << 20 else "%dMB" % (kbs[0] >> 10)
 
 
 def refused(call, code=grpc.StatusCode.INVALID_ARGUMENT):
