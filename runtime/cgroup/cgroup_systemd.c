@@ -43,8 +43,6 @@
 #define JOB_TIMEOUT_MS 15000
 #define HOLD_REPORT_MS 5000
 #define HOLD_NAME "crisp-hold"
-/* How long a stopped scope's last process may take to leave its directory (scope_leftover_remove). */
-#define LEFTOVER_WAIT_MS 2000
 
 static void message_unrefp(sd_bus_message **m)
 {
@@ -534,21 +532,12 @@ static int slices_stop_locked(const struct rt_cgroup_root *root, struct rt_cgrou
 
 /* On v1 systemd 252 leaves a stopped scope's directory in its own (name=systemd) hierarchy when the
  * scope's last process (crisp-hold) was still on its way out as the stop ended; the pod's slice
- * can't go while it is there. The unit is gone, so the empty directory is nobody's but crisp's. */
+ * can't go while it is there. The unit is gone, so the empty directory is nobody's but crisp's: the
+ * file backend's removal (which waits out a busy directory) takes it. */
 static int scope_leftover_remove(const struct rt_cgroup_root *root, const char *path, crisp_error_t **err)
 {
-    _cleanup_free_ char *dir = hierarchy_dir(root, path);
-    if (!dir)
-        return crisp_error_oom(err);
-    int64_t deadline = clock_monotonic_ms() + LEFTOVER_WAIT_MS;
-    while (rmdir(dir) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno != EBUSY || clock_monotonic_ms() >= deadline)
-            return crisp_error_errno(err, "remove %s", dir);
-        usleep(10 * 1000);
-    }
-    return 0;
+    _cleanup_free_ char *base = rt_cgroup_join(root->mount, "systemd");
+    return base ? rt_cgroup_remove_at(base, path, 1, err) : crisp_error_oom(err);
 }
 
 static int sd_remove(const struct rt_cgroup_root *root, const char *path,

@@ -5,6 +5,7 @@
 #include "common/cleanup.h"
 
 #include <errno.h>
+#include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,11 +412,11 @@ int rt_systemd_props_devices(struct rt_systemd_props *p, const struct rt_device_
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char access[4], *a = access;
-        if (rules[i].access & 2)
+        if (rules[i].access & BPF_DEVCG_ACC_READ)
             *a++ = 'r';
-        if (rules[i].access & 4)
+        if (rules[i].access & BPF_DEVCG_ACC_WRITE)
             *a++ = 'w';
-        if (rules[i].access & 1)
+        if (rules[i].access & BPF_DEVCG_ACC_MKNOD)
             *a++ = 'm';
         *a = '\0';
         for (const char *t = rules[i].type == 'a' ? "cb" : rules[i].type == 'c' ? "c" : "b"; *t; t++) {
